@@ -1,0 +1,64 @@
+"""World model architecture config (SPEC section 4; paper Table S7)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+BaseType = Literal["gru", "lstm", "mlp"]
+Reduction = Literal["std_sum", "var_sum"]
+
+
+@dataclass(frozen=True)
+class WorldModelConfig:
+    """Everything needed to build a :class:`~rwmu.models.ensemble.WorldModelEnsemble`.
+
+    Defaults are the RWM-U configuration of the paper (Table S7) and the reference release: a 2-layer GRU base of
+    width 256, 5 ensemble heads, 128-wide head MLPs, 32-step history.
+    """
+
+    state_dim: int = 45
+    action_dim: int = 12
+    extension_dim: int = 0
+    contact_dim: int = 8
+    termination_dim: int = 1
+    ensemble_size: int = 5  # B: paper Table S7 (RWM-U); 1 gives plain RWM
+    history_horizon: int = 32  # M: paper Table S10
+    base_type: BaseType = "gru"  # reference "rnn" with rnn_type "gru"
+    rnn_hidden_size: int = 256  # paper Table S7
+    rnn_num_layers: int = 2  # paper Table S7
+    mlp_base_shape: tuple[int, ...] = (256, 256)  # only for base_type "mlp"
+    state_mean_shape: tuple[int, ...] = (128,)  # paper Table S7: heads MLP 128
+    state_logstd_shape: tuple[int, ...] = (128,)
+    extension_shape: tuple[int, ...] = (128,)
+    contact_shape: tuple[int, ...] = (128,)
+    termination_shape: tuple[int, ...] = (128,)
+    reduction: Reduction = "std_sum"  # epistemic reduction: reference code (std_sum) or paper Eq. 4 (var_sum)
+
+    def __post_init__(self) -> None:
+        if self.base_type not in ("gru", "lstm", "mlp"):
+            raise ValueError(f"base_type must be gru, lstm or mlp, got {self.base_type!r}")
+        if self.reduction not in ("std_sum", "var_sum"):
+            raise ValueError(f"reduction must be std_sum or var_sum, got {self.reduction!r}")
+        if self.ensemble_size < 1 or self.history_horizon < 1:
+            raise ValueError("ensemble_size and history_horizon must be >= 1")
+        for name in ("state_mean_shape", "state_logstd_shape", "contact_shape", "termination_shape"):
+            if len(getattr(self, name)) == 0:
+                raise ValueError(f"{name} needs at least one hidden layer")
+
+    @property
+    def is_recurrent(self) -> bool:
+        return self.base_type in ("gru", "lstm")
+
+    @property
+    def base_output_dim(self) -> int:
+        return self.rnn_hidden_size if self.is_recurrent else self.mlp_base_shape[-1]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "WorldModelConfig":
+        known = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)

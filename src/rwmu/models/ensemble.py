@@ -1,0 +1,250 @@
+"""The uncertainty-aware world model: shared bases, B stacked heads, epistemic and aleatoric uncertainty.
+
+Structure (SPEC section 4): a *state base* feeding B Gaussian state heads and an *auxiliary base* feeding B
+auxiliary heads (contacts, termination, extension). All members are evaluated together with batched matrix products;
+the base runs once per batch, never once per head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from rwmu.data.layout import DataDims
+from rwmu.models.bases import (
+    Hidden,
+    MLPBase,
+    RecurrentBase,
+    assign_hidden,
+    hidden_batch_size,
+    select_hidden,
+    zero_hidden_rows,
+)
+from rwmu.models.config import WorldModelConfig
+from rwmu.models.heads import AuxiliaryHeads, StateHeads
+
+
+@dataclass
+class WorldModelOutput:
+    """One prediction step for ``n`` environments (normalised units).
+
+    Attributes:
+        state: ``(n, S)`` next-state mean (ensemble mean, or each env's assigned member).
+        aleatoric: ``(n,)`` mean over members of the predicted std, summed over state dimensions.
+        epistemic: ``(n,)`` disagreement of the members' means (see :func:`epistemic_uncertainty`); 0 when B = 1.
+        extension: ``(n, E)`` or None.
+        contact: ``(n, C)`` logits or None.
+        termination: ``(n, 1)`` logits or None.
+    """
+
+    state: torch.Tensor
+    aleatoric: torch.Tensor
+    epistemic: torch.Tensor
+    extension: torch.Tensor | None
+    contact: torch.Tensor | None
+    termination: torch.Tensor | None
+
+
+def epistemic_uncertainty(means: torch.Tensor, reduction: str = "std_sum") -> torch.Tensor:
+    """Disagreement of the members' predicted means.
+
+    Args:
+        means: ``(B, n, S)``.
+        reduction: ``"std_sum"``, the reference code's standard deviation across members (unbiased) summed over
+            dimensions, or ``"var_sum"``, the paper's Eq. 4 variance across members summed over dimensions.
+
+    Returns:
+        ``(n,)``; zeros when B = 1.
+    """
+    if means.shape[0] < 2:
+        return torch.zeros(means.shape[1], device=means.device, dtype=means.dtype)
+    if reduction == "std_sum":
+        return means.std(dim=0).sum(dim=-1)
+    if reduction == "var_sum":
+        return means.var(dim=0).sum(dim=-1)
+    raise ValueError(f"unknown epistemic reduction {reduction!r}; use std_sum or var_sum")
+
+
+def _pick(values: torch.Tensor | None, member_ids: torch.Tensor | None) -> torch.Tensor | None:
+    """``(B, n, d)`` -> ``(n, d)``: mean over members, or each row's member."""
+    if values is None:
+        return None
+    if member_ids is None:
+        return values.mean(dim=0)
+    return values[member_ids, torch.arange(values.shape[1], device=values.device)]
+
+
+class WorldModelEnsemble(nn.Module):
+    """Ensemble world model over normalised states and actions.
+
+    Inputs pair ``states[:, t]`` with ``actions[:, t]``, the action applied *at* that state; the model predicts the
+    state that follows the last pair. Recurrent models keep one hidden state per environment between
+    :meth:`predict` calls; :meth:`reset` clears it.
+    """
+
+    def __init__(self, config: WorldModelConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        in_dim = c.state_dim + c.action_dim
+        self.state_base = self._make_base(in_dim)
+        self.state_heads = StateHeads(
+            c.ensemble_size, c.base_output_dim, c.state_dim, c.state_mean_shape, c.state_logstd_shape
+        )
+        self.auxiliary_base = self._make_base(in_dim)
+        self.auxiliary_heads = AuxiliaryHeads(
+            c.ensemble_size, c.base_output_dim, c.extension_dim, c.contact_dim, c.termination_dim,
+            c.extension_shape, c.contact_shape, c.termination_shape,
+        )  # fmt: skip
+        self.normalization = None  # rwmu.data.normalization.Normalization, attached by the loader/trainer
+        self._state_hidden: Hidden | None = None
+        self._aux_hidden: Hidden | None = None
+
+    def _make_base(self, in_dim: int) -> nn.Module:
+        c = self.config
+        if c.is_recurrent:
+            return RecurrentBase(in_dim, c.rnn_hidden_size, c.rnn_num_layers, c.base_type)
+        return MLPBase(in_dim, c.history_horizon, c.mlp_base_shape)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def dims(self) -> DataDims:
+        c = self.config
+        return DataDims(c.state_dim, c.action_dim, c.extension_dim, c.contact_dim, c.termination_dim)
+
+    @property
+    def ensemble_size(self) -> int:
+        return self.config.ensemble_size
+
+    @property
+    def history_horizon(self) -> int:
+        return self.config.history_horizon
+
+    @property
+    def is_recurrent(self) -> bool:
+        return self.config.is_recurrent
+
+    @property
+    def device(self) -> torch.device:
+        return self.state_heads.min_logstd.device
+
+    # ------------------------------------------------------------------ building blocks (also used in training)
+    def encode(
+        self, base: nn.Module, states: torch.Tensor, actions: torch.Tensor, hidden: Hidden | None = None
+    ) -> tuple[torch.Tensor, Hidden | None]:
+        """Run a base over a history.
+
+        Args:
+            base: ``self.state_base`` or ``self.auxiliary_base``.
+            states: ``(n, T, S)``; actions ``(n, T, A)`` (leading member dims allowed for MLP bases).
+            hidden: recurrent state ``(layers, n, H)`` or None for zeros.
+
+        Returns:
+            Recurrent: the top layer's output at every step ``(n, T, H)`` and the new hidden state.
+            MLP: ``(n, H)`` features of the whole window, and None.
+        """
+        x = torch.cat([states, actions], dim=-1)
+        if self.is_recurrent:
+            return base(x, hidden)
+        return base(x), None
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def predict(
+        self,
+        states: torch.Tensor,
+        actions: torch.Tensor,
+        member_ids: torch.Tensor | None = None,
+        env_ids: torch.Tensor | None = None,
+        reduction: str | None = None,
+    ) -> WorldModelOutput:
+        """Predict the next state for ``n`` environments.
+
+        Args:
+            states: ``(n, T, S)`` normalised. After a reset a recurrent model takes the whole history (T = M), then
+                one step at a time (T = 1), continuing each environment's hidden state. MLP models take T = M.
+            actions: ``(n, T, A)`` normalised, the action applied at each state.
+            member_ids: ``(n,)`` long, one ensemble member per row ("member" mode, trajectory sampling); None gives
+                the ensemble mean (paper Eq. 4).
+            env_ids: ``(n,)`` long, the environments these rows belong to: only their hidden states are read and
+                written (e.g. to warm up freshly reset environments). None means rows 0..n-1 are all environments.
+            reduction: epistemic reduction (``std_sum`` / ``var_sum``); None uses ``config.reduction``.
+
+        Returns:
+            :class:`WorldModelOutput`.
+        """
+        if states.dim() != 3 or actions.dim() != 3 or states.shape[:2] != actions.shape[:2]:
+            raise ValueError(
+                f"predict expects states (n, T, S) and actions (n, T, A) with equal n, T; got "
+                f"{tuple(states.shape)} and {tuple(actions.shape)}"
+            )
+        if states.shape[-1] != self.config.state_dim or actions.shape[-1] != self.config.action_dim:
+            raise ValueError(
+                f"predict: state/action widths {states.shape[-1]}/{actions.shape[-1]} do not match the model's "
+                f"{self.config.state_dim}/{self.config.action_dim}"
+            )
+        if self.is_recurrent:
+            state_hidden, aux_hidden = self._hidden_for(states.shape[0], env_ids, states)
+            s_out, s_hidden = self.encode(self.state_base, states, actions, state_hidden)
+            a_out, a_hidden = self.encode(self.auxiliary_base, states, actions, aux_hidden)
+            self._store_hidden(s_hidden, a_hidden, env_ids)
+            s_feat, a_feat = s_out[:, -1], a_out[:, -1]
+        else:
+            if states.shape[1] != self.history_horizon:
+                raise ValueError(f"an MLP world model takes exactly M={self.history_horizon} steps, got {states.shape[1]}")
+            s_feat, _ = self.encode(self.state_base, states, actions)
+            a_feat, _ = self.encode(self.auxiliary_base, states, actions)
+        means, stds = self.state_heads(s_feat, states[:, -1])
+        ext, con, term = self.auxiliary_heads(a_feat)
+        return WorldModelOutput(
+            state=_pick(means, member_ids),
+            aleatoric=stds.mean(dim=0).sum(dim=-1),
+            epistemic=epistemic_uncertainty(means, reduction or self.config.reduction),
+            extension=_pick(ext, member_ids),
+            contact=_pick(con, member_ids),
+            termination=_pick(term, member_ids),
+        )
+
+    def _hidden_for(self, n: int, env_ids: torch.Tensor | None, like: torch.Tensor):
+        if env_ids is None:
+            if self._state_hidden is None:
+                return None, None
+            if hidden_batch_size(self._state_hidden) != n:
+                raise ValueError(
+                    f"predict got {n} rows but the recurrent state holds {hidden_batch_size(self._state_hidden)} "
+                    "environments; call reset() first or pass env_ids"
+                )
+            return self._state_hidden, self._aux_hidden
+        if self._state_hidden is None:
+            raise ValueError("predict(env_ids=...) needs the recurrent state allocated: call reset(num_envs=N) first")
+        return select_hidden(self._state_hidden, env_ids), select_hidden(self._aux_hidden, env_ids)
+
+    def _store_hidden(self, s_hidden: Hidden, a_hidden: Hidden, env_ids: torch.Tensor | None) -> None:
+        if env_ids is None:
+            self._state_hidden, self._aux_hidden = s_hidden, a_hidden
+        else:
+            assign_hidden(self._state_hidden, env_ids, s_hidden)
+            assign_hidden(self._aux_hidden, env_ids, a_hidden)
+
+    def reset(self, env_ids: torch.Tensor | None = None, num_envs: int | None = None) -> None:
+        """Clear recurrent state.
+
+        ``reset()`` forgets it (the next :meth:`predict` starts from zeros with its own batch size);
+        ``reset(num_envs=N)`` allocates zeros for N environments; ``reset(env_ids)`` zeroes those environments only.
+        """
+        if not self.is_recurrent:
+            return
+        if num_envs is not None:
+            self._state_hidden = self.state_base.zero_hidden(num_envs, self.device)
+            self._aux_hidden = self.auxiliary_base.zero_hidden(num_envs, self.device)
+        elif env_ids is None:
+            self._state_hidden = self._aux_hidden = None
+        elif self._state_hidden is not None:
+            zero_hidden_rows(self._state_hidden, env_ids)
+            zero_hidden_rows(self._aux_hidden, env_ids)
+
+    def train(self, mode: bool = True):
+        self.reset()  # hidden states from inference must not leak into training and back
+        return super().train(mode)

@@ -1,0 +1,187 @@
+"""What a task is: dimensions, column names, normalisation, time step, episode length, rewards and commands.
+
+A task is the single place that knows the meaning of the numbers in a dataset row. The data reader takes its
+dimensions from it, the world model trainer its normalisation, the imagination environment and the MuJoCo simulator
+its observation, commands and reward terms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rwmu.data.layout import DataDims
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    """Where each quantity sits in the 45-dim locomotion state (SPEC section 3).
+
+    Indices: 0-2 base linear velocity (body frame) [m/s]; 3-5 base angular velocity [rad/s]; 6-8 projected gravity;
+    then ``num_joints`` joint positions relative to the default pose [rad], joint velocities [rad/s] and joint
+    torques [Nm].
+    """
+
+    num_joints: int = 12
+
+    @property
+    def lin_vel(self) -> slice:
+        return slice(0, 3)
+
+    @property
+    def ang_vel(self) -> slice:
+        return slice(3, 6)
+
+    @property
+    def gravity(self) -> slice:
+        return slice(6, 9)
+
+    @property
+    def joint_pos(self) -> slice:
+        return slice(9, 9 + self.num_joints)
+
+    @property
+    def joint_vel(self) -> slice:
+        return slice(9 + self.num_joints, 9 + 2 * self.num_joints)
+
+    @property
+    def joint_torque(self) -> slice:
+        return slice(9 + 2 * self.num_joints, 9 + 3 * self.num_joints)
+
+    @property
+    def dim(self) -> int:
+        return 9 + 3 * self.num_joints
+
+
+@dataclass(frozen=True)
+class RewardWeights:
+    """Weights of the velocity-tracking reward terms (SPEC section 3; Isaac Lab's ANYmal-D flat config).
+
+    The reward per step is ``sum_k weight_k * value_k * dt``. The uncertainty penalty is not a task term: it is
+    applied by the imagination environment on top (see ``rwmu.envs.imagination``).
+    """
+
+    track_lin_vel_xy_exp: float = 1.0
+    track_ang_vel_z_exp: float = 0.5
+    lin_vel_z_l2: float = -2.0
+    ang_vel_xy_l2: float = -0.05
+    dof_torques_l2: float = -2.5e-5
+    dof_acc_l2: float = -2.5e-7
+    action_rate_l2: float = -0.01
+    feet_air_time: float = 0.5
+    undesired_contacts: float = -1.0
+    stand_still: float = -1.0
+    flat_orientation_l2: float = -5.0
+
+
+@dataclass(frozen=True)
+class CommandConfig:
+    """Velocity command sampling (SPEC section 3)."""
+
+    lin_vel_x: tuple[float, float] = (-1.0, 1.0)
+    lin_vel_y: tuple[float, float] = (-1.0, 1.0)
+    ang_vel_z: tuple[float, float] = (-1.0, 1.0)
+    standing_fraction: float = 0.02  # share of envs given a zero command
+    resample_steps: tuple[int, int] = (100, 120)  # uniform in [low, high) per env
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    """Random pushes: every k steps (k uniform in [low, high)) add a uniform velocity kick to base vx, vy."""
+
+    interval_steps: tuple[int, int] = (48, 96)
+    velocity_range: float = 0.5  # [m/s], uniform in [-v, v]
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ObservationNoise:
+    """Uniform observation noise half-widths (SPEC section 3); applied only when ``enabled``."""
+
+    lin_vel: float = 0.1
+    ang_vel: float = 0.2
+    gravity: float = 0.05
+    joint_pos: float = 0.01
+    joint_vel: float = 1.5
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
+class Task:
+    """A locomotion task: the facts every stage of the pipeline shares."""
+
+    name: str
+    dims: DataDims
+    dt: float
+    state_names: tuple[str, ...]
+    action_names: tuple[str, ...]
+    contact_names: tuple[str, ...]
+    extension_names: tuple[str, ...] = ()
+    # Normalisation, state = (x - mean) / std. None means "compute from the data".
+    state_mean: tuple[float, ...] | None = None
+    state_std: tuple[float, ...] | None = None
+    action_mean: tuple[float, ...] | None = None
+    action_std: tuple[float, ...] | None = None
+    layout: StateLayout = field(default_factory=StateLayout)
+    # Contact columns that are undesired (thigh/shank on the ground) and the feet, as indices into the contacts.
+    undesired_contact_ids: tuple[int, ...] = ()
+    foot_contact_ids: tuple[int, ...] = ()
+    episode_length: int = 256  # steps
+    rewards: RewardWeights = field(default_factory=RewardWeights)
+    commands: CommandConfig = field(default_factory=CommandConfig)
+    pushes: PushConfig = field(default_factory=PushConfig)
+    observation_noise: ObservationNoise = field(default_factory=ObservationNoise)
+
+    def __post_init__(self) -> None:
+        checks = {
+            "state_names": (self.state_names, self.dims.state),
+            "action_names": (self.action_names, self.dims.action),
+            "contact_names": (self.contact_names, self.dims.contact),
+            "extension_names": (self.extension_names, self.dims.extension),
+        }
+        for key, (names, dim) in checks.items():
+            if len(names) != dim:
+                raise ValueError(f"task {self.name}: {key} has {len(names)} entries, dims say {dim}")
+        for key, values, dim in (
+            ("state_mean", self.state_mean, self.dims.state),
+            ("state_std", self.state_std, self.dims.state),
+            ("action_mean", self.action_mean, self.dims.action),
+            ("action_std", self.action_std, self.dims.action),
+        ):
+            if values is not None and len(values) != dim:
+                raise ValueError(f"task {self.name}: {key} has {len(values)} entries, dims say {dim}")
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """Names of all dataset columns in order."""
+        term = ("termination",) if self.dims.termination else ()
+        return (
+            tuple(f"state/{n}" for n in self.state_names)
+            + tuple(f"action/{n}" for n in self.action_names)
+            + tuple(f"extension/{n}" for n in self.extension_names)
+            + tuple(f"contact/{n}" for n in self.contact_names)
+            + term
+        )
+
+    @property
+    def num_joints(self) -> int:
+        return self.layout.num_joints
+
+    @property
+    def observation_dim(self) -> int:
+        """Policy observation: lin vel, ang vel, gravity, command (3), joint pos, joint vel, last action."""
+        return 9 + 3 + 2 * self.num_joints + self.dims.action
+
+
+def locomotion_state_names(joint_names: tuple[str, ...]) -> tuple[str, ...]:
+    """State column names for the standard 9 + 3 * J locomotion layout."""
+    base = (
+        "base_lin_vel_x", "base_lin_vel_y", "base_lin_vel_z",
+        "base_ang_vel_x", "base_ang_vel_y", "base_ang_vel_z",
+        "projected_gravity_x", "projected_gravity_y", "projected_gravity_z",
+    )  # fmt: skip
+    return (
+        base
+        + tuple(f"joint_pos/{j}" for j in joint_names)
+        + tuple(f"joint_vel/{j}" for j in joint_names)
+        + tuple(f"joint_torque/{j}" for j in joint_names)
+    )

@@ -1,0 +1,333 @@
+"""Offline world-model training: ``rwmu train-model``.
+
+Reads a dataset, builds the windows and the train/validation split, trains the ensemble on the SPEC section 5
+objective with Adam (paper Table S10 defaults), validates with autoregressive rollouts on held-out trajectories,
+and writes atomic checkpoints (latest, best on validation, periodic), TensorBoard scalars, the resolved config and a
+summary next to them. ``resume=True`` continues from ``model_latest.pt`` in the output folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from rwmu.errors import RwmuError
+from rwmu.models.config import WorldModelConfig
+from rwmu.utils.io import write_json_atomic, write_run_config
+
+
+@dataclass(frozen=True)
+class ArchitectureConfig:
+    """The user-settable part of :class:`WorldModelConfig` (dimensions come from the data)."""
+
+    ensemble_size: int = 5  # paper Table S7 (RWM-U)
+    history_horizon: int = 32  # M, paper Table S10
+    base_type: Literal["gru", "lstm", "mlp"] = "gru"  # paper Table S7: GRU
+    rnn_hidden_size: int = 256  # paper Table S7
+    rnn_num_layers: int = 2  # paper Table S7
+    mlp_base_shape: tuple[int, ...] = (256, 256)
+    head_shape: tuple[int, ...] = (128,)  # paper Table S7: heads MLP 128
+    reduction: Literal["std_sum", "var_sum"] = "std_sum"  # reference code; var_sum is paper Eq. 4
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimisation (paper Table S10 unless noted)."""
+
+    iterations: int = 2500
+    batch_size: int = 1024
+    learning_rate: float = 1e-4
+    weight_decay: float = 1e-5
+    forecast_horizon: int = 8  # N
+    state_loss: Literal["sampled_mse", "gaussian_nll"] = "sampled_mse"  # reference code; NLL is the paper's text
+    bound_loss_weight: float = 1.0  # SPEC section 5
+    bootstrap: bool = True  # each head sees its own resample of the batch
+    max_grad_norm: float = 10.0  # rwmu choice: clip only outliers
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """Held-out evaluation during training."""
+
+    val_fraction: float = 0.1  # share of trajectory segments (blocks) held out
+    block_length: int = 500  # long segments are cut into blocks of this many rows before splitting
+    interval: int = 100  # iterations between validations
+    windows: int = 256  # held-out windows per validation
+    horizons: tuple[int, ...] = (8, 32, 100)  # reported autoregressive horizons (reference: 400-step checks)
+
+
+@dataclass(frozen=True)
+class TrainModelConfig:
+    """Everything ``rwmu train-model`` does, with its defaults."""
+
+    architecture: ArchitectureConfig = field(default_factory=ArchitectureConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    normalization: Literal["task", "data"] = "task"  # task constants (SPEC section 3) or computed from the data
+    checkpoint_interval: int = 500
+    seed: int = 0
+    device: str = "cpu"
+    logger: Literal["tensorboard", "wandb", "none"] = "tensorboard"
+    progress: bool = True
+
+
+def model_config_for(dims, arch: ArchitectureConfig) -> WorldModelConfig:
+    return WorldModelConfig(
+        state_dim=dims.state, action_dim=dims.action, extension_dim=dims.extension, contact_dim=dims.contact,
+        termination_dim=dims.termination, ensemble_size=arch.ensemble_size, history_horizon=arch.history_horizon,
+        base_type=arch.base_type, rnn_hidden_size=arch.rnn_hidden_size, rnn_num_layers=arch.rnn_num_layers,
+        mlp_base_shape=tuple(arch.mlp_base_shape), state_mean_shape=tuple(arch.head_shape),
+        state_logstd_shape=tuple(arch.head_shape), extension_shape=tuple(arch.head_shape),
+        contact_shape=tuple(arch.head_shape), termination_shape=tuple(arch.head_shape), reduction=arch.reduction,
+    )  # fmt: skip
+
+
+def normalized_tensor(data: np.ndarray, dims, norm, device) -> torch.Tensor:
+    """The whole dataset as one tensor with state and action columns normalised. ``(rows, cols)``."""
+    t = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)).to(device)
+    t[:, dims.state_slice] = norm.normalize_state(t[:, dims.state_slice])
+    t[:, dims.action_slice] = norm.normalize_action(t[:, dims.action_slice])
+    return t
+
+
+class _Logger:
+    """TensorBoard (default), Weights & Biases (optional) or nothing."""
+
+    def __init__(self, kind: str, log_dir: Path, config: dict):
+        self.kind = kind
+        self.writer = None
+        if kind == "tensorboard":
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=str(log_dir))
+        elif kind == "wandb":
+            try:
+                import wandb
+            except ImportError:
+                raise RwmuError("--logger wandb needs Weights & Biases: pip install 'rwmu[wandb]'") from None
+            self.writer = wandb.init(project="rwmu", dir=str(log_dir), config=config)
+
+    def scalars(self, values: dict[str, float], step: int) -> None:
+        if self.kind == "tensorboard":
+            for k, v in values.items():
+                self.writer.add_scalar(k, v, step)
+        elif self.kind == "wandb":
+            self.writer.log(values, step=step)
+
+    def close(self) -> None:
+        if self.kind == "tensorboard":
+            self.writer.close()
+        elif self.kind == "wandb":
+            self.writer.finish()
+
+
+class WorldModelTrainer:
+    """Trains a :class:`~rwmu.models.WorldModelEnsemble` on a dataset; see the module docstring."""
+
+    def __init__(self, dataset, task, out_dir: str | Path, config: TrainModelConfig, resume: bool = False,
+                 data_path: str | None = None):  # fmt: skip
+        from rwmu.data.normalization import Normalization
+        from rwmu.data.windows import split_windows
+        from rwmu.models.checkpoint import load_world_model
+        from rwmu.models.ensemble import WorldModelEnsemble
+
+        self.cfg = config
+        self.dataset = dataset
+        self.task = task
+        self.out_dir = Path(out_dir)
+        self.device = torch.device(config.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise RwmuError("--device cuda: no CUDA device is available here; use --device cpu")
+        arch, opt, val = config.architecture, config.optim, config.validation
+        M, N = arch.history_horizon, opt.forecast_horizon
+        self.window = M + N
+        dims = dataset.dims
+        latest = self.out_dir / "model_latest.pt"
+        if resume and not latest.exists():
+            raise RwmuError(f"--resume: {latest} does not exist; start without --resume or point --out at a run")
+        if not resume and latest.exists():
+            raise RwmuError(f"{self.out_dir} already holds a run (model_latest.pt); pass --resume or another --out")
+
+        torch.manual_seed(config.seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        if resume:
+            self.model, ckpt = load_world_model(latest, device=self.device, return_checkpoint=True)
+            if self.model.dims != dims:
+                raise RwmuError(f"--resume: {latest} was trained on dims {self.model.dims}, the data has {dims}")
+        else:
+            self.model = WorldModelEnsemble(model_config_for(dims, arch)).to(self.device)
+            if config.normalization == "task" and task is not None and task.state_mean is not None:
+                self.model.normalization = Normalization.from_task(task).to(self.device)
+            else:
+                self.model.normalization = Normalization.from_dataset(dataset).to(self.device)
+            ckpt = None
+        self.norm = self.model.normalization
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=opt.learning_rate, weight_decay=opt.weight_decay)
+        self.iteration = 0
+        self.best_val = math.inf
+        if ckpt is not None:
+            self.optimizer.load_state_dict(ckpt["system_dynamics_optimizer_state_dict"])
+            self.iteration = int(ckpt["iter"])
+            self.best_val = float(ckpt.get("best_val", math.inf))
+            if "generator_state" in ckpt:
+                self.generator.set_state(ckpt["generator_state"].cpu())
+
+        self.data = normalized_tensor(dataset.data, dims, self.norm, self.device)
+        train_starts, val_starts = split_windows(dataset, self.window, val.val_fraction, seed=config.seed,
+                                                 block_length=val.block_length)  # fmt: skip
+        if len(train_starts) == 0:
+            raise RwmuError(f"no training windows of {self.window} rows in the data; record longer trajectories")
+        self.train_starts = torch.as_tensor(train_starts, device=self.device)
+        self.val_sets = self._validation_sets(val_starts)
+        self.data_path = data_path
+        self.logger = None
+
+    # ------------------------------------------------------------------ validation
+    def _validation_sets(self, val_starts: np.ndarray) -> dict[int, torch.Tensor]:
+        """Fixed held-out window starts per rollout horizon (forecast horizon N and each reported horizon)."""
+        from rwmu.data.windows import split_windows
+
+        cfg = self.cfg.validation
+        M = self.cfg.architecture.history_horizon
+        rng = np.random.default_rng(self.cfg.seed + 1)
+        sets = {}
+        for h in sorted({self.cfg.optim.forecast_horizon, *cfg.horizons}):
+            if h == self.cfg.optim.forecast_horizon:
+                starts = val_starts
+            else:
+                try:
+                    _, starts = split_windows(self.dataset, M + h, cfg.val_fraction, seed=self.cfg.seed,
+                                              block_length=cfg.block_length)  # fmt: skip
+                except RwmuError:  # held-out segments too short for this horizon: report it not
+                    continue
+            if len(starts) == 0:
+                continue
+            pick = rng.choice(len(starts), size=min(cfg.windows, len(starts)), replace=False)
+            sets[h] = torch.as_tensor(np.sort(starts[pick]), device=self.device)
+        return sets
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Autoregressive relative error per forecast step and at each horizon, plus the no-change baseline."""
+        from rwmu.data.windows import gather_windows
+        from rwmu.evaluation.rollout import open_loop_rollout, relative_error
+        from rwmu.training.world_model_loss import split_columns, world_model_loss
+
+        self.model.eval()
+        M = self.model.history_horizon
+        N = self.cfg.optim.forecast_horizon
+        metrics: dict[str, float] = {}
+        for h, starts in self.val_sets.items():
+            w = gather_windows(self.data, starts, M + h)
+            s, a, *_ = split_columns(w, self.model.dims)
+            roll = open_loop_rollout(self.model, s, a, h)
+            err = relative_error(roll.state, s[:, M:])
+            hold = relative_error(s[:, M - 1 : M].expand(-1, h, -1), s[:, M:])
+            if h == N:
+                for k in range(h):
+                    metrics[f"val/rel_error_step_{k + 1}"] = float(err[k])
+                metrics["val/rel_error_forecast_mean"] = float(err.mean())
+                metrics["val/no_change_rel_error_forecast_mean"] = float(hold.mean())
+                loss = world_model_loss(self.model, w, loss_type=self.cfg.optim.state_loss, bootstrap=False,
+                                        bound_weight=self.cfg.optim.bound_loss_weight, generator=self.generator)  # fmt: skip
+                metrics.update({f"val/loss_{k}": v for k, v in loss.as_floats().items()})
+            if h in self.cfg.validation.horizons:
+                metrics[f"val/rel_error_at_{h}"] = float(err[-1])
+                metrics[f"val/no_change_rel_error_at_{h}"] = float(hold[-1])
+        self.model.train()
+        return metrics
+
+    # ------------------------------------------------------------------ checkpoints
+    def _save(self, name: str, metrics: dict | None = None) -> None:
+        from rwmu.models.checkpoint import save_world_model
+
+        extra = {
+            "task": self.task.name if self.task is not None else None,
+            "data": {"path": self.data_path, "rows": int(self.dataset.num_rows),
+                     "trajectories": int(self.dataset.num_trajectories),
+                     "train_windows": int(len(self.train_starts))},  # fmt: skip
+            "train": json.loads(json.dumps(dataclasses.asdict(self.cfg))),
+            "best_val": float(self.best_val),
+            "validation": metrics,
+            "generator_state": self.generator.get_state(),
+        }
+        save_world_model(self.out_dir / name, self.model, iteration=self.iteration, optimizer=self.optimizer,
+                         extra=extra)  # fmt: skip
+
+    # ------------------------------------------------------------------ loop
+    def train(self) -> dict:
+        from tqdm import tqdm
+
+        from rwmu.data.windows import gather_windows
+        from rwmu.training.world_model_loss import world_model_loss
+
+        cfg, opt = self.cfg, self.cfg.optim
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        write_run_config(self.out_dir, {"train_model": cfg, "data": self.data_path,
+                                        "task": self.task.name if self.task else None,
+                                        "world_model": self.model.config.to_dict()})  # fmt: skip
+        self.logger = _Logger(cfg.logger, self.out_dir / "tensorboard", dataclasses.asdict(cfg))
+        self.model.train()
+        metrics: dict[str, float] = {}
+        start_iter = self.iteration
+        t0 = time.perf_counter()
+        bar = tqdm(total=opt.iterations, initial=start_iter, desc="train-model", unit="it",
+                   disable=not cfg.progress, dynamic_ncols=True)  # fmt: skip
+        try:
+            while self.iteration < opt.iterations:
+                pick = torch.randint(0, len(self.train_starts), (opt.batch_size,), generator=self.generator,
+                                     device=self.device)  # fmt: skip
+                batch = gather_windows(self.data, self.train_starts[pick], self.window)
+                loss = world_model_loss(self.model, batch, loss_type=opt.state_loss, bootstrap=opt.bootstrap,
+                                        bound_weight=opt.bound_loss_weight, generator=self.generator)  # fmt: skip
+                if not torch.isfinite(loss.total):
+                    raise RwmuError(
+                        f"loss became {float(loss.total)} at iteration {self.iteration}; lower --optim.learning-rate "
+                        "or check the data normalisation (rwmu data info)"
+                    )
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.total.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), opt.max_grad_norm)
+                self.optimizer.step()
+                self.iteration += 1
+                bar.update(1)
+                if self.iteration % 10 == 0 or self.iteration == opt.iterations:
+                    values = {f"train/loss_{k}": v for k, v in loss.as_floats().items()}
+                    values["train/grad_norm"] = float(grad_norm)
+                    self.logger.scalars(values, self.iteration)
+                    bar.set_postfix(loss=f"{values['train/loss_total']:.3f}", refresh=False)
+                if self.iteration % cfg.validation.interval == 0 or self.iteration == opt.iterations:
+                    metrics = self.validate()
+                    self.logger.scalars(metrics, self.iteration)
+                    score = metrics.get("val/rel_error_forecast_mean", math.inf)
+                    if score < self.best_val:
+                        self.best_val = score
+                        self._save("model_best.pt", metrics)
+                    bar.set_postfix(loss=f"{float(loss.total.detach()):.3f}", val=f"{score:.3f}", refresh=False)
+                if self.iteration % cfg.checkpoint_interval == 0 or self.iteration == opt.iterations:
+                    self._save("model_latest.pt", metrics)
+                    if self.iteration % cfg.checkpoint_interval == 0:
+                        self._save(f"checkpoints/model_{self.iteration}.pt", metrics)
+        finally:
+            bar.close()
+            self.logger.close()
+        elapsed = time.perf_counter() - t0
+        done = self.iteration - start_iter
+        summary = {
+            "iterations": self.iteration,
+            "windows_per_second": done * opt.batch_size / elapsed if elapsed > 0 else None,
+            "seconds": elapsed,
+            "best_val_rel_error_forecast_mean": self.best_val,
+            "final_validation": metrics,
+            "checkpoints": {"latest": str(self.out_dir / "model_latest.pt"), "best": str(self.out_dir / "model_best.pt")},
+        }
+        write_json_atomic(self.out_dir / "summary.json", summary)
+        return summary

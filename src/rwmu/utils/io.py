@@ -1,0 +1,105 @@
+"""Atomic file writing and run metadata.
+
+Everything rwmu writes goes through a temporary file in the destination folder that is renamed into place, so an
+interrupted run never leaves a half-written checkpoint, dataset or report behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds.
+
+    Example::
+
+        with atomic_path("model.pt") as tmp:
+            torch.save(obj, tmp)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically."""
+    write_text_atomic(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
+
+
+def torch_save_atomic(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` through a temporary file and a rename."""
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert dataclasses, paths, tuples and numpy/torch scalars to plain JSON types."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        return obj.tolist()
+    return obj
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_metadata() -> dict[str, Any]:
+    """Package and platform versions written next to every run's outputs."""
+    import torch
+
+    from rwmu import __version__
+
+    return {
+        "rwmu_version": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "command": " ".join(sys.argv),
+    }
+
+
+def write_run_config(out_dir: str | os.PathLike, config: Any, name: str = "config.json") -> Path:
+    """Write the fully resolved config plus :func:`run_metadata` to ``out_dir/name``."""
+    path = Path(out_dir) / name
+    write_json_atomic(path, {"config": config, "meta": run_metadata()})
+    return path

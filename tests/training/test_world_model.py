@@ -1,0 +1,214 @@
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from rwmu import load_world_model
+from rwmu.data.layout import DataDims
+from rwmu.data.synthetic import make_synthetic_dataset
+from rwmu.errors import RwmuError
+from rwmu.models import WorldModelConfig, WorldModelEnsemble
+from rwmu.models.checkpoint import save_world_model
+from rwmu.training.world_model import (
+    ArchitectureConfig,
+    OptimConfig,
+    TrainModelConfig,
+    ValidationConfig,
+    WorldModelTrainer,
+)
+from rwmu.training.world_model_loss import state_loss, world_model_loss
+
+
+def tiny_config(iterations=20, base="gru", **optim):
+    return TrainModelConfig(
+        architecture=ArchitectureConfig(ensemble_size=2, history_horizon=6, rnn_hidden_size=24, head_shape=(16,),
+                                        base_type=base, mlp_base_shape=(32,)),
+        optim=OptimConfig(iterations=iterations, batch_size=32, learning_rate=3e-3, forecast_horizon=4, **optim),
+        validation=ValidationConfig(interval=10, windows=32, horizons=(4, 20)),
+        normalization="data", checkpoint_interval=10, progress=False, logger="none",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return make_synthetic_dataset(num_trajectories=4, steps=400, seed=0)
+
+
+def test_learns_the_synthetic_system_far_better_than_no_change(dataset, tmp_path):
+    cfg = tiny_config(iterations=150)
+    summary = WorldModelTrainer(dataset, None, tmp_path, cfg).train()
+    val = summary["final_validation"]
+    assert val["val/rel_error_forecast_mean"] < 0.25 * val["val/no_change_rel_error_forecast_mean"]
+    assert val["val/rel_error_at_20"] < val["val/no_change_rel_error_at_20"]
+    assert (tmp_path / "model_best.pt").exists() and (tmp_path / "checkpoints" / "model_150.pt").exists()
+    stored = json.loads((tmp_path / "config.json").read_text())
+    assert stored["config"]["train_model"]["optim"]["iterations"] == 150
+    assert "rwmu_version" in stored["meta"]
+
+
+def test_seed_repeatable_and_resume_continues_identically(dataset, tmp_path):
+    full = WorldModelTrainer(dataset, None, tmp_path / "full", tiny_config(iterations=20))
+    full.train()
+    half = WorldModelTrainer(dataset, None, tmp_path / "resumed", tiny_config(iterations=10))
+    half.train()
+    resumed = WorldModelTrainer(dataset, None, tmp_path / "resumed", tiny_config(iterations=20), resume=True)
+    assert resumed.iteration == 10
+    resumed.train()
+    again = WorldModelTrainer(dataset, None, tmp_path / "again", tiny_config(iterations=20))
+    again.train()
+    a, b, c = (load_world_model(p / "model_latest.pt").state_dict() for p in
+               (tmp_path / "full", tmp_path / "resumed", tmp_path / "again"))  # fmt: skip
+    # Separate processes are bitwise identical; within one process, CPU kernels may round differently with buffer
+    # alignment (~1e-7), hence the tolerance. A different run would differ by far more than 1e-5.
+    for k in a:
+        torch.testing.assert_close(a[k], c[k], rtol=0, atol=1e-5)  # same seed, same result
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-5)  # resume continues the same run
+    other = WorldModelTrainer(dataset, None, tmp_path / "other", dataclasses.replace(tiny_config(iterations=20), seed=1))
+    other.train()
+    assert max((a[k] - other.model.state_dict()[k]).abs().max().item() for k in a) > 1e-3
+
+
+def test_refuses_overwriting_a_run_and_resuming_nothing(dataset, tmp_path):
+    WorldModelTrainer(dataset, None, tmp_path, tiny_config(iterations=2)).train()
+    with pytest.raises(RwmuError, match="already holds a run"):
+        WorldModelTrainer(dataset, None, tmp_path, tiny_config(iterations=2))
+    with pytest.raises(RwmuError, match="does not exist"):
+        WorldModelTrainer(dataset, None, tmp_path / "empty", tiny_config(iterations=2), resume=True)
+
+
+@pytest.mark.parametrize("base,loss", [("mlp", "sampled_mse"), ("lstm", "gaussian_nll")])
+def test_other_bases_and_nll_train(dataset, tmp_path, base, loss):
+    summary = WorldModelTrainer(dataset, None, tmp_path, tiny_config(iterations=40, base=base, state_loss=loss)).train()
+    val = summary["final_validation"]
+    assert val["val/rel_error_forecast_mean"] < val["val/no_change_rel_error_forecast_mean"]
+
+
+def test_checkpoint_round_trip_keeps_weights_config_and_normalization(dataset, tmp_path):
+    trainer = WorldModelTrainer(dataset, None, tmp_path, tiny_config(iterations=3))
+    trainer.train()
+    model = load_world_model(tmp_path / "model_latest.pt")
+    assert model.config == trainer.model.config
+    for k, v in trainer.model.state_dict().items():
+        assert torch.equal(v, model.state_dict()[k])
+    assert torch.equal(model.normalization.state_std, trainer.norm.state_std)
+    assert not model.training
+
+
+def test_loss_is_per_head_mean_and_uses_zero_state_for_every_head():
+    """With bootstrap off, noise-free heads (std tiny) and identical members, the ensemble loss equals one member's."""
+    torch.manual_seed(0)
+    cfg = WorldModelConfig(state_dim=3, action_dim=2, contact_dim=0, termination_dim=1, ensemble_size=3,
+                           history_horizon=4, rnn_hidden_size=8, rnn_num_layers=1, state_mean_shape=(8,),
+                           state_logstd_shape=(8,), termination_shape=(8,))  # fmt: skip
+    model = WorldModelEnsemble(cfg)
+    with torch.no_grad():
+        for p in model.state_heads.parameters():
+            p.copy_(p[:1].expand_as(p))  # every member identical
+        model.state_heads.min_logstd.fill_(-30.0)
+        model.state_heads.log_delta_logstd.fill_(-10.0)
+    single = WorldModelEnsemble(WorldModelConfig(**{**cfg.to_dict(), "ensemble_size": 1, "state_mean_shape": (8,),
+                                                    "state_logstd_shape": (8,), "termination_shape": (8,),
+                                                    "contact_shape": (128,), "extension_shape": (128,),
+                                                    "mlp_base_shape": (256, 256)}))  # fmt: skip
+    sd = {k: v for k, v in model.state_dict().items() if not k.startswith(("state_heads.1", "state_heads.2",
+                                                                              "auxiliary_heads.1", "auxiliary_heads.2"))}
+    single.load_state_dict(sd)
+    s, a = torch.randn(5, 7, 3), torch.randn(5, 7, 2)
+    rows3 = torch.arange(5).expand(3, 5)
+    l3 = state_loss(model, s, a, rows3)
+    l1 = state_loss(single, s, a, torch.arange(5).expand(1, 5))
+    torch.testing.assert_close(l3, l1, atol=1e-5, rtol=1e-5)
+    # Hand computation for one member: zero-noise sampled MSE = squared error of the means.
+    M = 4
+    single.reset()
+    expected, hist_s, hist_a = [], s[:, :M], a[:, 1 : M + 1]
+    for i in range(3):
+        out = single.predict(hist_s, hist_a)
+        expected.append((out.state - s[:, M + i]).square().sum(-1).mean())
+        hist_s, hist_a = out.state.unsqueeze(1), a[:, M + i + 1 : M + i + 2]
+    torch.testing.assert_close(l1, torch.stack(expected).mean(), atol=1e-5, rtol=1e-5)
+
+
+def test_bootstrap_gives_each_head_its_own_rows():
+    torch.manual_seed(0)
+    model = WorldModelEnsemble(WorldModelConfig(state_dim=3, action_dim=2, contact_dim=1, ensemble_size=4,
+                                                history_horizon=3, rnn_hidden_size=8))  # fmt: skip
+    w = torch.randn(16, 5, 3 + 2 + 1 + 1)
+    w[..., -2:] = (w[..., -2:] > 0).float()
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    boot = world_model_loss(model, w, bootstrap=True, generator=g1).state
+    plain = world_model_loss(model, w, bootstrap=False, generator=g2).state
+    assert not torch.isclose(boot, plain)
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "rwmu.cli.main", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_cli_train_model_and_model_info(tmp_path):
+    from rwmu.data.writer import write_csv_dataset
+
+    ds = make_synthetic_dataset(num_trajectories=3, steps=300, seed=1)
+    write_csv_dataset(ds, tmp_path / "data")
+    out = tmp_path / "run"
+    r = run_cli("train-model", "--data", str(tmp_path / "data"), "--dims", "6,2,0,2,1", "--out", str(out),
+                "--iterations", "4", "--batch-size", "16", "--ensemble-size", "2", "--history-horizon", "5",
+                "--rnn-hidden-size", "16", "--head-shape", "8", "--normalization", "data", "--interval", "2",
+                "--horizons", "4", "--forecast-horizon", "3", "--logger", "tensorboard", "--progress", "false")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "results in" in r.stdout
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    info = run_cli("model", "info", str(out / "model_best.pt"), "--json")
+    assert info.returncode == 0, info.stderr
+    d = json.loads(info.stdout)
+    assert d["architecture"]["ensemble_size"] == 2 and d["iterations"] in (2, 4) and d["normalization"]
+    r = run_cli("train-model", "--data", str(tmp_path / "data"), "--dims", "6,2,0,2,1", "--out", str(out),
+                "--iterations", "6", "--resume", "--progress", "false")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert load_world_model(out / "model_latest.pt").config.ensemble_size == 2
+    bad = run_cli("train-model", "--data", str(tmp_path / "data"), "--dims", "6,2,0,2,1", "--out", str(out),
+                  "--iterations", "abc")  # fmt: skip
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_policy_checkpoint_is_refused_with_the_key_to_use(tmp_path):
+    path = tmp_path / "policy.pt"
+    torch.save({"model_state_dict": {"actor.0.weight": torch.zeros(2, 2), "critic.0.weight": torch.zeros(2, 2)},
+                "iter": 3}, path)  # fmt: skip
+    with pytest.raises(RwmuError, match="system_dynamics_state_dict"):
+        load_world_model(path)
+    r = run_cli("model", "info", str(path))
+    assert r.returncode == 2 and "model_state_dict" in r.stderr and "Traceback" not in r.stderr
+    missing = run_cli("model", "info", str(tmp_path / "nope.pt"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_reference_format_file_loads_with_task_normalization(tmp_path):
+    from rwmu.tasks import get_task
+
+    model = WorldModelEnsemble(WorldModelConfig())
+    path = tmp_path / "pretrain_rnn_ens.pt"
+    torch.save({"model_state_dict": {"actor.0.weight": torch.zeros(1)},
+                "system_dynamics_state_dict": model.state_dict(), "iter": 7, "infos": None}, path)  # fmt: skip
+    loaded = load_world_model(path, task=get_task("anymal_d_flat"))
+    assert loaded.config.ensemble_size == 5 and loaded.config.history_horizon == 32
+    assert loaded.normalization.state_std[0].item() == pytest.approx(0.5)
+    s, a = torch.randn(2, 32, 45), torch.randn(2, 32, 12)
+    model.eval()
+    torch.testing.assert_close(loaded.predict(s, a).state, model.predict(s, a).state)
+
+
+def test_save_is_atomic_on_failure(tmp_path, monkeypatch):
+    model = WorldModelEnsemble(WorldModelConfig(state_dim=3, action_dim=2, rnn_hidden_size=8, ensemble_size=2))
+    path = tmp_path / "m.pt"
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", boom)
+    with pytest.raises(OSError):
+        save_world_model(path, model)
+    assert list(tmp_path.iterdir()) == []
