@@ -212,3 +212,10 @@ def test_save_is_atomic_on_failure(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         save_world_model(path, model)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_trainer_leaves_the_callers_dataset_untouched(tmp_path):
+    ds = make_synthetic_dataset(num_trajectories=2, steps=200, seed=3)
+    before = ds.data.copy()
+    WorldModelTrainer(ds, None, tmp_path, tiny_config(iterations=1))
+    assert (ds.data == before).all()

@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = (
     "train_model",
     "train_policy", "export", "play_imagination",
     "collect", "evaluate",
+    "eval_uncertainty",
 )
 
 

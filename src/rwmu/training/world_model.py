@@ -91,8 +91,8 @@ def model_config_for(dims, arch: ArchitectureConfig) -> WorldModelConfig:
 
 
 def normalized_tensor(data: np.ndarray, dims, norm, device) -> torch.Tensor:
-    """The whole dataset as one tensor with state and action columns normalised. ``(rows, cols)``."""
-    t = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)).to(device)
+    """A normalised copy of the whole dataset (state and action columns). ``(rows, cols)``; ``data`` is untouched."""
+    t = torch.tensor(np.asarray(data, dtype=np.float32), device=device)
     t[:, dims.state_slice] = norm.normalize_state(t[:, dims.state_slice])
     t[:, dims.action_slice] = norm.normalize_action(t[:, dims.action_slice])
     return t
