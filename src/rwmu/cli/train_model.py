@@ -9,7 +9,7 @@ from rwmu.utils.config import add_dataclass_arguments, dataclass_from_args
 
 
 def register(subparsers) -> None:
-    from rwmu.training.world_model import TrainModelConfig
+    from rwmu.training.world_model_config import TrainModelConfig
 
     p = subparsers.add_parser(
         "train-model",
@@ -29,7 +29,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from rwmu.data.dataset import load_dataset
     from rwmu.errors import RwmuError
-    from rwmu.training.world_model import TrainModelConfig, WorldModelTrainer
+    from rwmu.training.world_model import WorldModelTrainer
+    from rwmu.training.world_model_config import TrainModelConfig
 
     task, dims = resolve_task_and_dims(args)
     config = dataclass_from_args(TrainModelConfig, args)

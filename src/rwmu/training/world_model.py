@@ -12,71 +12,20 @@ import dataclasses
 import json
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 
 from rwmu.errors import RwmuError
 from rwmu.models.config import WorldModelConfig
+from rwmu.training.world_model_config import (  # noqa: F401 - re-exported
+    ArchitectureConfig,
+    OptimConfig,
+    TrainModelConfig,
+    ValidationConfig,
+)
 from rwmu.utils.io import write_json_atomic, write_run_config
-
-
-@dataclass(frozen=True)
-class ArchitectureConfig:
-    """The user-settable part of :class:`WorldModelConfig` (dimensions come from the data)."""
-
-    ensemble_size: int = 5  # paper Table S7 (RWM-U)
-    history_horizon: int = 32  # M, paper Table S10
-    base_type: Literal["gru", "lstm", "mlp"] = "gru"  # paper Table S7: GRU
-    rnn_hidden_size: int = 256  # paper Table S7
-    rnn_num_layers: int = 2  # paper Table S7
-    mlp_base_shape: tuple[int, ...] = (256, 256)
-    head_shape: tuple[int, ...] = (128,)  # paper Table S7: heads MLP 128
-    reduction: Literal["std_sum", "var_sum"] = "std_sum"  # reference code; var_sum is paper Eq. 4
-
-
-@dataclass(frozen=True)
-class OptimConfig:
-    """Optimisation (paper Table S10 unless noted)."""
-
-    iterations: int = 2500
-    batch_size: int = 1024
-    learning_rate: float = 1e-4
-    weight_decay: float = 1e-5
-    forecast_horizon: int = 8  # N
-    state_loss: Literal["sampled_mse", "gaussian_nll"] = "sampled_mse"  # reference code; NLL is the paper's text
-    bound_loss_weight: float = 1.0  # SPEC section 5
-    bootstrap: bool = True  # each head sees its own resample of the batch
-    max_grad_norm: float = 10.0  # rwmu choice: clip only outliers
-
-
-@dataclass(frozen=True)
-class ValidationConfig:
-    """Held-out evaluation during training."""
-
-    val_fraction: float = 0.1  # share of trajectory segments (blocks) held out
-    block_length: int = 500  # long segments are cut into blocks of this many rows before splitting
-    interval: int = 100  # iterations between validations
-    windows: int = 256  # held-out windows per validation
-    horizons: tuple[int, ...] = (8, 32, 100)  # reported autoregressive horizons (reference: 400-step checks)
-
-
-@dataclass(frozen=True)
-class TrainModelConfig:
-    """Everything ``rwmu train-model`` does, with its defaults."""
-
-    architecture: ArchitectureConfig = field(default_factory=ArchitectureConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    validation: ValidationConfig = field(default_factory=ValidationConfig)
-    normalization: Literal["task", "data"] = "task"  # task constants (SPEC section 3) or computed from the data
-    checkpoint_interval: int = 500
-    seed: int = 0
-    device: str = "cpu"
-    logger: Literal["tensorboard", "wandb", "none"] = "tensorboard"
-    progress: bool = True
 
 
 def model_config_for(dims, arch: ArchitectureConfig) -> WorldModelConfig:

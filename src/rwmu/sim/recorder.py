@@ -1,0 +1,102 @@
+"""Turn the steps of a batched environment into dataset trajectories (SPEC section 2 row convention).
+
+Row ``t`` of a trajectory holds the state ``s_t``, the action that LED to ``s_t`` (zeros on a reset row), the
+contacts at ``t`` and the termination flag at ``t`` (see :mod:`rwmu.data.layout`).
+
+Boundaries:
+
+* a **termination** (fall) ends an episode but not the trajectory: its row has termination = 1 and the next row of
+  the same trajectory is the reset state (action zeros). The world model's window builder never lets a window cross
+  a termination, and a trajectory file may hold several episodes, as the reference data does;
+* a **time-out** (episode length reached) ends the trajectory: nothing in the row convention marks it, so the reset
+  state starts a new trajectory instead, and no window spans the discontinuity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rwmu.data.layout import DataDims
+
+
+class TrajectoryRecorder:
+    """Collect rows of ``num_envs`` environments into trajectories.
+
+    Rows are stored in blocks as they arrive (one block per :meth:`add_rows` call) and gathered once at the end.
+    """
+
+    def __init__(self, num_envs: int, dims: DataDims):
+        self.num_envs = int(num_envs)
+        self.dims = dims
+        self._blocks: list[np.ndarray] = []
+        self._num_stored = 0
+        self._open: list[list[int]] = [[] for _ in range(self.num_envs)]  # row ids of each open trajectory
+        self._open_rows = np.zeros(self.num_envs, dtype=np.int64)
+        self._closed: list[np.ndarray] = []  # row ids of finished trajectories, in closing order
+        self.num_rows = 0
+
+    def _row_block(self, states, actions, contacts, terminations) -> np.ndarray:
+        k = states.shape[0]
+        block = np.zeros((k, self.dims.num_columns), dtype=np.float32)
+        block[:, self.dims.state_slice] = states
+        block[:, self.dims.action_slice] = actions
+        block[:, self.dims.contact_slice] = contacts
+        if self.dims.termination:
+            block[:, self.dims.termination_slice] = np.asarray(terminations, dtype=np.float32).reshape(k, 1)
+        return block
+
+    def add_rows(
+        self,
+        env_ids: np.ndarray,
+        states: np.ndarray,
+        actions: np.ndarray,
+        contacts: np.ndarray,
+        terminations: np.ndarray,
+    ) -> None:
+        """Append one row to the open trajectory of each of ``env_ids`` (k,); arrays are (k, width)."""
+        env_ids = np.asarray(env_ids, dtype=np.int64)
+        k = env_ids.size
+        if k == 0:
+            return
+        block = self._row_block(states, actions, contacts, terminations)
+        first = self._num_stored
+        self._blocks.append(block)
+        self._num_stored += k
+        for j, env in enumerate(env_ids.tolist()):
+            self._open[env].append(first + j)
+        self._open_rows[env_ids] += 1
+        self.num_rows += k
+
+    def close(self, env_ids: np.ndarray) -> None:
+        """End the open trajectory of ``env_ids`` (empty ones are skipped); the next row starts a new one."""
+        for env in np.asarray(env_ids, dtype=np.int64):
+            if self._open[env]:
+                self._closed.append(np.asarray(self._open[env], dtype=np.int64))
+            self._open[env] = []
+            self._open_rows[env] = 0
+
+    def finish(self, max_rows: int | None = None, min_length: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Close every trajectory and return ``(data (rows, columns) float32, trajectory_offsets (T + 1,))``.
+
+        Trajectories keep their closing order (environment order within a step). With ``max_rows`` the tail is cut
+        so exactly ``max_rows`` rows remain (the last trajectory is shortened; trajectories that would become shorter
+        than ``min_length`` rows are dropped instead).
+        """
+        self.close(np.arange(self.num_envs))
+        store = np.concatenate(self._blocks) if self._blocks else np.zeros((0, self.dims.num_columns), np.float32)
+        trajectories = [t for t in self._closed if t.size >= min_length]
+        if max_rows is not None:
+            kept, total = [], 0
+            for rows in trajectories:
+                if total >= max_rows:
+                    break
+                take = min(rows.size, max_rows - total)
+                if take < min_length:
+                    break
+                kept.append(rows[:take])
+                total += take
+            trajectories = kept
+        lengths = np.array([t.size for t in trajectories], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        data = store[np.concatenate(trajectories)] if trajectories else store[:0]
+        return data, offsets

@@ -1,0 +1,268 @@
+"""ImaginationEnv: resets, terminations, time-outs, histories and recurrent state, dynamics modes, penalty."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import pytest
+import torch
+from rsl_rl.env import VecEnv
+
+from rwmu.data.normalization import Normalization
+from rwmu.data.synthetic import make_synthetic_dataset
+from rwmu.envs.imagination import ImaginationConfig, ImaginationEnv
+from rwmu.errors import RwmuError
+from rwmu.models import WorldModelConfig, WorldModelEnsemble
+from rwmu.tasks import get_task
+from rwmu.tasks.observations import build_policy_observation
+from rwmu.tasks.rewards import TERM_NAMES
+
+TASK = get_task("anymal_d_flat")
+M = 4
+
+
+def small_model(base_type: str = "gru", seed: int = 0) -> WorldModelEnsemble:
+    torch.manual_seed(seed)
+    config = WorldModelConfig(
+        ensemble_size=3, history_horizon=M, base_type=base_type, rnn_hidden_size=16, rnn_num_layers=2,
+        mlp_base_shape=(16,), state_mean_shape=(16,), state_logstd_shape=(16,), contact_shape=(16,),
+        termination_shape=(16,),
+    )  # fmt: skip
+    model = WorldModelEnsemble(config)
+    model.normalization = Normalization.from_task(TASK)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return make_synthetic_dataset(3, 60, task=TASK, seed=0)
+
+
+def make_env(dataset, model=None, **overrides) -> ImaginationEnv:
+    settings = dict(num_envs=4, uncertainty_penalty=1.0, pushes=False, episode_length=50)
+    settings.update(overrides)
+    return ImaginationEnv(model or small_model(), dataset, TASK, ImaginationConfig(**settings), seed=0)
+
+
+class Recorder:
+    """Records every history an env draws (per env id) and every model output of env steps."""
+
+    def __init__(self, env: ImaginationEnv):
+        self.histories: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.outputs = []
+        original_reset, original_sample = env._reset_envs, env.history_sampler.sample
+        original_predict = env._predict
+        pending = {}
+
+        def sample(k, noise_std=None):
+            batch = original_sample(k, noise_std)
+            pending["batch"] = batch
+            return batch
+
+        def reset_envs(env_ids):
+            original_reset(env_ids)
+            if env_ids.numel():
+                batch = pending.pop("batch")
+                for row, env_id in enumerate(env_ids.tolist()):
+                    self.histories[env_id] = (batch.states[row].clone(), batch.applied_actions[row].clone())
+
+        def predict(action_normalized):
+            out = original_predict(action_normalized)
+            self.outputs.append(out)
+            return out
+
+        env.history_sampler.sample = sample
+        env._reset_envs = reset_envs
+        env._predict = predict
+
+
+def force_termination(env: ImaginationEnv, schedule: dict[int, list[int]]) -> None:
+    """Make the predicted termination positive for env ids ``schedule[step]`` at that step (1-based), else negative."""
+    original = env._predict
+    counter = {"step": 0}
+
+    def predict(action_normalized):
+        out = original(action_normalized)
+        counter["step"] += 1
+        logits = torch.full_like(out.termination, -10.0)
+        for env_id in schedule.get(counter["step"], []):
+            logits[env_id] = 10.0
+        out.termination = logits
+        return out
+
+    env._predict = predict
+
+
+def test_is_an_rsl_rl_vec_env(dataset):
+    env = make_env(dataset)
+    assert isinstance(env, VecEnv)
+    obs = env.get_observations()
+    assert obs["policy"].shape == (4, TASK.observation_dim)
+    assert env.num_actions == 12 and env.max_episode_length == 50
+
+
+def test_time_out_and_termination(dataset):
+    env = make_env(dataset, episode_length=5)
+    force_termination(env, {2: [1]})
+    actions = torch.zeros(4, 12)
+    for step in range(1, 6):
+        _, reward, dones, extras = env.step(actions)
+        assert reward.shape == (4,) and dones.dtype == torch.long
+        if step == 2:
+            assert dones.tolist() == [0, 1, 0, 0]
+            assert not extras["time_outs"].any()  # a termination is not a time-out
+            assert env.episode_length_buf.tolist() == [2, 0, 2, 2]
+            assert extras["log"]["Episode_Termination/terminated"] == 1
+        elif step < 5:
+            assert dones.sum() == 0
+    # step 5: envs 0, 2, 3 reach the episode length; env 1 restarted at step 2 and is at 3.
+    assert dones.tolist() == [1, 0, 1, 1]
+    assert extras["time_outs"].tolist() == [True, False, True, True]
+    assert env.episode_length_buf.tolist() == [0, 3, 0, 0]
+    for name in (*TERM_NAMES, "uncertainty_penalty", "task", "total"):
+        assert f"Episode_Reward/{name}" in extras["log"]
+
+
+def rollout_reference(model, states, actions, member):
+    """Next-state prediction of a fresh model copy fed the whole sequence at once (zero initial hidden state)."""
+    ref = copy.deepcopy(model)
+    ref.reset()
+    ids = None if member is None else torch.tensor([member])
+    return ref.predict(states[None], actions[None], member_ids=ids).state[0]
+
+
+@pytest.mark.parametrize("base_type", ["gru", "mlp"])
+@pytest.mark.parametrize("dynamics", ["member", "mean"])
+def test_histories_and_recurrent_state_survive_partial_resets(dataset, base_type, dynamics):
+    model = small_model(base_type)
+    env = make_env(dataset, model=model, dynamics=dynamics, init_data_ratio=0.5)
+    rec = Recorder(env)  # records from now on: the initial reset is redone below
+    env.reset()
+    force_termination(env, {3: [1, 2]})
+    gen = torch.Generator().manual_seed(1)
+    norm = env.normalization
+    trajectory = {i: ([], []) for i in range(4)}  # env -> (states after each step, normalised actions)
+    history_at_start = dict(rec.histories)
+    for step in range(1, 7):
+        actions = 0.3 * torch.randn(4, 12, generator=gen)
+        if step == 4:  # envs 1 and 2 were reset at the end of step 3: their new histories
+            history_after_reset = {i: rec.histories[i] for i in (1, 2)}
+            members_after_reset = env.member_ids.clone()
+        for i in range(4):
+            trajectory[i][1].append(norm.normalize_action(actions[i]))
+        env.step(actions)
+        for i in range(4):
+            trajectory[i][0].append(env.state[i].clone())
+        if step == 3:
+            for i in (1, 2):
+                trajectory[i] = ([], [])
+
+    def check(env_id, history, steps_states, steps_actions):
+        states_h, applied = history
+        member = None if dynamics == "mean" else int(env.member_ids[env_id])
+        states = torch.cat([states_h, torch.stack(steps_states[:-1])]) if len(steps_states) > 1 else states_h
+        actions = torch.cat([applied, torch.stack(steps_actions)])
+        if base_type == "mlp":  # MLP models see the last M steps only
+            states, actions = states[-M:], actions[-M:]
+        expected = rollout_reference(model, states, actions, member)
+        torch.testing.assert_close(env.state[env_id], expected, atol=1e-5, rtol=1e-4)
+
+    # Envs 0 and 3 ran 6 steps from their first history; envs 1 and 2 ran 3 steps from their new one.
+    for i in (0, 3):
+        check(i, history_at_start[i], *trajectory[i])
+    for i in (1, 2):
+        assert int(members_after_reset[i]) == int(env.member_ids[i])
+        check(i, history_after_reset[i], *trajectory[i])
+
+
+def test_member_mode_differs_from_mean_and_members_are_drawn_per_env(dataset):
+    model = small_model()
+    member_env = make_env(dataset, model=copy.deepcopy(model), num_envs=64, dynamics="member")
+    assert set(member_env.member_ids.tolist()) == {0, 1, 2}
+    mean_env = make_env(dataset, model=copy.deepcopy(model), num_envs=64, dynamics="mean")
+    # Same seed, same histories: the first step differs only through the dynamics mode.
+    torch.testing.assert_close(member_env.state, mean_env.state)
+    member_env.step(torch.zeros(64, 12))
+    mean_env.step(torch.zeros(64, 12))
+    assert not torch.allclose(member_env.state, mean_env.state)
+
+
+def test_penalty_sign_and_dt_scaling(dataset):
+    for lam in (0.0, 2.5):
+        env = make_env(dataset, uncertainty_penalty=lam)
+        rec = Recorder(env)
+        _, reward, _, extras = env.step(torch.zeros(4, 12))
+        u = rec.outputs[-1].epistemic
+        assert bool((u > 0).all())
+        task_reward = env.last_step_terms["task"]
+        torch.testing.assert_close(reward, task_reward - lam * u * TASK.dt)
+        torch.testing.assert_close(env.last_step_terms["uncertainty_penalty"], -lam * u * TASK.dt)
+        assert float(extras["log"]["Imagination/task_reward"]) == pytest.approx(float(task_reward.mean()), rel=1e-5)
+    with pytest.raises(RwmuError, match="lambda"):
+        make_env(dataset, uncertainty_penalty=-1.0)
+
+
+def test_reduction_option_changes_uncertainty(dataset):
+    rewards = {}
+    for reduction in ("std_sum", "var_sum"):
+        env = make_env(dataset, reduction=reduction, dynamics="mean")
+        rec = Recorder(env)
+        env.step(torch.zeros(4, 12))
+        rewards[reduction] = rec.outputs[-1].epistemic
+    assert not torch.allclose(rewards["std_sum"], rewards["var_sum"])
+
+
+def test_observation_and_last_action_after_reset(dataset):
+    env = make_env(dataset)
+    obs = env.get_observations()["policy"]
+    expected = build_policy_observation(env.state_physical, env.commands.commands, env.last_action, TASK)
+    torch.testing.assert_close(obs, expected)
+    # The last action after a reset is the history's last action column (the action that led to the state).
+    assert env.last_action.abs().sum() > 0
+    torch.testing.assert_close(env.state, env.normalization.normalize_state(env.state_physical))
+    force_termination(env, {})  # no env restarts: the observation shows the action just applied
+    actions = torch.full((4, 12), 0.25)
+    obs = env.step(actions)[0]["policy"]
+    torch.testing.assert_close(obs[:, -12:], actions)
+
+
+def test_pushes_kick_the_imagined_base_velocity(dataset):
+    model = small_model()
+    task_env = make_env(dataset, model=model, pushes=True)
+    task_env.pushes.config = dataclasses.replace(task_env.pushes.config, interval_steps=(1, 2))
+    rec = Recorder(task_env)
+    force_termination(task_env, {})
+    task_env.pushes.reset()
+    task_env.step(torch.zeros(4, 12))
+    predicted = task_env.normalization.denormalize_state(rec.outputs[-1].state)
+    kick = task_env.state_physical[:, :2] - predicted[:, :2]
+    assert bool(task_env.pushes.pushed.all())
+    assert float(kick.abs().max()) <= 0.5 and float(kick.abs().min()) > 0
+    torch.testing.assert_close(task_env.state_physical[:, 2:], predicted[:, 2:])
+    torch.testing.assert_close(task_env.state, task_env.normalization.normalize_state(task_env.state_physical))
+
+
+def test_step_statistics_and_reproducibility(dataset):
+    def run():
+        env = make_env(dataset, model=small_model(), pushes=True)
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(5):
+            env.step(torch.randn(4, 12, generator=gen))
+        return env.step_statistics(), env.state.clone()
+
+    (stats_a, state_a), (stats_b, state_b) = run(), run()
+    assert stats_a == stats_b
+    torch.testing.assert_close(state_a, state_b)
+    assert set(stats_a) == {"reward", "task_reward", "epistemic_uncertainty"}
+
+
+def test_errors_for_unusable_inputs(dataset):
+    short = make_synthetic_dataset(1, M, task=TASK, seed=0)  # no (M+1)-row window
+    with pytest.raises(RwmuError, match="history"):
+        make_env(short)
+    wrong = WorldModelEnsemble(WorldModelConfig(state_dim=6, action_dim=2, contact_dim=2, rnn_hidden_size=8,
+                                                rnn_num_layers=1, history_horizon=M))  # fmt: skip
+    wrong.normalization = None
+    with pytest.raises(RwmuError, match="do not match"):
+        make_env(dataset, model=wrong)

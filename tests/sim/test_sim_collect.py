@@ -1,0 +1,101 @@
+"""Collected datasets: row convention, trajectory boundaries, round trip through rwmu.data, the collect CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from rwmu.behavior import TrotConfig, TrotController
+from rwmu.data.dataset import load_dataset, save_dataset
+from rwmu.data.writer import write_csv_dataset
+from rwmu.sim.collect import CollectConfig, collect_dataset
+from rwmu.sim.recorder import TrajectoryRecorder
+from rwmu.tasks.go2_flat import GO2_FLAT
+
+SHORT_TASK = dataclasses.replace(GO2_FLAT, episode_length=20)
+
+
+@pytest.fixture(scope="module")
+def collected():
+    config = CollectConfig(steps=300, num_envs=4, seed=0)
+    policy = TrotController(4, TrotConfig(seed=1))
+    return collect_dataset(policy, config, SHORT_TASK, progress=False)
+
+
+def test_recorder_boundaries_fall_continues_time_out_splits():
+    dims = GO2_FLAT.dims
+    rec = TrajectoryRecorder(2, dims)
+    z = lambda k, w: np.zeros((k, w))  # noqa: E731
+    rec.add_rows([0, 1], z(2, 45) + [[1], [2]], z(2, 12), z(2, 8), [0, 0])  # reset rows
+    rec.add_rows([0, 1], z(2, 45) + [[3], [4]], z(2, 12) + 1, z(2, 8), [1, 0])  # env 0 falls, env 1 times out
+    rec.close([1])
+    rec.add_rows([0, 1], z(2, 45) + [[5], [6]], z(2, 12), z(2, 8), [0, 0])  # reset rows
+    rec.add_rows([0, 1], z(2, 45) + [[7], [8]], z(2, 12) + 1, z(2, 8), [0, 0])
+    data, offsets = rec.finish()
+    trajectories = [data[offsets[i] : offsets[i + 1], 0].tolist() for i in range(len(offsets) - 1)]
+    assert trajectories == [[2, 4], [1, 3, 5, 7], [6, 8]]
+    rec2 = TrajectoryRecorder(1, dims)
+    rec2.add_rows([0], z(1, 45), z(1, 12), z(1, 8), [0])
+    for _ in range(9):
+        rec2.add_rows([0], z(1, 45), z(1, 12), z(1, 8), [0])
+    data, offsets = rec2.finish(max_rows=7)
+    assert data.shape == (7, dims.num_columns) and offsets.tolist() == [0, 7]
+
+
+def test_row_convention_and_boundaries(collected):
+    ds, stats = collected
+    assert ds.num_rows == 300
+    assert ds.dims == GO2_FLAT.dims
+    assert ds.meta["task"] == "go2_flat" and ds.meta["dt"] == pytest.approx(0.02)
+    assert ds.meta["column_names"] == list(GO2_FLAT.column_names)
+    ds.check_values()
+    lengths = ds.trajectory_lengths
+    # Episodes of 20 steps: a trajectory holds a reset row plus up to 20 steps per episode; only a fall continues it.
+    term = ds.terminations[:, 0]
+    for k in range(ds.num_trajectories):
+        traj = ds.trajectory(k)
+        np.testing.assert_array_equal(traj[0, 45:57], 0.0)  # the reset row: no action led to it
+        falls = np.flatnonzero(traj[:, -1] > 0.5)
+        episodes = len(falls) + (0 if len(falls) and falls[-1] == len(traj) - 1 else 1)
+        assert lengths[k] <= 21 * episodes
+        for f in falls[falls < len(traj) - 1]:
+            np.testing.assert_array_equal(traj[f + 1, 45:57], 0.0)  # the row after a fall is a reset row
+    acted = np.ones(ds.num_rows, bool)
+    acted[ds.trajectory_offsets[:-1]] = False
+    acted[1:][term[:-1] > 0.5] = False
+    assert np.all(np.abs(ds.actions[acted]).sum(-1) > 0)  # every other row carries the action that led to it
+    assert stats.rows == 300 and stats.episodes == ds.num_episodes
+
+
+def test_round_trip_through_the_data_reader(collected, tmp_path):
+    ds, _ = collected
+    write_csv_dataset(ds, tmp_path / "csv")
+    back = load_dataset(tmp_path / "csv", task="go2_flat")
+    np.testing.assert_array_equal(back.data, ds.data)
+    np.testing.assert_array_equal(back.trajectory_offsets, ds.trajectory_offsets)
+    save_dataset(ds, tmp_path / "d.rwmu")
+    native = load_dataset(tmp_path / "d.rwmu")
+    np.testing.assert_array_equal(native.data, ds.data)
+    assert native.meta["task"] == "go2_flat"
+
+
+def test_collect_cli_writes_both_formats_deterministically(tmp_path):
+    from rwmu.cli.main import main
+
+    args = ["collect", "--task", "go2_flat", "--steps", "150", "--policy", "scripted", "--seed", "3",
+            "--num-envs", "3", "--quiet"]  # fmt: skip
+    assert main(args + ["--out", str(tmp_path / "a"), "--format", "csv"]) == 0
+    assert main(args + ["--out", str(tmp_path / "b"), "--format", "rwmu"]) == 0
+    csv = load_dataset(tmp_path / "a", task="go2_flat")
+    native = load_dataset(tmp_path / "b" / "dataset.rwmu")
+    np.testing.assert_array_equal(csv.data, native.data)
+    assert csv.num_rows == 150
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["config"]["collect"]["seed"] == 3 and "rwmu_version" in config["meta"]
+    stats = json.loads((tmp_path / "a" / "collect_stats.json").read_text())
+    assert stats["rows"] == 150
+    assert main(args + ["--out", str(tmp_path / "a")]) == 2  # refuses to mix into an existing dataset folder
+    assert main(["collect", "--task", "anymal_d_flat", "--steps", "5", "--out", str(tmp_path / "c")]) == 2

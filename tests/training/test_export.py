@@ -1,0 +1,91 @@
+"""Export round trip: the ONNX and TorchScript actors reproduce the torch actor, normalisation folded in."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from tensordict import TensorDict
+
+from rwmu.cli.main import main
+from rwmu.data.dataset import save_dataset
+from rwmu.data.normalization import Normalization
+from rwmu.data.synthetic import make_synthetic_dataset
+from rwmu.errors import RwmuError
+from rwmu.models import WorldModelConfig, WorldModelEnsemble
+from rwmu.models.checkpoint import save_world_model
+from rwmu.tasks import get_task
+from rwmu.training.export import export_policy, folded_actor_network, load_actor
+from rwmu.training.policy import PolicyTrainingConfig, train_policy
+
+TASK = get_task("anymal_d_flat")
+
+
+@pytest.fixture(scope="module")
+def policy_checkpoint(tmp_path_factory):
+    """Two PPO iterations with rsl_rl's empirical observation normalisation on (so there is something to fold)."""
+    folder = tmp_path_factory.mktemp("export")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        model = WorldModelEnsemble(WorldModelConfig(ensemble_size=2, history_horizon=4, rnn_hidden_size=16,
+                                                    rnn_num_layers=1, state_mean_shape=(16,),
+                                                    state_logstd_shape=(16,), contact_shape=(16,),
+                                                    termination_shape=(16,)))  # fmt: skip
+        model.normalization = Normalization.from_task(TASK)
+        save_world_model(folder / "wm.pt", model)
+        save_dataset(make_synthetic_dataset(2, 80, task=TASK, seed=1), folder / "data.rwmu")
+        base = PolicyTrainingConfig(iterations=2, steps_per_env=8, save_interval=1000)
+        config = dataclasses.replace(
+            base,
+            env=dataclasses.replace(base.env, num_envs=16),
+            policy=dataclasses.replace(base.policy, obs_normalization=True, actor_hidden_dims=(32, 32)),
+        )
+        summary = train_policy(TASK, folder / "wm.pt", folder / "data.rwmu", folder / "run", config, progress=False)
+    finally:
+        torch.set_num_threads(before)
+    return summary["final_checkpoint"]
+
+
+def test_normaliser_is_learnt_and_folded(policy_checkpoint):
+    actor, info = load_actor(policy_checkpoint)
+    assert actor.obs_normalization and int(actor.obs_normalizer.count) > 0
+    net = folded_actor_network(actor)
+    assert isinstance(net, torch.nn.Sequential)
+    obs = torch.randn(32, info["observation_dim"]) * 3.0
+    expected = actor(TensorDict({"policy": obs}, batch_size=[32]))
+    torch.testing.assert_close(net(obs), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_onnx_and_torchscript_match_the_torch_actor(policy_checkpoint, tmp_path):
+    paths = export_policy(policy_checkpoint, tmp_path / "exported")
+    actor, info = load_actor(policy_checkpoint)
+    obs = torch.randn(9, info["observation_dim"]) * 2.0
+    with torch.no_grad():
+        expected = actor(TensorDict({"policy": obs}, batch_size=[9])).numpy()
+    session = ort.InferenceSession(paths["onnx"], providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["obs"]
+    onnx_actions = session.run(["actions"], {"obs": obs.numpy()})[0]
+    np.testing.assert_allclose(onnx_actions, expected, atol=1e-5, rtol=1e-5)
+    single = session.run(["actions"], {"obs": obs[:1].numpy()})[0]  # dynamic batch size
+    np.testing.assert_allclose(single, expected[:1], atol=1e-5, rtol=1e-5)
+    scripted = torch.jit.load(paths["torchscript"])
+    np.testing.assert_allclose(scripted(obs).detach().numpy(), expected, atol=1e-5, rtol=1e-5)
+    meta = json.loads(open(paths["meta"]).read())
+    assert meta["observation_dim"] == 48 and meta["num_actions"] == 12 and meta["observation_normalization_folded"]
+    assert meta["observation_names"][9] == "command_lin_vel_x" and meta["task"] == "anymal_d_flat"
+
+
+def test_export_cli_and_errors(policy_checkpoint, tmp_path, capsys):
+    assert main(["export", str(policy_checkpoint), "--out", str(tmp_path / "cli")]) == 0
+    assert (tmp_path / "cli" / "policy.onnx").is_file() and "onnx" in capsys.readouterr().out
+    assert main(["export", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "x")]) == 2
+    wm = tmp_path / "not_a_policy.pt"
+    torch.save({"system_dynamics_state_dict": {}}, wm)
+    with pytest.raises(RwmuError, match="world model"):
+        load_actor(wm)

@@ -1,0 +1,197 @@
+"""MOPO-PPO training: config, checkpoints, resume, CLI, and an end-to-end run whose task reward improves."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+
+import pytest
+import torch
+
+from rwmu.cli.main import main
+from rwmu.data.dataset import save_dataset
+from rwmu.data.normalization import Normalization
+from rwmu.data.synthetic import make_synthetic_dataset
+from rwmu.errors import RwmuError
+from rwmu.models import WorldModelConfig, WorldModelEnsemble
+from rwmu.models.checkpoint import save_world_model
+from rwmu.tasks import get_task
+from rwmu.training.policy import (
+    PRESETS,
+    PolicyTrainingConfig,
+    config_from_dict,
+    read_policy_checkpoint,
+    rsl_rl_train_cfg,
+    train_policy,
+)
+from rwmu.utils.io import file_sha256
+
+TASK = get_task("anymal_d_flat")
+
+
+@pytest.fixture()
+def one_thread():
+    """Tiny networks run fastest on one thread (and do not fight other processes for the cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny_config(iterations: int, num_envs: int = 8, steps: int = 4, **env) -> PolicyTrainingConfig:
+    base = PolicyTrainingConfig(iterations=iterations, steps_per_env=steps, save_interval=1000)
+    return dataclasses.replace(base, env=dataclasses.replace(base.env, num_envs=num_envs, **env))
+
+
+@pytest.fixture(scope="module")
+def untrained_world_model(tmp_path_factory):
+    """A small, untrained world model and a synthetic anymal-shaped dataset on disk."""
+    folder = tmp_path_factory.mktemp("untrained")
+    torch.manual_seed(0)
+    model = WorldModelEnsemble(WorldModelConfig(ensemble_size=2, history_horizon=4, rnn_hidden_size=16,
+                                                rnn_num_layers=1, state_mean_shape=(16,), state_logstd_shape=(16,),
+                                                contact_shape=(16,), termination_shape=(16,)))  # fmt: skip
+    model.normalization = Normalization.from_task(TASK)
+    save_world_model(folder / "wm.pt", model)
+    save_dataset(make_synthetic_dataset(2, 80, task=TASK, seed=1), folder / "data.rwmu")
+    return folder / "wm.pt", folder / "data.rwmu"
+
+
+def test_presets_follow_table_s11_and_reference():
+    paper = PRESETS["paper"]()
+    assert (paper.env.num_envs, paper.steps_per_env, paper.iterations) == (4096, 100, 2500)
+    assert paper.ppo.learning_rate == 1e-3 and paper.ppo.entropy_coef == 0.005
+    assert (paper.ppo.num_learning_epochs, paper.ppo.num_mini_batches) == (5, 4)
+    assert paper.policy.actor_hidden_dims == (128, 128, 128) and paper.policy.init_noise_std == 1.0
+    assert paper.env.uncertainty_penalty == 1.0 and paper.env.dynamics == "member"
+    reference = PRESETS["reference"]()
+    assert (reference.env.num_envs, reference.steps_per_env, reference.iterations) == (8192, 24, 500)
+
+
+def test_rsl_rl_cfg_and_config_round_trip():
+    config = tiny_config(3)
+    cfg = rsl_rl_train_cfg(config)
+    assert cfg["num_steps_per_env"] == 4 and cfg["logger"] == "tensorboard"
+    assert cfg["algorithm"]["class_name"].endswith("PPO") and cfg["algorithm"]["desired_kl"] == 0.01
+    assert cfg["actor"]["distribution_cfg"]["init_std"] == 1.0 and cfg["actor"]["activation"] == "elu"
+    assert cfg["critic"]["hidden_dims"] == [128, 128, 128] and "distribution_cfg" not in cfg["critic"]
+    from rwmu.utils.io import to_jsonable
+
+    assert config_from_dict(PolicyTrainingConfig, json.loads(json.dumps(to_jsonable(config)))) == config
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """Synthetic data -> world model (rwmu's trainer, tiny) -> 30 PPO iterations in imagination."""
+    from rwmu.training.world_model import (
+        ArchitectureConfig,
+        OptimConfig,
+        TrainModelConfig,
+        ValidationConfig,
+        WorldModelTrainer,
+    )
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        folder = tmp_path_factory.mktemp("e2e")
+        dataset = make_synthetic_dataset(4, 400, task=TASK, seed=0)
+        save_dataset(dataset, folder / "data.rwmu")
+        model_cfg = TrainModelConfig(
+            architecture=ArchitectureConfig(ensemble_size=3, history_horizon=4, rnn_hidden_size=32,
+                                            rnn_num_layers=1, head_shape=(32,)),
+            optim=OptimConfig(iterations=300, batch_size=32, learning_rate=3e-3, forecast_horizon=2),
+            validation=ValidationConfig(interval=1000, windows=8, horizons=(2,)),
+            logger="none", progress=False,
+        )  # fmt: skip
+        WorldModelTrainer(dataset, TASK, folder / "wm", model_cfg).train()
+        config = tiny_config(30, num_envs=32, steps=24, uncertainty_penalty=0.0, episode_length=64)
+        summary = train_policy(TASK, folder / "wm" / "model_latest.pt", folder / "data.rwmu", folder / "run", config,
+                               progress=False)  # fmt: skip
+    finally:
+        torch.set_num_threads(before)
+    return folder, config, summary
+
+
+def test_end_to_end_task_reward_improves(trained_run):
+    _, _, summary = trained_run
+    history = summary["history"]["imagined_task_reward"]
+    assert len(history) == 30
+    first, last = sum(history[:5]) / 5, sum(history[-5:]) / 5
+    assert last > first + 0.2 * abs(first), f"task reward per step did not improve: {first:.4f} -> {last:.4f}"
+    # lambda = 0: the penalised and the task reward coincide.
+    assert summary["imagined_reward"] == pytest.approx(summary["imagined_task_reward"])
+    assert summary["epistemic_uncertainty"] > 0
+
+
+def test_run_folder_and_checkpoint_contents(trained_run):
+    folder, config, summary = trained_run
+    run = folder / "run"
+    for name in ("summary.json", "config.json", "run_info.json", "model_0.pt", "model_29.pt"):
+        assert (run / name).is_file(), name
+    assert list(run.glob("events.out.tfevents*")), "TensorBoard events missing"
+    on_disk = json.loads((run / "summary.json").read_text())
+    assert on_disk["final_checkpoint"] == str(run / "model_29.pt") and on_disk["iterations"] == 30
+    ckpt = read_policy_checkpoint(run / "model_29.pt")
+    assert {"actor_state_dict", "critic_state_dict", "optimizer_state_dict", "iter", "infos"} <= set(ckpt)
+    info = ckpt["infos"]["rwmu"]
+    wm_path = folder / "wm" / "model_latest.pt"
+    assert info["world_model"]["sha256"] == file_sha256(wm_path)
+    assert info["world_model"]["path"] == str(wm_path.resolve())
+    assert len(info["normalization"]["state_mean"]) == 45 and info["observation_dim"] == 48
+    assert json.loads((run / "run_info.json").read_text())["world_model"] == info["world_model"]
+    stored = json.loads((run / "config.json").read_text())["config"]
+    assert config_from_dict(PolicyTrainingConfig, stored["train_policy"]) == config
+
+
+def test_resume_continues_to_the_total(trained_run, one_thread):
+    folder, config, _ = trained_run
+    more = dataclasses.replace(config, iterations=32)
+    summary = train_policy(TASK, folder / "wm" / "model_latest.pt", folder / "data.rwmu", folder / "run", more,
+                           resume=True, progress=False)  # fmt: skip
+    assert summary["iterations"] == 32 and (folder / "run" / "model_31.pt").is_file()
+    assert len(summary["history"]["imagined_task_reward"]) == 2
+    with pytest.raises(RwmuError, match="already has 32 iterations"):
+        train_policy(TASK, folder / "wm" / "model_latest.pt", folder / "data.rwmu", folder / "run", more,
+                     resume=True, progress=False)  # fmt: skip
+    with pytest.raises(RwmuError, match="already holds a policy run"):
+        train_policy(TASK, folder / "wm" / "model_latest.pt", folder / "data.rwmu", folder / "run", more)
+
+
+def test_wandb_logger_without_wandb_is_a_clear_error(untrained_world_model, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb now fails
+    wm, data = untrained_world_model
+    config = dataclasses.replace(tiny_config(1), logger="wandb")
+    with pytest.raises(RwmuError, match="pip install"):
+        train_policy(TASK, wm, data, tmp_path / "run", config, progress=False)
+
+
+def test_cli_flags_reach_the_run(untrained_world_model, tmp_path, one_thread, capsys):
+    wm, data = untrained_world_model
+    out = tmp_path / "run"
+    code = main([
+        "train-policy", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data), "--out", str(out),
+        "--preset", "reference", "--num-envs", "8", "--steps-per-env", "4", "--iterations", "2",
+        "--uncertainty-penalty", "2.5", "--dynamics", "mean", "--lin-vel-z-l2", "-3.0", "--seed", "3",
+    ])  # fmt: skip
+    assert code == 0
+    assert "imagined reward per step" in capsys.readouterr().out
+    stored = json.loads((out / "config.json").read_text())["config"]
+    cfg = stored["train_policy"]
+    assert cfg["env"]["num_envs"] == 8 and cfg["env"]["uncertainty_penalty"] == 2.5 and cfg["seed"] == 3
+    assert cfg["env"]["dynamics"] == "mean" and cfg["steps_per_env"] == 4
+    assert stored["task"]["rewards"]["lin_vel_z_l2"] == -3.0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["iterations"] == 2 and summary["uncertainty_penalty"] == 2.5
+    # lambda > 0: the penalised reward is below the task reward.
+    assert summary["imagined_reward"] < summary["imagined_task_reward"]
+
+
+def test_cli_rejects_negative_lambda(untrained_world_model, tmp_path, capsys):
+    wm, data = untrained_world_model
+    code = main(["train-policy", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data),
+                 "--out", str(tmp_path / "run"), "--uncertainty-penalty", "-1"])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "lambda" in err and "weight -1.0 -> lambda 1.0" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,75 @@
+"""play-imagination: per-term imagined returns of a trained policy."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from rwmu.cli.main import main
+from rwmu.data.dataset import save_dataset
+from rwmu.data.normalization import Normalization
+from rwmu.data.synthetic import make_synthetic_dataset
+from rwmu.envs.imagination import ImaginationConfig, ImaginationEnv
+from rwmu.models import WorldModelConfig, WorldModelEnsemble
+from rwmu.models.checkpoint import save_world_model
+from rwmu.tasks import get_task
+from rwmu.training.export import load_actor
+from rwmu.training.policy import PolicyTrainingConfig, train_policy
+from rwmu.training.policy_play import SUMMARY_TERMS, play_policy
+
+TASK = get_task("anymal_d_flat")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("play")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        model = WorldModelEnsemble(WorldModelConfig(ensemble_size=2, history_horizon=4, rnn_hidden_size=16,
+                                                    rnn_num_layers=1, state_mean_shape=(16,),
+                                                    state_logstd_shape=(16,), contact_shape=(16,),
+                                                    termination_shape=(16,)))  # fmt: skip
+        model.normalization = Normalization.from_task(TASK)
+        save_world_model(folder / "wm.pt", model)
+        dataset = make_synthetic_dataset(2, 80, task=TASK, seed=1)
+        save_dataset(dataset, folder / "data.rwmu")
+        base = PolicyTrainingConfig(iterations=1, steps_per_env=4, save_interval=1000)
+        config = dataclasses.replace(base, env=dataclasses.replace(base.env, num_envs=8, uncertainty_penalty=2.0))
+        summary = train_policy(TASK, folder / "wm.pt", folder / "data.rwmu", folder / "run", config, progress=False)
+    finally:
+        torch.set_num_threads(before)
+    return folder, summary["final_checkpoint"], model, dataset
+
+
+def test_play_policy_sums_are_consistent(run):
+    _, checkpoint, model, dataset = run
+    actor, _ = load_actor(checkpoint)
+    env = ImaginationEnv(model, dataset, TASK, ImaginationConfig(num_envs=6, uncertainty_penalty=2.0,
+                                                                 episode_length=7), seed=0)  # fmt: skip
+    result = play_policy(env, actor, steps=20)
+    ret = result["per_env_return"]
+    terms = sum(ret[name] for name in SUMMARY_TERMS if name not in ("uncertainty_penalty", "task", "total"))
+    assert ret["task"] == pytest.approx(terms, rel=1e-4, abs=1e-6)
+    assert ret["total"] == pytest.approx(ret["task"] + ret["uncertainty_penalty"], rel=1e-4, abs=1e-6)
+    assert ret["uncertainty_penalty"] < 0
+    assert ret["uncertainty_penalty"] == pytest.approx(-2.0 * TASK.dt * result["epistemic_uncertainty"] * 20, rel=1e-3)
+    assert result["episodes"]["finished"] >= 6 * 2  # episodes of at most 7 steps in 20 steps
+    assert result["per_step"]["total"] == pytest.approx(ret["total"] / 20, rel=1e-5)
+
+
+def test_play_imagination_cli_uses_the_checkpoint_defaults(run, tmp_path, capsys):
+    _, checkpoint, _, _ = run
+    out = tmp_path / "play.json"
+    code = main(["play-imagination", "--policy", str(checkpoint), "--steps", "10", "--num-envs", "4",
+                 "--json", str(out)])  # fmt: skip
+    assert code == 0
+    text = capsys.readouterr().out
+    for name in ("track_lin_vel_xy_exp", "uncertainty_penalty", "task", "total"):
+        assert name in text
+    result = json.loads(out.read_text())
+    assert result["uncertainty_penalty"] == 2.0 and result["num_envs"] == 4 and result["steps"] == 10
