@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rwmu.behavior import TrotConfig, TrotController, TrotDiversity
+from rwmu.behavior import TrotConfig, TrotController
 from rwmu.sim.env import Go2EnvConfig, Go2VecEnv
 from rwmu.tasks.go2_flat import GO2_FLAT
 from rwmu.tasks.rewards import RewardComputer

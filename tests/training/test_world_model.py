@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from rwmu import load_world_model
-from rwmu.data.layout import DataDims
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
 from rwmu.models import WorldModelConfig, WorldModelEnsemble

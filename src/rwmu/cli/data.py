@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import argparse
 
 
 def register(subparsers) -> None:

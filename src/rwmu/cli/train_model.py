@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from rwmu.cli.common import add_task_arguments, resolve_task_and_dims
-from rwmu.utils.config import add_dataclass_arguments, dataclass_from_args
+from rwmu.utils.config import add_dataclass_arguments, config_from_dict, dataclass_from_args
 
 
 def register(subparsers) -> None:
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         cfg_path = Path(args.out) / "config.json"
         if cfg_path.exists():  # flags given now override the stored run's settings
             stored = json.loads(cfg_path.read_text())["config"]["train_model"]
-            config = dataclass_from_args(TrainModelConfig, args, base=_from_dict(TrainModelConfig, stored))
+            config = dataclass_from_args(TrainModelConfig, args, base=config_from_dict(TrainModelConfig, stored))
     data_paths = args.data
     window = config.architecture.history_horizon + config.optim.forecast_horizon
     dataset = load_dataset(data_paths, task=task, dims=dims, min_rows=window)
@@ -66,20 +66,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"results in {args.out}")
     return 0
 
-
-def _from_dict(cls, d: dict):
-    import dataclasses
-    import typing
-
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in d:
-            continue
-        v = d[f.name]
-        if dataclasses.is_dataclass(hints[f.name]):
-            v = _from_dict(hints[f.name], v)
-        elif isinstance(v, list):
-            v = tuple(v)
-        kwargs[f.name] = v
-    return cls(**kwargs)

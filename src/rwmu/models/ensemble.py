@@ -60,10 +60,11 @@ def epistemic_uncertainty(means: torch.Tensor, reduction: str = "std_sum") -> to
     """
     if means.shape[0] < 2:
         return torch.zeros(means.shape[1], device=means.device, dtype=means.dtype)
+    var = means.var(dim=0)  # unbiased, as torch.std's default in the reference
     if reduction == "std_sum":
-        return means.std(dim=0).sum(dim=-1)
+        return var.sqrt().sum(dim=-1)
     if reduction == "var_sum":
-        return means.var(dim=0).sum(dim=-1)
+        return var.sum(dim=-1)
     raise ValueError(f"unknown epistemic reduction {reduction!r}; use std_sum or var_sum")
 
 

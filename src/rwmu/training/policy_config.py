@@ -6,10 +6,12 @@ SPEC sections 3 and 7; :data:`PRESETS` adds the reference config's scale.
 
 from __future__ import annotations
 
+from rwmu.utils.config import config_from_dict  # noqa: F401 - re-exported
+
 import dataclasses
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from rwmu.errors import RwmuError
 
@@ -146,19 +148,3 @@ PRESETS: dict[str, typing.Callable[[], PolicyTrainingConfig]] = {
     "paper": PolicyTrainingConfig,
     "reference": _reference_preset,
 }
-
-
-def config_from_dict(cls: type, data: dict) -> Any:
-    """Rebuild a (nested) frozen dataclass from its :func:`rwmu.utils.io.to_jsonable` form; unknown keys ignored."""
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in data:
-            continue
-        value = data[f.name]
-        if dataclasses.is_dataclass(hints[f.name]) and isinstance(value, dict):
-            value = config_from_dict(hints[f.name], value)
-        elif isinstance(value, list):
-            value = tuple(value)
-        kwargs[f.name] = value
-    return cls(**kwargs)

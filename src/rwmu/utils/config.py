@@ -65,6 +65,8 @@ def _leaves(cls: type, path: tuple[str, ...] = ()):
 
 
 def _metavar(kind: Any) -> str:
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):  # Optional[X]: describe X
+        return _metavar([a for a in typing.get_args(kind) if a is not type(None)][0])
     if typing.get_origin(kind) is typing.Literal:
         return "{" + ",".join(map(str, typing.get_args(kind))) + "}"
     if typing.get_origin(kind) in (tuple, list):
@@ -111,3 +113,19 @@ def _replace_path(obj: Any, path: tuple[str, ...], value: Any) -> Any:
     if len(path) == 1:
         return dataclasses.replace(obj, **{path[0]: value})
     return dataclasses.replace(obj, **{path[0]: _replace_path(getattr(obj, path[0]), path[1:], value)})
+
+
+def config_from_dict(cls: type, data: dict) -> Any:
+    """Rebuild a (nested) frozen dataclass from its :func:`rwmu.utils.io.to_jsonable` form; unknown keys ignored."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if dataclasses.is_dataclass(hints[f.name]) and isinstance(value, dict):
+            value = config_from_dict(hints[f.name], value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
