@@ -20,9 +20,29 @@ SHORT_TASK = dataclasses.replace(GO2_FLAT, episode_length=20)
 
 @pytest.fixture(scope="module")
 def collected():
-    config = CollectConfig(steps=300, num_envs=4, seed=0)
+    config = CollectConfig(steps=300, num_envs=4, seed=0, min_trajectory_rows=1)  # keep every piece: exact rows
     policy = TrotController(4, TrotConfig(seed=1))
     return collect_dataset(policy, config, SHORT_TASK, progress=False)
+
+
+def test_no_trajectory_shorter_than_the_minimum_and_exact_rows():
+    config = CollectConfig(steps=700, num_envs=3, seed=0, min_trajectory_rows=64)
+    ds, _ = collect_dataset(TrotController(3, TrotConfig(seed=1)), config, GO2_FLAT, progress=False)
+    assert ds.num_rows == 700
+    assert ds.trajectory_lengths.min() >= 64
+
+
+def test_recorder_trims_an_earlier_trajectory_rather_than_write_a_short_tail():
+    dims = GO2_FLAT.dims
+    rec = TrajectoryRecorder(1, dims)
+    z = lambda k, w: np.zeros((k, w))  # noqa: E731
+    for length in (100, 50):
+        for _ in range(length):
+            rec.add_rows([0], z(1, 45), z(1, 12), z(1, 8), [0])
+        rec.close([0])
+    assert rec.usable_rows(60) == 100
+    data, offsets = rec.finish(max_rows=110, min_length=30)  # 100 + a 10-row tail: borrow 20 rows from the first
+    assert offsets.tolist() == [0, 80, 110]
 
 
 def test_recorder_boundaries_fall_continues_time_out_splits():

@@ -23,6 +23,9 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--task", default="go2_flat", help="simulated task (only go2_flat has a simulator)")
     parser.add_argument("--steps", type=int, required=True, help="dataset rows to record")
+    parser.add_argument("--min-trajectory-rows", type=int, default=64,
+                        help="shorter trajectories (pieces cut off when collection stops) are not written, so each "
+                             "holds a training window (default 64 > M + N = 40)")  # fmt: skip
     parser.add_argument("--policy", default="scripted",
                         help="'scripted' (trotting controller with per-episode gait diversity and action noise), "
                              "an .onnx export, a TorchScript policy or an rsl_rl checkpoint")  # fmt: skip
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         raise RwmuError(f"--out {out}: already holds a dataset (state_action_data_*.csv or dataset.rwmu); "
                         f"choose an empty folder")
     config = CollectConfig(
-        steps=args.steps, num_envs=args.num_envs, num_workers=args.workers, seed=args.seed,
+        steps=args.steps, min_trajectory_rows=args.min_trajectory_rows, num_envs=args.num_envs, num_workers=args.workers, seed=args.seed,
         pushes=not args.no_pushes, randomization=DomainRandomizationConfig(enabled=args.randomize),
     )  # fmt: skip
     scripted = None

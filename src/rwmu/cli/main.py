@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = (
     "train_policy", "export", "play_imagination",
     "collect", "evaluate",
     "eval_uncertainty",
+    "demo", "sweep",
 )
 
 

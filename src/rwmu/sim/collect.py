@@ -55,6 +55,9 @@ class CollectConfig:
     pushes: bool = True  # velocity kicks every 48-96 steps (SPEC section 3) widen the state coverage
     randomization: DomainRandomizationConfig = field(default_factory=DomainRandomizationConfig)
     reset: ResetConfig = field(default_factory=ResetConfig)
+    # Trajectories shorter than this are not written (the pieces cut off when collection stops), so every trajectory
+    # holds a training window: 64 > M + N = 40 of the paper (Table S10), and `rwmu train-model` accepts the data.
+    min_trajectory_rows: int = 64
 
     def env_config(self) -> Go2EnvConfig:
         return Go2EnvConfig(
@@ -99,7 +102,9 @@ def collect_dataset(
         env: an existing environment to use instead of building one from ``config`` (it is not closed).
 
     Returns:
-        (TrajectoryDataset with exactly ``config.steps`` rows, CollectStats).
+        (TrajectoryDataset, CollectStats). The dataset has exactly ``config.steps`` rows, none of its trajectories
+        shorter than ``config.min_trajectory_rows`` (capped at the episode length); only when episodes are too short
+        to trim can it hold up to that many rows fewer.
     """
     from tqdm import tqdm
 
@@ -115,6 +120,8 @@ def collect_dataset(
     zeros_flag = np.zeros(n, dtype=np.float32)
     all_ids = np.arange(n)
     stats = CollectStats()
+    # A time-out closes a trajectory after episode_length rows, so no longer minimum can be met.
+    min_len = max(1, min(config.min_trajectory_rows, config.steps, task.episode_length))
     lin_err_sum = yaw_err_sum = reward_sum = 0.0
     num_steps = 0
     try:
@@ -123,7 +130,10 @@ def collect_dataset(
         recorder.add_rows(all_ids, env.states.numpy(), zeros_action, env.contacts.numpy(), zeros_flag)
         bar = tqdm(total=config.steps, desc="collect", unit="row", disable=not progress, dynamic_ncols=True)
         with bar:
-            while recorder.num_rows < config.steps:
+            # Enough rows in long-enough trajectories, and one trajectory long enough to trim so that exactly
+            # config.steps rows are written without a short tail.
+            while (recorder.usable_rows(min_len) < config.steps + min_len
+                   or recorder.longest_rows() < min(2 * min_len, config.steps, task.episode_length)):  # fmt: skip
                 before = recorder.num_rows
                 actions = policy.act(obs)
                 obs_td, reward, dones, extras = env.step(actions)
@@ -150,7 +160,7 @@ def collect_dataset(
     finally:
         if own_env:
             env.close()
-    data, offsets = recorder.finish(max_rows=config.steps)
+    data, offsets = recorder.finish(max_rows=config.steps, min_length=min_len)
     meta = {
         "column_names": list(task.column_names),
         "dt": task.dt,

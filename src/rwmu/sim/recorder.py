@@ -67,6 +67,16 @@ class TrajectoryRecorder:
         self._open_rows[env_ids] += 1
         self.num_rows += k
 
+    def longest_rows(self) -> int:
+        """Rows of the longest trajectory so far (closed or open)."""
+        closed = max((t.size for t in self._closed), default=0)
+        return int(max(closed, self._open_rows.max(initial=0)))
+
+    def usable_rows(self, min_length: int) -> int:
+        """Rows in trajectories (closed or open) of at least ``min_length`` rows."""
+        closed = sum(t.size for t in self._closed if t.size >= min_length)
+        return int(closed + self._open_rows[self._open_rows >= min_length].sum())
+
     def close(self, env_ids: np.ndarray) -> None:
         """End the open trajectory of ``env_ids`` (empty ones are skipped); the next row starts a new one."""
         for env in np.asarray(env_ids, dtype=np.int64):
@@ -88,13 +98,19 @@ class TrajectoryRecorder:
         if max_rows is not None:
             kept, total = [], 0
             for rows in trajectories:
-                if total >= max_rows:
+                remainder = max_rows - total
+                if remainder <= 0:
                     break
-                take = min(rows.size, max_rows - total)
-                if take < min_length:
-                    break
+                take = min(rows.size, remainder)
+                if take < min_length:  # too short a tail: trim the longest kept trajectory instead, if it can spare
+                    spare = min_length - take
+                    longest = max(range(len(kept)), key=lambda i: kept[i].size, default=None)
+                    if longest is None or kept[longest].size - spare < min_length or rows.size < min_length:
+                        break
+                    kept[longest] = kept[longest][:-spare]
+                    take = min_length
                 kept.append(rows[:take])
-                total += take
+                total = sum(t.size for t in kept)
             trajectories = kept
         lengths = np.array([t.size for t in trajectories], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)

@@ -1,0 +1,2 @@
+"""End-to-end experiments: ``rwmu demo`` (:mod:`.demo`), ``rwmu sweep`` (:mod:`.sweep`) and report writing
+(:mod:`.report`)."""

@@ -1,0 +1,330 @@
+"""``rwmu sweep``: MOPO-PPO over a grid of uncertainty penalties lambda and seeds, scored on the true reward.
+
+One run per (lambda, seed) in ``OUT/runs/lam<lambda>_seed<seed>/``: ``rwmu train-policy`` and then ``rwmu evaluate``
+as subprocesses (``jobs`` of them side by side), logs in ``log.txt``. A run is finished when its ``summary.json``
+(training) and ``evaluation.json`` (MuJoCo, unpenalised reward) exist; finished runs are skipped, a run with
+checkpoints but no summary continues with ``--resume``. Results:
+
+- ``sweep.csv``: one row per run (lambda, seed, true return mean/std over episodes, falls, imagined rewards);
+- ``sweep.json``: per-run records, per-lambda aggregates (mean and sample std over seeds) and the behaviour
+  controller's return;
+- ``sweep.png``: true return against lambda with std error bars, imagined rewards (penalised and task-only).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from rwmu.errors import RwmuError
+
+SUMMARY_JSON = "summary.json"
+EVALUATION_JSON = "evaluation.json"
+CSV_COLUMNS = ("lambda", "seed", "true_return_mean", "true_return_std", "episodes", "falls", "fall_rate",
+               "imagined_reward", "imagined_task_reward", "epistemic_uncertainty", "train_seconds", "run_dir")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Settings of ``rwmu sweep``."""
+
+    world_model: str
+    data: str
+    lambdas: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 5.0)  # issue 5 grid
+    seeds: tuple[int, ...] = (0, 1, 2)  # issue 5: 3 seeds
+    jobs: int = 1  # runs side by side (each gets cpu_count // jobs torch threads)
+    task: str = "go2_flat"
+    episodes: int = 16  # MuJoCo episodes per policy (rwmu evaluate default)
+    eval_seed: int = 0  # same evaluation episodes for every policy
+    behavior: bool = True  # also evaluate the scripted behaviour controller (the data's source)
+    train_args: tuple[str, ...] = field(default_factory=tuple)  # extra `rwmu train-policy` flags (e.g. --iterations 50)
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One (lambda, seed) cell of the grid."""
+
+    lam: float
+    seed: int
+    run_dir: Path
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name
+
+
+def lambda_label(lam: float) -> str:
+    """Folder-safe label: 1.0 -> ``1``, 0.5 -> ``0.5``."""
+    return f"{float(lam):g}"
+
+
+def plan_runs(out_dir: str | Path, lambdas: tuple[float, ...], seeds: tuple[int, ...]) -> list[SweepRun]:
+    """Every (lambda, seed) run, lambda-major, in ``out_dir/runs/lam<lambda>_seed<seed>``."""
+    if not lambdas or not seeds:
+        raise RwmuError("--lambdas and --seeds need at least one value each")
+    if any(not lam >= 0 for lam in lambdas):
+        raise RwmuError(f"--lambdas {','.join(map(str, lambdas))}: every lambda must be >= 0")
+    if len({lambda_label(lam) for lam in lambdas}) != len(lambdas) or len(set(seeds)) != len(seeds):
+        raise RwmuError("--lambdas / --seeds: values repeat")
+    runs_dir = Path(out_dir) / "runs"
+    return [SweepRun(float(lam), int(seed), runs_dir / f"lam{lambda_label(lam)}_seed{seed}")
+            for lam in lambdas for seed in seeds]  # fmt: skip
+
+
+def run_state(run: SweepRun) -> str:
+    """``finished`` (summary + evaluation), ``trained`` (summary only), ``partial`` (checkpoints) or ``new``."""
+    has_summary = (run.run_dir / SUMMARY_JSON).is_file()
+    if has_summary and (run.run_dir / EVALUATION_JSON).is_file():
+        return "finished"
+    if has_summary:
+        return "trained"
+    if run.run_dir.is_dir() and any(run.run_dir.glob("model_*.pt")):
+        return "partial"
+    return "new"
+
+
+def rwmu_command() -> list[str]:
+    """How to call the ``rwmu`` CLI of this very installation."""
+    return [sys.executable, "-m", "rwmu.cli.main"]
+
+
+def train_command(config: SweepConfig, run: SweepRun, resume: bool) -> list[str]:
+    """``rwmu train-policy`` for one run (``config.train_args`` appended, so they override the defaults here)."""
+    cmd = rwmu_command() + [
+        "train-policy", "--task", config.task, "--world-model", str(config.world_model), "--data", str(config.data),
+        "--out", str(run.run_dir), "--uncertainty-penalty", repr(run.lam), "--seed", str(run.seed),
+    ]  # fmt: skip
+    if resume:
+        cmd.append("--resume")
+    return cmd + list(config.train_args)
+
+
+def evaluate_command(config: SweepConfig, policy: str, json_path: Path) -> list[str]:
+    """``rwmu evaluate`` writing ``json_path`` (same episodes and seed for every policy)."""
+    return rwmu_command() + ["evaluate", "--task", config.task, "--policy", policy, "--episodes",
+                             str(config.episodes), "--seed", str(config.eval_seed), "--json", str(json_path),
+                             "--quiet"]  # fmt: skip
+
+
+def final_checkpoint(run_dir: Path) -> Path:
+    """The checkpoint named in the run's ``summary.json`` (resolved against the run folder if relative)."""
+    summary = json.loads((run_dir / SUMMARY_JSON).read_text())
+    path = Path(summary["final_checkpoint"])
+    return path if path.is_absolute() and path.is_file() else run_dir / path.name
+
+
+def _run_logged(cmd: list[str], log_path: Path, env: dict[str, str]) -> None:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a") as log:
+        log.write(f"\n$ {' '.join(cmd)}\n")
+        log.flush()
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0:
+        tail = log_path.read_text().strip().splitlines()[-1:] or [""]
+        raise RwmuError(f"{' '.join(cmd[3:5])} failed (exit {proc.returncode}): {tail[0][:200]}; see {log_path}")
+
+
+def execute_run(config: SweepConfig, run: SweepRun, env: dict[str, str]) -> str:
+    """Train (or continue) and evaluate one run; return the state it started from."""
+    state = run_state(run)
+    if state == "finished":
+        return state
+    log_path = run.run_dir / "log.txt"
+    if state in ("new", "partial"):
+        _run_logged(train_command(config, run, resume=state == "partial"), log_path, env)
+    _run_logged(evaluate_command(config, str(final_checkpoint(run.run_dir)), run.run_dir / EVALUATION_JSON),
+                log_path, env)  # fmt: skip
+    return state
+
+
+def thread_env(jobs: int) -> dict[str, str]:
+    """Environment of the subprocesses: CPU threads split between the jobs running side by side."""
+    env = dict(os.environ)
+    threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    env.setdefault("OMP_NUM_THREADS", str(threads))
+    env.setdefault("MKL_NUM_THREADS", str(threads))
+    return env
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Results
+def read_run_record(run: SweepRun) -> dict[str, Any] | None:
+    """The CSV / JSON record of a finished run (None if it is not finished)."""
+    if run_state(run) != "finished":
+        return None
+    summary = json.loads((run.run_dir / SUMMARY_JSON).read_text())
+    evaluation = json.loads((run.run_dir / EVALUATION_JSON).read_text())
+    return {
+        "lambda": run.lam,
+        "seed": run.seed,
+        "true_return_mean": evaluation.get("return_mean"),
+        "true_return_std": evaluation.get("return_std"),
+        "episodes": evaluation.get("episodes"),
+        "falls": evaluation.get("falls"),
+        "fall_rate": evaluation.get("fall_rate"),
+        "imagined_reward": summary.get("imagined_reward"),
+        "imagined_task_reward": summary.get("imagined_task_reward"),
+        "epistemic_uncertainty": summary.get("epistemic_uncertainty"),
+        "train_seconds": summary.get("wall_time_s"),
+        "run_dir": str(run.run_dir),
+    }
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof = 1; 0 for a single value) of the finite values; NaN if none."""
+    xs = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not xs:
+        return float("nan"), float("nan")
+    mean = sum(xs) / len(xs)
+    if len(xs) < 2:
+        return mean, 0.0
+    return mean, math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
+
+
+AGGREGATED_KEYS = ("true_return_mean", "fall_rate", "imagined_reward", "imagined_task_reward", "epistemic_uncertainty")
+
+
+def aggregate_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per lambda (ascending): number of seeds, and mean / sample std over seeds of each per-run value.
+
+    ``true_return`` is the per-run mean return over MuJoCo episodes, so ``true_return_std`` is the spread across
+    seeds (not across episodes). Keys: ``lambda``, ``seeds``, ``true_return_mean``, ``true_return_std``,
+    ``fall_rate_mean``/``_std``, ``imagined_reward_mean``/``_std``, ``imagined_task_reward_mean``/``_std``,
+    ``epistemic_uncertainty_mean``/``_std``.
+    """
+    by_lambda: dict[float, list[dict[str, Any]]] = {}
+    for r in records:
+        by_lambda.setdefault(float(r["lambda"]), []).append(r)
+    rows = []
+    for lam in sorted(by_lambda):
+        group = by_lambda[lam]
+        row: dict[str, Any] = {"lambda": lam, "seeds": sorted(int(r["seed"]) for r in group)}
+        for key in AGGREGATED_KEYS:
+            name = "true_return" if key == "true_return_mean" else key
+            row[f"{name}_mean"], row[f"{name}_std"] = mean_std([r.get(key) for r in group])
+        rows.append(row)
+    return rows
+
+
+def write_csv(path: Path, records: list[dict[str, Any]]) -> None:
+    """``sweep.csv``: one row per run, columns :data:`CSV_COLUMNS`."""
+    from rwmu.utils.io import write_text_atomic
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in records:
+        writer.writerow(["" if r.get(c) is None else r.get(c) for c in CSV_COLUMNS])
+    write_text_atomic(path, buf.getvalue())
+
+
+def write_results(out_dir: str | Path, records: list[dict[str, Any]], behavior: dict[str, Any] | None,
+                  config: SweepConfig | None = None, pending: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Write ``sweep.csv``, ``sweep.json``, ``sweep.png`` and ``sweep.md``; return the JSON dict."""
+    from rwmu.experiments import report as rep
+    from rwmu.utils.io import to_jsonable
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    records = sorted(records, key=lambda r: (float(r["lambda"]), int(r["seed"])))
+    aggregated = aggregate_runs(records)
+    behavior_return = behavior.get("return_mean") if behavior else None
+    write_csv(out / "sweep.csv", records)
+    if aggregated:
+        rep.plot_sweep(out / "sweep.png", aggregated, behavior_return=behavior_return,
+                       title=f"MOPO-PPO lambda sweep ({len(records)} runs)")  # fmt: skip
+    data = {
+        "config": to_jsonable(config) if config is not None else None,
+        "runs": records,
+        "aggregated": aggregated,
+        "behavior": None if not behavior else {k: behavior.get(k) for k in
+                                                ("return_mean", "return_std", "episodes", "falls", "fall_rate")},
+        "pending": pending or [],
+        "definitions": {
+            "true_return_mean": "per run: mean MuJoCo return over episodes (unpenalised task reward)",
+            "aggregated.*_std": "sample std (ddof=1) over seeds of the per-run values; 0 with one seed",
+            "imagined_reward": "mean reward per imagined env step over the last PPO iteration, penalty included",
+            "imagined_task_reward": "the same without the uncertainty penalty",
+        },
+    }
+    from rwmu.utils.io import write_json_atomic
+
+    write_json_atomic(out / "sweep.json", data)
+    rows = [[a["lambda"], len(a["seeds"]), a["true_return_mean"], a["true_return_std"], a["fall_rate_mean"],
+             a["imagined_reward_mean"], a["imagined_task_reward_mean"]] for a in aggregated]  # fmt: skip
+    md = ["# MOPO-PPO lambda sweep", "",
+          rep.markdown_table(["lambda", "seeds", "true return (mean)", "std over seeds", "fall rate",
+                              "imagined reward/step", "imagined task reward/step"], rows), ""]  # fmt: skip
+    if behavior_return is not None:
+        md += [f"Behaviour controller: true return {rep.format_number(behavior_return)} +- "
+               f"{rep.format_number(behavior.get('return_std'))} over {behavior.get('episodes')} episodes.", ""]
+    if pending:
+        md += [f"Not finished yet: {', '.join(pending)}.", ""]
+    md += ["![sweep](sweep.png)" if aggregated else "(no finished run yet)", ""]
+    from rwmu.utils.io import write_text_atomic
+
+    write_text_atomic(out / "sweep.md", "\n".join(md))
+    return data
+
+
+# ------------------------------------------------------------------------------------------------------------------
+def run_sweep(out_dir: str | Path, config: SweepConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train and evaluate every unfinished run, ``config.jobs`` at a time, then write the results."""
+    from tqdm import tqdm
+
+    from rwmu.utils.io import write_run_config
+
+    if config.jobs < 1 or config.episodes < 1:
+        raise RwmuError("--jobs and --episodes must be >= 1")
+    for name, path in (("--world-model", config.world_model), ("--data", config.data)):
+        if not Path(path).exists():
+            raise RwmuError(f"{name} {path}: no such file or folder")
+    out = Path(out_dir)
+    runs = plan_runs(out, config.lambdas, config.seeds)
+    out.mkdir(parents=True, exist_ok=True)
+    write_run_config(out, {"sweep": config})
+    env = thread_env(config.jobs)
+    todo = [r for r in runs if run_state(r) != "finished"]
+    log(f"[sweep] {len(runs)} runs, {len(runs) - len(todo)} finished already, {len(todo)} to do, "
+        f"{config.jobs} at a time; logs in {out / 'runs'}/<run>/log.txt")  # fmt: skip
+    behavior_path = out / "behavior_evaluation.json"
+    failures: list[str] = []
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=config.jobs) as pool:
+        futures = {pool.submit(execute_run, config, r, env): r for r in todo}
+        behavior_future = None
+        if config.behavior and not behavior_path.is_file():
+            behavior_future = pool.submit(_run_logged, evaluate_command(config, "scripted", behavior_path),
+                                          out / "behavior_log.txt", env)  # fmt: skip
+        with tqdm(total=len(todo), desc="sweep", unit="run", dynamic_ncols=True) as bar:
+            for future, r in futures.items():
+                try:
+                    future.result()
+                except RwmuError as err:
+                    failures.append(f"{r.name}: {err}")
+                    log(f"[sweep] {r.name} failed: {err}")
+                bar.update(1)
+        if behavior_future is not None:
+            try:
+                behavior_future.result()
+            except RwmuError as err:
+                failures.append(f"behaviour evaluation: {err}")
+    records = [rec for rec in (read_run_record(r) for r in runs) if rec is not None]
+    pending = [r.name for r in runs if run_state(r) != "finished"]
+    behavior = json.loads(behavior_path.read_text()) if behavior_path.is_file() else None
+    data = write_results(out, records, behavior, config, pending)
+    log(f"[sweep] {len(records)}/{len(runs)} runs finished in {time.perf_counter() - start:.0f} s; wrote "
+        f"{out / 'sweep.csv'}, sweep.json, sweep.png, sweep.md")  # fmt: skip
+    if failures:
+        raise RwmuError(f"{len(failures)} run(s) failed (first: {failures[0]}); re-run the same command to retry")
+    return data

@@ -1,0 +1,120 @@
+"""``rwmu demo`` end to end at the tiny preset, its resumability, and the report helpers."""
+
+import dataclasses
+import json
+
+import pytest
+
+from rwmu.errors import RwmuError
+from rwmu.experiments import report as rep
+from rwmu.experiments.demo import PRESETS, DemoConfig, evaluation_key, lambda_label, run_demo
+from rwmu.experiments.demo_report import compare_returns, comparison_lines
+
+
+@pytest.fixture(scope="module")
+def tiny_demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    config = dataclasses.replace(PRESETS["tiny"](), progress=False, threads=1)
+    messages = []
+    report = run_demo(out, config, log=messages.append)
+    return out, config, report, messages
+
+
+def test_tiny_demo_writes_the_report(tiny_demo):
+    out, config, report, messages = tiny_demo
+    assert (out / "report.md").is_file() and (out / "report.json").is_file()
+    stored = json.loads((out / "report.json").read_text())
+    names = [p["policy"] for p in stored["policies"]]
+    assert names == ["behaviour (scripted)", "MOPO-PPO lambda=1", "MOPO-PPO lambda=0"]
+    for p in stored["policies"]:  # numbers come from the MuJoCo evaluation files
+        evaluation = json.loads((out / "evaluation" / f"{evaluation_key(p['policy'])}.json").read_text())
+        assert p["true_return_mean"] == evaluation["return_mean"]
+        assert p["episodes"] == config.evaluation.eval_episodes
+    lam1 = json.loads((out / "policy_lam1" / "summary.json").read_text())
+    assert stored["policies"][1]["imagined_reward"] == lam1["imagined_reward"]
+    for name in stored["plots"].values():
+        assert (out / name).stat().st_size > 1000, name
+    assert stored["data"]["rows"] == config.collect.collect_steps
+    assert set(stored["uncertainty"]) >= {"mean", "sampled_member"}
+    stages = {s["stage"]: s for s in stored["stages"]}
+    assert all(s["status"] == "ran" and s["seconds"] >= 0 for s in stages.values())
+    assert {"collect", "world_model", "uncertainty", "policy_lam1", "policy_lam0", "evaluate_behaviour"} <= set(stages)
+    md = (out / "report.md").read_text()
+    assert "Where the time goes" in md and "![true return](true_return.png)" in md
+    assert any("collect" in m for m in messages)
+
+
+def test_tiny_demo_rerun_skips_finished_stages(tiny_demo):
+    out, config, report, _ = tiny_demo
+    mtime = (out / "world_model" / "model_best.pt").stat().st_mtime_ns
+    first = json.loads((out / "stages.json").read_text())["stages"]
+    again = run_demo(out, config, log=lambda s: None)
+    stages = {s["stage"]: s for s in again["stages"]}
+    assert all(s["status"].startswith("skipped") for name, s in stages.items() if name != "report")
+    assert stages["collect"]["seconds"] == first["collect"]["seconds"]  # time of the run that made the outputs
+    assert (out / "world_model" / "model_best.pt").stat().st_mtime_ns == mtime
+
+
+def test_demo_refuses_a_folder_with_other_settings(tiny_demo):
+    out, config, _, _ = tiny_demo
+    other = dataclasses.replace(config, seed=config.seed + 1)
+    with pytest.raises(RwmuError, match="other settings"):
+        run_demo(out, other, log=lambda s: None)
+
+
+def test_demo_config_checks():
+    with pytest.raises(RwmuError, match="--lambdas"):
+        dataclasses.replace(DemoConfig(), policy=dataclasses.replace(DemoConfig().policy, lambdas=(1.0, -1.0))).check()
+    with pytest.raises(RwmuError, match="--model-iterations"):
+        dataclasses.replace(DemoConfig(), world_model=dataclasses.replace(DemoConfig().world_model,
+                                                                           model_iterations=0)).check()
+    PRESETS["paper"]().check()
+    assert PRESETS["paper"]().policy.policy_envs == 4096 and PRESETS["paper"]().world_model.rnn_hidden_size == 256
+
+
+def test_labels():
+    assert lambda_label(1.0) == "1" and lambda_label(0.5) == "0.5" and lambda_label(0) == "0"
+    assert evaluation_key("MOPO-PPO lambda=0.5") == "mopo_ppo_lambda_0.5"
+    assert evaluation_key("behaviour (scripted)") == "behaviour"
+
+
+def test_compare_returns_by_hand():
+    a = {"true_return_mean": 3.0, "true_return_std": 1.0, "episodes": 4, "policy": "A", "lambda": 1.0}
+    b = {"true_return_mean": 2.0, "true_return_std": 2.0, "episodes": 16, "policy": "B", "lambda": None}
+    c = compare_returns(a, b)
+    assert c["difference"] == pytest.approx(1.0)
+    assert c["standard_error"] == pytest.approx((1 / 4 + 4 / 16) ** 0.5)
+    assert c["clear"] is False  # 1.0 < 2 * 0.707
+    lines = comparison_lines([b, a])
+    assert lines == ["- A is not distinguishable from B: difference +1.000, standard error over episodes 0.707 "
+                     "(one training seed)."]
+    assert compare_returns(a, {**b, "true_return_mean": None}) is None
+
+
+def test_markdown_table_and_numbers():
+    table = rep.markdown_table(["a", "b"], [[1, 2.34567], ["x", None]], digits=2)
+    assert table.splitlines() == ["| a | b |", "|---|---|", "| 1 | 2.35 |", "| x | n/a |"]
+    assert rep.format_number(float("nan")) == "n/a"
+
+
+def test_sweep_cli_end_to_end_on_the_tiny_demo(tiny_demo, tmp_path):
+    """Two real runs (subprocesses, side by side) on the tiny demo's world model; a re-run skips them."""
+    from rwmu.cli.main import main
+
+    out, _, _, _ = tiny_demo
+    argv = ["sweep", "--world-model", str(out / "world_model" / "model_best.pt"), "--data",
+            str(out / "data" / "dataset.rwmu"), "--out", str(tmp_path / "sweep"), "--lambdas", "0,1", "--seeds", "0",
+            "--jobs", "2", "--iterations", "2", "--num-envs", "16", "--steps-per-env", "8", "--episodes", "2",
+            "--no-behavior"]  # fmt: skip
+    assert main(argv) == 0
+    data = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert [row["lambda"] for row in data["aggregated"]] == [0.0, 1.0]
+    for run in data["runs"]:
+        evaluation = json.loads((tmp_path / "sweep" / "runs" / f"lam{lambda_label(run['lambda'])}_seed0" /
+                                 "evaluation.json").read_text())  # fmt: skip
+        assert run["true_return_mean"] == evaluation["return_mean"] and evaluation["episodes"] == 2
+    summary = json.loads((tmp_path / "sweep" / "runs" / "lam1_seed0" / "summary.json").read_text())
+    assert summary["uncertainty_penalty"] == 1.0 and summary["iterations"] == 2
+    mtime = (tmp_path / "sweep" / "runs" / "lam1_seed0" / "evaluation.json").stat().st_mtime_ns
+    assert main(argv) == 0  # resumed: nothing to do
+    assert (tmp_path / "sweep" / "runs" / "lam1_seed0" / "evaluation.json").stat().st_mtime_ns == mtime

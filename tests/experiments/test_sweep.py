@@ -1,0 +1,145 @@
+"""``rwmu sweep``: aggregation over seeds, run states / resumability, results files from real run JSONs."""
+
+import csv
+import json
+import math
+
+import pytest
+
+from rwmu.errors import RwmuError
+from rwmu.experiments import sweep as sw
+from rwmu.utils.io import write_json_atomic
+
+
+def _finish(run, true_return, imagined, imagined_task, episodes=4, falls=1, std=0.5):
+    """Write the two files a finished run leaves behind (as rwmu train-policy / rwmu evaluate --json do)."""
+    write_json_atomic(run.run_dir / sw.SUMMARY_JSON, {
+        "imagined_reward": imagined, "imagined_task_reward": imagined_task, "epistemic_uncertainty": 2.0,
+        "final_checkpoint": str(run.run_dir / "model_4.pt"), "wall_time_s": 3.0})
+    write_json_atomic(run.run_dir / sw.EVALUATION_JSON, {
+        "return_mean": true_return, "return_std": std, "episodes": episodes, "falls": falls,
+        "fall_rate": falls / episodes})
+
+
+def test_mean_std_is_sample_std_and_ignores_missing():
+    mean, std = sw.mean_std([1.0, 2.0, 4.0])
+    assert mean == pytest.approx(7 / 3)
+    assert std == pytest.approx(math.sqrt(((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2 + (4 - 7 / 3) ** 2) / 2))
+    assert sw.mean_std([5.0]) == (5.0, 0.0)
+    assert sw.mean_std([3.0, None, float("nan"), 5.0]) == (4.0, pytest.approx(math.sqrt(2)))
+    assert all(math.isnan(v) for v in sw.mean_std([None]))
+
+
+def test_aggregate_runs_per_lambda_by_hand():
+    records = [
+        {"lambda": 1.0, "seed": 0, "true_return_mean": 2.0, "fall_rate": 0.0, "imagined_reward": 0.1,
+         "imagined_task_reward": 0.2, "epistemic_uncertainty": 1.0},
+        {"lambda": 0.0, "seed": 0, "true_return_mean": 1.0, "fall_rate": 0.5, "imagined_reward": 0.3,
+         "imagined_task_reward": 0.3, "epistemic_uncertainty": 3.0},
+        {"lambda": 1.0, "seed": 1, "true_return_mean": 4.0, "fall_rate": 0.25, "imagined_reward": 0.0,
+         "imagined_task_reward": 0.1, "epistemic_uncertainty": 2.0},
+    ]
+    rows = sw.aggregate_runs(records)
+    assert [r["lambda"] for r in rows] == [0.0, 1.0]
+    zero, one = rows
+    assert zero["seeds"] == [0] and zero["true_return_mean"] == 1.0 and zero["true_return_std"] == 0.0
+    assert one["seeds"] == [0, 1]
+    assert one["true_return_mean"] == pytest.approx(3.0)
+    assert one["true_return_std"] == pytest.approx(math.sqrt(2.0))  # (2-3)^2 + (4-3)^2 over ddof 1
+    assert one["fall_rate_mean"] == pytest.approx(0.125)
+    assert one["imagined_reward_mean"] == pytest.approx(0.05)
+    assert one["imagined_task_reward_std"] == pytest.approx(math.sqrt(0.005))
+    assert one["epistemic_uncertainty_mean"] == pytest.approx(1.5)
+
+
+def test_plan_runs_names_and_validation(tmp_path):
+    runs = sw.plan_runs(tmp_path, (0.0, 0.5), (0, 2))
+    assert [r.name for r in runs] == ["lam0_seed0", "lam0_seed2", "lam0.5_seed0", "lam0.5_seed2"]
+    with pytest.raises(RwmuError):
+        sw.plan_runs(tmp_path, (-1.0,), (0,))
+    with pytest.raises(RwmuError):
+        sw.plan_runs(tmp_path, (1.0, 1.0), (0,))
+
+
+def test_run_state_and_skip_logic(tmp_path, monkeypatch):
+    config = sw.SweepConfig(world_model="wm.pt", data="d.rwmu", lambdas=(1.0,), seeds=(0, 1, 2, 3),
+                            train_args=("--iterations", "5"))
+    new, partial, trained, finished = sw.plan_runs(tmp_path, config.lambdas, config.seeds)
+    partial.run_dir.mkdir(parents=True)
+    (partial.run_dir / "model_2.pt").write_bytes(b"x")
+    _finish(trained, 1.0, 0.1, 0.2)
+    (trained.run_dir / sw.EVALUATION_JSON).unlink()
+    _finish(finished, 1.0, 0.1, 0.2)
+    assert [sw.run_state(r) for r in (new, partial, trained, finished)] == ["new", "partial", "trained", "finished"]
+
+    calls = []
+
+    def fake_run(cmd, log_path, env):  # training leaves a summary behind, as rwmu train-policy does
+        calls.append(cmd)
+        if "train-policy" in cmd:
+            out = sw.Path(cmd[cmd.index("--out") + 1])
+            write_json_atomic(out / sw.SUMMARY_JSON, {"final_checkpoint": str(out / "model_4.pt")})
+
+    monkeypatch.setattr(sw, "_run_logged", fake_run)
+    assert sw.execute_run(config, finished, {}) == "finished"
+    assert calls == []  # a finished run does nothing
+    sw.execute_run(config, trained, {})
+    assert len(calls) == 1 and "evaluate" in calls[0]  # trained: evaluation only
+    assert str(trained.run_dir / "model_4.pt") in calls[0]
+    calls.clear()
+    sw.execute_run(config, partial, {})
+    train, _ = calls
+    assert "train-policy" in train and "--resume" in train  # partial: training continues
+    assert train[-2:] == ["--iterations", "5"]  # user flags last, so they override
+    assert train[train.index("--uncertainty-penalty") + 1] == "1.0" and train[train.index("--seed") + 1] == str(partial.seed)
+    calls.clear()
+    sw.execute_run(config, new, {})
+    assert "--resume" not in calls[0]
+
+
+def test_write_results_from_run_files(tmp_path):
+    config = sw.SweepConfig(world_model="wm.pt", data="d.rwmu", lambdas=(0.0, 1.0), seeds=(0, 1))
+    runs = sw.plan_runs(tmp_path, config.lambdas, config.seeds)
+    values = {(0.0, 0): 1.0, (0.0, 1): 3.0, (1.0, 0): 5.0}  # (1.0, 1) left unfinished
+    for r in runs:
+        if (r.lam, r.seed) in values:
+            _finish(r, values[(r.lam, r.seed)], imagined=-r.lam, imagined_task=0.5)
+    records = [rec for rec in (sw.read_run_record(r) for r in runs) if rec is not None]
+    assert len(records) == 3
+    data = sw.write_results(tmp_path, records, {"return_mean": 2.5, "return_std": 0.1, "episodes": 4}, config,
+                            pending=["lam1_seed1"])
+    stored = json.loads((tmp_path / "sweep.json").read_text())
+    assert stored["aggregated"] == json.loads(json.dumps(data["aggregated"]))
+    agg = {row["lambda"]: row for row in stored["aggregated"]}
+    assert agg[0.0]["true_return_mean"] == pytest.approx(2.0) and agg[0.0]["true_return_std"] == pytest.approx(math.sqrt(2))
+    assert agg[1.0]["seeds"] == [1 - 1] and agg[1.0]["imagined_reward_mean"] == pytest.approx(-1.0)
+    assert stored["behavior"]["return_mean"] == 2.5 and stored["pending"] == ["lam1_seed1"]
+    with open(tmp_path / "sweep.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(float(r["lambda"]), int(r["seed"]), float(r["true_return_mean"])) for r in rows] == [
+        (0.0, 0, 1.0), (0.0, 1, 3.0), (1.0, 0, 5.0)]
+    assert (tmp_path / "sweep.png").stat().st_size > 1000
+    assert "lam1_seed1" in (tmp_path / "sweep.md").read_text()
+
+
+def test_run_sweep_with_everything_finished_runs_nothing(tmp_path, monkeypatch):
+    (tmp_path / "wm.pt").write_bytes(b"x")
+    (tmp_path / "d.rwmu").write_bytes(b"x")
+    config = sw.SweepConfig(world_model=str(tmp_path / "wm.pt"), data=str(tmp_path / "d.rwmu"), lambdas=(0.0, 2.0),
+                            seeds=(0,), behavior=False)
+    out = tmp_path / "sweep"
+    for r in sw.plan_runs(out, config.lambdas, config.seeds):
+        _finish(r, 1.0 + r.lam, 0.0, 0.0)
+    monkeypatch.setattr(sw, "_run_logged", lambda *a: pytest.fail("a finished run was started again"))
+    data = sw.run_sweep(out, config, log=lambda s: None)
+    assert [row["true_return_mean"] for row in data["aggregated"]] == [1.0, 3.0]
+    assert data["pending"] == []
+
+
+def test_sweep_cli_reports_missing_world_model(tmp_path, capsys):
+    from rwmu.cli.main import main
+
+    code = main(["sweep", "--world-model", str(tmp_path / "none.pt"), "--data", str(tmp_path), "--out",
+                 str(tmp_path / "o"), "--lambdas", "0,1", "--seeds", "0"])
+    assert code == 2
+    assert "--world-model" in capsys.readouterr().err
