@@ -12,6 +12,8 @@ OUT=${1:-results/lambda_sweep}
 ROWS=${ROWS:-1000000}            # issue 5: at least 1M Go2 transitions
 WORKERS=${WORKERS:-2}            # MuJoCo processes for collection
 MODEL_ITERS=${MODEL_ITERS:-2500} # paper Table S10
+BATCH=${BATCH:-1024}             # paper Table S10
+LR=${LR:-0.0001}                 # paper Table S10
 POLICY_ITERS=${POLICY_ITERS:-2500}  # paper Table S11
 NUM_ENVS=${NUM_ENVS:-4096}       # paper Table S11
 STEPS=${STEPS:-100}              # paper Table S11 steps per env
@@ -30,7 +32,7 @@ if [ ! -f "$OUT/world_model/summary.json" ]; then
   RESUME=""; [ -f "$OUT/world_model/model_latest.pt" ] && RESUME="--resume"
   # paper architecture (Table S7/S10): GRU 2x256, B=5, M=32, N=8, batch 1024 (the train-model defaults)
   rwmu train-model --task go2_flat --data "$OUT/data/dataset.rwmu" --out "$OUT/world_model" \
-    --iterations "$MODEL_ITERS" --device "$DEVICE" $RESUME
+    --iterations "$MODEL_ITERS" --batch-size "$BATCH" --learning-rate "$LR" --device "$DEVICE" $RESUME
 fi
 if [ ! -f "$OUT/uncertainty/summary.json" ]; then
   rwmu eval-uncertainty --task go2_flat --world-model "$OUT/world_model/model_best.pt" \
