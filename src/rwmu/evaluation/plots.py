@@ -14,7 +14,8 @@ import numpy as np
 from rwmu.evaluation.metrics import CalibrationTable, as_numpy
 
 
-def _figure(width: float = 7.0, height: float = 4.5):
+def new_figure(width: float = 7.0, height: float = 4.5):
+    """A pyplot-free matplotlib figure on the Agg canvas."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -23,7 +24,8 @@ def _figure(width: float = 7.0, height: float = 4.5):
     return fig
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path) -> Path:
+    """Write ``fig`` as PNG to ``path`` atomically."""
     from rwmu.utils.io import atomic_path
 
     fig.tight_layout()
@@ -49,7 +51,7 @@ def plot_error_and_uncertainty_by_step(
     """
     l1, epi, alea = as_numpy(l1), as_numpy(epistemic), as_numpy(aleatoric)
     steps = np.arange(1, l1.shape[1] + 1)
-    fig = _figure(7.0, 6.0)
+    fig = new_figure(7.0, 6.0)
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     q25, q75 = np.nanpercentile(l1, [25, 75], axis=0)
     top.fill_between(steps, q25, q75, color="tab:red", alpha=0.2, linewidth=0)
@@ -69,7 +71,7 @@ def plot_error_and_uncertainty_by_step(
     bottom.ticklabel_format(axis="y", useOffset=False)
     bottom.set_ylabel("aleatoric")
     bottom.set_xlabel("rollout step")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_uncertainty_error_scatter(path: str | Path, epistemic: Any, l1: Any, title: str = "") -> Path:
@@ -79,19 +81,19 @@ def plot_uncertainty_error_scatter(path: str | Path, epistemic: Any, l1: Any, ti
     """
     epi, err = as_numpy(epistemic), as_numpy(l1)
     steps = np.broadcast_to(np.arange(1, err.shape[1] + 1), err.shape)
-    fig = _figure()
+    fig = new_figure()
     ax = fig.subplots()
     points = ax.scatter(epi.ravel(), err.ravel(), c=steps.ravel(), s=4, alpha=0.5, cmap="viridis", linewidths=0)
     fig.colorbar(points, ax=ax, label="rollout step")
     ax.set_xlabel("epistemic uncertainty")
     ax.set_ylabel("L1 error (normalised, summed over dims)")
     ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_calibration(path: str | Path, tables: dict[str, CalibrationTable], title: str = "") -> Path:
     """Mean L1 error (with +- one std) against mean epistemic uncertainty per quantile bin, one line per mode."""
-    fig = _figure()
+    fig = new_figure()
     ax = fig.subplots()
     for label, t in tables.items():
         ax.errorbar(t.uncertainty_mean, t.error_mean, yerr=t.error_std, marker="o", markersize=4, capsize=3,
@@ -101,4 +103,4 @@ def plot_calibration(path: str | Path, tables: dict[str, CalibrationTable], titl
     ax.set_title(title, fontsize=9)
     if tables:
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)

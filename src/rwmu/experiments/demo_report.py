@@ -107,7 +107,7 @@ def build_demo_report(out: Path, config, policies: dict[str, str], stages: list[
 
 
 def _markdown(data: dict[str, Any], config, behaviour: dict[str, Any], lambda_label) -> str:
-    c, w, u, p = config.collect, config.world_model, config.uncertainty, config.policy
+    w, p = config.world_model, config.policy
     lines = [f"# {data['title']}", ""]
     lines += [
         "What ran (every number below comes from this folder's files; `stages.json` has the wall times):", "",

@@ -11,7 +11,8 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from rwmu.utils.io import atomic_path, write_json_atomic, write_text_atomic
+from rwmu.utils.io import write_json_atomic, write_text_atomic
+from rwmu.evaluation.plots import new_figure, save_figure
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -53,26 +54,10 @@ def write_report(out_dir: str | Path, markdown: str, data: dict[str, Any], name:
 
 # ------------------------------------------------------------------------------------------------------------------
 # Plots
-def _figure(width: float = 7.0, height: float = 4.5):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=110)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig, path: str | Path) -> Path:
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return Path(path)
-
-
 def plot_return_bars(path: str | Path, names: Sequence[str], means: Sequence[float], stds: Sequence[float],
                      max_return: float | None = None, title: str = "") -> Path:  # fmt: skip
     """Bar chart of true (MuJoCo, unpenalised) return per policy with +-std error bars."""
-    fig = _figure(6.5, 4.0)
+    fig = new_figure(6.5, 4.0)
     ax = fig.add_subplot(1, 1, 1)
     xs = list(range(len(names)))
     colors = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
@@ -85,7 +70,7 @@ def plot_return_bars(path: str | Path, names: Sequence[str], means: Sequence[flo
     ax.set_ylabel("true return per episode (MuJoCo)")
     ax.axhline(0.0, color="0.6", linewidth=0.8)
     ax.set_title(title or "True return per policy (mean +- std over episodes)", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_training_curves(path: str | Path, histories: dict[str, dict[str, list[float]]], title: str = "") -> Path:
@@ -95,7 +80,7 @@ def plot_training_curves(path: str | Path, histories: dict[str, dict[str, list[f
         histories: run label -> ``summary.json["history"]`` of ``rwmu train-policy`` (keys ``imagined_reward``,
             ``imagined_task_reward``, ``epistemic_uncertainty``; lists of per-iteration values).
     """
-    fig = _figure(10.0, 3.6)
+    fig = new_figure(10.0, 3.6)
     keys = [("imagined_reward", "imagined reward / step (penalised)"),
             ("imagined_task_reward", "imagined task reward / step"),
             ("epistemic_uncertainty", "epistemic uncertainty / step")]  # fmt: skip
@@ -111,13 +96,13 @@ def plot_training_curves(path: str | Path, histories: dict[str, dict[str, list[f
             ax.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_scalar_curves(path: str | Path, curves: dict[str, tuple[list[float], list[float]]], xlabel: str,
                        ylabel: str, title: str = "", log_y: bool = False) -> Path:  # fmt: skip
     """Line plot of named (x, y) curves (e.g. world-model losses from TensorBoard)."""
-    fig = _figure(6.5, 4.0)
+    fig = new_figure(6.5, 4.0)
     ax = fig.add_subplot(1, 1, 1)
     for name, (xs, ys) in curves.items():
         ax.plot(xs, ys, label=name)
@@ -128,7 +113,7 @@ def plot_scalar_curves(path: str | Path, curves: dict[str, tuple[list[float], li
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_sweep(path: str | Path, aggregated: list[dict[str, Any]], behavior_return: float | None = None,
@@ -139,7 +124,7 @@ def plot_sweep(path: str | Path, aggregated: list[dict[str, Any]], behavior_retu
         aggregated: :func:`rwmu.experiments.sweep.aggregate_runs` rows (one per lambda, sorted by lambda).
         behavior_return: the behaviour controller's true return (a horizontal line), if measured.
     """
-    fig = _figure(10.0, 4.0)
+    fig = new_figure(10.0, 4.0)
     lambdas = [row["lambda"] for row in aggregated]
     ax = fig.add_subplot(1, 2, 1)
     ax.errorbar(lambdas, [row["true_return_mean"] for row in aggregated],
@@ -162,7 +147,7 @@ def plot_sweep(path: str | Path, aggregated: list[dict[str, Any]], behavior_retu
     ax.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def read_tensorboard_scalars(log_dir: str | Path, tags: Sequence[str]) -> dict[str, tuple[list[float], list[float]]]:
