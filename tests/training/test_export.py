@@ -12,17 +12,11 @@ import torch
 from tensordict import TensorDict
 
 from rwmu.cli.main import main
-from rwmu.data.dataset import save_dataset
-from rwmu.data.normalization import Normalization
-from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
-from rwmu.models import WorldModelConfig, WorldModelEnsemble
-from rwmu.models.checkpoint import save_world_model
-from rwmu.tasks import get_task
 from rwmu.training.export import export_policy, folded_actor_network, load_actor
 from rwmu.training.policy import PolicyTrainingConfig, train_policy
 
-TASK = get_task("anymal_d_flat")
+from tests.training.tiny_world import TASK, write_untrained_world
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +26,7 @@ def policy_checkpoint(tmp_path_factory):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        torch.manual_seed(0)
-        model = WorldModelEnsemble(WorldModelConfig(ensemble_size=2, history_horizon=4, rnn_hidden_size=16,
-                                                    rnn_num_layers=1, state_mean_shape=(16,),
-                                                    state_logstd_shape=(16,), contact_shape=(16,),
-                                                    termination_shape=(16,)))  # fmt: skip
-        model.normalization = Normalization.from_task(TASK)
-        save_world_model(folder / "wm.pt", model)
-        save_dataset(make_synthetic_dataset(2, 80, task=TASK, seed=1), folder / "data.rwmu")
+        write_untrained_world(folder)
         base = PolicyTrainingConfig(iterations=2, steps_per_env=8, save_interval=1000)
         config = dataclasses.replace(
             base,

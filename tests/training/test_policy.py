@@ -11,12 +11,8 @@ import torch
 
 from rwmu.cli.main import main
 from rwmu.data.dataset import save_dataset
-from rwmu.data.normalization import Normalization
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
-from rwmu.models import WorldModelConfig, WorldModelEnsemble
-from rwmu.models.checkpoint import save_world_model
-from rwmu.tasks import get_task
 from rwmu.training.policy import (
     PRESETS,
     PolicyTrainingConfig,
@@ -27,7 +23,7 @@ from rwmu.training.policy import (
 )
 from rwmu.utils.io import file_sha256
 
-TASK = get_task("anymal_d_flat")
+from tests.training.tiny_world import TASK, write_untrained_world
 
 
 @pytest.fixture()
@@ -47,15 +43,8 @@ def tiny_config(iterations: int, num_envs: int = 8, steps: int = 4, **env) -> Po
 @pytest.fixture(scope="module")
 def untrained_world_model(tmp_path_factory):
     """A small, untrained world model and a synthetic anymal-shaped dataset on disk."""
-    folder = tmp_path_factory.mktemp("untrained")
-    torch.manual_seed(0)
-    model = WorldModelEnsemble(WorldModelConfig(ensemble_size=2, history_horizon=4, rnn_hidden_size=16,
-                                                rnn_num_layers=1, state_mean_shape=(16,), state_logstd_shape=(16,),
-                                                contact_shape=(16,), termination_shape=(16,)))  # fmt: skip
-    model.normalization = Normalization.from_task(TASK)
-    save_world_model(folder / "wm.pt", model)
-    save_dataset(make_synthetic_dataset(2, 80, task=TASK, seed=1), folder / "data.rwmu")
-    return folder / "wm.pt", folder / "data.rwmu"
+    wm, data, _, _ = write_untrained_world(tmp_path_factory.mktemp("untrained"))
+    return wm, data
 
 
 def test_presets_follow_table_s11_and_reference():

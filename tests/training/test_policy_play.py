@@ -9,18 +9,12 @@ import pytest
 import torch
 
 from rwmu.cli.main import main
-from rwmu.data.dataset import save_dataset
-from rwmu.data.normalization import Normalization
-from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.envs.imagination import ImaginationConfig, ImaginationEnv
-from rwmu.models import WorldModelConfig, WorldModelEnsemble
-from rwmu.models.checkpoint import save_world_model
-from rwmu.tasks import get_task
 from rwmu.training.export import load_actor
 from rwmu.training.policy import PolicyTrainingConfig, train_policy
 from rwmu.training.policy_play import SUMMARY_TERMS, play_policy
 
-TASK = get_task("anymal_d_flat")
+from tests.training.tiny_world import TASK, write_untrained_world
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +23,7 @@ def run(tmp_path_factory):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        torch.manual_seed(0)
-        model = WorldModelEnsemble(WorldModelConfig(ensemble_size=2, history_horizon=4, rnn_hidden_size=16,
-                                                    rnn_num_layers=1, state_mean_shape=(16,),
-                                                    state_logstd_shape=(16,), contact_shape=(16,),
-                                                    termination_shape=(16,)))  # fmt: skip
-        model.normalization = Normalization.from_task(TASK)
-        save_world_model(folder / "wm.pt", model)
-        dataset = make_synthetic_dataset(2, 80, task=TASK, seed=1)
-        save_dataset(dataset, folder / "data.rwmu")
+        _, _, model, dataset = write_untrained_world(folder)
         base = PolicyTrainingConfig(iterations=1, steps_per_env=4, save_interval=1000)
         config = dataclasses.replace(base, env=dataclasses.replace(base.env, num_envs=8, uncertainty_penalty=2.0))
         summary = train_policy(TASK, folder / "wm.pt", folder / "data.rwmu", folder / "run", config, progress=False)
