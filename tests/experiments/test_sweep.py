@@ -15,7 +15,7 @@ def _finish(run, true_return, imagined, imagined_task, episodes=4, falls=1, std=
     """Write the two files a finished run leaves behind (as rwmu train-policy / rwmu evaluate --json do)."""
     write_json_atomic(run.run_dir / sw.SUMMARY_JSON, {
         "imagined_reward": imagined, "imagined_task_reward": imagined_task, "epistemic_uncertainty": 2.0,
-        "final_checkpoint": str(run.run_dir / "model_4.pt"), "wall_time_s": 3.0})
+        "final_checkpoint": str(run.run_dir / "model_4.pt"), "wall_time_s": 3.0, "iterations": 5})
     write_json_atomic(run.run_dir / sw.EVALUATION_JSON, {
         "return_mean": true_return, "return_std": std, "episodes": episodes, "falls": falls,
         "fall_rate": falls / episodes})
@@ -95,6 +95,27 @@ def test_run_state_and_skip_logic(tmp_path, monkeypatch):
     calls.clear()
     sw.execute_run(config, new, {})
     assert "--resume" not in calls[0]
+
+
+def test_requested_iterations_last_flag_wins():
+    assert sw.requested_iterations(()) is None
+    assert sw.requested_iterations(("--num-envs", "8", "--iterations", "5")) == 5
+    assert sw.requested_iterations(("--iterations", "5", "--iterations=9")) == 9
+
+
+def test_raising_iterations_extends_finished_runs(tmp_path, monkeypatch):
+    config = sw.SweepConfig(world_model="wm.pt", data="d.rwmu", lambdas=(0.0,), seeds=(0,),
+                            train_args=("--iterations", "12"))
+    (run,) = sw.plan_runs(tmp_path, config.lambdas, config.seeds)
+    _finish(run, 1.0, 0.1, 0.2)  # 5 iterations done
+    assert sw.run_state(run) == "finished" and sw.run_state(run, 5) == "finished"
+    assert sw.run_state(run, 12) == "partial"
+    assert sw.read_run_record(run, 12) is None  # its evaluation belongs to the shorter run
+    calls = []
+    monkeypatch.setattr(sw, "_run_logged", lambda cmd, log_path, env: calls.append(cmd))
+    assert sw.execute_run(config, run, {}) == "partial"
+    train, evaluate = calls
+    assert "--resume" in train and train[-2:] == ["--iterations", "12"] and "evaluate" in evaluate
 
 
 def test_write_results_from_run_files(tmp_path):

@@ -137,15 +137,30 @@ def test_run_folder_and_checkpoint_contents(trained_run):
 def test_resume_continues_to_the_total(trained_run, one_thread):
     folder, config, _ = trained_run
     more = dataclasses.replace(config, iterations=32)
+    before = json.loads((folder / "run" / "summary.json").read_text())
     summary = train_policy(TASK, folder / "wm" / "model_latest.pt", folder / "data.rwmu", folder / "run", more,
                            resume=True, progress=False)  # fmt: skip
     assert summary["iterations"] == 32 and (folder / "run" / "model_31.pt").is_file()
-    assert len(summary["history"]["imagined_task_reward"]) == 2
+    history = summary["history"]["imagined_task_reward"]  # the first run's curve, then the two new iterations
+    assert len(history) == 32 and history[:30] == before["history"]["imagined_task_reward"]
+    assert summary["wall_time_s"] > before["wall_time_s"]
     with pytest.raises(RwmuError, match="already has 32 iterations"):
         train_policy(TASK, folder / "wm" / "model_latest.pt", folder / "data.rwmu", folder / "run", more,
                      resume=True, progress=False)  # fmt: skip
     with pytest.raises(RwmuError, match="already holds a policy run"):
         train_policy(TASK, folder / "wm" / "model_latest.pt", folder / "data.rwmu", folder / "run", more)
+
+
+def test_resume_in_another_world_model_is_refused(trained_run, untrained_world_model, tmp_path, one_thread):
+    import shutil
+
+    folder, config, _ = trained_run
+    run = tmp_path / "run"
+    shutil.copytree(folder / "run", run)
+    other_wm, _ = untrained_world_model
+    with pytest.raises(RwmuError, match="trained in another world model"):
+        train_policy(TASK, other_wm, folder / "data.rwmu", run, dataclasses.replace(config, iterations=40),
+                     resume=True, progress=False)  # fmt: skip
 
 
 def test_wandb_logger_without_wandb_is_a_clear_error(untrained_world_model, tmp_path, monkeypatch):

@@ -3,7 +3,8 @@
 One run per (lambda, seed) in ``OUT/runs/lam<lambda>_seed<seed>/``: ``rwmu train-policy`` and then ``rwmu evaluate``
 as subprocesses (``jobs`` of them side by side), logs in ``log.txt``. A run is finished when its ``summary.json``
 (training) and ``evaluation.json`` (MuJoCo, unpenalised reward) exist; finished runs are skipped, a run with
-checkpoints but no summary continues with ``--resume``. Results:
+checkpoints but no summary continues with ``--resume``. Raising ``--iterations`` on a finished sweep extends it: each
+run trained for fewer iterations resumes from its last checkpoint to the new total and is evaluated again. Results:
 
 - ``sweep.csv``: one row per run (lambda, seed, true return mean/std over episodes, falls, imagined rewards);
 - ``sweep.json``: per-run records, per-lambda aggregates (mean and sample std over seeds) and the behaviour
@@ -81,9 +82,25 @@ def plan_runs(out_dir: str | Path, lambdas: tuple[float, ...], seeds: tuple[int,
             for lam in lambdas for seed in seeds]  # fmt: skip
 
 
-def run_state(run: SweepRun) -> str:
-    """``finished`` (summary + evaluation), ``trained`` (summary only), ``partial`` (checkpoints) or ``new``."""
+def requested_iterations(train_args: tuple[str, ...] | list[str]) -> int | None:
+    """The ``--iterations`` total among ``rwmu train-policy`` flags (the last one wins, as in argparse)."""
+    total = None
+    for i, arg in enumerate(train_args):
+        if arg == "--iterations" and i + 1 < len(train_args):
+            total = int(train_args[i + 1])
+        elif arg.startswith("--iterations="):
+            total = int(arg.split("=", 1)[1])
+    return total
+
+
+def run_state(run: SweepRun, iterations: int | None = None) -> str:
+    """``finished`` (summary + evaluation), ``trained`` (summary only), ``partial`` (checkpoints, or a summary with
+    fewer than ``iterations`` iterations: training continues to that total) or ``new``."""
     has_summary = (run.run_dir / SUMMARY_JSON).is_file()
+    if has_summary and iterations is not None:
+        done = json.loads((run.run_dir / SUMMARY_JSON).read_text()).get("iterations")
+        if isinstance(done, int) and done < iterations:
+            return "partial"
     if has_summary and (run.run_dir / EVALUATION_JSON).is_file():
         return "finished"
     if has_summary:
@@ -136,7 +153,7 @@ def _run_logged(cmd: list[str], log_path: Path, env: dict[str, str]) -> None:
 
 def execute_run(config: SweepConfig, run: SweepRun, env: dict[str, str]) -> str:
     """Train (or continue) and evaluate one run; return the state it started from."""
-    state = run_state(run)
+    state = run_state(run, requested_iterations(config.train_args))
     if state == "finished":
         return state
     log_path = run.run_dir / "log.txt"
@@ -158,9 +175,9 @@ def thread_env(jobs: int) -> dict[str, str]:
 
 # ------------------------------------------------------------------------------------------------------------------
 # Results
-def read_run_record(run: SweepRun) -> dict[str, Any] | None:
+def read_run_record(run: SweepRun, iterations: int | None = None) -> dict[str, Any] | None:
     """The CSV / JSON record of a finished run (None if it is not finished)."""
-    if run_state(run) != "finished":
+    if run_state(run, iterations) != "finished":
         return None
     summary = json.loads((run.run_dir / SUMMARY_JSON).read_text())
     evaluation = json.loads((run.run_dir / EVALUATION_JSON).read_text())
@@ -294,7 +311,8 @@ def run_sweep(out_dir: str | Path, config: SweepConfig, log: Callable[[str], Non
     out.mkdir(parents=True, exist_ok=True)
     write_run_config(out, {"sweep": config})
     env = thread_env(config.jobs)
-    todo = [r for r in runs if run_state(r) != "finished"]
+    iterations = requested_iterations(config.train_args)
+    todo = [r for r in runs if run_state(r, iterations) != "finished"]
     log(f"[sweep] {len(runs)} runs, {len(runs) - len(todo)} finished already, {len(todo)} to do, "
         f"{config.jobs} at a time; logs in {out / 'runs'}/<run>/log.txt")  # fmt: skip
     behavior_path = out / "behavior_evaluation.json"
@@ -319,8 +337,8 @@ def run_sweep(out_dir: str | Path, config: SweepConfig, log: Callable[[str], Non
                 behavior_future.result()
             except RwmuError as err:
                 failures.append(f"behaviour evaluation: {err}")
-    records = [rec for rec in (read_run_record(r) for r in runs) if rec is not None]
-    pending = [r.name for r in runs if run_state(r) != "finished"]
+    records = [rec for rec in (read_run_record(r, iterations) for r in runs) if rec is not None]
+    pending = [r.name for r in runs if run_state(r, iterations) != "finished"]
     behavior = json.loads(behavior_path.read_text()) if behavior_path.is_file() else None
     data = write_results(out, records, behavior, config, pending)
     log(f"[sweep] {len(records)}/{len(runs)} runs finished in {time.perf_counter() - start:.0f} s; wrote "

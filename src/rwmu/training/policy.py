@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,11 @@ def _runner_class():
         def load(self, path: str, load_cfg: dict | None = None, strict: bool = True,
                  map_location: str | None = None) -> dict:  # fmt: skip
             loaded = read_policy_checkpoint(path, map_location=map_location or self.device)
+            trained_on = ((loaded.get("infos") or {}).get("rwmu") or {}).get("world_model", {}).get("sha256")
+            if trained_on is not None and trained_on != self.rwmu_info["world_model"]["sha256"]:
+                raise RwmuError(f"{path}: this policy was trained in another world model (SHA-256 "
+                                f"{trained_on[:12]}..., --world-model is {self.rwmu_info['world_model']['sha256'][:12]}"
+                                "...); resume with the same --world-model or start a new --out")  # fmt: skip
             if self.alg.load(loaded, load_cfg, strict):
                 self.current_learning_iteration = loaded["iter"]
             return loaded.get("infos")
@@ -179,6 +185,16 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
+
+
+def _earlier_summary(out_dir: Path, done_iterations: int) -> dict[str, Any]:
+    """The ``summary.json`` a resumed run left behind, if it ends where this invocation resumes (else ``{}``)."""
+    path = out_dir / "summary.json"
+    try:
+        earlier = json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        return {}
+    return earlier if earlier.get("iterations") == done_iterations else {}
 
 
 def train_policy(
@@ -271,6 +287,7 @@ def train_policy(
     runner.learn(remaining, init_at_random_ep_len=config.init_at_random_ep_len and resume_path is None)
     wall = time.perf_counter() - start
 
+    earlier = _earlier_summary(out_dir, done_iterations) if resume_path is not None else {}
     stats = env.step_statistics(config.steps_per_env)
     rewbuffer = list(runner.logger.rewbuffer)
     lenbuffer = list(runner.logger.lenbuffer)
@@ -289,19 +306,20 @@ def train_policy(
         "dynamics": config.env.dynamics,
         "reduction": config.env.reduction or model.config.reduction,
         "env_steps_per_second": remaining * config.steps_per_env * env.num_envs / wall,
-        "wall_time_s": wall,
+        "wall_time_s": wall + float(earlier.get("wall_time_s", 0.0)),
         "world_model": info["world_model"],
         "history": {
-            "imagined_reward": [h["reward"] for h in runner.iteration_stats],
-            "imagined_task_reward": [h["task_reward"] for h in runner.iteration_stats],
-            "epistemic_uncertainty": [h["epistemic_uncertainty"] for h in runner.iteration_stats],
+            key: list(earlier.get("history", {}).get(key, [])) + [h[stat] for h in runner.iteration_stats]
+            for key, stat in (("imagined_reward", "reward"), ("imagined_task_reward", "task_reward"),
+                              ("epistemic_uncertainty", "epistemic_uncertainty"))
         },
         "definitions": {
             "imagined_reward": "mean reward per env step over the last iteration, uncertainty penalty included",
             "imagined_task_reward": "same without the penalty (the task reward alone)",
             "epistemic_uncertainty": "mean epistemic uncertainty u per env step over the last iteration",
             "mean_episode_return": "rsl_rl's mean return (penalised) of the last <=100 finished episodes",
-            "history": "the first three, per iteration of this invocation",
+            "history": "the first three, per iteration (earlier invocations of a resumed run included)",
+            "wall_time_s": "training wall time, summed over the invocations of a resumed run",
         },
     }
     write_json_atomic(out_dir / "summary.json", summary)
