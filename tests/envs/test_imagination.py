@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -255,6 +256,24 @@ def test_step_statistics_and_reproducibility(dataset):
     assert stats_a == stats_b
     torch.testing.assert_close(state_a, state_b)
     assert set(stats_a) == {"reward", "task_reward", "epistemic_uncertainty"}
+
+
+def test_step_statistics_are_the_means_of_the_recorded_steps(dataset):
+    env = make_env(dataset, uncertainty_penalty=0.5, log_window=3)
+    assert all(math.isnan(v) for v in env.step_statistics().values())  # nothing recorded yet
+    rec = Recorder(env)
+    rewards, tasks, epistemic = [], [], []
+    for _ in range(4):
+        _, reward, _, _ = env.step(torch.zeros(4, 12))
+        rewards.append(float(reward.mean()))
+        tasks.append(float(env.last_step_terms["task"].mean()))
+        epistemic.append(float(rec.outputs[-1].epistemic.mean()))
+    last2 = env.step_statistics(2)  # mean over steps of the per-step means over envs
+    assert last2["reward"] == pytest.approx((rewards[2] + rewards[3]) / 2, rel=1e-5)
+    assert last2["task_reward"] == pytest.approx((tasks[2] + tasks[3]) / 2, rel=1e-5)
+    assert last2["epistemic_uncertainty"] == pytest.approx((epistemic[2] + epistemic[3]) / 2, rel=1e-5)
+    kept = env.step_statistics()  # log_window = 3: the first step has dropped out
+    assert kept["reward"] == pytest.approx(sum(rewards[1:]) / 3, rel=1e-5)
 
 
 def test_errors_for_unusable_inputs(dataset):

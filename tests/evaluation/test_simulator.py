@@ -156,3 +156,67 @@ def test_policy_trained_for_another_task_is_refused(tmp_path):
     torch.save({"actor_state_dict": state, "infos": {"rwmu": {"task": "go2_flat"}}}, path)
     obs = torch.randn(3, 48)
     torch.testing.assert_close(load_policy(str(path), 3).act(obs), actor(obs).detach())
+
+
+class _ScriptedEnv:
+    """Replays fixed per-step records, to check the episode accounting of ``_run_wave`` by hand (the MuJoCo
+    numbers themselves cannot be hand-computed; the end-to-end tests above run the real simulator)."""
+
+    def __init__(self, steps):
+        self.steps, self.t, self.num_envs = steps, 0, 2
+        self.base_pos = torch.zeros(2, 3)
+
+    def step(self, actions):
+        rec = self.steps[self.t]
+        self.t += 1
+        self.last_step = rec
+        return {"policy": torch.zeros(2, 48)}, rec.reward, rec.dones, {}
+
+
+def test_episode_accounting_by_hand():
+    from types import SimpleNamespace
+
+    from rwmu.evaluation.simulator import _run_wave, summarize_episodes
+
+    def step(reward, vel, yaw, cmd, terminated, dones, pos):
+        state = torch.zeros(2, 45)
+        state[:, 0:2] = torch.tensor(vel)
+        state[:, 5] = torch.tensor(yaw)
+        return SimpleNamespace(reward=torch.tensor(reward), dones=torch.tensor(dones), state=state,
+                               command=torch.tensor(cmd), terminated=torch.tensor(terminated),
+                               base_pos=torch.tensor(pos), terms={"a": torch.tensor(reward) * 0.25,
+                                                                  "b": torch.tensor(reward) * 0.75})  # fmt: skip
+
+    cmd = [[1.0, 0.0, 0.5], [0.0, 0.0, 0.0]]
+    steps = [  # env 0 falls on the second step; env 1 runs all three
+        step([1.0, 0.5], [[0.0, 0.0], [3.0, 4.0]], [0.5, 1.0], cmd, [False, False], [False, False],
+             [[1.0, 0.0, 0.3], [0.0, 1.0, 0.3]]),
+        step([2.0, 0.5], [[1.0, 0.0], [0.0, 0.0]], [0.0, 0.0], cmd, [True, False], [True, False],
+             [[3.0, 4.0, 0.1], [0.0, 2.0, 0.3]]),
+        step([9.0, 0.5], [[0.0, 0.0], [0.0, 0.0]], [0.0, 2.0], cmd, [False, False], [False, False],
+             [[9.0, 9.0, 0.1], [0.0, 3.0, 0.3]]),
+    ]
+    policy = SimpleNamespace(act=lambda obs: torch.zeros(2, 12), reset=lambda ids: None)
+    wave = _run_wave(_ScriptedEnv(steps), policy, torch.zeros(2, 48), T=3, recorder=None)
+    assert wave["return"] == pytest.approx([3.0, 1.5])  # env 0's third step (after its fall) is not counted
+    assert wave["length"] == [2, 3] and wave["fell"] == [True, False]
+    # lin vel error: env 0 |(1,0)-(0,0)| = 1 then |(1,0)-(1,0)| = 0 -> 0.5; env 1 |(0,0)-(3,4)| = 5, 0, 0 -> 5/3
+    assert wave["lin_vel_error"] == pytest.approx([0.5, 5 / 3])
+    # yaw rate error: env 0 |0.5-0.5| = 0, |0.5-0| = 0.5 -> 0.25; env 1 1, 0, 2 -> 1
+    assert wave["yaw_rate_error"] == pytest.approx([0.25, 1.0])
+    assert wave["distance"] == pytest.approx([5.0, 3.0])  # xy distance from the start at the last counted step
+    assert wave["terms"][0] == pytest.approx({"a": 0.75, "b": 2.25})
+
+    episodes = [{"schedule": s, **{k: v[i] for k, v in wave.items()}} for i, s in enumerate(("x", "y"))]
+    episodes.append({**episodes[1], "schedule": "x", "return": 4.5})
+    task = dataclasses.replace(GO2_FLAT, episode_length=3)
+    summary = summarize_episodes(episodes, task, EvaluationConfig(episodes=3))
+    assert summary["return_mean"] == pytest.approx(3.0)  # (3 + 1.5 + 4.5) / 3
+    assert summary["return_std"] == pytest.approx(np.sqrt((0 + 1.5**2 + 1.5**2) / 3))  # population std
+    assert summary["falls"] == 1 and summary["fall_rate"] == pytest.approx(1 / 3)
+    assert summary["episode_length_mean"] == pytest.approx(8 / 3)
+    assert summary["lin_vel_error_mean"] == pytest.approx((0.5 + 5 / 3 + 5 / 3) / 3)
+    assert summary["terms"]["a"] == pytest.approx((0.75 + 0.375 + 0.375) / 3)
+    assert summary["max_return"] == pytest.approx((1.0 + 0.5) * 0.02 * 3)
+    assert summary["per_schedule"]["x"]["return_mean"] == pytest.approx(3.75)
+    assert summary["per_schedule"]["x"]["falls"] == 1 and summary["per_schedule"]["y"]["episodes"] == 1
