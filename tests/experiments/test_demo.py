@@ -1,5 +1,6 @@
 """``rwmu demo`` end to end at the tiny preset, its resumability, and the report helpers."""
 
+import csv
 import dataclasses
 import json
 
@@ -118,3 +119,15 @@ def test_sweep_cli_end_to_end_on_the_tiny_demo(tiny_demo, tmp_path):
     mtime = (tmp_path / "sweep" / "runs" / "lam1_seed0" / "evaluation.json").stat().st_mtime_ns
     assert main(argv) == 0  # resumed: nothing to do
     assert (tmp_path / "sweep" / "runs" / "lam1_seed0" / "evaluation.json").stat().st_mtime_ns == mtime
+    # A larger --iterations continues both runs; --curve scores every saved checkpoint in MuJoCo.
+    more = argv[:argv.index("--iterations") + 1] + ["3"] + argv[argv.index("--iterations") + 2:] + ["--curve"]
+    assert main(more) == 0
+    summary = json.loads((tmp_path / "sweep" / "runs" / "lam1_seed0" / "summary.json").read_text())
+    assert summary["iterations"] == 3 and len(summary["history"]["imagined_reward"]) == 3
+    assert (tmp_path / "sweep" / "runs" / "lam1_seed0" / "evaluation.json").stat().st_mtime_ns != mtime
+    with open(tmp_path / "sweep" / "sweep_curve.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted({int(r["iterations"]) for r in rows}) == [1, 2, 3] and len(rows) == 6
+    final = json.loads((tmp_path / "sweep" / "runs" / "lam1_seed0" / "evaluation.json").read_text())
+    at3 = next(r for r in rows if float(r["lambda"]) == 1.0 and r["iterations"] == "3")
+    assert float(at3["true_return_mean"]) == pytest.approx(final["return_mean"])  # same episodes, same policy

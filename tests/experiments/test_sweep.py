@@ -164,3 +164,46 @@ def test_sweep_cli_reports_missing_world_model(tmp_path, capsys):
                  str(tmp_path / "o"), "--lambdas", "0,1", "--seeds", "0"])
     assert code == 2
     assert "--world-model" in capsys.readouterr().err
+
+
+def test_checkpoint_curve_records_aggregation_and_files(tmp_path, monkeypatch):
+    from rwmu.experiments import sweep_curve as sc
+
+    (tmp_path / "wm.pt").write_bytes(b"x")
+    (tmp_path / "d.rwmu").write_bytes(b"x")
+    config = sw.SweepConfig(world_model=str(tmp_path / "wm.pt"), data=str(tmp_path / "d.rwmu"), lambdas=(0.0, 1.0),
+                            seeds=(0, 1), behavior=False, curve=True)
+    out = tmp_path / "sweep"
+    runs = sw.plan_runs(out, config.lambdas, config.seeds)
+    for r in runs:
+        _finish(r, 1.0, 0.0, 0.0)
+        for k in (0, 4, 9):
+            (r.run_dir / f"model_{k}.pt").write_bytes(b"x")
+    (runs[0].run_dir / "model_best.pt").write_bytes(b"x")  # not a numbered checkpoint: ignored
+    assert [k for k, _ in sc.saved_checkpoints(runs[0].run_dir)] == [0, 4, 9]
+    # true return by hand: lambda + seed + (k + 1) / 10
+    scored = []
+
+    def fake_run(cmd, log_path, env):
+        ckpt = sw.Path(cmd[cmd.index("--policy") + 1])
+        run = next(r for r in runs if r.run_dir == ckpt.parent)
+        k = int(ckpt.stem.split("_")[1])
+        scored.append(ckpt)
+        write_json_atomic(sw.Path(cmd[cmd.index("--json") + 1]),
+                          {"return_mean": run.lam + run.seed + (k + 1) / 10, "fall_rate": 0.25 * run.seed})
+
+    monkeypatch.setattr(sw, "_run_logged", fake_run)
+    sw.run_sweep(out, config, log=lambda s: None)
+    assert len(scored) == 12
+    rows = list(csv.DictReader(open(out / "sweep_curve.csv")))
+    assert len(rows) == 12 and (out / "sweep_curve.png").stat().st_size > 1000
+    agg = {(a["lambda"], a["iterations"]): a for a in sc.aggregate_curve(sc.curve_records(runs))}
+    assert agg[(1.0, 10)]["true_return_mean"] == pytest.approx(1.0 + 0.5 + 1.0)  # seeds 0 and 1: 2.0 and 3.0
+    assert agg[(1.0, 10)]["true_return_std"] == pytest.approx(math.sqrt(0.5))
+    assert agg[(0.0, 1)]["fall_rate_mean"] == pytest.approx(0.125) and agg[(0.0, 1)]["seeds"] == [0, 1]
+    scored.clear()
+    sw.run_sweep(out, config, log=lambda s: None)  # cached: nothing is evaluated again
+    assert scored == []
+    (runs[0].run_dir / "model_14.pt").write_bytes(b"x")
+    assert sc.pending_evaluations([r.run_dir for r in runs]) == [
+        (runs[0].run_dir / "model_14.pt", sc.curve_json(runs[0].run_dir, 14))]

@@ -2,13 +2,15 @@
 
     rwmu sweep --world-model WM.pt --data DATA --out DIR [--lambdas 0,0.5,1,2,5] [--seeds 0,1,2] [--jobs 2]
                [--iterations N] [--num-envs N] [--steps-per-env N] [--preset paper|reference] [--episodes 16]
-               [--train-args "--dynamics mean ..."]
+               [--train-args "--dynamics mean ..."] [--curve]
 
 Runs ``rwmu train-policy`` then ``rwmu evaluate`` per (lambda, seed) as subprocesses, --jobs side by side, in
 DIR/runs/lam<lambda>_seed<seed>/ (log.txt there). Writes DIR/sweep.csv (per run), DIR/sweep.json (per run and
 mean/std over seeds per lambda, behaviour controller's return), DIR/sweep.png (true return vs lambda with std
 error bars; imagined rewards) and DIR/sweep.md. Re-running continues: finished runs (summary.json and
-evaluation.json present) are skipped, interrupted ones resume from their last checkpoint.
+evaluation.json present) are skipped, interrupted ones resume from their last checkpoint, and a larger
+--iterations continues finished runs to the new total. --curve also scores every saved checkpoint (true return
+against PPO iterations: DIR/sweep_curve.csv, DIR/sweep_curve.png).
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ def register(subparsers) -> None:
     p.add_argument("--episodes", type=int, default=16, help="MuJoCo evaluation episodes per policy")
     p.add_argument("--eval-seed", type=int, default=0, help="seed of the evaluation episodes (same for all)")
     p.add_argument("--no-behavior", action="store_true", help="do not evaluate the scripted behaviour controller")
+    p.add_argument("--curve", action="store_true",
+                   help="also score every saved checkpoint in MuJoCo: true return against PPO iterations "
+                        "(sweep_curve.csv, sweep_curve.png)")  # fmt: skip
     g = p.add_argument_group("policy training (passed to rwmu train-policy)")
     g.add_argument("--preset", choices=("paper", "reference"), default=None)
     g.add_argument("--iterations", type=int, default=None)
@@ -72,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     train_args += shlex.split(args.train_args)
     config = SweepConfig(world_model=args.world_model, data=args.data, lambdas=args.lambdas, seeds=args.seeds,
                          jobs=args.jobs, task=args.task, episodes=args.episodes, eval_seed=args.eval_seed,
-                         behavior=not args.no_behavior, train_args=tuple(train_args))  # fmt: skip
+                         behavior=not args.no_behavior, train_args=tuple(train_args),
+                         curve=args.curve)  # fmt: skip
     run_sweep(args.out, config)
     return 0

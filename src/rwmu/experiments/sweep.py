@@ -9,7 +9,9 @@ run trained for fewer iterations resumes from its last checkpoint to the new tot
 - ``sweep.csv``: one row per run (lambda, seed, true return mean/std over episodes, falls, imagined rewards);
 - ``sweep.json``: per-run records, per-lambda aggregates (mean and sample std over seeds) and the behaviour
   controller's return;
-- ``sweep.png``: true return against lambda with std error bars, imagined rewards (penalised and task-only).
+- ``sweep.png``: true return against lambda with std error bars, imagined rewards (penalised and task-only);
+- with ``curve``: ``sweep_curve.csv`` / ``sweep_curve.png``, the true return of every saved checkpoint
+  (:mod:`rwmu.experiments.sweep_curve`).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class SweepConfig:
     eval_seed: int = 0  # same evaluation episodes for every policy
     behavior: bool = True  # also evaluate the scripted behaviour controller (the data's source)
     train_args: tuple[str, ...] = field(default_factory=tuple)  # extra `rwmu train-policy` flags (e.g. --iterations 50)
+    curve: bool = False  # also score every saved checkpoint: true return against PPO iterations (sweep_curve.*)
 
 
 @dataclass(frozen=True)
@@ -294,6 +297,28 @@ def write_results(out_dir: str | Path, records: list[dict[str, Any]], behavior: 
     return data
 
 
+def _evaluate_checkpoints(config: SweepConfig, runs: list[SweepRun], pool: ThreadPoolExecutor,
+                          env: dict[str, str], log: Callable[[str], None]) -> list[str]:  # fmt: skip
+    """Score every saved checkpoint of ``runs`` not scored yet (``rwmu sweep --curve``); return failure lines."""
+    from tqdm import tqdm
+
+    from rwmu.experiments.sweep_curve import pending_evaluations
+
+    todo = pending_evaluations([r.run_dir for r in runs])
+    log(f"[sweep] true-return curve: {len(todo)} checkpoint(s) to evaluate")
+    futures = {pool.submit(_run_logged, evaluate_command(config, str(ckpt), json_path),
+                           ckpt.parent / "log.txt", env): ckpt for ckpt, json_path in todo}  # fmt: skip
+    failures = []
+    with tqdm(total=len(todo), desc="checkpoints", unit="ckpt", dynamic_ncols=True) as bar:
+        for future, ckpt in futures.items():
+            try:
+                future.result()
+            except RwmuError as err:
+                failures.append(f"{ckpt}: {err}")
+            bar.update(1)
+    return failures
+
+
 # ------------------------------------------------------------------------------------------------------------------
 def run_sweep(out_dir: str | Path, config: SweepConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train and evaluate every unfinished run, ``config.jobs`` at a time, then write the results."""
@@ -337,10 +362,17 @@ def run_sweep(out_dir: str | Path, config: SweepConfig, log: Callable[[str], Non
                 behavior_future.result()
             except RwmuError as err:
                 failures.append(f"behaviour evaluation: {err}")
+        if config.curve:
+            failures += _evaluate_checkpoints(config, [r for r in runs if run_state(r, iterations) == "finished"],
+                                              pool, env, log)  # fmt: skip
     records = [rec for rec in (read_run_record(r, iterations) for r in runs) if rec is not None]
     pending = [r.name for r in runs if run_state(r, iterations) != "finished"]
     behavior = json.loads(behavior_path.read_text()) if behavior_path.is_file() else None
     data = write_results(out, records, behavior, config, pending)
+    if config.curve:
+        from rwmu.experiments import sweep_curve
+
+        sweep_curve.write_curve(out, sweep_curve.curve_records(runs), behavior.get("return_mean") if behavior else None)
     log(f"[sweep] {len(records)}/{len(runs)} runs finished in {time.perf_counter() - start:.0f} s; wrote "
         f"{out / 'sweep.csv'}, sweep.json, sweep.png, sweep.md")  # fmt: skip
     if failures:

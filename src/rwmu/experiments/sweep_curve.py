@@ -1,0 +1,110 @@
+"""True return against PPO iterations: every saved checkpoint of every sweep run, scored in MuJoCo.
+
+MOPO's argument is about training time: without a penalty the policy learns to exploit the model's errors, so its
+imagined return keeps rising while its true return stalls or falls. ``rwmu sweep --curve`` measures that: each
+``model_<k>.pt`` a run saved (``k + 1`` PPO iterations done) is scored with ``rwmu evaluate`` on the same episodes
+as the final policy. Results are cached per checkpoint in ``runs/<run>/checkpoint_eval/model_<k>.json`` (re-running
+evaluates only new checkpoints); ``sweep_curve.csv`` holds one row per (run, checkpoint) and ``sweep_curve.png``
+plots, per lambda, the mean true return over seeds (band: +- sample std) against iterations.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+CURVE_DIR = "checkpoint_eval"
+CURVE_COLUMNS = ("lambda", "seed", "iterations", "true_return_mean", "fall_rate", "checkpoint")
+
+
+def saved_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """``(k, path)`` of every ``model_<k>.pt`` in ``run_dir``, by ``k``."""
+    found = []
+    for p in Path(run_dir).glob("model_*.pt"):
+        suffix = p.stem[len("model_"):]
+        if suffix.isdigit():
+            found.append((int(suffix), p))
+    return sorted(found)
+
+
+def curve_json(run_dir: Path, k: int) -> Path:
+    """Where the evaluation of ``model_<k>.pt`` is cached."""
+    return Path(run_dir) / CURVE_DIR / f"model_{k}.json"
+
+
+def pending_evaluations(run_dirs: list[Path]) -> list[tuple[Path, Path]]:
+    """``(checkpoint, json_path)`` of every saved checkpoint without a cached evaluation."""
+    return [(ckpt, curve_json(d, k)) for d in run_dirs for k, ckpt in saved_checkpoints(d)
+            if not curve_json(d, k).is_file()]  # fmt: skip
+
+
+def curve_records(runs: list[Any]) -> list[dict[str, Any]]:
+    """One record per evaluated checkpoint of each run (``runs``: objects with ``lam``, ``seed``, ``run_dir``)."""
+    records = []
+    for run in runs:
+        for k, ckpt in saved_checkpoints(run.run_dir):
+            path = curve_json(run.run_dir, k)
+            if not path.is_file():
+                continue
+            evaluation = json.loads(path.read_text())
+            records.append({"lambda": float(run.lam), "seed": int(run.seed), "iterations": k + 1,
+                            "true_return_mean": evaluation.get("return_mean"),
+                            "fall_rate": evaluation.get("fall_rate"), "checkpoint": str(ckpt)})  # fmt: skip
+    return sorted(records, key=lambda r: (r["lambda"], r["seed"], r["iterations"]))
+
+
+def aggregate_curve(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (lambda, iterations): seeds present and mean / sample std over seeds of the true return and fall rate."""
+    from rwmu.experiments.sweep import mean_std
+
+    groups: dict[tuple[float, int], list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault((float(r["lambda"]), int(r["iterations"])), []).append(r)
+    rows = []
+    for (lam, iterations), group in sorted(groups.items()):
+        ret_mean, ret_std = mean_std([r["true_return_mean"] for r in group])
+        fall_mean, _ = mean_std([r["fall_rate"] for r in group])
+        rows.append({"lambda": lam, "iterations": iterations, "seeds": sorted(r["seed"] for r in group),
+                     "true_return_mean": ret_mean, "true_return_std": ret_std, "fall_rate_mean": fall_mean})
+    return rows
+
+
+def plot_curve(path: Path, aggregated: list[dict[str, Any]], behavior_return: float | None = None) -> Path:
+    """True return against PPO iterations, one line per lambda (mean over seeds, band +- std)."""
+    from rwmu.evaluation.plots import new_figure, save_figure
+
+    fig = new_figure(7.0, 4.5)
+    ax = fig.add_subplot(1, 1, 1)
+    for lam in sorted({row["lambda"] for row in aggregated}):
+        rows = [row for row in aggregated if row["lambda"] == lam]
+        x = [row["iterations"] for row in rows]
+        mean = [row["true_return_mean"] for row in rows]
+        std = [row["true_return_std"] for row in rows]
+        (line,) = ax.plot(x, mean, marker="o", markersize=3, label=f"lambda = {lam:g}")
+        ax.fill_between(x, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
+                        color=line.get_color(), alpha=0.15)  # fmt: skip
+    if behavior_return is not None:
+        ax.axhline(behavior_return, color="k", linestyle="--", linewidth=1, label="behaviour controller (data)")
+    ax.set_xlabel("PPO iterations in imagination")
+    ax.set_ylabel("true return per episode (MuJoCo, unpenalised)")
+    ax.set_title("True return of saved checkpoints (mean +- std over seeds)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def write_curve(out_dir: Path, records: list[dict[str, Any]], behavior_return: float | None = None) -> None:
+    """``sweep_curve.csv`` (one row per evaluated checkpoint) and ``sweep_curve.png``."""
+    from rwmu.utils.io import write_text_atomic
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CURVE_COLUMNS)
+    for r in records:
+        writer.writerow(["" if r.get(c) is None else r.get(c) for c in CURVE_COLUMNS])
+    write_text_atomic(Path(out_dir) / "sweep_curve.csv", buf.getvalue())
+    if records:
+        plot_curve(Path(out_dir) / "sweep_curve.png", aggregate_curve(records), behavior_return)
