@@ -207,3 +207,18 @@ def test_checkpoint_curve_records_aggregation_and_files(tmp_path, monkeypatch):
     (runs[0].run_dir / "model_14.pt").write_bytes(b"x")
     assert sc.pending_evaluations([r.run_dir for r in runs]) == [
         (runs[0].run_dir / "model_14.pt", sc.curve_json(runs[0].run_dir, 14))]
+
+
+def test_a_second_sweep_on_a_busy_folder_is_refused(tmp_path, monkeypatch):
+    from rwmu.utils.io import folder_lock
+
+    (tmp_path / "wm.pt").write_bytes(b"x")
+    (tmp_path / "d.rwmu").write_bytes(b"x")
+    config = sw.SweepConfig(world_model=str(tmp_path / "wm.pt"), data=str(tmp_path / "d.rwmu"), lambdas=(0.0,),
+                            seeds=(0,), behavior=False)
+    monkeypatch.setattr(sw, "_run_logged", lambda *a: pytest.fail("a busy folder was worked on"))
+    with folder_lock(tmp_path / "sweep", "rwmu sweep"):
+        with pytest.raises(RwmuError, match=r"rwmu sweep \(pid \d+\) is working in this folder"):
+            sw.run_sweep(tmp_path / "sweep", config, log=lambda s: None)
+    _finish(sw.plan_runs(tmp_path / "sweep", (0.0,), (0,))[0], 1.0, 0.0, 0.0)
+    sw.run_sweep(tmp_path / "sweep", config, log=lambda s: None)  # free again once the holder is done

@@ -321,17 +321,26 @@ def _evaluate_checkpoints(config: SweepConfig, runs: list[SweepRun], pool: Threa
 
 # ------------------------------------------------------------------------------------------------------------------
 def run_sweep(out_dir: str | Path, config: SweepConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train and evaluate every unfinished run, ``config.jobs`` at a time, then write the results."""
-    from tqdm import tqdm
+    """Train and evaluate every unfinished run, ``config.jobs`` at a time, then write the results.
 
-    from rwmu.utils.io import write_run_config
+    The folder is locked for the duration: a second ``rwmu sweep`` on it fails at once with a clear error.
+    """
+    from rwmu.utils.io import folder_lock
 
     if config.jobs < 1 or config.episodes < 1:
         raise RwmuError("--jobs and --episodes must be >= 1")
     for name, path in (("--world-model", config.world_model), ("--data", config.data)):
         if not Path(path).exists():
             raise RwmuError(f"{name} {path}: no such file or folder")
-    out = Path(out_dir)
+    with folder_lock(out_dir, "rwmu sweep"):
+        return _run_sweep_locked(Path(out_dir), config, log)
+
+
+def _run_sweep_locked(out: Path, config: SweepConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from rwmu.utils.io import write_run_config
+
     runs = plan_runs(out, config.lambdas, config.seeds)
     out.mkdir(parents=True, exist_ok=True)
     write_run_config(out, {"sweep": config})
