@@ -5,7 +5,8 @@
 #   experiments/run_lambda_sweep.sh [OUT_DIR]            # defaults below: hours on CPU; use a GPU for the policies
 #   ROWS=200000 MODEL_ITERS=800 POLICY_ITERS=150 NUM_ENVS=256 STEPS=24 JOBS=2 experiments/run_lambda_sweep.sh /tmp/small
 #
-# Every step is resumable: re-running the same command continues (finished sweep runs are skipped).
+# Every step is resumable: re-running the same command continues (finished sweep runs are skipped); a larger
+# POLICY_ITERS continues finished policies to the new total.
 set -euo pipefail
 
 OUT=${1:-results/lambda_sweep}
@@ -22,6 +23,7 @@ SEEDS=${SEEDS:-0,1,2}
 JOBS=${JOBS:-1}
 EPISODES=${EPISODES:-64}
 DEVICE=${DEVICE:-cpu}
+CURVE=${CURVE:-0}                # 1: also score every saved checkpoint (true return against PPO iterations)
 
 mkdir -p "$OUT"
 if [ ! -f "$OUT/data/dataset.rwmu" ]; then
@@ -40,5 +42,6 @@ if [ ! -f "$OUT/uncertainty/summary.json" ]; then
 fi
 rwmu sweep --world-model "$OUT/world_model/model_best.pt" --data "$OUT/data/dataset.rwmu" --out "$OUT/sweep" \
   --lambdas "$LAMBDAS" --seeds "$SEEDS" --jobs "$JOBS" --episodes "$EPISODES" \
-  --iterations "$POLICY_ITERS" --num-envs "$NUM_ENVS" --steps-per-env "$STEPS" --device "$DEVICE"
+  --iterations "$POLICY_ITERS" --num-envs "$NUM_ENVS" --steps-per-env "$STEPS" --device "$DEVICE" \
+  $([ "$CURVE" = 1 ] && echo --curve)
 echo "results: $OUT/uncertainty/summary.json, $OUT/sweep/sweep.md (sweep.csv, sweep.json, sweep.png)"

@@ -222,3 +222,16 @@ def test_a_second_sweep_on_a_busy_folder_is_refused(tmp_path, monkeypatch):
             sw.run_sweep(tmp_path / "sweep", config, log=lambda s: None)
     _finish(sw.plan_runs(tmp_path / "sweep", (0.0,), (0,))[0], 1.0, 0.0, 0.0)
     sw.run_sweep(tmp_path / "sweep", config, log=lambda s: None)  # free again once the holder is done
+
+
+def test_report_only_writes_results_and_runs_nothing(tmp_path, monkeypatch):
+    (tmp_path / "wm.pt").write_bytes(b"x")
+    (tmp_path / "d.rwmu").write_bytes(b"x")
+    config = sw.SweepConfig(world_model=str(tmp_path / "wm.pt"), data=str(tmp_path / "d.rwmu"), lambdas=(0.0, 2.0),
+                            seeds=(0,), report_only=True)
+    out = tmp_path / "sweep"
+    _finish(sw.plan_runs(out, config.lambdas, config.seeds)[0], 1.5, 0.0, 0.0)
+    monkeypatch.setattr(sw, "_run_logged", lambda *a: pytest.fail("report-only started a run"))
+    data = sw.run_sweep(out, config, log=lambda s: None)
+    assert [row["true_return_mean"] for row in data["aggregated"]] == [1.5] and data["pending"] == ["lam2_seed0"]
+    assert "lam2_seed0" in (out / "sweep.md").read_text()

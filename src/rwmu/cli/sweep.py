@@ -2,7 +2,7 @@
 
     rwmu sweep --world-model WM.pt --data DATA --out DIR [--lambdas 0,0.5,1,2,5] [--seeds 0,1,2] [--jobs 2]
                [--iterations N] [--num-envs N] [--steps-per-env N] [--preset paper|reference] [--episodes 16]
-               [--train-args "--dynamics mean ..."] [--curve]
+               [--train-args "--dynamics mean ..."] [--curve] [--report-only]
 
 Runs ``rwmu train-policy`` then ``rwmu evaluate`` per (lambda, seed) as subprocesses, --jobs side by side, in
 DIR/runs/lam<lambda>_seed<seed>/ (log.txt there). Writes DIR/sweep.csv (per run), DIR/sweep.json (per run and
@@ -49,6 +49,8 @@ def register(subparsers) -> None:
     p.add_argument("--episodes", type=int, default=16, help="MuJoCo evaluation episodes per policy")
     p.add_argument("--eval-seed", type=int, default=0, help="seed of the evaluation episodes (same for all)")
     p.add_argument("--no-behavior", action="store_true", help="do not evaluate the scripted behaviour controller")
+    p.add_argument("--report-only", action="store_true",
+                   help="write sweep.csv/json/png/md (and the curve) from the runs finished so far; run nothing")
     p.add_argument("--curve", action="store_true",
                    help="also score every saved checkpoint in MuJoCo: true return against PPO iterations "
                         "(sweep_curve.csv, sweep_curve.png)")  # fmt: skip
@@ -78,6 +80,6 @@ def run(args: argparse.Namespace) -> int:
     config = SweepConfig(world_model=args.world_model, data=args.data, lambdas=args.lambdas, seeds=args.seeds,
                          jobs=args.jobs, task=args.task, episodes=args.episodes, eval_seed=args.eval_seed,
                          behavior=not args.no_behavior, train_args=tuple(train_args),
-                         curve=args.curve)  # fmt: skip
+                         curve=args.curve, report_only=args.report_only)  # fmt: skip
     run_sweep(args.out, config)
     return 0

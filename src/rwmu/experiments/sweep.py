@@ -52,6 +52,7 @@ class SweepConfig:
     behavior: bool = True  # also evaluate the scripted behaviour controller (the data's source)
     train_args: tuple[str, ...] = field(default_factory=tuple)  # extra `rwmu train-policy` flags (e.g. --iterations 50)
     curve: bool = False  # also score every saved checkpoint: true return against PPO iterations (sweep_curve.*)
+    report_only: bool = False  # write sweep.* from the runs finished so far; train and evaluate nothing
 
 
 @dataclass(frozen=True)
@@ -319,6 +320,22 @@ def _evaluate_checkpoints(config: SweepConfig, runs: list[SweepRun], pool: Threa
     return failures
 
 
+def write_sweep_report(out: Path, config: SweepConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Write ``sweep.*`` (and ``sweep_curve.*`` with ``config.curve``) from the finished runs; train nothing."""
+    runs = plan_runs(out, config.lambdas, config.seeds)
+    iterations = requested_iterations(config.train_args)
+    behavior_path = out / "behavior_evaluation.json"
+    records = [rec for rec in (read_run_record(r, iterations) for r in runs) if rec is not None]
+    pending = [r.name for r in runs if run_state(r, iterations) != "finished"]
+    behavior = json.loads(behavior_path.read_text()) if behavior_path.is_file() else None
+    data = write_results(out, records, behavior, config, pending)
+    if config.curve:
+        from rwmu.experiments import sweep_curve
+
+        sweep_curve.write_curve(out, sweep_curve.curve_records(runs), behavior.get("return_mean") if behavior else None)
+    return data, records
+
+
 # ------------------------------------------------------------------------------------------------------------------
 def run_sweep(out_dir: str | Path, config: SweepConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train and evaluate every unfinished run, ``config.jobs`` at a time, then write the results.
@@ -332,6 +349,10 @@ def run_sweep(out_dir: str | Path, config: SweepConfig, log: Callable[[str], Non
     for name, path in (("--world-model", config.world_model), ("--data", config.data)):
         if not Path(path).exists():
             raise RwmuError(f"{name} {path}: no such file or folder")
+    if config.report_only:
+        data, records = write_sweep_report(Path(out_dir), config)
+        log(f"[sweep] report from {len(records)} finished run(s): {Path(out_dir) / 'sweep.md'}")
+        return data
     with folder_lock(out_dir, "rwmu sweep"):
         return _run_sweep_locked(Path(out_dir), config, log)
 
@@ -374,14 +395,7 @@ def _run_sweep_locked(out: Path, config: SweepConfig, log: Callable[[str], None]
         if config.curve:
             failures += _evaluate_checkpoints(config, [r for r in runs if run_state(r, iterations) == "finished"],
                                               pool, env, log)  # fmt: skip
-    records = [rec for rec in (read_run_record(r, iterations) for r in runs) if rec is not None]
-    pending = [r.name for r in runs if run_state(r, iterations) != "finished"]
-    behavior = json.loads(behavior_path.read_text()) if behavior_path.is_file() else None
-    data = write_results(out, records, behavior, config, pending)
-    if config.curve:
-        from rwmu.experiments import sweep_curve
-
-        sweep_curve.write_curve(out, sweep_curve.curve_records(runs), behavior.get("return_mean") if behavior else None)
+    data, records = write_sweep_report(out, config)
     log(f"[sweep] {len(records)}/{len(runs)} runs finished in {time.perf_counter() - start:.0f} s; wrote "
         f"{out / 'sweep.csv'}, sweep.json, sweep.png, sweep.md")  # fmt: skip
     if failures:
