@@ -101,6 +101,8 @@ def test_requested_iterations_last_flag_wins():
     assert sw.requested_iterations(()) is None
     assert sw.requested_iterations(("--num-envs", "8", "--iterations", "5")) == 5
     assert sw.requested_iterations(("--iterations", "5", "--iterations=9")) == 9
+    with pytest.raises(RwmuError, match="not a whole number"):
+        sw.requested_iterations(("--iterations", "many"))
 
 
 def test_raising_iterations_extends_finished_runs(tmp_path, monkeypatch):

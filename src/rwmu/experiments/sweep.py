@@ -88,13 +88,18 @@ def plan_runs(out_dir: str | Path, lambdas: tuple[float, ...], seeds: tuple[int,
 
 def requested_iterations(train_args: tuple[str, ...] | list[str]) -> int | None:
     """The ``--iterations`` total among ``rwmu train-policy`` flags (the last one wins, as in argparse)."""
-    total = None
+    value = None
     for i, arg in enumerate(train_args):
         if arg == "--iterations" and i + 1 < len(train_args):
-            total = int(train_args[i + 1])
+            value = train_args[i + 1]
         elif arg.startswith("--iterations="):
-            total = int(arg.split("=", 1)[1])
-    return total
+            value = arg.split("=", 1)[1]
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise RwmuError(f"--iterations {value!r}: not a whole number") from None
 
 
 def run_state(run: SweepRun, iterations: int | None = None) -> str:
@@ -237,15 +242,15 @@ def aggregate_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_csv(path: Path, records: list[dict[str, Any]]) -> None:
-    """``sweep.csv``: one row per run, columns :data:`CSV_COLUMNS`."""
+def write_csv(path: Path, records: list[dict[str, Any]], columns: tuple[str, ...] = CSV_COLUMNS) -> None:
+    """One row per record (``sweep.csv``: per run, columns :data:`CSV_COLUMNS`); ``None`` is an empty cell."""
     from rwmu.utils.io import write_text_atomic
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(columns)
     for r in records:
-        writer.writerow(["" if r.get(c) is None else r.get(c) for c in CSV_COLUMNS])
+        writer.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
     write_text_atomic(path, buf.getvalue())
 
 
@@ -301,21 +306,29 @@ def write_results(out_dir: str | Path, records: list[dict[str, Any]], behavior: 
 def _evaluate_checkpoints(config: SweepConfig, runs: list[SweepRun], pool: ThreadPoolExecutor,
                           env: dict[str, str], log: Callable[[str], None]) -> list[str]:  # fmt: skip
     """Score every saved checkpoint of ``runs`` not scored yet (``rwmu sweep --curve``); return failure lines."""
-    from tqdm import tqdm
-
     from rwmu.experiments.sweep_curve import pending_evaluations
 
     todo = pending_evaluations([r.run_dir for r in runs])
     log(f"[sweep] true-return curve: {len(todo)} checkpoint(s) to evaluate")
     futures = {pool.submit(_run_logged, evaluate_command(config, str(ckpt), json_path),
-                           ckpt.parent / "log.txt", env): ckpt for ckpt, json_path in todo}  # fmt: skip
+                           ckpt.parent / "log.txt", env): str(ckpt) for ckpt, json_path in todo}  # fmt: skip
+    return _wait_for(futures, "checkpoints", "ckpt")
+
+
+def _wait_for(futures: dict[Any, str], desc: str, unit: str,
+              log: Callable[[str], None] | None = None) -> list[str]:  # fmt: skip
+    """Wait for every job (``future -> name``) under a progress bar; return ``"<name>: <error>"`` per failure."""
+    from tqdm import tqdm
+
     failures = []
-    with tqdm(total=len(todo), desc="checkpoints", unit="ckpt", dynamic_ncols=True) as bar:
-        for future, ckpt in futures.items():
+    with tqdm(total=len(futures), desc=desc, unit=unit, dynamic_ncols=True) as bar:
+        for future, name in futures.items():
             try:
                 future.result()
             except RwmuError as err:
-                failures.append(f"{ckpt}: {err}")
+                failures.append(f"{name}: {err}")
+                if log is not None:
+                    log(f"[sweep] {name} failed: {err}")
             bar.update(1)
     return failures
 
@@ -349,6 +362,7 @@ def run_sweep(out_dir: str | Path, config: SweepConfig, log: Callable[[str], Non
     for name, path in (("--world-model", config.world_model), ("--data", config.data)):
         if not Path(path).exists():
             raise RwmuError(f"{name} {path}: no such file or folder")
+    requested_iterations(config.train_args)  # a malformed --iterations fails here, before anything is written
     if config.report_only:
         data, records = write_sweep_report(Path(out_dir), config)
         log(f"[sweep] report from {len(records)} finished run(s): {Path(out_dir) / 'sweep.md'}")
@@ -358,8 +372,6 @@ def run_sweep(out_dir: str | Path, config: SweepConfig, log: Callable[[str], Non
 
 
 def _run_sweep_locked(out: Path, config: SweepConfig, log: Callable[[str], None]) -> dict[str, Any]:
-    from tqdm import tqdm
-
     from rwmu.utils.io import write_run_config
 
     runs = plan_runs(out, config.lambdas, config.seeds)
@@ -374,19 +386,12 @@ def _run_sweep_locked(out: Path, config: SweepConfig, log: Callable[[str], None]
     failures: list[str] = []
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=config.jobs) as pool:
-        futures = {pool.submit(execute_run, config, r, env): r for r in todo}
+        futures = {pool.submit(execute_run, config, r, env): r.name for r in todo}
         behavior_future = None
         if config.behavior and not behavior_path.is_file():
             behavior_future = pool.submit(_run_logged, evaluate_command(config, "scripted", behavior_path),
                                           out / "behavior_log.txt", env)  # fmt: skip
-        with tqdm(total=len(todo), desc="sweep", unit="run", dynamic_ncols=True) as bar:
-            for future, r in futures.items():
-                try:
-                    future.result()
-                except RwmuError as err:
-                    failures.append(f"{r.name}: {err}")
-                    log(f"[sweep] {r.name} failed: {err}")
-                bar.update(1)
+        failures += _wait_for(futures, "sweep", "run", log)
         if behavior_future is not None:
             try:
                 behavior_future.result()

@@ -10,24 +10,14 @@ plots, per lambda, the mean true return over seeds (band: +- sample std) against
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
 
+from rwmu.training.policy import saved_checkpoints
+
 CURVE_DIR = "checkpoint_eval"
 CURVE_COLUMNS = ("lambda", "seed", "iterations", "true_return_mean", "fall_rate", "checkpoint")
-
-
-def saved_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """``(k, path)`` of every ``model_<k>.pt`` in ``run_dir``, by ``k``."""
-    found = []
-    for p in Path(run_dir).glob("model_*.pt"):
-        suffix = p.stem[len("model_"):]
-        if suffix.isdigit():
-            found.append((int(suffix), p))
-    return sorted(found)
 
 
 def curve_json(run_dir: Path, k: int) -> Path:
@@ -98,13 +88,8 @@ def plot_curve(path: Path, aggregated: list[dict[str, Any]], behavior_return: fl
 
 def write_curve(out_dir: Path, records: list[dict[str, Any]], behavior_return: float | None = None) -> None:
     """``sweep_curve.csv`` (one row per evaluated checkpoint) and ``sweep_curve.png``."""
-    from rwmu.utils.io import write_text_atomic
+    from rwmu.experiments.sweep import write_csv
 
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CURVE_COLUMNS)
-    for r in records:
-        writer.writerow(["" if r.get(c) is None else r.get(c) for c in CURVE_COLUMNS])
-    write_text_atomic(Path(out_dir) / "sweep_curve.csv", buf.getvalue())
+    write_csv(Path(out_dir) / "sweep_curve.csv", records, CURVE_COLUMNS)
     if records:
         plot_curve(Path(out_dir) / "sweep_curve.png", aggregate_curve(records), behavior_return)

@@ -164,17 +164,22 @@ def read_policy_checkpoint(path: str | Path, map_location: str | torch.device | 
     return ckpt
 
 
-def latest_checkpoint(run_dir: str | Path) -> Path:
-    """The ``model_<it>.pt`` with the highest iteration in ``run_dir``."""
-    run_dir = Path(run_dir)
+def saved_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """``(k, path)`` of every ``model_<k>.pt`` in ``run_dir``, by ``k``."""
     found = []
-    for p in run_dir.glob("model_*.pt"):
+    for p in Path(run_dir).glob("model_*.pt"):
         suffix = p.stem[len("model_"):]
         if suffix.isdigit():
             found.append((int(suffix), p))
+    return sorted(found)
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path:
+    """The ``model_<it>.pt`` with the highest iteration in ``run_dir``."""
+    found = saved_checkpoints(run_dir)
     if not found:
         raise RwmuError(f"{run_dir}: holds no model_<iteration>.pt checkpoint to resume from")
-    return max(found)[1]
+    return found[-1][1]
 
 
 def _seed_everything(seed: int) -> None:
