@@ -38,10 +38,11 @@ def main() -> None:
     parser.add_argument("--csv-repeats", type=int, default=1, help="CSV load: best of this many runs")
     args = parser.parse_args()
 
-    from rwmu.data.dataset import load_dataset, save_dataset
+    from rwmu.data.csv_format import write_csv_dataset
+    from rwmu.data.loading import load_dataset
+    from rwmu.data.native_format import save_dataset
     from rwmu.data.synthetic import make_synthetic_dataset
     from rwmu.data.windows import split_windows, window_starts
-    from rwmu.data.writer import write_csv_dataset
     from rwmu.tasks import get_task
 
     task = get_task("anymal_d_flat")

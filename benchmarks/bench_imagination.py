@@ -48,7 +48,7 @@ def main() -> None:
     from rwmu.envs.imagination import ImaginationConfig, ImaginationEnv
     from rwmu.models import WorldModelConfig, WorldModelEnsemble
     from rwmu.tasks import get_task
-    from rwmu.training.policy import PolicyTrainingConfig, _runner_class, rsl_rl_train_cfg
+    from rwmu.training.policy import ImaginationRunner, PolicyTrainingConfig, rsl_rl_train_cfg
 
     device = torch.device(args.device)
     task = get_task("anymal_d_flat")
@@ -90,17 +90,10 @@ def main() -> None:
     config = dataclasses.replace(config, env=env_cfg)
     timings: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as log_dir:
-        runner = _runner_class()(env, rsl_rl_train_cfg(config), log_dir=log_dir, device=str(device),
-                                 rwmu_info={}, progress=False)  # fmt: skip
-        original_log = runner.logger.log
-
-        def log(*a, **kw):
-            timings.append((kw["collect_time"], kw["learn_time"]))
-            original_log(*a, **kw)
-
-        runner.logger.log = log
-        runner.save = lambda *a, **kw: None  # no checkpoints in a benchmark
+        runner = ImaginationRunner(env, rsl_rl_train_cfg(config), log_dir=log_dir, device=str(device),
+                                   rwmu_info={}, progress=False)  # fmt: skip
         runner.learn(1 + args.iterations, init_at_random_ep_len=True)
+        timings.extend((it["collect_time"], it["learn_time"]) for it in runner.iteration_stats)
     timed = timings[1:]  # first iteration is warm-up
     collect = statistics.median(c for c, _ in timed)
     learn = statistics.median(le for _, le in timed)

@@ -129,7 +129,7 @@ def bench_env(num_envs: int, workers: int, steps: int) -> tuple[float, float]:
 
 def bench_collect(rows: int, num_envs: int, workers: int) -> tuple[float, object]:
     from rwmu.behavior import TrotConfig
-    from rwmu.evaluation.simulator import load_policy
+    from rwmu.training.policy_loader import load_policy
     from rwmu.sim.collect import CollectConfig, collect_dataset
     from rwmu.tasks.go2_flat import GO2_FLAT
 
@@ -177,12 +177,13 @@ def main() -> None:
         seconds, _ = bench_collect(1_000_000, args.num_envs, best_workers)
         print(f"    1,000,000 rows measured: {seconds / 60:.1f} min ({1_000_000 / seconds:.0f} rows/s)")
 
-    from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy, format_table
+    from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
+    from rwmu.evaluation.tables import format_evaluation_table
 
     print(f"\n[4] scripted controller (nominal gains, no noise), {args.eval_episodes} episodes, no pushes  ({_load()})")
     start = time.perf_counter()
     result = evaluate_policy("scripted", EvaluationConfig(episodes=args.eval_episodes, seed=0), progress=False)
-    print("    " + format_table(result).replace("\n", "\n    "))
+    print("    " + format_evaluation_table(result).replace("\n", "\n    "))
     print(f"    ({time.perf_counter() - start:.1f} s)")
     pushed = evaluate_policy("scripted", EvaluationConfig(episodes=args.eval_episodes, seed=0, pushes=True),
                              progress=False)  # fmt: skip

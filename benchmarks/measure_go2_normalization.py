@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from rwmu.behavior import TrotConfig
-    from rwmu.evaluation.simulator import load_policy
+    from rwmu.training.policy_loader import load_policy
     from rwmu.sim.collect import CollectConfig, collect_dataset
     from rwmu.tasks.go2_flat import GO2_FLAT, JOINT_NAMES
 

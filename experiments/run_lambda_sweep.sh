@@ -18,8 +18,8 @@ LR=${LR:-0.0001}                 # paper Table S10
 POLICY_ITERS=${POLICY_ITERS:-2500}  # paper Table S11
 NUM_ENVS=${NUM_ENVS:-4096}       # paper Table S11
 STEPS=${STEPS:-100}              # paper Table S11 steps per env
-LAMBDAS=${LAMBDAS:-0,0.5,1,2,5}
-SEEDS=${SEEDS:-0,1,2}
+LAMBDAS=${LAMBDAS:-0 0.5 1 2 5}
+SEEDS=${SEEDS:-0 1 2}
 JOBS=${JOBS:-1}
 EPISODES=${EPISODES:-64}
 DEVICE=${DEVICE:-cpu}
@@ -27,21 +27,21 @@ CURVE=${CURVE:-0}                # 1: also score every saved checkpoint (true re
 
 mkdir -p "$OUT"
 if [ ! -f "$OUT/data/dataset.rwmu" ]; then
-  rwmu collect --task go2_flat --policy scripted --steps "$ROWS" --seed 0 --workers "$WORKERS" --format rwmu \
+  rwmu collect --task go2_flat --policy scripted --steps "$ROWS" --seed 0 --num-workers "$WORKERS" --format rwmu \
     --out "$OUT/data"
 fi
 if [ ! -f "$OUT/world_model/summary.json" ]; then
   RESUME=""; [ -f "$OUT/world_model/model_latest.pt" ] && RESUME="--resume"
   # paper architecture (Table S7/S10): GRU 2x256, B=5, M=32, N=8, batch 1024 (the train-model defaults)
   rwmu train-model --task go2_flat --data "$OUT/data/dataset.rwmu" --out "$OUT/world_model" \
-    --iterations "$MODEL_ITERS" --batch-size "$BATCH" --learning-rate "$LR" --device "$DEVICE" $RESUME
+    --optim.iterations "$MODEL_ITERS" --optim.batch-size "$BATCH" --optim.learning-rate "$LR" --device "$DEVICE" $RESUME
 fi
 if [ ! -f "$OUT/uncertainty/summary.json" ]; then
   rwmu eval-uncertainty --task go2_flat --world-model "$OUT/world_model/model_best.pt" \
     --data "$OUT/data/dataset.rwmu" --out "$OUT/uncertainty" --device "$DEVICE"
 fi
 rwmu sweep --world-model "$OUT/world_model/model_best.pt" --data "$OUT/data/dataset.rwmu" --out "$OUT/sweep" \
-  --lambdas "$LAMBDAS" --seeds "$SEEDS" --jobs "$JOBS" --episodes "$EPISODES" \
+  --lambdas $LAMBDAS --seeds $SEEDS --jobs "$JOBS" --episodes "$EPISODES" \
   --iterations "$POLICY_ITERS" --num-envs "$NUM_ENVS" --steps-per-env "$STEPS" --device "$DEVICE" \
   $([ "$CURVE" = 1 ] && echo --curve)
 echo "results: $OUT/uncertainty/summary.json, $OUT/sweep/sweep.md (sweep.csv, sweep.json, sweep.png)"

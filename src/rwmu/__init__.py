@@ -4,14 +4,8 @@ Learn an uncertainty-aware world model from a fixed dataset of robot trajectorie
 the reward penalised by the model's epistemic uncertainty (MOPO-PPO, as in RWM-U), and score the policy in MuJoCo.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("rwmu")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+unknown"
-
 from rwmu.errors import RwmuError
+from rwmu.version import __version__
 
 __all__ = ["RwmuError", "__version__", "load_world_model"]
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rwmu.data.dataset import find_csv_files, load_dataset
+from rwmu.data.csv_format import find_csv_files
+from rwmu.data.loading import load_dataset
 from rwmu.data.layout import DataDims
 from rwmu.errors import RwmuError
 
@@ -178,7 +179,7 @@ def test_cli_validate_prints_one_line_and_exits_2(tmp_path, content, needle):
     folder = tmp_path / "data"
     folder.mkdir()
     write(folder / "state_action_data_0.csv", content)
-    result = run_cli("data", "validate", str(folder), "--dims", "3,2,0,2,1")
+    result = run_cli("data", "validate", str(folder), "--dims", "3", "2", "0", "2", "1")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -187,7 +188,7 @@ def test_cli_validate_prints_one_line_and_exits_2(tmp_path, content, needle):
 
 
 def test_cli_missing_folder_and_no_dims_exit_2(tmp_path):
-    result = run_cli("data", "info", str(tmp_path / "missing"), "--dims", "3,2,0,2,1")
+    result = run_cli("data", "info", str(tmp_path / "missing"), "--dims", "3", "2", "0", "2", "1")
     assert result.returncode == 2 and "no such file or folder" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     write(tmp_path / "state_action_data_0.csv", ROW + "\n")

@@ -7,7 +7,8 @@ import json
 import numpy as np
 
 from rwmu.cli.main import main
-from rwmu.data.dataset import load_dataset
+from rwmu.data.loading import load_dataset
+from rwmu.tasks import get_task
 
 
 def test_example_convert_info_validate(tmp_path, capsys):
@@ -23,7 +24,7 @@ def test_example_convert_info_validate(tmp_path, capsys):
 
     back = tmp_path / "back"
     assert main(["data", "convert", str(native), str(back)]) == 0
-    again = load_dataset(back, task="anymal_d_flat")
+    again = load_dataset(back, task=get_task("anymal_d_flat"))
     assert again.data.tobytes() == ds.data.tobytes()
 
     capsys.readouterr()

@@ -217,10 +217,10 @@ def test_reduction_option_changes_uncertainty(dataset):
 def test_observation_and_last_action_after_reset(dataset):
     env = make_env(dataset)
     obs = env.get_observations()["policy"]
-    expected = build_policy_observation(env.state_physical, env.commands.commands, env.last_action, TASK)
+    expected = build_policy_observation(env.state_physical, env.commands, env.last_actions, TASK)
     torch.testing.assert_close(obs, expected)
     # The last action after a reset is the history's last action column (the action that led to the state).
-    assert env.last_action.abs().sum() > 0
+    assert env.last_actions.abs().sum() > 0
     torch.testing.assert_close(env.state, env.normalization.normalize_state(env.state_physical))
     force_termination(env, {})  # no env restarts: the observation shows the action just applied
     actions = torch.full((4, 12), 0.25)
@@ -231,14 +231,15 @@ def test_observation_and_last_action_after_reset(dataset):
 def test_pushes_kick_the_imagined_base_velocity(dataset):
     model = small_model()
     task_env = make_env(dataset, model=model, pushes=True)
-    task_env.pushes.config = dataclasses.replace(task_env.pushes.config, interval_steps=(1, 2))
+    pushes = task_env.core.push_scheduler
+    pushes.config = dataclasses.replace(pushes.config, interval_steps=(1, 2))
     rec = Recorder(task_env)
     force_termination(task_env, {})
-    task_env.pushes.reset()
+    pushes.reset()
     task_env.step(torch.zeros(4, 12))
     predicted = task_env.normalization.denormalize_state(rec.outputs[-1].state)
     kick = task_env.state_physical[:, :2] - predicted[:, :2]
-    assert bool(task_env.pushes.pushed.all())
+    assert bool(pushes.pushed.all())
     assert float(kick.abs().max()) <= 0.5 and float(kick.abs().min()) > 0
     torch.testing.assert_close(task_env.state_physical[:, 2:], predicted[:, 2:])
     torch.testing.assert_close(task_env.state, task_env.normalization.normalize_state(task_env.state_physical))

@@ -1,4 +1,6 @@
-"""Evaluation in MuJoCo: the JSON summary, determinism, policy loading (ONNX, TorchScript, rsl_rl), the CLI."""
+"""Evaluation in MuJoCo: the JSON summary, determinism, schedules, a policy given as a path, the text table, the CLI.
+
+The policy formats themselves are tested with their loader (tests/training/test_policy_loader.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +12,11 @@ import pytest
 import torch
 
 from rwmu.errors import RwmuError
-from rwmu.evaluation.simulator import (
-    COMMAND_SCHEDULES,
-    EvaluationConfig,
-    evaluate_policy,
-    load_policy,
-    schedule_tensor,
-)
+from rwmu.evaluation.schedules import COMMAND_SCHEDULES, schedule_tensor
+from rwmu.evaluation.simulator import EvaluationConfig, _run_wave, evaluate_policy, summarize_episodes
+from rwmu.evaluation.tables import format_evaluation_table
 from rwmu.tasks.go2_flat import GO2_FLAT
+from rwmu.training.export import EXPORT_FORMAT
 
 SHORT_TASK = dataclasses.replace(GO2_FLAT, episode_length=15)
 
@@ -41,6 +40,8 @@ def test_evaluation_summary_keys_and_consistency():
     assert result["max_return"] == pytest.approx((1.0 + 0.5) * 0.02 * 15)
     assert 0 < result["return_mean"] < result["max_return"]
     json.dumps(result)  # plain JSON types only
+    table = format_evaluation_table(result)
+    assert table.startswith("episodes 3  return") and "forward_0.5" in table and "track_lin_vel_xy_exp" in table
     again = evaluate_policy("scripted", config, SHORT_TASK, progress=False)
     assert again["return_mean"] == result["return_mean"]  # deterministic for a seed
 
@@ -52,54 +53,22 @@ def test_schedule_tensor_holds_last_segment():
     torch.testing.assert_close(t[299], torch.tensor([-0.4, 0.3, 0.5]))
 
 
-def _reference_actor() -> tuple[torch.nn.Module, torch.Tensor]:
+def test_a_policy_given_as_an_export_folder(tmp_path):
+    """evaluate_policy reads a path with the training layer's loader; the task in policy.json is checked."""
     torch.manual_seed(0)
     actor = torch.nn.Sequential(torch.nn.Linear(48, 16), torch.nn.ELU(), torch.nn.Linear(16, 12))
-    return actor.eval(), torch.randn(5, 48)
-
-
-def test_onnx_and_torchscript_policies(tmp_path):
-    actor, obs = _reference_actor()
-    expected = actor(obs).detach()
-    path = tmp_path / "policy.onnx"
-    torch.onnx.export(actor, (obs,), str(path), input_names=["obs"], output_names=["actions"],
-                      dynamic_axes={"obs": {0: "batch"}, "actions": {0: "batch"}}, dynamo=False)  # fmt: skip
-    torch.testing.assert_close(load_policy(str(path), 5).act(obs), expected, atol=1e-5, rtol=1e-5)
-    script = tmp_path / "policy.pt"
-    torch.jit.script(actor).save(str(script))
-    torch.testing.assert_close(load_policy(str(script), 5).act(obs), expected)
-
-
-def test_rsl_rl_checkpoint_policy_matches_the_rsl_rl_actor(tmp_path):
-    from rsl_rl.models import MLPModel
-    from tensordict import TensorDict
-
-    torch.manual_seed(1)
-    obs = TensorDict({"policy": torch.randn(6, 48)}, batch_size=[6])
-    model = MLPModel(obs, {"actor": ["policy"]}, "actor", 12, hidden_dims=[32, 32], activation="elu",
-                     obs_normalization=True,
-                     distribution_cfg={"class_name": "rsl_rl.modules.distribution:GaussianDistribution",
-                                       "init_std": 1.0, "std_type": "scalar"})  # fmt: skip
-    model.obs_normalizer.train()
-    model.update_normalization(TensorDict({"policy": 3.0 * torch.randn(100, 48) + 1.0}, batch_size=[100]))
-    model.eval()
-    path = tmp_path / "model_10.pt"
-    torch.save({"actor_state_dict": model.state_dict(), "iter": 10, "infos": {"rwmu": {"activation": "elu"}}}, path)
-    policy = load_policy(str(path), 6)
-    torch.testing.assert_close(policy.act(obs["policy"]), model(obs).detach(), atol=1e-5, rtol=1e-5)
-
-
-def test_unknown_policies_are_clear_errors(tmp_path):
-    with pytest.raises(RwmuError, match="no such file"):
-        load_policy(str(tmp_path / "missing.pt"), 1)
-    junk = tmp_path / "junk.pt"
-    junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(RwmuError, match="unknown policy format"):
-        load_policy(str(junk), 1)
-    other = tmp_path / "other.pt"
-    torch.save({"weights": torch.zeros(2)}, other)
-    with pytest.raises(RwmuError, match="unknown policy checkpoint format"):
-        load_policy(str(other), 1)
+    torch.nn.init.zeros_(actor[2].weight)  # zero actions: the default standing pose
+    torch.nn.init.zeros_(actor[2].bias)
+    folder = tmp_path / "exported"
+    folder.mkdir()
+    torch.jit.script(actor).save(str(folder / "policy.pt"))
+    (folder / "policy.json").write_text(json.dumps({"format": EXPORT_FORMAT, "task": "go2_flat"}))
+    config = EvaluationConfig(episodes=1, max_envs=1, schedules=("stand",))
+    result = evaluate_policy(str(folder), config, SHORT_TASK, progress=False)
+    assert result["episodes"] == 1 and result["per_episode"][0]["length"] == 15
+    (folder / "policy.json").write_text(json.dumps({"format": EXPORT_FORMAT, "task": "anymal_d_flat"}))
+    with pytest.raises(RwmuError, match="trained for task 'anymal_d_flat'"):
+        evaluate_policy(folder, config, SHORT_TASK, progress=False)
 
 
 def test_evaluate_cli_writes_json(tmp_path):
@@ -107,7 +76,7 @@ def test_evaluate_cli_writes_json(tmp_path):
 
     out = tmp_path / "eval.json"
     code = main(["evaluate", "--task", "go2_flat", "--policy", "scripted", "--episodes", "2", "--seed", "1",
-                 "--json", str(out), "--schedules", "stand,forward_0.5", "--quiet"])  # fmt: skip
+                 "--json", str(out), "--schedules", "stand", "forward_0.5", "--no-progress"])  # fmt: skip
     assert code == 0
     result = json.loads(out.read_text())
     assert {"return_mean", "return_std", "episodes", "terms"} <= set(result)
@@ -127,7 +96,7 @@ def test_video_renders_or_fails_with_one_line(tmp_path):
     env = {**os.environ, "MUJOCO_GL": "egl"}
     proc = subprocess.run(
         [sys.executable, "-m", "rwmu.cli.main", "evaluate", "--policy", "scripted", "--episodes", "1",
-         "--schedules", "forward_0.5", "--video", str(out), "--video-steps", "24", "--quiet"],
+         "--schedules", "forward_0.5", "--video", str(out), "--video-steps", "24", "--no-progress"],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
     assert "Traceback" not in proc.stderr
@@ -138,24 +107,6 @@ def test_video_renders_or_fails_with_one_line(tmp_path):
             assert gif.n_frames == 12 and gif.size == (480, 360)  # every 2nd of 24 steps
     else:
         assert proc.returncode == 2 and "no offscreen OpenGL renderer" in proc.stderr
-
-
-def test_cli_schedule_names_match_the_evaluator():
-    from rwmu.cli.evaluate import SCHEDULE_NAMES
-
-    assert SCHEDULE_NAMES == tuple(COMMAND_SCHEDULES)
-
-
-def test_policy_trained_for_another_task_is_refused(tmp_path):
-    actor, _ = _reference_actor()
-    path = tmp_path / "model_1.pt"
-    state = {f"mlp.{i}.{k}": v for i, layer in ((0, actor[0]), (2, actor[2])) for k, v in layer.state_dict().items()}
-    torch.save({"actor_state_dict": state, "infos": {"rwmu": {"task": "anymal_d_flat"}}}, path)
-    with pytest.raises(RwmuError, match="trained for task 'anymal_d_flat'"):
-        load_policy(str(path), 1)
-    torch.save({"actor_state_dict": state, "infos": {"rwmu": {"task": "go2_flat"}}}, path)
-    obs = torch.randn(3, 48)
-    torch.testing.assert_close(load_policy(str(path), 3).act(obs), actor(obs).detach())
 
 
 class _ScriptedEnv:
@@ -175,8 +126,6 @@ class _ScriptedEnv:
 
 def test_episode_accounting_by_hand():
     from types import SimpleNamespace
-
-    from rwmu.evaluation.simulator import _run_wave, summarize_episodes
 
     def step(reward, vel, yaw, cmd, terminated, dones, pos):
         state = torch.zeros(2, 45)

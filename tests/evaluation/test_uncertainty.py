@@ -1,4 +1,4 @@
-"""The uncertainty-versus-error protocol (SPEC section 8) and ``rwmu eval-uncertainty`` end to end."""
+"""The uncertainty-versus-error protocol (docs/method.md section 8) and ``rwmu eval-uncertainty`` end to end."""
 
 import csv
 import json
@@ -9,14 +9,15 @@ import pytest
 import torch
 
 from rwmu.cli.main import main
-from rwmu.data.dataset import TrajectoryDataset, save_dataset
+from rwmu.data.csv_format import write_csv_dataset
+from rwmu.data.dataset import TrajectoryDataset
 from rwmu.data.layout import DataDims
+from rwmu.data.native_format import save_dataset
 from rwmu.data.normalization import Normalization
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.data.windows import split_windows
-from rwmu.data.writer import write_csv_dataset
 from rwmu.errors import RwmuError
-from rwmu.evaluation.rollout import l1_error, open_loop_rollout
+from rwmu.models.rollout import l1_error, open_loop_rollout
 from rwmu.evaluation.uncertainty import (
     SplitSettings,
     UncertaintyEvalConfig,
@@ -211,11 +212,11 @@ def test_cli_end_to_end_writes_summary_csv_plots_and_config(trained, tmp_path, c
         assert (out / name).stat().st_size > 0, name
     assert (out / "uncertainty_error_scatter_sampled_member.png").read_bytes()[:4] == b"\x89PNG"
     config = json.loads((out / "config.json").read_text())
-    assert config["config"]["eval_uncertainty"]["windows"] == 6 and "rwmu_version" in config["meta"]
+    assert config["config"]["command"]["eval"]["windows"] == 6 and "rwmu_version" in config["meta"]
 
 
 def trained_dataset(root):
-    from rwmu.data.dataset import load_dataset
+    from rwmu.data.loading import load_dataset
 
     return load_dataset(root / "data.rwmu")
 
@@ -242,7 +243,7 @@ def test_cli_errors_are_one_line_with_exit_code_2(trained, tmp_path, capsys):
         (["--world-model", model, "--data", str(tmp_path / "missing")], "no such file"),
         (["--world-model", str(policy), "--data", data], "policy"),
         (["--world-model", model, "--data", str(tmp_path / "other.rwmu")], "world model"),
-        (["--world-model", model, "--data", data, "--dims", "4,2,0,2,1"], "world model"),
+        (["--world-model", model, "--data", data, "--dims", "4", "2", "0", "2", "1"], "world model"),
         (["--world-model", model, "--data", data, "--windows", "0"], "--windows"),
     ]
     for extra, message in cases:

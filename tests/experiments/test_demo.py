@@ -8,8 +8,9 @@ import pytest
 
 from rwmu.errors import RwmuError
 from rwmu.experiments import report as rep
-from rwmu.experiments.demo import PRESETS, DemoConfig, evaluation_key, lambda_label, run_demo
+from rwmu.experiments.demo import PRESETS, DemoConfig, run_demo
 from rwmu.experiments.demo_report import compare_returns, comparison_lines
+from rwmu.experiments.paths import evaluation_key, lambda_label
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +31,12 @@ def test_tiny_demo_writes_the_report(tiny_demo):
     for p in stored["policies"]:  # numbers come from the MuJoCo evaluation files
         evaluation = json.loads((out / "evaluation" / f"{evaluation_key(p['policy'])}.json").read_text())
         assert p["true_return_mean"] == evaluation["return_mean"]
-        assert p["episodes"] == config.evaluation.eval_episodes
+        assert p["episodes"] == config.evaluation.episodes
     lam1 = json.loads((out / "policy_lam1" / "summary.json").read_text())
     assert stored["policies"][1]["imagined_reward"] == lam1["imagined_reward"]
     for name in stored["plots"].values():
         assert (out / name).stat().st_size > 1000, name
-    assert stored["data"]["rows"] == config.collect.collect_steps
+    assert stored["data"]["rows"] == config.collect.steps
     assert set(stored["uncertainty"]) >= {"mean", "sampled_member"}
     stages = {s["stage"]: s for s in stored["stages"]}
     assert all(s["status"] == "ran" and s["seconds"] >= 0 for s in stages.values())
@@ -61,16 +62,43 @@ def test_demo_refuses_a_folder_with_other_settings(tiny_demo):
     other = dataclasses.replace(config, seed=config.seed + 1)
     with pytest.raises(RwmuError, match="other settings"):
         run_demo(out, other, log=lambda s: None)
+    optim = dataclasses.replace(config.world_model.optim, learning_rate=0.5)
+    other = dataclasses.replace(config, world_model=dataclasses.replace(config.world_model, optim=optim))
+    with pytest.raises(RwmuError, match=r"\(world_model\.optim\.learning_rate differ"):
+        run_demo(out, other, log=lambda s: None)
 
 
 def test_demo_config_checks():
     with pytest.raises(RwmuError, match="--lambdas"):
-        dataclasses.replace(DemoConfig(), policy=dataclasses.replace(DemoConfig().policy, lambdas=(1.0, -1.0))).check()
-    with pytest.raises(RwmuError, match="--model-iterations"):
-        dataclasses.replace(DemoConfig(), world_model=dataclasses.replace(DemoConfig().world_model,
-                                                                           model_iterations=0)).check()
-    PRESETS["paper"]().check()
-    assert PRESETS["paper"]().policy.policy_envs == 4096 and PRESETS["paper"]().world_model.rnn_hidden_size == 256
+        dataclasses.replace(DemoConfig(), lambdas=(1.0, -1.0)).check()
+    with pytest.raises(RwmuError, match="--lambdas"):
+        dataclasses.replace(DemoConfig(), lambdas=()).check()
+    optim = dataclasses.replace(DemoConfig().world_model.optim, iterations=0)
+    with pytest.raises(RwmuError, match=r"^--world-model\.optim\.iterations must be >= 1, got 0$"):
+        dataclasses.replace(DemoConfig(), world_model=dataclasses.replace(DemoConfig().world_model, optim=optim)).check()
+    env = dataclasses.replace(DemoConfig().policy.env, num_envs=0)
+    with pytest.raises(RwmuError, match=r"^--policy\.env\.num-envs must be >= 1"):
+        dataclasses.replace(DemoConfig(), policy=dataclasses.replace(DemoConfig().policy, env=env)).check()
+    with pytest.raises(RwmuError, match=r"^--uncertainty\.windows must be at least 1"):
+        dataclasses.replace(DemoConfig(), uncertainty=dataclasses.replace(DemoConfig().uncertainty, windows=0)).check()
+    with pytest.raises(RwmuError, match=r"^--collect\.steps 100: too few rows"):
+        dataclasses.replace(DemoConfig(), collect=dataclasses.replace(DemoConfig().collect, steps=100)).check()
+    for make in PRESETS.values():
+        make().check()
+    paper = PRESETS["paper"]()
+    assert paper.policy.env.num_envs == 4096 and paper.world_model.architecture.rnn_hidden_size == 256
+
+
+def test_demo_settings_override_the_stage_copies():
+    config = dataclasses.replace(PRESETS["tiny"](), seed=7, device="cuda", progress=False)
+    run = config.resolved()
+    assert run.collect.seed == run.world_model.seed == run.uncertainty.seed == run.policy.seed == 7
+    assert run.evaluation.seed == 7 and run.world_model.progress is False
+    assert run.world_model.device == run.uncertainty.device == run.policy.device == "cuda"
+    assert run.world_model.optim == config.world_model.optim  # everything else is the stage's own
+    policy = config.policy_config(0.5)
+    assert policy.env.uncertainty_penalty == 0.5 and policy.seed == 7 and policy.env.num_envs == 16
+    assert run.resolved() == run
 
 
 def test_labels():
@@ -104,7 +132,7 @@ def test_sweep_cli_end_to_end_on_the_tiny_demo(tiny_demo, tmp_path):
 
     out, _, _, _ = tiny_demo
     argv = ["sweep", "--world-model", str(out / "world_model" / "model_best.pt"), "--data",
-            str(out / "data" / "dataset.rwmu"), "--out", str(tmp_path / "sweep"), "--lambdas", "0,1", "--seeds", "0",
+            str(out / "data" / "dataset.rwmu"), "--out", str(tmp_path / "sweep"), "--lambdas", "0", "1", "--seeds", "0",
             "--jobs", "2", "--iterations", "2", "--num-envs", "16", "--steps-per-env", "8", "--episodes", "2",
             "--no-behavior"]  # fmt: skip
     assert main(argv) == 0

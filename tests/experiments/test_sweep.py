@@ -8,11 +8,13 @@ import pytest
 
 from rwmu.errors import RwmuError
 from rwmu.experiments import sweep as sw
-from rwmu.utils.io import write_json_atomic
+from rwmu.utils.io import write_csv_atomic, write_json_atomic
 
 
 def _finish(run, true_return, imagined, imagined_task, episodes=4, falls=1, std=0.5):
-    """Write the two files a finished run leaves behind (as rwmu train-policy / rwmu evaluate --json do)."""
+    """Write the files a finished run leaves behind (as rwmu train-policy / rwmu evaluate --json do)."""
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    (run.run_dir / "model_4.pt").write_bytes(b"x")
     write_json_atomic(run.run_dir / sw.SUMMARY_JSON, {
         "imagined_reward": imagined, "imagined_task_reward": imagined_task, "epistemic_uncertainty": 2.0,
         "final_checkpoint": str(run.run_dir / "model_4.pt"), "wall_time_s": 3.0, "iterations": 5})
@@ -78,6 +80,8 @@ def test_run_state_and_skip_logic(tmp_path, monkeypatch):
         calls.append(cmd)
         if "train-policy" in cmd:
             out = sw.Path(cmd[cmd.index("--out") + 1])
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "model_4.pt").write_bytes(b"x")
             write_json_atomic(out / sw.SUMMARY_JSON, {"final_checkpoint": str(out / "model_4.pt")})
 
     monkeypatch.setattr(sw, "_run_logged", fake_run)
@@ -91,10 +95,19 @@ def test_run_state_and_skip_logic(tmp_path, monkeypatch):
     train, _ = calls
     assert "train-policy" in train and "--resume" in train  # partial: training continues
     assert train[-2:] == ["--iterations", "5"]  # user flags last, so they override
-    assert train[train.index("--uncertainty-penalty") + 1] == "1.0" and train[train.index("--seed") + 1] == str(partial.seed)
+    assert train[train.index("--env.uncertainty-penalty") + 1] == "1.0" and train[train.index("--seed") + 1] == str(partial.seed)
     calls.clear()
     sw.execute_run(config, new, {})
     assert "--resume" not in calls[0]
+
+
+def test_csv_writer_takes_records_or_rows(tmp_path):
+    import numpy as np
+
+    write_csv_atomic(tmp_path / "a.csv", ("x", "name", "empty"),
+                     [{"x": np.float64(0.1), "name": "a,b", "extra": 1}, [np.int64(3), "c", None]])
+    assert (tmp_path / "a.csv").read_text() == 'x,name,empty\n0.1,"a,b",\n3,c,\n'
+    assert not list(tmp_path.glob(".a.csv.*"))  # no temporary file left behind
 
 
 def test_requested_iterations_last_flag_wins():
@@ -163,7 +176,7 @@ def test_sweep_cli_reports_missing_world_model(tmp_path, capsys):
     from rwmu.cli.main import main
 
     code = main(["sweep", "--world-model", str(tmp_path / "none.pt"), "--data", str(tmp_path), "--out",
-                 str(tmp_path / "o"), "--lambdas", "0,1", "--seeds", "0"])
+                 str(tmp_path / "o"), "--lambdas", "0", "1", "--seeds", "0"])
     assert code == 2
     assert "--world-model" in capsys.readouterr().err
 

@@ -1,4 +1,4 @@
-"""A per-member re-statement of the reference world model (SPEC section 4), used only as a test oracle.
+"""A per-member re-statement of the reference world model (docs/method.md section 4), used only as a test oracle.
 
 One nn.Sequential per head and member, a GRU named ``memory.rnn``, the reference's forward semantics (ensemble mean
 or gathered member, std across members summed). Its state dict has exactly the reference names.

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from rwmu.behavior import TrotConfig, TrotController
-from rwmu.data.dataset import load_dataset, save_dataset
-from rwmu.data.writer import write_csv_dataset
+from rwmu.data.csv_format import write_csv_dataset
+from rwmu.data.loading import load_dataset
+from rwmu.data.native_format import save_dataset
 from rwmu.sim.collect import CollectConfig, collect_dataset
 from rwmu.sim.recorder import TrajectoryRecorder
 from rwmu.tasks.go2_flat import GO2_FLAT
@@ -93,7 +94,7 @@ def test_row_convention_and_boundaries(collected):
 def test_round_trip_through_the_data_reader(collected, tmp_path):
     ds, _ = collected
     write_csv_dataset(ds, tmp_path / "csv")
-    back = load_dataset(tmp_path / "csv", task="go2_flat")
+    back = load_dataset(tmp_path / "csv", task=GO2_FLAT)
     np.testing.assert_array_equal(back.data, ds.data)
     np.testing.assert_array_equal(back.trajectory_offsets, ds.trajectory_offsets)
     save_dataset(ds, tmp_path / "d.rwmu")
@@ -106,15 +107,15 @@ def test_collect_cli_writes_both_formats_deterministically(tmp_path):
     from rwmu.cli.main import main
 
     args = ["collect", "--task", "go2_flat", "--steps", "150", "--policy", "scripted", "--seed", "3",
-            "--num-envs", "3", "--quiet"]  # fmt: skip
+            "--num-envs", "3", "--no-progress"]  # fmt: skip
     assert main(args + ["--out", str(tmp_path / "a"), "--format", "csv"]) == 0
     assert main(args + ["--out", str(tmp_path / "b"), "--format", "rwmu"]) == 0
-    csv = load_dataset(tmp_path / "a", task="go2_flat")
+    csv = load_dataset(tmp_path / "a", task=GO2_FLAT)
     native = load_dataset(tmp_path / "b" / "dataset.rwmu")
     np.testing.assert_array_equal(csv.data, native.data)
     assert csv.num_rows == 150
     config = json.loads((tmp_path / "a" / "config.json").read_text())
-    assert config["config"]["collect"]["seed"] == 3 and "rwmu_version" in config["meta"]
+    assert config["config"]["command"]["collect"]["seed"] == 3 and "rwmu_version" in config["meta"]
     stats = json.loads((tmp_path / "a" / "collect_stats.json").read_text())
     assert stats["rows"] == 150
     assert main(args + ["--out", str(tmp_path / "a")]) == 2  # refuses to mix into an existing dataset folder

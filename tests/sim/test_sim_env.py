@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from rwmu.behavior import TrotConfig, TrotController
+from rwmu.errors import RwmuError
 from rwmu.sim.env import Go2EnvConfig, Go2VecEnv
 from rwmu.tasks.go2_flat import GO2_FLAT
 from rwmu.tasks.rewards import RewardComputer
@@ -31,7 +32,7 @@ def test_is_an_rsl_rl_vec_env_with_policy_observations():
     obs, reward, dones, extras = env.step(torch.zeros(3, 12))
     assert obs["policy"].shape == (3, 48) and reward.shape == (3,) and dones.shape == (3,)
     assert extras["time_outs"].shape == (3,) and "log" in extras
-    # Observation layout (SPEC section 3): lin vel, ang vel, gravity, command, joint pos, joint vel, last action.
+    # Observation (docs/method.md section 3): lin vel, ang vel, gravity, command, joint pos, joint vel, last action.
     o, s = obs["policy"], env.states
     torch.testing.assert_close(o[:, 0:9], s[:, 0:9])
     torch.testing.assert_close(o[:, 9:12], env.commands)
@@ -45,7 +46,7 @@ def test_reset_state_commands_and_time_outs():
     assert torch.all(env.episode_length_buf == 0)
     assert torch.all(env.last_actions == 0)
     cmd = env.commands
-    assert torch.all(cmd >= -1) and torch.all(cmd <= 1)  # SPEC: uniform in [-1, 1]
+    assert torch.all(cmd >= -1) and torch.all(cmd <= 1)  # docs/method.md section 3: uniform in [-1, 1]
     # Reset state: default pose plus at most 0.1 rad, upright, feet on the ground soon.
     assert torch.all(env.states[:, 9:21].abs() <= 0.1 + 1e-6)
     assert torch.all(env.states[:, 8] < -0.99)
@@ -171,7 +172,8 @@ def test_domain_randomization_draws_parameters_in_range():
 
 
 def test_rsl_rl_ppo_runs_online_in_the_simulator(tmp_path):
-    """Model-free PPO (rsl_rl's OnPolicyRunner) trains in Go2VecEnv; its checkpoint evaluates in MuJoCo."""
+    """Model-free PPO (rsl_rl's OnPolicyRunner) trains in Go2VecEnv; rsl_rl's own TorchScript export of it evaluates
+    in MuJoCo, and its bare checkpoint (no rwmu metadata) is refused with the way out."""
     from rsl_rl.runners import OnPolicyRunner
 
     from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
@@ -191,7 +193,10 @@ def test_rsl_rl_ppo_runs_online_in_the_simulator(tmp_path):
     runner = OnPolicyRunner(env, cfg, log_dir=str(tmp_path), device="cpu")
     runner.learn(2)
     runner.save(str(tmp_path / "model_2.pt"))
+    runner.export_policy_to_jit(str(tmp_path / "exported"))
     env.close()
-    result = evaluate_policy(str(tmp_path / "model_2.pt"), EvaluationConfig(episodes=1, schedules=("stand",)),
-                             SHORT_TASK, progress=False)  # fmt: skip
+    config = EvaluationConfig(episodes=1, schedules=("stand",))
+    result = evaluate_policy(str(tmp_path / "exported" / "policy.pt"), config, SHORT_TASK, progress=False)
     assert result["episodes"] == 1 and np.isfinite(result["return_mean"])
+    with pytest.raises(RwmuError, match="export_policy_to_jit"):
+        evaluate_policy(str(tmp_path / "model_2.pt"), config, SHORT_TASK, progress=False)

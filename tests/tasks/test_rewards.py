@@ -1,4 +1,4 @@
-"""Every reward term of SPEC section 3 against hand-computed values."""
+"""Every reward term of docs/method.md section 3 against hand-computed values."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Export round trip: the ONNX and TorchScript actors reproduce the torch actor, normalisation folded in."""
+"""Export round trip (rsl_rl's exporters): the ONNX and TorchScript actors reproduce the torch actor on raw
+observations, the learnt normalisation included."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tensordict import TensorDict
 
 from rwmu.cli.main import main
 from rwmu.errors import RwmuError
-from rwmu.training.export import export_policy, folded_actor_network, load_actor
+from rwmu.training.export import export_policy, load_actor
 from rwmu.training.policy import PolicyTrainingConfig, train_policy
 
 from tests.training.tiny_world import TASK, write_untrained_world
@@ -39,14 +40,13 @@ def policy_checkpoint(tmp_path_factory):
     return summary["final_checkpoint"]
 
 
-def test_normaliser_is_learnt_and_folded(policy_checkpoint):
+def test_normaliser_is_learnt_and_inside_rsl_rls_export_module(policy_checkpoint):
     actor, info = load_actor(policy_checkpoint)
     assert actor.obs_normalization and int(actor.obs_normalizer.count) > 0
-    net = folded_actor_network(actor)
-    assert isinstance(net, torch.nn.Sequential)
+    assert float((actor.obs_normalizer._mean).abs().max()) > 0  # learnt statistics, not the identity
     obs = torch.randn(32, info["observation_dim"]) * 3.0
     expected = actor(TensorDict({"policy": obs}, batch_size=[32]))
-    torch.testing.assert_close(net(obs), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(actor.as_jit()(obs), expected, atol=1e-5, rtol=1e-5)  # raw observations in
 
 
 def test_onnx_and_torchscript_match_the_torch_actor(policy_checkpoint, tmp_path):
@@ -64,8 +64,25 @@ def test_onnx_and_torchscript_match_the_torch_actor(policy_checkpoint, tmp_path)
     scripted = torch.jit.load(paths["torchscript"])
     np.testing.assert_allclose(scripted(obs).detach().numpy(), expected, atol=1e-5, rtol=1e-5)
     meta = json.loads(open(paths["meta"]).read())
-    assert meta["observation_dim"] == 48 and meta["num_actions"] == 12 and meta["observation_normalization_folded"]
+    assert meta["observation_dim"] == 48 and meta["num_actions"] == 12 and meta["observation_normalization_included"]
     assert meta["observation_names"][9] == "command_lin_vel_x" and meta["task"] == "anymal_d_flat"
+
+
+def test_a_run_folder_exports_its_latest_checkpoint(policy_checkpoint, tmp_path):
+    from pathlib import Path
+
+    run = Path(policy_checkpoint).parent
+    paths = export_policy(run, tmp_path / "from_run")
+    meta = json.loads(open(paths["meta"]).read())
+    assert meta["source_checkpoint"] == str(Path(policy_checkpoint).resolve())
+    actor, _ = load_actor(run)
+    reference, _ = load_actor(policy_checkpoint)
+    for a, b in zip(actor.state_dict().values(), reference.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    empty = tmp_path / "empty_run"
+    empty.mkdir()
+    with pytest.raises(RwmuError, match="without model_<iteration>.pt"):
+        export_policy(empty, tmp_path / "x")
 
 
 def test_export_cli_and_errors(policy_checkpoint, tmp_path, capsys):
@@ -74,5 +91,5 @@ def test_export_cli_and_errors(policy_checkpoint, tmp_path, capsys):
     assert main(["export", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "x")]) == 2
     wm = tmp_path / "not_a_policy.pt"
     torch.save({"system_dynamics_state_dict": {}}, wm)
-    with pytest.raises(RwmuError, match="world model"):
+    with pytest.raises(RwmuError, match="it looks like a world model: pass it as --world-model"):
         load_actor(wm)

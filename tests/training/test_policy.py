@@ -10,14 +10,18 @@ import pytest
 import torch
 
 from rwmu.cli.main import main
-from rwmu.data.dataset import save_dataset
+from rwmu.data.native_format import save_dataset
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
+from rwmu.tasks import get_task
 from rwmu.training.policy import (
     PRESETS,
+    ImaginationLogger,
+    ImaginationRunner,
     PolicyTrainingConfig,
     config_from_dict,
     read_policy_checkpoint,
+    resolve_policy_checkpoint,
     rsl_rl_train_cfg,
     train_policy,
 )
@@ -176,8 +180,8 @@ def test_cli_flags_reach_the_run(untrained_world_model, tmp_path, one_thread, ca
     out = tmp_path / "run"
     code = main([
         "train-policy", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data), "--out", str(out),
-        "--preset", "reference", "--num-envs", "8", "--steps-per-env", "4", "--iterations", "2",
-        "--uncertainty-penalty", "2.5", "--dynamics", "mean", "--lin-vel-z-l2", "-3.0", "--seed", "3",
+        "--preset", "reference", "--env.num-envs", "8", "--steps-per-env", "4", "--iterations", "2",
+        "--env.uncertainty-penalty", "2.5", "--env.dynamics", "mean", "--rewards.lin-vel-z-l2", "-3.0", "--seed", "3",
     ])  # fmt: skip
     assert code == 0
     assert "imagined reward per step" in capsys.readouterr().out
@@ -186,6 +190,9 @@ def test_cli_flags_reach_the_run(untrained_world_model, tmp_path, one_thread, ca
     assert cfg["env"]["num_envs"] == 8 and cfg["env"]["uncertainty_penalty"] == 2.5 and cfg["seed"] == 3
     assert cfg["env"]["dynamics"] == "mean" and cfg["steps_per_env"] == 4
     assert stored["task"]["rewards"]["lin_vel_z_l2"] == -3.0
+    # the whole command is recorded, the other reward weights are the task's own
+    assert stored["command"]["preset"] == "reference" and stored["command"]["world_model"] == str(wm)
+    assert stored["command"]["rewards"]["feet_air_time"] == get_task("anymal_d_flat").rewards.feet_air_time
     summary = json.loads((out / "summary.json").read_text())
     assert summary["iterations"] == 2 and summary["uncertainty_penalty"] == 2.5
     # lambda > 0: the penalised reward is below the task reward.
@@ -195,7 +202,56 @@ def test_cli_flags_reach_the_run(untrained_world_model, tmp_path, one_thread, ca
 def test_cli_rejects_negative_lambda(untrained_world_model, tmp_path, capsys):
     wm, data = untrained_world_model
     code = main(["train-policy", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data),
-                 "--out", str(tmp_path / "run"), "--uncertainty-penalty", "-1"])  # fmt: skip
+                 "--out", str(tmp_path / "run"), "--env.uncertainty-penalty", "-1"])  # fmt: skip
     assert code == 2
     err = capsys.readouterr().err
     assert "lambda" in err and "weight -1.0 -> lambda 1.0" in err and len(err.strip().splitlines()) == 1
+
+
+def test_runner_and_logger_subclass_rsl_rl():
+    from rsl_rl.runners import OnPolicyRunner
+    from rsl_rl.utils.logger import Logger
+
+    assert issubclass(ImaginationRunner, OnPolicyRunner) and issubclass(ImaginationLogger, Logger)
+    # Overridden, not patched: the learning loop stays rsl_rl's own.
+    assert "learn" in vars(ImaginationRunner) and ImaginationRunner.learn is not OnPolicyRunner.learn
+    assert {"log", "_store_code_state"} <= set(vars(ImaginationLogger))
+
+
+def test_quiet_by_default_progress_bar_kept(untrained_world_model, tmp_path, one_thread, capsys):
+    wm, data = untrained_world_model
+    summary = train_policy(TASK, wm, data, tmp_path / "run", tiny_config(2), progress=True)
+    out, err = capsys.readouterr()
+    assert out == "", out  # no rsl_rl network, observation-set or per-iteration printout
+    assert "MOPO-PPO" in err and "2/2" in err  # the tqdm bar (stderr)
+    assert not (tmp_path / "run" / "git").exists()  # no code-state diffs
+    assert summary["iterations"] == 2 and len(summary["history"]["imagined_reward"]) == 2
+
+
+def test_verbose_print_networks_and_code_state_flags(untrained_world_model, tmp_path, one_thread, capsys):
+    wm, data = untrained_world_model
+    config = dataclasses.replace(tiny_config(1), verbose=True, print_networks=True, log_code_state=True)
+    train_policy(TASK, wm, data, tmp_path / "run", config, progress=True)
+    out, err = capsys.readouterr()
+    assert "Actor Model" in out and "Critic Model" in out  # rsl_rl's network printout
+    assert "Learning iteration 0/1" in out  # rsl_rl's per-iteration report
+    assert "MOPO-PPO" not in err  # the report replaces the bar
+    assert (tmp_path / "run" / "git").is_dir()  # rsl_rl's code state (a diff where a git repository is found)
+
+
+def test_policy_reader_errors_and_run_folders(untrained_world_model, tmp_path):
+    wm, _ = untrained_world_model
+    with pytest.raises(RwmuError, match="it looks like a world model: pass it as --world-model"):
+        read_policy_checkpoint(wm)
+    with pytest.raises(RwmuError, match="no such file"):
+        read_policy_checkpoint(tmp_path / "model_1.pt")
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(RwmuError, match="without model_<iteration>.pt"):
+        resolve_policy_checkpoint(run)
+    for k in (2, 10, 9):
+        (run / f"model_{k}.pt").write_bytes(b"")
+    assert resolve_policy_checkpoint(run) == run / "model_10.pt"
+    assert resolve_policy_checkpoint(run / "model_2.pt") == run / "model_2.pt"
+    with pytest.raises(RwmuError, match="no such file or folder"):
+        resolve_policy_checkpoint(tmp_path / "missing")

@@ -148,15 +148,17 @@ def run_cli(*args, cwd=None):
 
 
 def test_cli_train_model_and_model_info(tmp_path):
-    from rwmu.data.writer import write_csv_dataset
+    from rwmu.data.csv_format import write_csv_dataset
 
     ds = make_synthetic_dataset(num_trajectories=3, steps=300, seed=1)
     write_csv_dataset(ds, tmp_path / "data")
     out = tmp_path / "run"
-    r = run_cli("train-model", "--data", str(tmp_path / "data"), "--dims", "6,2,0,2,1", "--out", str(out),
-                "--iterations", "4", "--batch-size", "16", "--ensemble-size", "2", "--history-horizon", "5",
-                "--rnn-hidden-size", "16", "--head-shape", "8", "--normalization", "data", "--interval", "2",
-                "--horizons", "4", "--forecast-horizon", "3", "--logger", "tensorboard", "--progress", "false")  # fmt: skip
+    r = run_cli("train-model", "--data", str(tmp_path / "data"), "--dims", "6", "2", "0", "2", "1", "--out", str(out),
+                "--optim.iterations", "4", "--optim.batch-size", "16", "--architecture.ensemble-size", "2",
+                "--architecture.history-horizon", "5", "--architecture.rnn-hidden-size", "16",
+                "--architecture.head-shape", "8", "--normalization", "data", "--validation.interval", "2",
+                "--validation.horizons", "4", "--optim.forecast-horizon", "3", "--logger", "tensorboard",
+                "--no-progress")  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "results in" in r.stdout
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
@@ -164,12 +166,17 @@ def test_cli_train_model_and_model_info(tmp_path):
     assert info.returncode == 0, info.stderr
     d = json.loads(info.stdout)
     assert d["architecture"]["ensemble_size"] == 2 and d["iterations"] in (2, 4) and d["normalization"]
-    r = run_cli("train-model", "--data", str(tmp_path / "data"), "--dims", "6,2,0,2,1", "--out", str(out),
-                "--iterations", "6", "--resume", "--progress", "false")  # fmt: skip
+    # --resume continues with the stored settings: only --out, --resume and the new total are given
+    r = run_cli("train-model", "--out", str(out), "--resume", "--optim.iterations", "6")
     assert r.returncode == 0, r.stderr
     assert load_world_model(out / "model_latest.pt").config.ensemble_size == 2
-    bad = run_cli("train-model", "--data", str(tmp_path / "data"), "--dims", "6,2,0,2,1", "--out", str(out),
-                  "--iterations", "abc")  # fmt: skip
+    stored = json.loads((out / "config.json").read_text())["config"]["command"]
+    assert stored["train"]["optim"]["iterations"] == 6 and stored["train"]["optim"]["batch_size"] == 16
+    changed = run_cli("train-model", "--out", str(out), "--resume", "--optim.iterations", "8",
+                      "--architecture.ensemble-size", "3")  # fmt: skip
+    assert changed.returncode == 2 and "another architecture" in changed.stderr
+    bad = run_cli("train-model", "--data", str(tmp_path / "data"), "--dims", "6", "2", "0", "2", "1", "--out", str(out),
+                  "--optim.iterations", "abc")  # fmt: skip
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 

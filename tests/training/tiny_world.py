@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from rwmu.data.dataset import save_dataset
+from rwmu.data.native_format import save_dataset
 from rwmu.data.normalization import Normalization
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.models import WorldModelConfig, WorldModelEnsemble

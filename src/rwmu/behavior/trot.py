@@ -1,6 +1,6 @@
 """A scripted trotting controller for the Go2 with velocity feedback: the behaviour policy of the offline data.
 
-It reads only the policy observation (48, SPEC section 3: body velocities, projected gravity, command, joint state,
+It reads only the policy observation (48, docs/method.md section 3: body velocities, projected gravity, command, joint state,
 last action), so it runs in the simulator exactly as a learned policy does. Per environment and control step:
 
 1. **Velocity feedback.** A PI loop on the measured body velocity turns the command into the velocity the feet are
@@ -196,7 +196,7 @@ class TrotController:
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor) -> torch.Tensor:
-        """Actions (n, 12) for observations (n, 48) laid out as SPEC section 3."""
+        """Actions (n, 12) for observations (n, 48) laid out as docs/method.md section 3."""
         g = self.config.gains
         obs = obs.float()
         lin_vel, ang_vel, gravity, command = obs[:, 0:3], obs[:, 3:6], obs[:, 6:9], obs[:, 9:12]

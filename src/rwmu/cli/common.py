@@ -1,36 +1,61 @@
-"""Flags several subcommands share: which task / dimensions a dataset has, and where outputs go."""
+"""What several commands share: the task / column widths of a dataset, devices, stored configs of resumed runs."""
 
 from __future__ import annotations
 
-import argparse
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+
+from rwmu.data.layout import DataDims
+from rwmu.errors import RwmuError
+from rwmu.tasks import get_task
+from rwmu.tasks.base import Task
+from rwmu.utils.config import config_from_dict
+
+T = TypeVar("T")
+
+Dims = tuple[int, int, int, int, int]
+"""Column widths ``state action extension contact termination`` of a dataset row, e.g. ``45 12 0 8 1``."""
 
 
-def add_task_arguments(parser: argparse.ArgumentParser, required: bool = False) -> None:
-    """``--task NAME`` or ``--dims S,A,E,C,T`` (the column widths of a dataset row)."""
-    parser.add_argument("--task", default=None, required=required,
-                        help="task that names the dataset's columns, e.g. anymal_d_flat, go2_flat")  # fmt: skip
-    parser.add_argument("--dims", default=None, metavar="S,A,E,C,T",
-                        help="column widths state,action,extension,contact,termination (instead of --task)")  # fmt: skip
+def resolve_task_and_dims(task_name: str | None, dims: Dims | None) -> tuple[Task | None, DataDims | None]:
+    """``(task or None, DataDims or None)`` from ``--task`` / ``--dims``; they must agree if both are given.
+
+    ``--task none`` (any case) means no task."""
+    task = get_task(task_name) if task_name and task_name.lower() != "none" else None
+    if dims is None:
+        return task, task.dims if task is not None else None
+    widths = DataDims(*dims)
+    if task is not None and task.dims != widths:
+        raise RwmuError(f"--dims {' '.join(map(str, dims))} disagrees with --task {task.name} "
+                        f"({task.dims.describe()}); give only one")  # fmt: skip
+    return task, widths
 
 
-def resolve_task_and_dims(args: argparse.Namespace):
-    """Return ``(task or None, DataDims or None)`` from ``--task`` / ``--dims``; they must agree if both given."""
-    from rwmu.data.layout import DataDims
-    from rwmu.errors import RwmuError
-    from rwmu.tasks import get_task
+def simulated_task(name: str) -> Task:
+    """The task ``--task`` names, which must have a MuJoCo simulator (go2_flat)."""
+    task = get_task(name)
+    if task.name != "go2_flat":
+        raise RwmuError(f"--task {task.name}: no simulator for this task; only go2_flat is simulated")
+    return task
 
-    task = get_task(args.task) if getattr(args, "task", None) else None
-    dims = None
-    if getattr(args, "dims", None):
-        try:
-            values = [int(v) for v in args.dims.split(",")]
-            if len(values) != 5:
-                raise ValueError(f"got {len(values)} numbers")
-            dims = DataDims(*values)
-        except (ValueError, TypeError) as err:
-            raise RwmuError(f"--dims {args.dims!r}: expected five integers S,A,E,C,T ({err})") from None
-        if task is not None and task.dims != dims:
-            raise RwmuError(f"--dims {args.dims} disagrees with --task {task.name} ({task.dims.describe()})")
-    elif task is not None:
-        dims = task.dims
-    return task, dims
+
+def check_device(device: str) -> None:
+    """Refuse a CUDA device where none is available (before any work starts)."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RwmuError(f"--device {device}: no CUDA device is available here; use --device cpu")
+
+
+def stored_config(out: Path, cls: type[T]) -> T | None:
+    """The command config a run in ``out`` was started with (its ``config.json``), or None if there is none."""
+    path = Path(out) / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        stored: Any = json.loads(path.read_text())["config"]["command"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise RwmuError(f"{path}: not a config.json written by rwmu (key config.command is missing); "
+                        f"resume only a run rwmu started, or choose a new --out") from None  # fmt: skip
+    return config_from_dict(cls, stored)

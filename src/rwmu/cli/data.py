@@ -1,89 +1,151 @@
-"""``rwmu data``: convert, inspect, validate and generate trajectory datasets.
+"""Convert, inspect, validate and generate trajectory datasets (reference CSV folders and native .rwmu files).
 
-    rwmu data convert SRC DST [--task T | --dims S,A,E,C,T]     CSV folder/file(s) <-> native .rwmu
-    rwmu data info PATH [--task T | --dims ...] [--json]         dims, rows, episodes, per-column statistics
-    rwmu data validate PATH [--task T | --dims ...] [--min-rows N]
-    rwmu data example --out DIR [--task anymal_d_flat|none] [--trajectories K --steps N --seed S --format csv|rwmu]
+Column convention: docs/method.md section 2 (state | action | extension | contact | termination, one row per
+control step). CSV data needs --task or --dims to name its columns; a .rwmu file records them.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import tyro
+
+from rwmu.cli.common import Dims, resolve_task_and_dims
+from rwmu.data import NATIVE_SUFFIX, TrajectoryDataset, load_dataset, save_dataset, write_csv_dataset
+from rwmu.data.synthetic import DEFAULT_DIMS, make_synthetic_dataset
+from rwmu.errors import RwmuError
+from rwmu.utils.io import write_run_config
+
+SUMMARY = "convert, inspect, validate and generate trajectory datasets (rwmu data info|validate|convert|example)"
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "data",
-        help="convert, inspect, validate and generate trajectory datasets",
-        description="Work with trajectory datasets (reference CSV folders and native .rwmu files).",
-    )
-    commands = parser.add_subparsers(dest="data_command", metavar="ACTION")
-    commands.required = True
-
-    from rwmu.cli.common import add_task_arguments as add_dims_flags
-
-    convert = commands.add_parser(
-        "convert",
-        help="convert CSV data to a native .rwmu file, or a .rwmu file to a CSV folder",
-        description="DST ending in .rwmu: write the native format; otherwise write a folder of "
-        "state_action_data_<k>.csv files.",
-    )
-    convert.add_argument("src", nargs="+", metavar="SRC", help="CSV folder, CSV file(s) or .rwmu file")
-    convert.add_argument("dst", metavar="DST", help="output .rwmu file or CSV folder")
-    add_dims_flags(convert)
-
-    info = commands.add_parser("info", help="dims, rows, trajectories, terminations and per-column statistics")
-    info.add_argument("path", metavar="PATH")
-    add_dims_flags(info)
-    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
-    validate = commands.add_parser("validate", help="check a dataset; print a summary or the first problem")
-    validate.add_argument("path", metavar="PATH")
-    add_dims_flags(validate)
-    validate.add_argument("--min-rows", type=int, default=1, help="minimum rows per trajectory (e.g. M + N)")
-
-    example = commands.add_parser("example", help="write synthetic example data (damped linear system)")
-    example.add_argument("--out", required=True, metavar="DIR", help="output folder (or a .rwmu file path)")
-    example.add_argument(
-        "--task",
-        default=None,
-        help="task whose shape to imitate (default anymal_d_flat unless --dims is given), or 'none' for the small "
-        "6/2/0/2/1 system",
-    )
-    example.add_argument("--dims", default=None, metavar="S,A,E,C,T", help="column widths instead of a task")
-    example.add_argument("--trajectories", type=int, default=4, help="number of trajectories (files)")
-    example.add_argument("--steps", type=int, default=2500, help="rows per trajectory")
-    example.add_argument("--seed", type=int, default=0)
-    example.add_argument("--format", choices=("csv", "rwmu"), default="csv")
-
-    parser.set_defaults(func=run)
+def _source(paths: tuple[Path, ...]) -> str | list[str]:
+    return str(paths[0]) if len(paths) == 1 else [str(p) for p in paths]
 
 
-def _task_and_dims(args):
-    """``--task`` (``none`` allowed) and ``--dims`` via :func:`rwmu.cli.common.resolve_task_and_dims`."""
-    from rwmu.cli.common import resolve_task_and_dims
+@dataclass(frozen=True)
+class Info:
+    """Dims, rows, trajectories, terminations and per-column statistics of a dataset."""
 
-    if args.task is not None and args.task.lower() == "none":
-        args.task = None
-    return resolve_task_and_dims(args)
-
-
-def _source(paths: list[str]):
-    return paths[0] if len(paths) == 1 else paths
-
-
-def run(args) -> int:
-    return {"convert": _convert, "info": _info, "validate": _validate, "example": _example}[args.data_command](args)
+    path: tyro.conf.Positional[Path]
+    """CSV folder, CSV file or .rwmu file"""
+    task: str | None = None
+    """task that names the CSV columns (anymal_d_flat, go2_flat)"""
+    dims: Dims | None = None
+    """column widths state action extension contact termination, instead of --task"""
+    json: bool = False
+    """print JSON instead of a table"""
 
 
-def _convert(args) -> int:
-    from pathlib import Path
+@dataclass(frozen=True)
+class Validate:
+    """Check a dataset; print a summary, or one line naming the first problem (file, row, column)."""
 
-    from rwmu.data.dataset import NATIVE_SUFFIX, load_dataset, save_dataset
-    from rwmu.data.writer import write_csv_dataset
+    path: tyro.conf.Positional[Path]
+    """CSV folder, CSV file or .rwmu file"""
+    task: str | None = None
+    """task that names the CSV columns (anymal_d_flat, go2_flat)"""
+    dims: Dims | None = None
+    """column widths state action extension contact termination, instead of --task"""
+    min_rows: int = 1
+    """minimum rows per trajectory (e.g. history + forecast horizon, M + N)"""
 
-    task, dims = _task_and_dims(args)
-    ds = load_dataset(_source(args.src), task=task, dims=dims)
-    dst = Path(args.dst)
+
+@dataclass(frozen=True)
+class Convert:
+    """Convert CSV data to a native .rwmu file (DST ends in .rwmu), or any dataset to a folder of CSV files."""
+
+    src: tyro.conf.Positional[tuple[Path, ...]]
+    """CSV folder, CSV file(s) or .rwmu file, then the output: a .rwmu file or a CSV folder"""
+    task: str | None = None
+    """task that names the CSV columns (anymal_d_flat, go2_flat)"""
+    dims: Dims | None = None
+    """column widths state action extension contact termination, instead of --task"""
+
+
+@dataclass(frozen=True)
+class Example:
+    """Write synthetic example data: a damped linear system shaped like a task's rows."""
+
+    out: Path
+    """output folder (or a .rwmu file path with --format rwmu)"""
+    task: str | None = "anymal_d_flat"
+    """task whose row shape to imitate; None with --dims, or for the small 6/2/0/2/1 system"""
+    dims: Dims | None = None
+    """column widths state action extension contact termination, instead of --task"""
+    trajectories: int = 4
+    """number of trajectories (files)"""
+    steps: int = 2500
+    """rows per trajectory"""
+    seed: int = 0
+    format: Literal["csv", "rwmu"] = "csv"
+    """csv: state_action_data_<k>.csv files; rwmu: one native file"""
+
+
+SUBCOMMANDS = {"info": Info, "validate": Validate, "convert": Convert, "example": Example}
+
+
+def run(cmd: Info | Validate | Convert | Example) -> int:
+    runner = {Info: info, Validate: validate, Convert: convert, Example: example}[type(cmd)]
+    return runner(cmd)
+
+
+def statistics(ds: TrajectoryDataset) -> list[dict]:
+    """Mean, std, min and max of every column."""
+    data = ds.data
+    mean, std = data.mean(axis=0, dtype=np.float64), data.std(axis=0, dtype=np.float64)
+    low, high = data.min(axis=0), data.max(axis=0)
+    return [
+        {"column": i, "name": name, "mean": float(mean[i]), "std": float(std[i]), "min": float(low[i]),
+         "max": float(high[i])}
+        for i, name in enumerate(ds.column_names)
+    ]  # fmt: skip
+
+
+def info(cmd: Info) -> int:
+    task, dims = resolve_task_and_dims(cmd.task, cmd.dims)
+    ds = load_dataset(str(cmd.path), task=task, dims=dims)
+    lengths = ds.trajectory_lengths
+    report = {
+        "path": str(cmd.path), "dims": ds.dims.as_dict(), "num_columns": ds.dims.num_columns, "rows": ds.num_rows,
+        "trajectories": ds.num_trajectories, "trajectory_rows": {"min": int(lengths.min()), "max": int(lengths.max())},
+        "episodes": ds.num_episodes, "terminations": ds.num_terminations, "dt": ds.meta.get("dt"),
+        "task": ds.meta.get("task"), "provenance": ds.meta.get("provenance"), "columns": statistics(ds),
+    }  # fmt: skip
+    if cmd.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{cmd.path}")
+    print(f"  {ds.dims.describe()} ({ds.dims.num_columns} columns)")
+    print(f"  rows {ds.num_rows}, trajectories {ds.num_trajectories} (rows per trajectory {lengths.min()}-"
+          f"{lengths.max()}), episodes {ds.num_episodes}, terminations {ds.num_terminations}")  # fmt: skip
+    print(f"  task {ds.meta.get('task')}, dt {ds.meta.get('dt')}")
+    width = max(len(c["name"]) for c in report["columns"])
+    print(f"  {'#':>3}  {'column':<{width}}  {'mean':>11} {'std':>11} {'min':>11} {'max':>11}")
+    for c in report["columns"]:
+        print(f"  {c['column']:>3}  {c['name']:<{width}}  {c['mean']:>11.4g} {c['std']:>11.4g} "
+              f"{c['min']:>11.4g} {c['max']:>11.4g}")  # fmt: skip
+    return 0
+
+
+def validate(cmd: Validate) -> int:
+    task, dims = resolve_task_and_dims(cmd.task, cmd.dims)
+    ds = load_dataset(str(cmd.path), task=task, dims=dims, min_rows=cmd.min_rows)
+    ds.check_values(source=str(cmd.path))  # native files were checked when written; check again here
+    print(f"OK {cmd.path}: {ds.summary()}")
+    return 0
+
+
+def convert(cmd: Convert) -> int:
+    if len(cmd.src) < 2:
+        raise RwmuError("rwmu data convert SRC [SRC ...] DST: give the data to convert, then the output path")
+    task, dims = resolve_task_and_dims(cmd.task, cmd.dims)
+    sources, dst = cmd.src[:-1], cmd.src[-1]
+    ds = load_dataset(_source(sources), task=task, dims=dims)
     if dst.suffix == NATIVE_SUFFIX:
         save_dataset(ds, dst)
         print(f"wrote {dst} ({ds.summary()})")
@@ -93,105 +155,17 @@ def _convert(args) -> int:
     return 0
 
 
-def _statistics(ds) -> list[dict]:
-    import numpy as np
-
-    data = ds.data
-    mean = data.mean(axis=0, dtype=np.float64)
-    std = data.std(axis=0, dtype=np.float64)
-    low, high = data.min(axis=0), data.max(axis=0)
-    return [
-        {"column": i, "name": name, "mean": float(mean[i]), "std": float(std[i]), "min": float(low[i]),
-         "max": float(high[i])}
-        for i, name in enumerate(ds.column_names)
-    ]  # fmt: skip
-
-
-def _info(args) -> int:
-    import json
-
-    from rwmu.data.dataset import load_dataset
-
-    task, dims = _task_and_dims(args)
-    ds = load_dataset(args.path, task=task, dims=dims)
-    lengths = ds.trajectory_lengths
-    report = {
-        "path": args.path,
-        "dims": ds.dims.as_dict(),
-        "num_columns": ds.dims.num_columns,
-        "rows": ds.num_rows,
-        "trajectories": ds.num_trajectories,
-        "trajectory_rows": {"min": int(lengths.min()), "max": int(lengths.max())},
-        "episodes": ds.num_episodes,
-        "terminations": ds.num_terminations,
-        "dt": ds.meta.get("dt"),
-        "task": ds.meta.get("task"),
-        "provenance": ds.meta.get("provenance"),
-        "columns": _statistics(ds),
-    }
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return 0
-    print(f"{args.path}")
-    print(f"  {ds.dims.describe()} ({ds.dims.num_columns} columns)")
-    print(
-        f"  rows {ds.num_rows}, trajectories {ds.num_trajectories} "
-        f"(rows per trajectory {lengths.min()}-{lengths.max()}), episodes {ds.num_episodes}, "
-        f"terminations {ds.num_terminations}"
-    )
-    print(f"  task {ds.meta.get('task')}, dt {ds.meta.get('dt')}")
-    width = max(len(c["name"]) for c in report["columns"])
-    print(f"  {'#':>3}  {'column':<{width}}  {'mean':>11} {'std':>11} {'min':>11} {'max':>11}")
-    for c in report["columns"]:
-        print(
-            f"  {c['column']:>3}  {c['name']:<{width}}  {c['mean']:>11.4g} {c['std']:>11.4g} "
-            f"{c['min']:>11.4g} {c['max']:>11.4g}"
-        )
-    return 0
-
-
-def _validate(args) -> int:
-    from rwmu.data.dataset import load_dataset
-
-    task, dims = _task_and_dims(args)
-    ds = load_dataset(args.path, task=task, dims=dims, min_rows=args.min_rows)
-    ds.check_values(source=args.path)  # native files were checked when written; check again here
-    print(f"OK {args.path}: {ds.summary()}")
-    return 0
-
-
-def _example(args) -> int:
-    from pathlib import Path
-
-    from rwmu.data.dataset import NATIVE_SUFFIX, save_dataset
-    from rwmu.data.synthetic import DEFAULT_DIMS, make_synthetic_dataset
-    from rwmu.data.writer import write_csv_dataset
-    from rwmu.utils.io import write_run_config
-
-    if args.task is None and args.dims is None:
-        args.task = "anymal_d_flat"
-    task, dims = _task_and_dims(args)
-    ds = make_synthetic_dataset(
-        args.trajectories, args.steps, dims=dims or DEFAULT_DIMS, seed=args.seed, task=task
-    )
-    out = Path(args.out)
-    if args.format == "rwmu":
-        target = out if out.suffix == NATIVE_SUFFIX else out / "example.rwmu"
+def example(cmd: Example) -> int:
+    task, dims = resolve_task_and_dims(cmd.task if cmd.dims is None else None, cmd.dims)
+    ds = make_synthetic_dataset(cmd.trajectories, cmd.steps, dims=dims or DEFAULT_DIMS, seed=cmd.seed, task=task)
+    if cmd.format == "rwmu":
+        target = cmd.out if cmd.out.suffix == NATIVE_SUFFIX else cmd.out / "example.rwmu"
         save_dataset(ds, target)
-        config_dir = target.parent
-        where = str(target)
+        config_dir, where = target.parent, str(target)
     else:
-        write_csv_dataset(ds, out)
-        config_dir, where = out, f"{out}/"
-    config = {
-        "task": task.name if task else None,
-        "dims": ds.dims.as_dict(),
-        "trajectories": args.trajectories,
-        "steps": args.steps,
-        "seed": args.seed,
-        "format": args.format,
-        "generator": ds.meta["provenance"],
-    }
-    write_run_config(config_dir, config, name="example_config.json")
+        write_csv_dataset(ds, cmd.out)
+        config_dir, where = cmd.out, f"{cmd.out}/"
+    write_run_config(config_dir, {"command": cmd, "dims": ds.dims.as_dict(), "generator": ds.meta["provenance"]},
+                     name="example_config.json")  # fmt: skip
     print(f"wrote synthetic example data to {where} ({ds.summary()})")
     return 0

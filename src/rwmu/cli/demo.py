@@ -1,41 +1,47 @@
-"""``rwmu demo``: the whole pipeline end to end on a small Go2 problem (CPU, about 10 minutes on 2 cores).
-
-    rwmu demo --out DIR [--preset demo|paper|tiny] [--collect-steps N] [--model-iterations N] [--lambdas 1,0] ...
+"""The whole pipeline end to end on a small Go2 problem (CPU, about 10 minutes on 2 cores).
 
 Collects data with the scripted controller in MuJoCo, trains a world model, evaluates its uncertainty against its
 error, trains MOPO-PPO at each lambda, scores every policy and the behaviour controller in MuJoCo on the
-unpenalised reward, and writes DIR/report.md (+ PNG plots) and DIR/report.json. Re-running with the same --out
-continues: stages whose outputs exist are skipped. Every stage's size is a flag; --preset paper sets the paper's.
+unpenalised reward, and writes OUT/report.md (+ PNG plots) and OUT/report.json. Re-running with the same --out
+continues: stages whose outputs exist are skipped. Every stage's settings are flags (e.g.
+--world-model.optim.iterations, --policy.iterations, --policy.env.num-envs, --collect.steps, --lambdas 1 0);
+--preset paper sets the paper's for every stage, --preset tiny checks the pipeline in under a minute.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal
 
-from rwmu.utils.config import add_dataclass_arguments, dataclass_from_args
+import tyro
 
+from rwmu.experiments.demo import PRESETS, DemoConfig, run_demo
 
-def register(subparsers) -> None:
-    from rwmu.experiments.demo import DemoConfig
-
-    p = subparsers.add_parser(
-        "demo",
-        help="end-to-end demo: collect Go2 data, world model, uncertainty check, MOPO-PPO at lambda 1 and 0, "
-        "MuJoCo evaluation, report",
-        description=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--out", required=True, metavar="DIR", help="report folder (re-run to continue)")
-    p.add_argument("--preset", choices=("demo", "paper", "tiny"), default="demo",
-                   help="demo: ~10 min on 2 CPU cores (default); paper: the paper's settings for every stage (hours; "
-                        "GPU advised); tiny: under a minute, checks the pipeline only. Flags override it.")  # fmt: skip
-    add_dataclass_arguments(p, DemoConfig, title="stage sizes (defaults of --preset demo)")
-    p.set_defaults(func=run)
+SUMMARY = "end-to-end demo: Go2 data, world model, uncertainty check, MOPO-PPO at lambda 1 and 0, MuJoCo scores"
 
 
-def run(args: argparse.Namespace) -> int:
-    from rwmu.experiments.demo import PRESETS, run_demo
+@dataclass(frozen=True)
+class Command:
+    """Run the whole pipeline on a small Go2 problem and write a report."""
 
-    config = dataclass_from_args(type(PRESETS[args.preset]()), args, base=PRESETS[args.preset]())
-    run_demo(args.out, config)
+    out: Path
+    """report folder (re-run with the same folder to continue)"""
+    preset: Literal["demo", "paper", "tiny"] = "demo"
+    """demo: ~10 min on 2 CPU cores; paper: the paper's settings for every stage (hours; GPU advised); tiny: under
+    a minute, checks the pipeline only. Flags override it."""
+    demo: Annotated[DemoConfig, tyro.conf.arg(name="")] = field(default_factory=DemoConfig)
+
+
+def defaults(argv: list[str]) -> Command:
+    """The preset's settings."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--preset", choices=tuple(PRESETS), default="demo")
+    preset = parser.parse_known_args(argv)[0].preset
+    return Command(out=tyro.MISSING, preset=preset, demo=PRESETS[preset]())
+
+
+def run(cmd: Command) -> int:
+    run_demo(cmd.out, cmd.demo)
     return 0

@@ -1,27 +1,34 @@
-"""``rwmu export``: TorchScript and ONNX actor files from a policy checkpoint."""
+"""Export a trained policy's actor for deployment: policy.pt (TorchScript), policy.onnx and policy.json.
+
+Takes a policy run folder (its latest checkpoint) or a checkpoint model_<it>.pt written by rwmu train-policy.
+Inputs of the exported networks are raw observations (any observation normalisation is folded into the first
+layer); outputs are the mean actions. policy.json records the observation and action layout.
+"""
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import tyro
+
+from rwmu.training.export import export_policy
+
+SUMMARY = "export a trained policy's actor to TorchScript and ONNX for deployment"
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "export",
-        help="export a trained policy's actor to TorchScript and ONNX for deployment",
-        description="Write policy.pt (TorchScript), policy.onnx and policy.json (observation/action layout) for the "
-        "actor of an rsl_rl checkpoint written by rwmu train-policy. Inputs are raw observations (any observation "
-        "normalisation is folded into the network); outputs are the mean actions.",
-    )
-    p.add_argument("checkpoint", help="policy checkpoint model_<iteration>.pt")
-    p.add_argument("--out", required=True, help="output folder")
-    p.set_defaults(func=run)
+@dataclass(frozen=True)
+class Command:
+    """Export a trained policy's actor to TorchScript and ONNX."""
+
+    policy: tyro.conf.Positional[Path]
+    """policy run folder (its latest checkpoint) or checkpoint model_<iteration>.pt"""
+    out: Path
+    """output folder"""
 
 
-def run(args: argparse.Namespace) -> int:
-    from rwmu.training.export import export_policy
-
-    paths = export_policy(args.checkpoint, args.out)
+def run(cmd: Command) -> int:
+    paths = export_policy(cmd.policy, cmd.out)
     for kind, path in paths.items():
         print(f"{kind:<12} {path}")
     return 0

@@ -1,61 +1,134 @@
-"""The ``rwmu`` command: one subcommand per job.
+"""The ``rwmu`` command: one subcommand per job, each with one typed config tree parsed by tyro.
 
-Every subcommand module exposes ``register(subparsers)``, which adds its parser and sets ``func`` to the function
-that runs it. User errors (:class:`rwmu.errors.RwmuError`) end as one line on stderr and exit code 2.
+Every subcommand module defines ``SUMMARY`` (one line), ``Command`` (a frozen dataclass; a group such as
+``rwmu data`` has ``SUBCOMMANDS``, name -> dataclass, instead), ``run(command) -> int`` and, where a preset or a
+resumed run changes the defaults, ``defaults(argv) -> Command | None``. Flags given on the command line always win
+over those defaults.
+User errors (:class:`rwmu.errors.RwmuError`) end as one line on stderr and exit code 2, without a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
+import contextlib
+import io
+import os
 import sys
+from types import ModuleType
 
-# Subcommand modules under rwmu.cli, in the order ``rwmu --help`` lists them.
-SUBCOMMAND_MODULES = (
-    "data",
-    "model",
-    "train_model",
-    "train_policy", "export", "play_imagination",
-    "collect", "evaluate",
-    "eval_uncertainty",
-    "demo", "sweep",
+import tyro
+
+from rwmu.cli import (
+    collect,
+    data,
+    demo,
+    eval_uncertainty,
+    evaluate,
+    export,
+    model,
+    play_imagination,
+    sweep,
+    train_model,
+    train_policy,
 )
+from rwmu.errors import RwmuError
+from rwmu.version import __version__
+
+BOX_CHARACTERS = " │╭╮╰╯─┃━┏┓┗┛•"
+
+COMMANDS: dict[str, ModuleType] = {
+    "data": data,
+    "model": model,
+    "train-model": train_model,
+    "eval-uncertainty": eval_uncertainty,
+    "train-policy": train_policy,
+    "play-imagination": play_imagination,
+    "export": export,
+    "collect": collect,
+    "evaluate": evaluate,
+    "demo": demo,
+    "sweep": sweep,
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from rwmu import __version__
+def listing(entries: dict[str, str]) -> str:
+    width = max(map(len, entries))
+    return "\n".join(f"  {name:<{width}}  {text}" for name, text in entries.items())
 
-    parser = argparse.ArgumentParser(
-        prog="rwmu",
-        description="Offline model-based RL for legged robots: world models, MOPO-PPO, MuJoCo evaluation.",
-    )
-    parser.add_argument("--version", action="version", version=f"rwmu {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    subparsers.required = True
-    for name in SUBCOMMAND_MODULES:
-        importlib.import_module(f"rwmu.cli.{name}").register(subparsers)
-    return parser
+
+def usage() -> str:
+    return "\n".join([
+        "usage: rwmu [--version] COMMAND [--help] [FLAGS]",
+        "",
+        "Offline model-based RL for legged robots: world models, MOPO-PPO in imagination, MuJoCo evaluation.",
+        "",
+        "commands:",
+        listing({name: module.SUMMARY for name, module in COMMANDS.items()}),
+        "",
+        "`rwmu COMMAND --help` lists every flag of a command with its default.",
+    ])  # fmt: skip
+
+
+def parse(name: str, argv: list[str]):
+    """The command config of subcommand ``name`` from its flags ``argv`` (tyro exits with code 2 on a bad flag)."""
+    module = COMMANDS[name]
+    if hasattr(module, "SUBCOMMANDS"):  # a group: rwmu data info ...
+        if not argv or argv[0] not in module.SUBCOMMANDS:
+            choices = ", ".join(module.SUBCOMMANDS)
+            if not argv or argv[0] not in ("-h", "--help"):
+                raise RwmuError(f"give one of {choices} (rwmu {name} ACTION [FLAGS]); see rwmu {name} --help")
+            print(f"usage: rwmu {name} {{{choices}}} [--help] [FLAGS]\n\n{module.SUMMARY}\n\n"
+                  + listing({sub: (cls.__doc__ or "").strip().splitlines()[0] for sub, cls in
+                             module.SUBCOMMANDS.items()}))  # fmt: skip
+            raise SystemExit(0)
+        cls, prog, argv = module.SUBCOMMANDS[argv[0]], f"rwmu {name} {argv[0]}", argv[1:]
+    else:
+        cls, prog = module.Command, f"rwmu {name}"
+    defaults = module.defaults(argv) if hasattr(module, "defaults") else None
+    return tyro.cli(cls, args=argv, prog=prog, description=cls.__doc__ if cls.__doc__ else module.__doc__,
+                    default=defaults)  # fmt: skip
+
+
+def one_line(tyro_message: str) -> str:
+    """tyro's boxed parse error as one line (the project's error convention): its text without the box, the title,
+    the flag's help text or the list of alternatives tried."""
+    body = [line.strip(BOX_CHARACTERS) for line in tyro_message.splitlines() if not line.lstrip().startswith("╭")]
+    text = " ".join(" ".join(body).split())
+    for tail in (" Argument helptext:", " Got errors:", " For full helptext"):
+        text = text.split(tail)[0]
+    return text.rstrip(" .;:")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rwmu.errors import RwmuError
-
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    if argv[0] == "--version":
+        print(f"rwmu {__version__}")
+        return 0
+    name = argv[0]
+    if name not in COMMANDS:
+        print(f"rwmu: error: unknown command {name!r}; run `rwmu --help` for the list", file=sys.stderr)
+        return 2
     try:
-        result = args.func(args)
+        captured = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(captured):
+                command = parse(name, argv[1:])
+        except SystemExit as exit_:  # --help (printed), or a flag tyro refused: say why in one line
+            if exit_.code:
+                print(f"rwmu {name}: error: {one_line(captured.getvalue())}; see --help", file=sys.stderr)
+            return int(exit_.code or 0)
+        return int(COMMANDS[name].run(command) or 0)
     except RwmuError as err:
-        print(f"rwmu {args.command}: error: {err}", file=sys.stderr)
+        print(f"rwmu {name}: error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        print(f"rwmu {args.command}: interrupted", file=sys.stderr)
+        print(f"rwmu {name}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into a reader that closed early (e.g. | head)
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    return int(result or 0)
 
 
 if __name__ == "__main__":

@@ -1,26 +1,34 @@
-"""``rwmu model info``: what a world-model checkpoint holds."""
+"""Inspect world-model checkpoints: architecture, parameters, iterations, normalisation, data used."""
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import tyro
+
+from rwmu.models.checkpoint import describe_checkpoint
+
+SUMMARY = "inspect world-model checkpoints (rwmu model info PATH)"
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser("model", help="inspect world-model checkpoints")
-    sub = p.add_subparsers(dest="model_command", metavar="ACTION")
-    sub.required = True
-    info = sub.add_parser("info", help="architecture, parameters, iterations, normalisation, data used")
-    info.add_argument("path", help="world-model checkpoint (rwmu or reference format)")
-    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    info.set_defaults(func=run_info)
+@dataclass(frozen=True)
+class Info:
+    """Architecture, parameters, iterations, normalisation and data of a world-model checkpoint."""
+
+    path: tyro.conf.Positional[Path]
+    """world-model checkpoint (rwmu or reference format)"""
+    json: bool = False
+    """print JSON instead of a table"""
 
 
-def run_info(args: argparse.Namespace) -> int:
-    from rwmu.models.checkpoint import describe_checkpoint
+SUBCOMMANDS = {"info": Info}
 
-    d = describe_checkpoint(args.path)
-    if args.json:
+
+def run(cmd: Info) -> int:
+    d = describe_checkpoint(cmd.path)
+    if cmd.json:
         print(json.dumps(d, indent=2, default=str))
         return 0
     a = d["architecture"]

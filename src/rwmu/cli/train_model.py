@@ -1,58 +1,76 @@
-"""``rwmu train-model``: train an uncertainty-aware world model on an offline dataset."""
+"""Train the RWM-U world model on an offline dataset (docs/method.md section 5; paper Table S10 defaults).
+
+Writes model_latest.pt, model_best.pt, checkpoints/, tensorboard/, config.json and summary.json to --out.
+`--resume` continues the run in --out with its stored settings (flags given now override them; the
+architecture cannot change).
+"""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Annotated
 
-from rwmu.cli.common import add_task_arguments, resolve_task_and_dims
-from rwmu.utils.config import add_dataclass_arguments, config_from_dict, dataclass_from_args
+import tyro
 
+from rwmu.cli.common import Dims, check_device, resolve_task_and_dims, stored_config
+from rwmu.data.loading import load_dataset
+from rwmu.errors import RwmuError
+from rwmu.tasks import get_task, task_names
+from rwmu.training.world_model import WorldModelTrainer
+from rwmu.training.world_model_config import TrainModelConfig
 
-def register(subparsers) -> None:
-    from rwmu.training.world_model_config import TrainModelConfig
-
-    p = subparsers.add_parser(
-        "train-model",
-        help="train a world model (ensemble, uncertainty) on a dataset",
-        description="Train the RWM-U world model on a dataset (SPEC section 5 objective, paper Table S10 defaults). "
-        "Writes model_latest.pt, model_best.pt, checkpoints/, tensorboard/, config.json and summary.json to --out.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("--data", required=True, help="dataset: a folder of state_action_data_<k>.csv, CSV files, or .rwmu")
-    p.add_argument("--out", required=True, help="output folder")
-    add_task_arguments(p)
-    p.add_argument("--resume", action="store_true", help="continue from --out/model_latest.pt")
-    add_dataclass_arguments(p, TrainModelConfig, title="training settings")
-    p.set_defaults(func=run)
+SUMMARY = "train a world model (ensemble with epistemic uncertainty) on a dataset"
 
 
-def run(args: argparse.Namespace) -> int:
-    from rwmu.data.dataset import load_dataset
-    from rwmu.errors import RwmuError
-    from rwmu.training.world_model import WorldModelTrainer
-    from rwmu.training.world_model_config import TrainModelConfig
+@dataclass(frozen=True)
+class Command:
+    """Train the RWM-U world model on an offline dataset."""
 
-    task, dims = resolve_task_and_dims(args)
-    config = dataclass_from_args(TrainModelConfig, args)
-    if args.resume:
-        import json
-        from pathlib import Path
+    data: tuple[Path, ...]
+    """dataset: a folder of state_action_data_<k>.csv, CSV files, or a .rwmu file"""
+    out: Path
+    """run folder"""
+    task: str | None = None
+    """task that names the dataset's columns (anymal_d_flat, go2_flat); or give --dims"""
+    dims: Dims | None = None
+    """column widths state action extension contact termination, instead of --task (e.g. 45 12 0 8 1)"""
+    resume: bool = False
+    """continue the run in --out from model_latest.pt with its stored settings"""
+    train: Annotated[TrainModelConfig, tyro.conf.arg(name="")] = field(default_factory=TrainModelConfig)
 
-        cfg_path = Path(args.out) / "config.json"
-        if cfg_path.exists():  # flags given now override the stored run's settings
-            stored = json.loads(cfg_path.read_text())["config"]["train_model"]
-            config = dataclass_from_args(TrainModelConfig, args, base=config_from_dict(TrainModelConfig, stored))
-    data_paths = args.data
-    window = config.architecture.history_horizon + config.optim.forecast_horizon
-    dataset = load_dataset(data_paths, task=task, dims=dims, min_rows=window)
-    if task is None and dataset.meta.get("task"):
-        from rwmu.tasks import get_task
 
-        try:
-            task = get_task(dataset.meta["task"])
-        except RwmuError:
-            task = None
-    trainer = WorldModelTrainer(dataset, task, args.out, config, resume=args.resume, data_path=str(args.data))
+def _out_flag(argv: list[str]) -> Path | None:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--resume", action="store_true")
+    known, _ = parser.parse_known_args(argv)
+    return known.out if known.resume else None
+
+
+def defaults(argv: list[str]) -> Command | None:
+    """With ``--resume``: the stored command of the run in ``--out``."""
+    out = _out_flag(argv)
+    stored = stored_config(out, Command) if out is not None else None
+    return replace(stored, out=out, resume=True) if stored is not None else None
+
+
+def run(cmd: Command) -> int:
+    task, dims = resolve_task_and_dims(cmd.task, cmd.dims)
+    check_device(cmd.train.device)
+    if cmd.resume:
+        stored = stored_config(cmd.out, Command)
+        if stored is not None and stored.train.architecture != cmd.train.architecture:
+            raise RwmuError(f"--resume: the run in {cmd.out} was trained with another architecture; drop the "
+                            f"--architecture.* flags or start a new --out")  # fmt: skip
+    window = cmd.train.architecture.history_horizon + cmd.train.optim.forecast_horizon
+    sources = [str(p) for p in cmd.data]
+    dataset = load_dataset(sources[0] if len(sources) == 1 else sources, task=task, dims=dims, min_rows=window)
+    if task is None and dataset.meta.get("task") in task_names():  # a native file names its task
+        task = get_task(dataset.meta["task"])
+    trainer = WorldModelTrainer(dataset, task, cmd.out, cmd.train, resume=cmd.resume, data_path=" ".join(sources),
+                                command=cmd)  # fmt: skip
     summary = trainer.train()
     print(f"world model: {summary['checkpoints']['best']} (best on validation), {summary['checkpoints']['latest']}")
     final = summary["final_validation"]
@@ -63,6 +81,5 @@ def run(args: argparse.Namespace) -> int:
             f"(no-change baseline {final.get('val/no_change_rel_error_forecast_mean', float('nan')):.4f}); "
             f"{summary['windows_per_second']:.0f} windows/s"
         )
-    print(f"results in {args.out}")
+    print(f"results in {cmd.out}")
     return 0
-

@@ -1,4 +1,4 @@
-"""Column layout of a dataset row: state | action | extension | contact | termination (SPEC section 2).
+"""Column layout of a dataset row: state | action | extension | contact | termination (docs/method.md section 2).
 
 Row ``t`` of a trajectory holds the state ``s_t``, the action ``a_t`` that was applied at ``s_{t-1}`` and led to
 ``s_t`` (the "last action", zeros on the first row), the extension values, the contact flags and the termination flag

@@ -1,7 +1,7 @@
 """State and action normalisation: ``x_normalised = (x - mean) / std``.
 
-Comes from a task (the reference config's fixed values, SPEC section 3) or from a dataset's per-column statistics.
-Stored with every world model (:meth:`Normalization.to_dict`) so a checkpoint converts between physical and
+Comes from a task (the reference config's fixed values, docs/method.md section 3) or from a dataset's per-column
+statistics. Stored with every world model (:meth:`Normalization.to_dict`) so a checkpoint converts between physical and
 normalised units on its own.
 """
 
@@ -17,7 +17,7 @@ from rwmu.errors import RwmuError
 
 # Smallest standard deviation computed from data. Constant (or nearly constant) columns would otherwise divide by
 # ~0; clamping to 1e-3 keeps them finite while staying far below every physical scale of the reference task (its
-# smallest std is 0.02, projected gravity; SPEC section 3).
+# smallest std is 0.02, projected gravity; docs/method.md section 3).
 DATA_STD_FLOOR = 1e-3
 
 _KEYS = ("state_mean", "state_std", "action_mean", "action_std")

@@ -17,15 +17,25 @@ one-step model beats "no change" by a wide margin: a learnability check for the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Protocol, Sequence
 
 import numpy as np
 
-from rwmu.data.dataset import TrajectoryDataset, default_column_names
+from rwmu.data.dataset import DatasetSchema, TrajectoryDataset, default_column_names, require_schema
 from rwmu.data.layout import DataDims
 from rwmu.errors import RwmuError
 
 DEFAULT_DIMS = DataDims(state=6, action=2, extension=0, contact=2, termination=1)
+
+
+class ScaledDatasetSchema(DatasetSchema, Protocol):
+    """A :class:`~rwmu.data.dataset.DatasetSchema` with the state normalisation (``None`` when it has none)."""
+
+    @property
+    def state_mean(self) -> Sequence[float] | None: ...
+
+    @property
+    def state_std(self) -> Sequence[float] | None: ...
 
 
 def _system_matrices(latent_dim: int, action_dim: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +81,7 @@ def make_synthetic_dataset(
     dims: DataDims = DEFAULT_DIMS,
     seed: int = 0,
     *,
-    task: Any = None,
+    task: ScaledDatasetSchema | None = None,
     latent_dim: int | None = None,
     noise_std: float = 0.01,
     action_std: float = 1.0,
@@ -86,7 +96,8 @@ def make_synthetic_dataset(
         steps: rows per trajectory.
         dims: column widths (ignored when ``task`` is given). Default 6/2/0/2/1.
         seed: everything is a deterministic function of the seed.
-        task: a :class:`rwmu.tasks.Task` (or its name): use its dims, normalisation scales, column names and dt.
+        task: a task object (:class:`ScaledDatasetSchema`, e.g. :class:`rwmu.tasks.base.Task`; not its name: resolve
+            names with :func:`rwmu.tasks.get_task`): use its dims, normalisation scales, column names and dt.
         latent_dim: dimension of the underlying linear system; default ``min(dims.state, 12)``.
         noise_std: process noise on the latent state per step.
         action_std: stationary std of the OU actions.
@@ -99,10 +110,7 @@ def make_synthetic_dataset(
     Returns:
         a :class:`TrajectoryDataset` with ``meta["provenance"]["source_format"] == "synthetic"``.
     """
-    if isinstance(task, str):
-        from rwmu.tasks import get_task
-
-        task = get_task(task)
+    require_schema(task, "make_synthetic_dataset")
     if task is not None:
         dims = task.dims
     if num_trajectories < 1 or steps < 1:

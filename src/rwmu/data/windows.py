@@ -2,7 +2,7 @@
 
 A window of ``L`` rows starting at global row ``s`` covers rows ``s, ..., s + L - 1``. It is valid when all of them lie
 in one trajectory and none of its first ``L - 1`` rows is a termination (the last row may be one: the model learns to
-predict it). The world model trainer uses ``L = M + N`` (history + forecast steps, SPEC section 2).
+predict it). The world model trainer uses ``L = M + N`` (history + forecast steps, docs/method.md section 2).
 
 Everything is index arithmetic on numpy/torch arrays; no Python loop runs over rows or windows.
 """

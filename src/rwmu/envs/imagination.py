@@ -1,7 +1,10 @@
 """The imagination environment: a batched rsl_rl ``VecEnv`` whose dynamics are a learned world model.
 
 :class:`ImaginationEnv` lets rsl_rl's ``OnPolicyRunner``/``PPO`` train a policy entirely inside a
-:class:`~rwmu.models.WorldModelEnsemble` (MOPO-PPO, SPEC section 6). Everything is vectorised over environments.
+:class:`~rwmu.models.WorldModelEnsemble` (MOPO-PPO, docs/method.md section 6). Everything is vectorised over
+environments. Commands, pushes, the task reward, episode sums, time-outs, the observation and the episode logs come
+from :class:`rwmu.tasks.locomotion.LocomotionCore`, the very code the MuJoCo simulator uses; this module adds the
+learned dynamics, the starting histories and the uncertainty penalty.
 
 Units. The world model works in normalised units; rewards, commands, pushes and the policy observation in physical
 units. The environment keeps the current state in both and converts with the model's normalisation.
@@ -9,33 +12,36 @@ units. The environment keeps the current state in both and converts with the mod
 History and recurrent state. At a reset an environment draws a dataset window of ``M`` rows (``M`` = the model's
 history horizon) ``t0 .. t0+M-1`` that lies in one trajectory and contains no termination. Row ``t0+M-1`` becomes the
 current state; its action column (the action that led to it) becomes the "last action" of the observation. The
-other ``M-1`` states are paired with the actions applied at them (the action column of the following row, SPEC
-section 2 / :mod:`rwmu.data.layout`). A recurrent model gets that environment's hidden state zeroed and warmed up on
-these ``M-1`` pairs with ``predict(..., env_ids=...)``; from then on every step feeds one pair (current state, policy
-action), so the first prediction has seen exactly ``M`` pairs, as in training. An MLP model instead gets the rolling
-``M``-step window every step.
+other ``M-1`` states are paired with the actions applied at them (the action column of the following row,
+docs/method.md section 2 / :mod:`rwmu.data.layout`). A recurrent model gets that environment's hidden state zeroed
+and warmed up on these ``M-1`` pairs with ``predict(..., env_ids=...)``; from then on every step feeds one pair
+(current state, policy action), so the first prediction has seen exactly ``M`` pairs, as in training. An MLP model
+instead gets the rolling ``M``-step window every step.
 
-Initial states (SPEC section 6, reference ``init_data_ratio = 0.8``). A share ``init_data_ratio`` of resets start
-from a dataset history as is. The reference fills the rest from a "random" set; we use dataset histories perturbed
-by Gaussian noise of std ``random_init_noise_std`` in normalised units (states and actions alike): starts near,
-but off, the data, which the uncertainty penalty then weighs. (Commands are random for every environment anyway.)
+Initial states (docs/method.md section 6, reference ``init_data_ratio = 0.8``). A share ``init_data_ratio`` of
+resets start from a dataset history as is. The reference fills the rest from a "random" set; we use dataset
+histories perturbed by Gaussian noise of std ``random_init_noise_std`` in normalised units (states and actions
+alike): starts near, but off, the data, which the uncertainty penalty then weighs. (Commands are random for every
+environment anyway.)
 
-Dynamics (SPEC section 7.1). ``dynamics = "member"`` (reference; trajectory sampling, PETS): each environment draws
-one ensemble member at every reset and follows that member's mean. ``"mean"`` (paper Eq. 4): the ensemble mean.
-Either way the penalty uses the disagreement of all members, reduced as ``reduction`` says (SPEC section 7.2).
+Dynamics (docs/method.md section 7.1). ``dynamics = "member"`` (reference; trajectory sampling, PETS): each
+environment draws one ensemble member at every reset and follows that member's mean. ``"mean"`` (paper Eq. 4): the
+ensemble mean. Either way the penalty uses the disagreement of all members, reduced as ``reduction`` says
+(docs/method.md section 7.2).
 
-Reward. ``r~ = r - lambda * u * dt`` with the task reward ``r`` of :class:`~rwmu.tasks.rewards.RewardComputer` and
-``lambda = uncertainty_penalty >= 0``. The reference code writes ``r += weight * u * dt`` with ``weight = -lambda``.
+Reward. ``r~ = r - lambda * u * dt`` with the task reward ``r`` of the core and ``lambda = uncertainty_penalty >= 0``;
+``-lambda * u * dt`` is the core's penalty term ``uncertainty_penalty``. The reference code writes
+``r += weight * u * dt`` with ``weight = -lambda``.
 
 Episode end. Termination is the model's predicted termination, ``round(sigmoid(logit))``; a time-out after
 ``episode_length`` steps is reported in ``extras["time_outs"]`` so PPO bootstraps it. Contacts likewise come from
-the predicted contact logits. Commands are resampled and pushes applied as :mod:`rwmu.tasks.commands` describes; a
-push adds its kick to the imagined base velocity (physical units) which is then renormalised for the model.
+the predicted contact logits. Commands are resampled and pushes applied by the core; a push adds its kick to the
+imagined body-frame base velocity (physical units), which is then renormalised for the model.
 
-Logging (``extras["log"]``, averaged by rsl_rl's logger over an iteration): ``Episode_Reward/<term>`` episode sums of
-every task term, ``Episode_Reward/uncertainty_penalty``, ``Episode_Reward/task`` (unpenalised) and
-``Episode_Reward/total``; ``Episode_Termination/{terminated,time_out}``; per step ``Imagination/reward``,
-``Imagination/task_reward`` and ``Imagination/epistemic_uncertainty``.
+Logging (``extras["log"]``, averaged by rsl_rl's logger over an iteration): the core's episode logs
+(``Episode_Reward/<term>`` of every task term, ``Episode_Reward/uncertainty_penalty``, ``Episode_Reward/task``
+(unpenalised) and ``Episode_Reward/total``; ``Episode_Termination/{terminated,time_out}``; ``Episode/length``), and
+per step ``Imagination/reward``, ``Imagination/task_reward`` and ``Imagination/epistemic_uncertainty``.
 """
 
 from __future__ import annotations
@@ -43,20 +49,91 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
-from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
+from rwmu.data.normalization import Normalization
+from rwmu.data.windows import gather_windows, window_starts
 from rwmu.errors import RwmuError
 from rwmu.tasks.base import Task
-from rwmu.tasks.commands import CommandSampler, PushScheduler
-from rwmu.tasks.observations import build_policy_observation
-from rwmu.tasks.rewards import TERM_NAMES, RewardComputer
-from rwmu.training.policy_config import ImaginationConfig
+from rwmu.tasks.locomotion import LocomotionCore, LocomotionVecEnv, reward_names
 
-__all__ = ["DatasetHistorySampler", "HistoryBatch", "ImaginationConfig", "ImaginationEnv"]
+__all__ = ["REWARD_NAMES", "DatasetHistorySampler", "HistoryBatch", "ImaginationConfig", "ImaginationEnv"]
+
+PENALTY_NAMES = ("uncertainty_penalty",)
+# Names of the per-step terms (``ImaginationEnv.last_step_terms``) and episode sums: the task terms,
+# ``uncertainty_penalty``, ``task`` (unpenalised) and ``total``.
+REWARD_NAMES = reward_names(PENALTY_NAMES)
+
+DynamicsMode = Literal["member", "mean"]
+
+
+@dataclass(frozen=True)
+class ImaginationConfig:
+    """Settings of the imagination environment (defaults: paper Table S11 / docs/method.md sections 3, 6, 7)."""
+
+    num_envs: int = dataclasses.field(
+        default=4096,  # paper Table S11 (reference config: 8192)
+        metadata={"help": "parallel imagined environments"},
+    )
+    uncertainty_penalty: float = dataclasses.field(
+        default=1.0,  # paper lambda = 1.0 (Table S11); the reference code's weight -1.0
+        metadata={"help": "lambda >= 0 in r~ = r - lambda*u*dt (reference weight = -lambda)"},
+    )
+    dynamics: DynamicsMode = dataclasses.field(
+        default="member",  # reference code: one sampled member per env (docs/method.md section 7.1)
+        metadata={"help": "member: each env follows one sampled ensemble member (reference); mean: ensemble mean "
+                          "(paper Eq. 4)"},
+    )  # fmt: skip
+    reduction: Literal["std_sum", "var_sum"] | None = dataclasses.field(
+        default=None,  # None: the model's own setting (reference std_sum; paper var_sum), docs/method.md 7.2
+        metadata={"help": "epistemic reduction std_sum (reference) or var_sum (paper); none = model default"},
+    )
+    init_data_ratio: float = dataclasses.field(
+        default=0.8,  # docs/method.md section 6: 80% dataset / 20% "random" starts (reference init_data_ratio)
+        metadata={"help": "share of resets starting from an unperturbed dataset history"},
+    )
+    random_init_noise_std: float = dataclasses.field(
+        default=0.1,  # rwmu choice for the reference's "random" starts (module docstring)
+        metadata={"help": "std of the Gaussian noise (normalised units) on the other resets' histories"},
+    )
+    episode_length: int | None = dataclasses.field(
+        default=None,  # None -> task.episode_length (256 steps, docs/method.md section 3)
+        metadata={"help": "imagined episode length in steps; none = the task's (256)"},
+    )
+    clip_actions: float | None = dataclasses.field(
+        default=None, metadata={"help": "clip policy actions to [-c, c]; none = no clipping"}
+    )
+    pushes: bool = dataclasses.field(
+        default=True, metadata={"help": "random base-velocity pushes (docs/method.md section 3)"}
+    )
+    observation_noise: bool | None = dataclasses.field(
+        default=None, metadata={"help": "uniform observation noise; none = the task's setting (off)"}
+    )
+    log_window: int = 100  # steps kept for step_statistics() (set to the steps per PPO iteration)
+
+    def validate(self) -> None:
+        if self.num_envs < 1:
+            raise RwmuError(f"num_envs must be >= 1, got {self.num_envs}")
+        if not self.uncertainty_penalty >= 0.0:
+            raise RwmuError(
+                f"uncertainty penalty lambda must be >= 0 (r~ = r - lambda*u*dt), got {self.uncertainty_penalty}; "
+                f"the reference's negative weight w corresponds to lambda = -w (e.g. weight -1.0 -> lambda 1.0)"
+            )
+        if self.dynamics not in ("member", "mean"):
+            raise RwmuError(f"dynamics must be 'member' or 'mean', got {self.dynamics!r}")
+        if self.reduction not in (None, "std_sum", "var_sum"):
+            raise RwmuError(f"reduction must be std_sum or var_sum, got {self.reduction!r}")
+        if not 0.0 <= self.init_data_ratio <= 1.0:
+            raise RwmuError(f"init_data_ratio must be in [0, 1], got {self.init_data_ratio}")
+        if self.random_init_noise_std < 0:
+            raise RwmuError(f"random_init_noise_std must be >= 0, got {self.random_init_noise_std}")
+        if self.episode_length is not None and self.episode_length < 1:
+            raise RwmuError(f"episode_length must be >= 1, got {self.episode_length}")
+
 
 @dataclass
 class HistoryBatch:
@@ -87,8 +164,6 @@ class DatasetHistorySampler:
     """
 
     def __init__(self, dataset, normalization, history_horizon: int, device, generator: torch.Generator | None):
-        from rwmu.data.windows import window_starts
-
         self.dims = dataset.dims
         self.history_horizon = int(history_horizon)
         self.device = torch.device(device)
@@ -112,8 +187,6 @@ class DatasetHistorySampler:
 
     def sample(self, k: int, noise_std: torch.Tensor | None = None) -> HistoryBatch:
         """Draw ``k`` histories; ``noise_std`` (k,) adds Gaussian noise of that std (normalised units) per row."""
-        from rwmu.data.windows import gather_windows
-
         m, dims = self.history_horizon, self.dims
         pick = torch.randint(0, self.num_windows, (k,), generator=self.generator, device=self.device)
         rows = gather_windows(self.data, self.starts[pick], m)  # (k, M, columns)
@@ -131,7 +204,7 @@ class DatasetHistorySampler:
         )
 
 
-class ImaginationEnv(VecEnv):
+class ImaginationEnv(LocomotionVecEnv):
     """rsl_rl vectorised environment rolled out by a world model.
 
     Args:
@@ -143,6 +216,10 @@ class ImaginationEnv(VecEnv):
         device: torch device of the simulation (the model is moved there).
         seed: seeds the environment's own ``torch.Generator`` (histories, members, commands, pushes, noise).
         normalization: overrides ``model.normalization``.
+
+    Attributes: ``core`` (the :class:`~rwmu.tasks.locomotion.LocomotionCore`), ``state`` (n, S) normalised current
+    state, ``state_physical`` (n, S) the same in physical units, ``commands`` (n, 3), ``last_actions`` (n, A),
+    ``member_ids`` (n,), ``last_step_terms`` (name of ``REWARD_NAMES`` -> (n,) of the latest step).
     """
 
     def __init__(
@@ -157,27 +234,20 @@ class ImaginationEnv(VecEnv):
     ):
         config.validate()
         self.cfg = config
-        self.task = task
         self.device = torch.device(device)
         self.num_envs = int(config.num_envs)
         self.num_actions = task.dims.action
-        self.max_episode_length = int(config.episode_length or task.episode_length)
         self.dt = float(task.dt)
         self.penalty_scale = float(config.uncertainty_penalty) * self.dt  # lambda * dt
 
         self.model = model.to(self.device).eval()
         self._check_dims(model, dataset, task)
-        self.normalization = (normalization or model.normalization or self._task_normalization(task)).to(self.device)
+        self.normalization = (normalization or model.normalization or Normalization.from_task(task)).to(self.device)
         self.history_horizon = int(model.history_horizon)
         self.is_recurrent = bool(model.is_recurrent)
         self.ensemble_size = int(model.ensemble_size)
         self.use_members = config.dynamics == "member" and self.ensemble_size > 1
         self.reduction = config.reduction
-        if config.observation_noise is not None:
-            noise = dataclasses.replace(task.observation_noise, enabled=config.observation_noise)
-            self.task = dataclasses.replace(task, observation_noise=noise)
-        if not config.pushes:
-            self.task = dataclasses.replace(self.task, pushes=dataclasses.replace(task.pushes, enabled=False))
 
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(seed))
@@ -187,36 +257,26 @@ class ImaginationEnv(VecEnv):
         n, s, a = self.num_envs, task.dims.state, task.dims.action
         # Buffers are created outside inference mode and only ever updated in place, so they stay usable both
         # inside torch.inference_mode() (rsl_rl rollouts) and outside it.
-        self.rewards = RewardComputer(self.task, n, self.device)
-        self.commands = CommandSampler(self.task.commands, n, self.device, self.generator)
-        self.pushes = PushScheduler(self.task.pushes, n, self.device, self.generator)
-        self.episode_length_buf = torch.zeros(n, dtype=torch.long, device=self.device)
+        self.core = LocomotionCore(
+            task, n, self.device, self.generator, episode_length=config.episode_length, pushes=config.pushes,
+            observation_noise=config.observation_noise, penalty_names=PENALTY_NAMES,
+        )  # fmt: skip
+        self.task = self.core.task
         self.state = torch.zeros(n, s, device=self.device)  # (n, S) normalised current state
         self.state_physical = torch.zeros(n, s, device=self.device)  # (n, S) same, physical units
-        self.last_action = torch.zeros(n, a, device=self.device)  # (n, A) physical, policy action of last step
         self.member_ids = torch.zeros(n, dtype=torch.long, device=self.device)  # (n,)
         # MLP models read the rolling window: (n, M, S) states and (n, M, A) actions applied at them (the last
         # action slot is filled with the policy action at every step).
         if not self.is_recurrent:
             self.state_history = torch.zeros(n, self.history_horizon, s, device=self.device)
             self.action_history = torch.zeros(n, self.history_horizon, a, device=self.device)
-        self.episode_sums = {
-            name: torch.zeros(n, device=self.device)
-            for name in (*TERM_NAMES, "uncertainty_penalty", "task", "total")
-        }
         self.model.reset(num_envs=n)
         self.reset_envs(torch.arange(n, device=self.device))
-        self.obs_buf = self._observations()
+        self._update_observations()
         self.step_history: deque[torch.Tensor] = deque(maxlen=max(1, int(config.log_window)))
         self.last_step_terms: dict[str, torch.Tensor] = {}
 
     # ------------------------------------------------------------------ construction helpers
-    @staticmethod
-    def _task_normalization(task: Task):
-        from rwmu.data.normalization import Normalization
-
-        return Normalization.from_task(task)
-
     @staticmethod
     def _check_dims(model, dataset, task: Task) -> None:
         if model.dims.state != task.dims.state or model.dims.action != task.dims.action:
@@ -235,17 +295,6 @@ class ImaginationEnv(VecEnv):
             )
 
     # ------------------------------------------------------------------ VecEnv interface
-    def get_observations(self) -> TensorDict:
-        """Current observations: group ``policy`` (n, obs_dim), used by actor and critic."""
-        return TensorDict({"policy": self.obs_buf}, batch_size=[self.num_envs], device=self.device)
-
-    def reset(self) -> TensorDict:
-        """Reset every environment; return the observations."""
-        with torch.inference_mode():
-            self.reset_envs(torch.arange(self.num_envs, device=self.device))
-            self.obs_buf = self._observations()
-        return self.get_observations()
-
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
         """Advance every environment one control step.
 
@@ -254,7 +303,7 @@ class ImaginationEnv(VecEnv):
 
         Returns:
             observations (TensorDict, ``policy`` (n, obs_dim)), rewards (n,) penalised, dones (n,) long,
-            extras with ``time_outs`` (n,) bool and ``log`` (dict of scalars).
+            extras with ``time_outs`` (n,) bool and ``log`` (dict of 0-dim tensors).
         """
         with torch.inference_mode():
             return self._step(actions)
@@ -270,14 +319,10 @@ class ImaginationEnv(VecEnv):
         return self.model.predict(self.state_history, self.action_history, member_ids=members, reduction=self.reduction)
 
     def _step(self, actions: torch.Tensor):
-        actions = actions.to(self.device, torch.float32)
-        if self.cfg.clip_actions is not None:
-            actions = actions.clamp(-self.cfg.clip_actions, self.cfg.clip_actions)
+        actions = self._prepare_actions(actions, self.cfg.clip_actions)
         out = self._predict(self.normalization.normalize_action(actions))
         next_state = out.state
         next_physical = self.normalization.denormalize_state(next_state)
-        self.episode_length_buf += 1
-
         if out.contact is not None:
             contacts = (out.contact > 0).float()  # round(sigmoid(logit))
         else:
@@ -286,64 +331,46 @@ class ImaginationEnv(VecEnv):
             terminated = out.termination[:, 0] > 0
         else:
             terminated = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
-        time_outs = (self.episode_length_buf >= self.max_episode_length) & ~terminated
-
-        task_reward, terms = self.rewards.compute(next_physical, actions, contacts, self.commands.commands)
         epistemic = out.epistemic
         penalty = -self.penalty_scale * epistemic
-        reward = task_reward + penalty
-
-        # This step's reward split: every task term, the penalty, the task reward and the total, (n,) each.
-        self.last_step_terms = {**terms, "uncertainty_penalty": penalty, "task": task_reward, "total": reward}
-        for name, value in self.last_step_terms.items():
-            self.episode_sums[name] += value
+        outcome = self.core.step(next_physical, actions, contacts, terminated, {"uncertainty_penalty": penalty})
+        self.last_step_terms = outcome.all_terms
 
         # Advance the current state and the histories.
         self.state.copy_(next_state)
         self.state_physical.copy_(next_physical)
-        self.last_action.copy_(actions)
         if not self.is_recurrent:  # action_history[:, -1] holds this step's action (set in _predict)
             self.state_history.copy_(torch.cat((self.state_history[:, 1:], next_state[:, None]), dim=1))
             self.action_history.copy_(torch.cat((self.action_history[:, 1:], self.action_history[:, :1]), dim=1))
 
-        dones = terminated | time_outs
-        log: dict[str, float | torch.Tensor] = {
+        reward, task_reward = outcome.reward, outcome.task_reward
+        log: dict[str, torch.Tensor] = {
             "Imagination/reward": reward.mean(),
             "Imagination/task_reward": task_reward.mean(),
             "Imagination/epistemic_uncertainty": epistemic.mean(),
+            **outcome.log,
         }
         self.step_history.append(torch.stack((reward.mean(), task_reward.mean(), epistemic.mean())))
-        reset_ids = torch.nonzero(dones, as_tuple=False).squeeze(-1)
-        if reset_ids.numel() > 0:
-            for name, sums in self.episode_sums.items():
-                log[f"Episode_Reward/{name}"] = sums[reset_ids].mean()
-            log["Episode_Termination/terminated"] = terminated.sum().float()
-            log["Episode_Termination/time_out"] = time_outs.sum().float()
-            self._reset_envs(reset_ids)
-
-        self.commands.step()
-        kicks = self.pushes.step()
-        if self.task.pushes.enabled and bool(self.pushes.pushed.any()):
+        self._reset_envs(outcome.reset_ids)
+        kicks = self.core.advance()
+        if self.core.pushes_enabled and bool(self.core.pushed.any()):
             self._apply_push(kicks)
-        self.obs_buf = self._observations()
-        extras = {"time_outs": time_outs, "log": log}
-        return self.get_observations(), reward, dones.long(), extras
+        self._update_observations()
+        extras = {"time_outs": outcome.time_out, "log": log}
+        return self.get_observations(), reward, outcome.dones.long(), extras
 
     def _apply_push(self, kicks: torch.Tensor) -> None:
-        """Add (n, 2) base-velocity kicks [m/s] to vx, vy of the current state and renormalise."""
-        lin = self.task.layout.lin_vel
-        self.state_physical[:, lin.start : lin.start + 2] += kicks
+        """Add (n, 2) body-frame base-velocity kicks [m/s] to vx, vy of the current state and renormalise."""
+        self.core.apply_push(self.state_physical, kicks)
         self.state.copy_(self.normalization.normalize_state(self.state_physical))
         if not self.is_recurrent:
             self.state_history[:, -1] = self.state
 
-    def _observations(self) -> torch.Tensor:
-        return build_policy_observation(
-            self.state_physical, self.commands.commands, self.last_action, self.task, self.generator
-        )
+    def _observed_state(self) -> torch.Tensor:
+        return self.state_physical
 
     def reset_envs(self, env_ids: torch.Tensor) -> None:
-        """Start new episodes in ``env_ids``: history, member, recurrent state, commands, pushes, bookkeeping."""
+        """Start new episodes in ``env_ids`` (k,): history, member, recurrent state, then the core's task state."""
         with torch.inference_mode():
             self._reset_envs(env_ids)
 
@@ -360,7 +387,6 @@ class ImaginationEnv(VecEnv):
         current_physical = self.normalization.denormalize_state(current)
         self.state[env_ids] = current
         self.state_physical[env_ids] = current_physical
-        self.last_action[env_ids] = history.last_action
         if self.use_members:
             self.member_ids[env_ids] = torch.randint(
                 0, self.ensemble_size, (k,), generator=self.generator, device=self.device
@@ -374,17 +400,12 @@ class ImaginationEnv(VecEnv):
             actions = torch.zeros(k, self.history_horizon, self.num_actions, device=self.device)
             actions[:, :-1] = history.applied_actions
             self.action_history[env_ids] = actions
-        self.episode_length_buf[env_ids] = 0
-        for sums in self.episode_sums.values():
-            sums[env_ids] = 0.0
-        self.rewards.reset(
+        self.core.reset(
             env_ids,
-            previous_action=history.last_action,
+            last_action=history.last_action,
             previous_joint_vel=current_physical[:, self.task.layout.joint_vel],
             contact_history=history.contacts if history.contacts.shape[-1] else None,
         )
-        self.commands.reset(env_ids)
-        self.pushes.reset(env_ids)
 
     # ------------------------------------------------------------------ statistics
     def step_statistics(self, last_steps: int | None = None) -> dict[str, float]:

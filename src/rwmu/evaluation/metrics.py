@@ -1,4 +1,4 @@
-"""Statistics relating predicted uncertainty to prediction error (SPEC section 8, "Figure 3 style").
+"""Statistics relating predicted uncertainty to prediction error (``docs/method.md`` section 8, "Figure 3 style").
 
 Everything is plain numpy in float64; inputs may be numpy arrays, lists or (CPU or GPU) torch tensors. Arrays of
 rollout values have shape ``(n, H)``: ``n`` windows by ``H`` rollout steps.

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from rwmu.evaluation.metrics import CalibrationTable, as_numpy
+from rwmu.utils.io import atomic_path
 
 
 def new_figure(width: float = 7.0, height: float = 4.5):
@@ -26,8 +27,6 @@ def new_figure(width: float = 7.0, height: float = 4.5):
 
 def save_figure(fig, path: str | Path) -> Path:
     """Write ``fig`` as PNG to ``path`` atomically."""
-    from rwmu.utils.io import atomic_path
-
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")

@@ -1,25 +1,27 @@
-"""Does the world model's uncertainty track its error? The SPEC section 8 ("Figure 3 style") protocol.
+"""Does the world model's uncertainty track its error? The ``docs/method.md`` section 8 ("Figure 3 style") protocol.
 
 On held-out trajectories (the validation part of the split the model was trained with), ``windows`` windows of
 ``M + H`` rows are chosen at random (seeded). The model is conditioned on the ``M`` ground-truth steps of each
-window, then rolled out open loop for ``H`` steps under the recorded actions (:func:`rwmu.evaluation.rollout.
+window, then rolled out open loop for ``H`` steps under the recorded actions (:func:`rwmu.models.rollout.
 open_loop_rollout`), in two modes:
 
 * ``mean``: the ensemble-mean prediction is fed back (paper Eq. 4);
 * ``sampled_member``: one random member per window (seeded) is fed back throughout, as MOPO-PPO's imagination does
-  with per-environment members (SPEC section 8, seeds section 5).
+  with per-environment members (``docs/method.md`` sections 7 and 8).
 
 At every (window, step) the L1 error ``sum_dims |pred - true|`` in normalised units (summed over the S state
-dimensions, as the seeds report: final-step L1 ~215 with 45 dims), the epistemic and the aleatoric uncertainty are
-recorded. Per mode the summary reports Pearson and Spearman correlations of epistemic uncertainty and L1 error over
-all points and over the step-averaged curves, final-step L1 error, epistemic and aleatoric uncertainty, the relative
-error ``sum |pred - true| / sum |true|`` (the reference model check, SPEC section 5) and a calibration table
-(epistemic quantile bins against mean L1 error). A no-change baseline (hold the last true state) is reported too.
+dimensions, as the reference reports: final-step L1 ~215 with 45 dims), the epistemic and the aleatoric uncertainty
+are recorded. Per mode the summary reports Pearson and Spearman correlations of epistemic uncertainty and L1 error
+over all points and over the step-averaged curves, final-step L1 error, epistemic and aleatoric uncertainty, the
+relative error ``sum |pred - true| / sum |true|`` (the reference model check, ``docs/method.md`` section 5) and a
+calibration table (epistemic quantile bins against mean L1 error). A no-change baseline (hold the last true state) is
+reported too.
 
 Held-out split: the trainer splits trajectory blocks with :func:`rwmu.data.windows.split_windows` on windows of
 ``M_train + N`` rows (history + forecast) with its ``val_fraction``, ``block_length`` and ``seed``; those settings are
-read from the checkpoint's stored ``train`` config (flags otherwise). A window qualifies here only if every one of
-its rows lies in some validation window of that split, so no row was ever in a training window.
+read from the checkpoint's stored ``train`` config (flags otherwise; failing both, the trainer's defaults in
+:mod:`rwmu.training.world_model_config`). A window qualifies here only if every one of its rows lies in some
+validation window of that split, so no row was ever in a training window.
 """
 
 from __future__ import annotations
@@ -31,22 +33,25 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import numpy as np
+import torch
 
+from rwmu.data.windows import split_windows, window_starts
 from rwmu.errors import RwmuError
+from rwmu.evaluation import plots
 from rwmu.evaluation.metrics import calibration_table, uncertainty_error_correlations
+from rwmu.models.rollout import l1_error, open_loop_rollout, relative_error
+from rwmu.training.world_model_config import OptimConfig, ValidationConfig
+from rwmu.utils.io import write_csv_atomic, write_json_atomic
 
 MODES = ("mean", "sampled_member")
-DEFAULT_VAL_FRACTION = 0.1  # rwmu.training.world_model.ValidationConfig.val_fraction
-DEFAULT_BLOCK_LENGTH = 500  # rwmu.training.world_model.ValidationConfig.block_length
-DEFAULT_FORECAST_HORIZON = 8  # N, SPEC section 5 (rwmu.training.world_model.OptimConfig.forecast_horizon)
 
 
 @dataclass(frozen=True)
 class UncertaintyEvalConfig:
-    """Settings of ``rwmu eval-uncertainty`` (defaults: SPEC section 8 / seeds section 5)."""
+    """Settings of ``rwmu eval-uncertainty`` (defaults: the protocol of ``docs/method.md`` section 8)."""
 
-    windows: int = field(default=32, metadata={"help": "rollout windows (SPEC section 8: 32)"})
-    horizon: int = field(default=200, metadata={"help": "open-loop rollout steps H (SPEC section 8: 200)"})
+    windows: int = field(default=32, metadata={"help": "rollout windows (docs/method.md section 8: 32)"})
+    horizon: int = field(default=200, metadata={"help": "open-loop rollout steps H (docs/method.md section 8: 200)"})
     history: int | None = field(default=None, metadata={
         "help": "ground-truth steps M before the rollout; none: the model's (recurrent models only may differ)"})
     seed: int = field(default=0, metadata={"help": "seed of the window choice and of the sampled members"})
@@ -104,8 +109,9 @@ def resolve_split_settings(config: UncertaintyEvalConfig, train: dict | None, mo
             stored["train_window"] = int(arch["history_horizon"]) + int(optim["forecast_horizon"])
     given = {k: v for k, v in (("val_fraction", config.val_fraction), ("block_length", config.block_length),
                                ("seed", config.split_seed)) if v is not None}  # fmt: skip
-    fallback = {"val_fraction": DEFAULT_VAL_FRACTION, "block_length": DEFAULT_BLOCK_LENGTH, "seed": config.seed,
-                "train_window": model_history + DEFAULT_FORECAST_HORIZON}  # fmt: skip
+    defaults = ValidationConfig()  # what the trainer uses when not told otherwise
+    fallback = {"val_fraction": defaults.val_fraction, "block_length": defaults.block_length, "seed": config.seed,
+                "train_window": model_history + OptimConfig().forecast_horizon}  # fmt: skip
     values = {**fallback, **stored, **given}
     if stored and given:
         source = "checkpoint+flags"
@@ -118,8 +124,6 @@ def resolve_split_settings(config: UncertaintyEvalConfig, train: dict | None, mo
 
 def heldout_row_mask(dataset, split: SplitSettings) -> np.ndarray:
     """bool ``(num_rows,)``: rows covered by a validation window of the training split (never in a training window)."""
-    from rwmu.data.windows import split_windows
-
     try:
         _, val_starts = split_windows(dataset, split.train_window, split.val_fraction, seed=split.seed,
                                       block_length=split.block_length)  # fmt: skip
@@ -133,8 +137,6 @@ def heldout_row_mask(dataset, split: SplitSettings) -> np.ndarray:
 
 def starts_within(dataset, row_mask: np.ndarray | None, length: int) -> np.ndarray:
     """int64 ``(n,)`` starts of valid ``length``-row windows (:func:`window_starts`) whose rows all lie in the mask."""
-    from rwmu.data.windows import window_starts
-
     starts = window_starts(dataset, length)
     if row_mask is None or starts.size == 0:
         return starts
@@ -211,8 +213,8 @@ class UncertaintyEvaluation:
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary (non-finite numbers become ``None``). Keys: see the module docstring of the CLI."""
         return finite_or_none({
-            "protocol": "SPEC section 8 uncertainty versus error: M ground-truth steps, then an H-step open-loop "
-                        "rollout under the recorded actions",
+            "protocol": "docs/method.md section 8 uncertainty versus error: M ground-truth steps, then an H-step "
+                        "open-loop rollout under the recorded actions",
             "split": self.config.split,
             "split_settings": dataclasses.asdict(self.split) if self.split is not None else None,
             "windows": int(self.window_starts.size),
@@ -283,10 +285,6 @@ def evaluate_uncertainty(
     Raises:
         RwmuError: dims mismatch, no normalisation, no usable window, bad settings.
     """
-    import torch
-
-    from rwmu.evaluation.rollout import l1_error, open_loop_rollout, relative_error
-
     config.check()
     notes: list[str] = []
 
@@ -376,19 +374,6 @@ SUMMARY_JSON = "summary.json"
 CALIBRATION_PNG = "uncertainty_calibration.png"
 
 
-def write_csv_atomic(path: str | Path, header: list[str], rows: list[list[Any]]) -> None:
-    """Write a CSV with a header row; floats with 8 significant digits."""
-    from rwmu.utils.io import write_text_atomic
-
-    def cell(v: Any) -> str:
-        if isinstance(v, (float, np.floating)):
-            return f"{float(v):.8g}"
-        return str(v)
-
-    lines = [",".join(header)] + [",".join(cell(v) for v in row) for row in rows]
-    write_text_atomic(path, "\n".join(lines) + "\n")
-
-
 def write_report(evaluation: UncertaintyEvaluation, out_dir: str | Path, extra: dict[str, Any] | None = None) -> dict:
     """Write ``summary.json``, the per-step and per-point CSVs and the PNG plots to ``out_dir``.
 
@@ -398,9 +383,6 @@ def write_report(evaluation: UncertaintyEvaluation, out_dir: str | Path, extra: 
     Returns:
         The summary dict written (with ``files``: name -> file name inside ``out_dir``).
     """
-    from rwmu.evaluation import plots
-    from rwmu.utils.io import write_json_atomic
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {"summary": SUMMARY_JSON, "per_step_csv": PER_STEP_CSV, "points_csv": POINTS_CSV,

@@ -5,14 +5,17 @@ so an interrupted demo continues where it stopped):
 
 1. ``collect``      -> ``data/dataset.rwmu``: the scripted trotting controller in the MuJoCo Go2 simulator;
 2. ``world_model``  -> ``world_model/model_best.pt``: RWM-U ensemble trained offline on that data;
-3. ``uncertainty``  -> ``uncertainty/summary.json``: SPEC section 8 uncertainty-versus-error protocol (held out);
+3. ``uncertainty``  -> ``uncertainty/summary.json``: the uncertainty-versus-error protocol of ``docs/method.md``
+   section 8 (held out);
 4. ``policy_lam<l>`` -> ``policy_lam<l>/summary.json``: MOPO-PPO in imagination, one run per lambda;
 5. ``evaluate``     -> ``evaluation/<name>.json``: every policy and the behaviour controller in MuJoCo on the true,
    unpenalised reward;
 6. ``report``       -> ``report.md``, ``report.json`` and PNG plots.
 
-Defaults (:class:`DemoConfig`) are sized for about 10 minutes on 2 CPU cores; ``preset="paper"`` (:data:`PRESETS`)
-gives the paper's settings for every stage. Wall time per stage goes to ``stages.json`` and into the report.
+:class:`DemoConfig` holds each stage's own config (the one ``rwmu collect``, ``rwmu train-model``,
+``rwmu eval-uncertainty``, ``rwmu train-policy`` and ``rwmu evaluate`` take), with defaults sized for about 10 minutes
+on 2 CPU cores; ``PRESETS["paper"]`` gives the paper's settings for every stage. Wall time per stage goes to
+``stages.json`` and into the report.
 """
 
 from __future__ import annotations
@@ -24,72 +27,77 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from rwmu.errors import RwmuError
+import torch
 
+from rwmu.behavior import TrotConfig, TrotController, TrotDiversity
+from rwmu.data.loading import load_dataset
+from rwmu.data.native_format import save_dataset
+from rwmu.errors import RwmuError
+from rwmu.evaluation import uncertainty as unc
+from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
+from rwmu.evaluation.tables import format_evaluation_table
+from rwmu.evaluation.uncertainty import UncertaintyEvalConfig
+from rwmu.experiments.demo_report import build_demo_report, describe_world_model
+from rwmu.experiments.paths import DemoPaths, evaluation_key, lambda_label
+from rwmu.models.checkpoint import load_world_model
+from rwmu.models.config import ArchitectureConfig
+from rwmu.sim.collect import CollectConfig, collect_dataset
+from rwmu.tasks import get_task
+from rwmu.tasks.base import Task
+from rwmu.training.policy import latest_checkpoint, saved_checkpoints, train_policy
+from rwmu.training.policy_config import PolicyTrainingConfig
+from rwmu.training.world_model import WorldModelTrainer
+from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
+from rwmu.utils.io import run_metadata, to_jsonable, write_json_atomic, write_run_config
 
 # ------------------------------------------------------------------------------------------------------------------
 # Settings
 @dataclass(frozen=True)
-class DemoCollectConfig:
-    """Stage 1: offline data from the scripted controller (``rwmu collect``)."""
-
-    collect_steps: int = field(default=100_000, metadata={  # demo size: ~25 s; paper-scale run: 1M (issue 5)
-        "help": "dataset rows to record with the scripted controller"})
-    collect_envs: int = field(default=64, metadata={"help": "simulated Go2s stepped together"})  # rwmu collect default
-    collect_workers: int = field(default=1, metadata={"help": "processes stepping MuJoCo"})
-
-
-@dataclass(frozen=True)
-class DemoWorldModelConfig:
-    """Stage 2: the world model (``rwmu train-model``; paper values in :data:`PRESETS`)."""
-
-    ensemble_size: int = field(default=5, metadata={"help": "ensemble members B"})  # paper Table S7: 5
-    history_horizon: int = field(default=16, metadata={"help": "history M"})  # paper Table S10: 32
-    forecast_horizon: int = field(default=8, metadata={"help": "forecast N"})  # paper Table S10: 8
-    rnn_hidden_size: int = field(default=128, metadata={"help": "GRU hidden size"})  # paper Table S7: 256
-    rnn_num_layers: int = field(default=1, metadata={"help": "GRU layers"})  # paper Table S7: 2
-    model_batch_size: int = field(default=256, metadata={"help": "windows per step"})  # paper Table S10: 1024
-    model_iterations: int = field(default=800, metadata={"help": "training steps"})  # paper Table S10: 2500
-    model_learning_rate: float = field(default=1e-3, metadata={  # paper 1e-4; larger for the short demo run
-        "help": "Adam learning rate"})
-
-
-@dataclass(frozen=True)
-class DemoUncertaintyConfig:
-    """Stage 3: uncertainty versus error (``rwmu eval-uncertainty``)."""
-
-    uncertainty_windows: int = field(default=32, metadata={"help": "held-out windows"})  # SPEC section 8: 32
-    uncertainty_horizon: int = field(default=200, metadata={"help": "open-loop rollout steps"})  # SPEC 8: 200
-
-
-@dataclass(frozen=True)
-class DemoPolicyConfig:
-    """Stage 4: MOPO-PPO in imagination (``rwmu train-policy``; paper values in :data:`PRESETS`)."""
-
-    lambdas: tuple[float, ...] = field(default=(1.0, 0.0), metadata={  # issue 5: lambda = 1 and lambda = 0
-        "help": "uncertainty penalties, one policy each"})
-    policy_iterations: int = field(default=150, metadata={"help": "PPO iterations"})  # paper Table S11: 2500
-    policy_envs: int = field(default=256, metadata={"help": "imagined environments"})  # paper Table S11: 4096
-    steps_per_env: int = field(default=24, metadata={"help": "imagined steps per env per iteration"})  # ref.: 24
-
-
-@dataclass(frozen=True)
-class DemoEvaluationConfig:
-    """Stage 5: MuJoCo evaluation on the unpenalised reward (``rwmu evaluate``)."""
-
-    eval_episodes: int = field(default=32, metadata={  # 4 per command schedule (rwmu evaluate default: 16)
-        "help": "MuJoCo episodes per policy"})
-
-
-@dataclass(frozen=True)
 class DemoConfig:
-    """Every setting of ``rwmu demo``: defaults fit ~10 minutes on 2 CPU cores; see :data:`PRESETS`."""
+    """Every setting of ``rwmu demo``: the stages' own configs, sized for ~10 minutes on 2 CPU cores.
 
-    collect: DemoCollectConfig = field(default_factory=DemoCollectConfig)
-    world_model: DemoWorldModelConfig = field(default_factory=DemoWorldModelConfig)
-    uncertainty: DemoUncertaintyConfig = field(default_factory=DemoUncertaintyConfig)
-    policy: DemoPolicyConfig = field(default_factory=DemoPolicyConfig)
-    evaluation: DemoEvaluationConfig = field(default_factory=DemoEvaluationConfig)
+    ``seed``, ``device`` and ``progress`` apply to every stage and override the stages' own copies
+    (:meth:`resolved`); each policy run's ``policy.env.uncertainty_penalty`` is one of ``lambdas``.
+    """
+
+    collect: CollectConfig = field(default_factory=lambda: CollectConfig(
+        # ~25 s on 64 envs; the paper-scale data set is ~1M transitions (docs/method.md section 2, PRESETS["paper"])
+        steps=100_000,
+        num_envs=64,  # rwmu collect's default
+        num_workers=1,  # the data does not depend on it
+    ))  # fmt: skip
+    world_model: TrainModelConfig = field(default_factory=lambda: TrainModelConfig(
+        architecture=ArchitectureConfig(
+            ensemble_size=5,  # B, as paper Table S7
+            history_horizon=16,  # M; paper Table S10: 32 (half the steps unrolled per window)
+            rnn_hidden_size=128,  # paper Table S7: 256 (a quarter of the GRU weights)
+            rnn_num_layers=1,  # paper Table S7: 2
+        ),
+        optim=OptimConfig(
+            iterations=800,  # paper Table S10: 2500
+            batch_size=256,  # paper Table S10: 1024
+            learning_rate=1e-3,  # paper Table S10: 1e-4; larger for the short run
+            forecast_horizon=8,  # N, as paper Table S10
+        ),
+        # validate 5 times per run on 64 windows (rwmu train-model: every 100 iterations on 256), reporting horizons
+        # N and 32 (not 100: the demo's short data holds few 100-step held-out windows)
+        validation=ValidationConfig(interval=160, windows=64, horizons=(8, 32)),
+        checkpoint_interval=800,  # only the final model_latest.pt (rwmu train-model: every 500 iterations)
+    ))  # fmt: skip
+    # the protocol of docs/method.md section 8 unchanged: 32 held-out windows, 200-step open-loop rollouts
+    uncertainty: UncertaintyEvalConfig = field(default_factory=lambda: UncertaintyEvalConfig(windows=32, horizon=200))
+    policy: PolicyTrainingConfig = field(default_factory=lambda: dataclasses.replace(
+        PolicyTrainingConfig(),
+        iterations=150,  # paper Table S11: 2500
+        steps_per_env=24,  # paper Table S11: 100; the reference code's 24 (docs/method.md section 7)
+        save_interval=150,  # only the final checkpoint (rwmu train-policy: every 50 iterations)
+        env=dataclasses.replace(PolicyTrainingConfig().env, num_envs=256),  # paper Table S11: 4096
+    ))  # fmt: skip
+    lambdas: tuple[float, ...] = field(default=(1.0, 0.0), metadata={  # paper Table S11's 1, and 0 (no penalty)
+        "help": "uncertainty penalties, one policy each (docs/method.md section 6)"})
+    evaluation: EvaluationConfig = field(default_factory=lambda: EvaluationConfig(
+        episodes=32,  # 4 per command schedule (rwmu evaluate: 16)
+    ))  # fmt: skip
     seed: int = field(default=0, metadata={"help": "seed of every stage"})
     # 1 thread: measured on 2 cores with one other busy process, torch's default 2 threads trained the world model
     # ~15x slower (oversubscription); raise it on an idle many-core machine
@@ -97,48 +105,81 @@ class DemoConfig:
     device: str = field(default="cpu", metadata={"help": "torch device for the world model and PPO (cpu or cuda)"})
     progress: bool = field(default=True, metadata={"help": "tqdm progress bars"})
 
+    def resolved(self) -> DemoConfig:
+        """This config with ``seed``, ``device`` and ``progress`` written into every stage's config, overriding the
+        stages' own values: the configs the stages run with."""
+        replace = dataclasses.replace
+        return replace(
+            self,
+            collect=replace(self.collect, seed=self.seed),
+            world_model=replace(self.world_model, seed=self.seed, device=self.device, progress=self.progress),
+            uncertainty=replace(self.uncertainty, seed=self.seed, device=self.device),
+            policy=replace(self.policy, seed=self.seed, device=self.device),
+            evaluation=replace(self.evaluation, seed=self.seed),
+        )
+
+    def policy_config(self, lam: float) -> PolicyTrainingConfig:
+        """The resolved :class:`PolicyTrainingConfig` of the policy at uncertainty penalty ``lam``."""
+        policy = self.resolved().policy
+        return dataclasses.replace(policy, env=dataclasses.replace(policy.env, uncertainty_penalty=float(lam)))
+
     def check(self) -> None:
-        """Raise :class:`RwmuError` for settings out of range."""
-        positive = {
-            "--collect-steps": self.collect.collect_steps, "--collect-envs": self.collect.collect_envs,
-            "--collect-workers": self.collect.collect_workers, "--ensemble-size": self.world_model.ensemble_size,
-            "--history-horizon": self.world_model.history_horizon,
-            "--forecast-horizon": self.world_model.forecast_horizon,
-            "--rnn-hidden-size": self.world_model.rnn_hidden_size, "--rnn-num-layers": self.world_model.rnn_num_layers,
-            "--model-batch-size": self.world_model.model_batch_size,
-            "--model-iterations": self.world_model.model_iterations,
-            "--uncertainty-windows": self.uncertainty.uncertainty_windows,
-            "--uncertainty-horizon": self.uncertainty.uncertainty_horizon,
-            "--policy-iterations": self.policy.policy_iterations, "--policy-envs": self.policy.policy_envs,
-            "--steps-per-env": self.policy.steps_per_env, "--eval-episodes": self.evaluation.eval_episodes,
-        }  # fmt: skip
-        for flag, value in positive.items():
+        """Raise :class:`RwmuError` for settings out of range (naming the ``rwmu demo`` flag)."""
+        for path in POSITIVE_SETTINGS:
+            value = _setting(self, path)
             if value < 1:
-                raise RwmuError(f"{flag} must be >= 1, got {value}")
-        if not self.policy.lambdas:
-            raise RwmuError("--lambdas: give at least one value, e.g. 1,0")
-        if any(not lam >= 0 for lam in self.policy.lambdas):
-            raise RwmuError(f"--lambdas {self.policy.lambdas}: every lambda must be >= 0")
-        if len({lambda_label(lam) for lam in self.policy.lambdas}) != len(self.policy.lambdas):
-            raise RwmuError(f"--lambdas {self.policy.lambdas}: values repeat")
+                raise RwmuError(f"{_flag(path)} must be >= 1, got {value}")
+        try:
+            self.uncertainty.check()
+        except RwmuError as err:  # its messages name the `rwmu eval-uncertainty` flags
+            raise RwmuError(str(err).replace("--", "--uncertainty.", 1)) from None
+        if not self.lambdas:
+            raise RwmuError("--lambdas: give at least one value, e.g. --lambdas 1 0")
+        if any(not lam >= 0 for lam in self.lambdas):
+            raise RwmuError(f"--lambdas {' '.join(f'{lam:g}' for lam in self.lambdas)}: every lambda must be >= 0")
+        if len({lambda_label(lam) for lam in self.lambdas}) != len(self.lambdas):
+            raise RwmuError(f"--lambdas {' '.join(f'{lam:g}' for lam in self.lambdas)}: values repeat")
         if self.threads is not None and self.threads < 1:
             raise RwmuError(f"--threads must be >= 1, got {self.threads}")
-        min_rows = 10 * (self.world_model.history_horizon + self.world_model.forecast_horizon)
-        if self.collect.collect_steps < min_rows:
-            raise RwmuError(f"--collect-steps {self.collect.collect_steps}: too few rows for windows of "
-                            f"{self.world_model.history_horizon}+{self.world_model.forecast_horizon} steps; "
-                            f"record at least {min_rows}")  # fmt: skip
+        m, n = self.world_model.architecture.history_horizon, self.world_model.optim.forecast_horizon
+        if self.collect.steps < 10 * (m + n):
+            raise RwmuError(f"--collect.steps {self.collect.steps}: too few rows for windows of {m}+{n} steps; "
+                            f"record at least {10 * (m + n)}")  # fmt: skip
+
+
+# Settings that must be >= 1, as dotted paths into DemoConfig (the `rwmu demo` flag is --<path with - for _>).
+POSITIVE_SETTINGS = (
+    "collect.steps", "collect.num_envs", "collect.num_workers",
+    "world_model.architecture.ensemble_size", "world_model.architecture.history_horizon",
+    "world_model.architecture.rnn_hidden_size", "world_model.architecture.rnn_num_layers",
+    "world_model.optim.iterations", "world_model.optim.batch_size", "world_model.optim.forecast_horizon",
+    "world_model.validation.interval", "world_model.checkpoint_interval",
+    "policy.iterations", "policy.steps_per_env", "policy.save_interval", "policy.env.num_envs",
+    "evaluation.episodes", "evaluation.max_envs", "evaluation.num_workers",
+)  # fmt: skip
+
+
+def _setting(config: Any, path: str) -> Any:
+    for name in path.split("."):
+        config = getattr(config, name)
+    return config
+
+
+def _flag(path: str) -> str:
+    return "--" + path.replace("_", "-")
 
 
 def _paper_preset() -> DemoConfig:
-    """Paper-scale settings of every stage (Tables S7, S10, S11; SPEC section 8; issue 5's 1M transitions)."""
+    """Paper-scale settings of every stage (paper Tables S7, S10, S11; docs/method.md sections 2 and 8)."""
     return DemoConfig(
-        collect=DemoCollectConfig(collect_steps=1_000_000, collect_workers=2),
-        world_model=DemoWorldModelConfig(history_horizon=32, rnn_hidden_size=256, rnn_num_layers=2,
-                                         model_batch_size=1024, model_iterations=2500, model_learning_rate=1e-4),
-        uncertainty=DemoUncertaintyConfig(uncertainty_windows=32, uncertainty_horizon=200),
-        policy=DemoPolicyConfig(policy_iterations=2500, policy_envs=4096, steps_per_env=100),
-        evaluation=DemoEvaluationConfig(eval_episodes=64),
+        collect=CollectConfig(steps=1_000_000, num_envs=64, num_workers=2),  # ~1M rows: docs/method.md section 2
+        world_model=TrainModelConfig(  # rwmu train-model's defaults: paper Tables S7 and S10
+            validation=ValidationConfig(interval=500, windows=64, horizons=(8, 32)),
+            checkpoint_interval=2500,
+        ),
+        uncertainty=UncertaintyEvalConfig(windows=32, horizon=200),  # docs/method.md section 8
+        policy=dataclasses.replace(PolicyTrainingConfig(), save_interval=2500),  # paper Table S11
+        evaluation=EvaluationConfig(episodes=64),
         threads=None,
     )  # fmt: skip
 
@@ -146,29 +187,25 @@ def _paper_preset() -> DemoConfig:
 def _tiny_preset() -> DemoConfig:
     """Smallest useful run (well under a minute): checks the pipeline, says nothing about the method."""
     return DemoConfig(
-        collect=DemoCollectConfig(collect_steps=3_000, collect_envs=8),
-        world_model=DemoWorldModelConfig(ensemble_size=2, history_horizon=8, forecast_horizon=4, rnn_hidden_size=16,
-                                         model_batch_size=32, model_iterations=4),
-        uncertainty=DemoUncertaintyConfig(uncertainty_windows=4, uncertainty_horizon=16),
-        policy=DemoPolicyConfig(policy_iterations=2, policy_envs=16, steps_per_env=8),
-        evaluation=DemoEvaluationConfig(eval_episodes=2),
+        collect=CollectConfig(steps=3_000, num_envs=8),
+        world_model=TrainModelConfig(
+            architecture=ArchitectureConfig(ensemble_size=2, history_horizon=8, rnn_hidden_size=16, rnn_num_layers=1),
+            optim=OptimConfig(iterations=4, batch_size=32, learning_rate=1e-3, forecast_horizon=4),
+            validation=ValidationConfig(interval=1, windows=64, horizons=(4, 32)),
+            checkpoint_interval=4,
+        ),
+        uncertainty=UncertaintyEvalConfig(windows=4, horizon=16),
+        policy=dataclasses.replace(PolicyTrainingConfig(), iterations=2, steps_per_env=8, save_interval=2,
+                                   env=dataclasses.replace(PolicyTrainingConfig().env, num_envs=16)),
+        evaluation=EvaluationConfig(episodes=2),
     )  # fmt: skip
 
 
 PRESETS: dict[str, Callable[[], DemoConfig]] = {"demo": DemoConfig, "paper": _paper_preset, "tiny": _tiny_preset}
 
 
-def lambda_label(lam: float) -> str:
-    """Folder-safe label of a lambda: 1.0 -> ``1``, 0.5 -> ``0.5``, 2.25 -> ``2.25``."""
-    text = f"{float(lam):g}"
-    return text.replace("-", "m")
-
-
 # ------------------------------------------------------------------------------------------------------------------
 # Stage bookkeeping
-STAGES_JSON = "stages.json"
-
-
 class StageLog:
     """Wall time and status of each stage, kept in ``out/stages.json`` across re-runs.
 
@@ -177,7 +214,7 @@ class StageLog:
     """
 
     def __init__(self, out_dir: Path, log: Callable[[str], None] = print):
-        self.path = out_dir / STAGES_JSON
+        self.path = DemoPaths(Path(out_dir)).stages
         self.log = log
         self.stages: dict[str, dict[str, Any]] = {}
         if self.path.exists():
@@ -189,8 +226,6 @@ class StageLog:
 
     def run(self, name: str, done: bool, action: Callable[[], Any], what: str) -> Any:
         """Run ``action`` unless ``done``; print where the demo is; record the wall time."""
-        from rwmu.utils.io import write_json_atomic
-
         self.order.append(name)
         if done:
             previous = self.stages.get(name, {})
@@ -213,127 +248,41 @@ class StageLog:
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Paths
-@dataclass(frozen=True)
-class DemoPaths:
-    """Where each stage writes inside the demo folder."""
-
-    out: Path
-
-    @property
-    def data(self) -> Path:
-        return self.out / "data" / "dataset.rwmu"
-
-    @property
-    def collect_stats(self) -> Path:
-        return self.out / "data" / "collect_stats.json"
-
-    @property
-    def world_model_dir(self) -> Path:
-        return self.out / "world_model"
-
-    @property
-    def world_model(self) -> Path:
-        return self.world_model_dir / "model_best.pt"
-
-    @property
-    def uncertainty_dir(self) -> Path:
-        return self.out / "uncertainty"
-
-    def policy_dir(self, lam: float) -> Path:
-        return self.out / f"policy_lam{lambda_label(lam)}"
-
-    def evaluation(self, name: str) -> Path:
-        return self.out / "evaluation" / f"{name}.json"
-
-
-# ------------------------------------------------------------------------------------------------------------------
-# Stages
-def stage_collect(config: DemoConfig, paths: DemoPaths, task) -> None:
-    """Record ``collect_steps`` rows with the scripted controller (per-episode gait diversity and action noise)."""
-    from rwmu.behavior import TrotConfig, TrotDiversity
-    from rwmu.data.dataset import save_dataset
-    from rwmu.evaluation.simulator import load_policy
-    from rwmu.sim.collect import CollectConfig, collect_dataset
-    from rwmu.utils.io import write_json_atomic, write_run_config
-
-    c = config.collect
-    collect_config = CollectConfig(steps=c.collect_steps, num_envs=c.collect_envs, num_workers=c.collect_workers,
-                                   seed=config.seed)  # fmt: skip
+# Stages: each takes its stage's resolved config (DemoConfig.resolved) and hands it to the library as it is
+def stage_collect(config: CollectConfig, paths: DemoPaths, task: Task, progress: bool = True) -> None:
+    """Record ``config.steps`` rows with the scripted controller (per-episode gait diversity and action noise)."""
     scripted = TrotConfig(diversity=TrotDiversity(), seed=config.seed + 1)  # as `rwmu collect --policy scripted`
-    policy = load_policy("scripted", collect_config.num_envs, task, seed=config.seed, scripted_config=scripted)
+    policy = TrotController(config.num_envs, scripted, dt=task.dt)
     start = time.perf_counter()
-    dataset, stats = collect_dataset(policy, collect_config, task, progress=config.progress,
-                                     provenance={"policy": "scripted", "seed": config.seed, "by": "rwmu demo"})  # fmt: skip
+    provenance = {"policy": "scripted", "seed": config.seed, "by": "rwmu demo"}
+    dataset, stats = collect_dataset(policy, config, task, progress=progress, provenance=provenance)
     seconds = time.perf_counter() - start
     save_dataset(dataset, paths.data)
-    write_run_config(paths.data.parent, {"collect": collect_config, "task": task.name, "policy": "scripted",
+    write_run_config(paths.data.parent, {"collect": config, "task": task.name, "policy": "scripted",
                                          "scripted": scripted})  # fmt: skip
     write_json_atomic(paths.collect_stats, {**stats.as_dict(), "seconds": seconds})
 
 
-def world_model_train_config(config: DemoConfig):
-    """The :class:`~rwmu.training.world_model_config.TrainModelConfig` the demo trains with."""
-    from rwmu.training.world_model_config import ArchitectureConfig, OptimConfig, TrainModelConfig, ValidationConfig
-
-    w = config.world_model
-    iterations = w.model_iterations
-    return TrainModelConfig(
-        architecture=ArchitectureConfig(ensemble_size=w.ensemble_size, history_horizon=w.history_horizon,
-                                        rnn_hidden_size=w.rnn_hidden_size, rnn_num_layers=w.rnn_num_layers),
-        optim=OptimConfig(iterations=iterations, batch_size=w.model_batch_size, learning_rate=w.model_learning_rate,
-                          forecast_horizon=w.forecast_horizon),
-        # validate ~5 times per run on few windows (the demo's budget); long horizons only if the data allows
-        validation=ValidationConfig(interval=max(1, iterations // 5), windows=64, horizons=(w.forecast_horizon, 32)),
-        checkpoint_interval=max(iterations, 1),
-        seed=config.seed, device=config.device, logger="tensorboard", progress=config.progress,
-    )  # fmt: skip
-
-
-def stage_world_model(config: DemoConfig, paths: DemoPaths, task) -> None:
+def stage_world_model(config: TrainModelConfig, paths: DemoPaths, task: Task) -> None:
     """Train the world model; continues from ``model_latest.pt`` if an earlier run stopped midway."""
-    from rwmu.data.dataset import load_dataset
-    from rwmu.training.world_model import WorldModelTrainer
-
     dataset = load_dataset(paths.data, task=task)
     resume = (paths.world_model_dir / "model_latest.pt").exists()
-    trainer = WorldModelTrainer(dataset, task, paths.world_model_dir, world_model_train_config(config), resume=resume,
+    trainer = WorldModelTrainer(dataset, task, paths.world_model_dir, config, resume=resume,
                                 data_path=str(paths.data))  # fmt: skip
     trainer.train()
 
 
-def stage_uncertainty(config: DemoConfig, paths: DemoPaths, task) -> None:
-    """SPEC section 8 protocol on held-out windows (as ``rwmu eval-uncertainty``)."""
-    from rwmu.data.dataset import load_dataset
-    from rwmu.evaluation.uncertainty import UncertaintyEvalConfig, evaluate_uncertainty, format_table, write_report
-    from rwmu.models.checkpoint import load_world_model
-    from rwmu.utils.io import write_run_config
-
-    u = config.uncertainty
-    eval_config = UncertaintyEvalConfig(windows=u.uncertainty_windows, horizon=u.uncertainty_horizon,
-                                        seed=config.seed, device=config.device)  # fmt: skip
-    eval_config.check()
+def stage_uncertainty(config: UncertaintyEvalConfig, paths: DemoPaths, task: Task) -> None:
+    """The protocol of docs/method.md section 8 on held-out windows (as ``rwmu eval-uncertainty``)."""
+    config.check()
     model, ckpt = load_world_model(paths.world_model, device=config.device, task=task, return_checkpoint=True)
     dataset = load_dataset(paths.data, task=task)
-    evaluation = evaluate_uncertainty(model, dataset, eval_config, train=ckpt.get("train"))
-    write_run_config(paths.uncertainty_dir, {"eval_uncertainty": eval_config, "world_model": str(paths.world_model),
+    evaluation = unc.evaluate_uncertainty(model, dataset, config, train=ckpt.get("train"))
+    write_run_config(paths.uncertainty_dir, {"eval_uncertainty": config, "world_model": str(paths.world_model),
                                              "data": str(paths.data), "task": task.name})  # fmt: skip
-    summary = write_report(evaluation, paths.uncertainty_dir,
-                           extra={"world_model": str(paths.world_model), "data": str(paths.data)})  # fmt: skip
-    print(format_table(summary))
-
-
-def policy_train_config(config: DemoConfig, lam: float):
-    """The :class:`~rwmu.training.policy_config.PolicyTrainingConfig` of the policy at ``lam``."""
-    from rwmu.training.policy_config import PolicyTrainingConfig
-
-    base = PolicyTrainingConfig()
-    p = config.policy
-    return dataclasses.replace(
-        base, iterations=p.policy_iterations, steps_per_env=p.steps_per_env, seed=config.seed, device=config.device,
-        save_interval=max(p.policy_iterations, 1),
-        env=dataclasses.replace(base.env, num_envs=p.policy_envs, uncertainty_penalty=float(lam)),
-    )  # fmt: skip
+    summary = unc.write_report(evaluation, paths.uncertainty_dir,
+                               extra={"world_model": str(paths.world_model), "data": str(paths.data)})  # fmt: skip
+    print(unc.format_table(summary))
 
 
 def policy_finished(run_dir: Path) -> bool:
@@ -341,44 +290,28 @@ def policy_finished(run_dir: Path) -> bool:
     return (run_dir / "summary.json").is_file()
 
 
-def stage_policy(config: DemoConfig, paths: DemoPaths, task, lam: float) -> None:
-    """MOPO-PPO at ``lam``; continues from the latest checkpoint if an earlier run stopped midway."""
-    from rwmu.training.policy import train_policy
-
-    run_dir = paths.policy_dir(lam)
-    resume = run_dir.is_dir() and any(run_dir.glob("model_*.pt"))
-    train_policy(task, paths.world_model, paths.data, run_dir, policy_train_config(config, lam),
-                 resume=True if resume else None, progress=config.progress)  # fmt: skip
+def stage_policy(config: PolicyTrainingConfig, run_dir: Path, paths: DemoPaths, task: Task,
+                 progress: bool = True) -> None:  # fmt: skip
+    """MOPO-PPO with ``config``; continues from the latest checkpoint if an earlier run stopped midway."""
+    resume = run_dir.is_dir() and bool(saved_checkpoints(run_dir))
+    train_policy(task, paths.world_model, paths.data, run_dir, config, resume=True if resume else None,
+                 progress=progress)  # fmt: skip
 
 
-def policy_checkpoint(run_dir: Path) -> Path:
-    """The final checkpoint named in ``summary.json`` (resolved against the run folder if relative)."""
-    summary = json.loads((run_dir / "summary.json").read_text())
-    path = Path(summary["final_checkpoint"])
-    return path if path.is_file() else run_dir / path.name
-
-
-def stage_evaluate(config: DemoConfig, paths: DemoPaths, task, name: str, policy_spec: str) -> None:
+def stage_evaluate(config: EvaluationConfig, paths: DemoPaths, task: Task, name: str, policy_spec: str,
+                   progress: bool = True) -> None:  # fmt: skip
     """Score one policy in MuJoCo on the unpenalised reward (as ``rwmu evaluate --json``)."""
-    from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy, format_table
-    from rwmu.utils.io import run_metadata, to_jsonable, write_json_atomic
-
-    eval_config = EvaluationConfig(episodes=config.evaluation.eval_episodes, seed=config.seed)
-    result = evaluate_policy(policy_spec, eval_config, task, progress=config.progress)
+    result = evaluate_policy(policy_spec, config, task, progress=progress)
     result["policy"] = policy_spec
-    print(format_table(result).splitlines()[0])
-    write_json_atomic(paths.evaluation(name), {**result, "config": to_jsonable(eval_config), "meta": run_metadata()})
+    print(format_evaluation_table(result).splitlines()[0])
+    write_json_atomic(paths.evaluation(name), {**result, "config": to_jsonable(config), "meta": run_metadata()})
 
 
 # ------------------------------------------------------------------------------------------------------------------
 # Pipeline
-def run_demo(out_dir: str | Path, config: DemoConfig = DemoConfig(), log: Callable[[str], None] = print) -> dict:
+def run_demo(out_dir: str | Path, config: DemoConfig | None = None, log: Callable[[str], None] = print) -> dict:
     """Run (or continue) every stage into ``out_dir`` and write the report; return the report's JSON dict."""
-    import torch
-
-    from rwmu.tasks import get_task
-    from rwmu.utils.io import write_run_config
-
+    config = DemoConfig() if config is None else config
     config.check()
     if config.device.startswith("cuda") and not torch.cuda.is_available():
         raise RwmuError(f"--device {config.device}: no CUDA device is available here; use --device cpu")
@@ -388,75 +321,78 @@ def run_demo(out_dir: str | Path, config: DemoConfig = DemoConfig(), log: Callab
     if out.exists() and not out.is_dir():
         raise RwmuError(f"--out {out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    _check_same_config(out, config)
-    write_run_config(out, {"demo": config})
+    run = config.resolved()
+    _check_same_config(out, run)
+    write_run_config(out, {"demo": run})
     task = get_task("go2_flat")
     paths = DemoPaths(out)
     stages = StageLog(out, log)
     total_start = time.perf_counter()
 
-    c, w = config.collect, config.world_model
+    c = run.collect
     stages.run("collect", paths.data.is_file() and paths.collect_stats.is_file(),
-               lambda: stage_collect(config, paths, task),
-               f"{c.collect_steps} rows from the scripted controller in {c.collect_envs} MuJoCo Go2s")  # fmt: skip
+               lambda: stage_collect(c, paths, task, run.progress),
+               f"{c.steps} rows from the scripted controller in {c.num_envs} MuJoCo Go2s")  # fmt: skip
     stages.run("world_model", (paths.world_model_dir / "summary.json").is_file() and paths.world_model.is_file(),
-               lambda: stage_world_model(config, paths, task),
-               f"GRU {w.rnn_num_layers}x{w.rnn_hidden_size}, B={w.ensemble_size}, M={w.history_horizon}, "
-               f"N={w.forecast_horizon}, {w.model_iterations} iterations of {w.model_batch_size} windows")  # fmt: skip
-    u = config.uncertainty
+               lambda: stage_world_model(run.world_model, paths, task), describe_world_model(run.world_model))
+    u = run.uncertainty
     stages.run("uncertainty", (paths.uncertainty_dir / "summary.json").is_file(),
-               lambda: stage_uncertainty(config, paths, task),
-               f"{u.uncertainty_windows} held-out windows, {u.uncertainty_horizon}-step open-loop rollouts")  # fmt: skip
-    p = config.policy
-    for lam in p.lambdas:
+               lambda: stage_uncertainty(u, paths, task),
+               f"{u.windows} {'held-out ' if u.split == 'heldout' else ''}windows, {u.horizon}-step open-loop "
+               "rollouts")  # fmt: skip
+    p = run.policy
+    for lam in run.lambdas:
         stages.run(f"policy_lam{lambda_label(lam)}", policy_finished(paths.policy_dir(lam)),
-                   lambda lam=lam: stage_policy(config, paths, task, lam),
-                   f"MOPO-PPO lambda={lam:g}: {p.policy_iterations} iterations x {p.policy_envs} envs x "
+                   lambda lam=lam: stage_policy(run.policy_config(lam), paths.policy_dir(lam), paths, task,
+                                                run.progress),
+                   f"MOPO-PPO lambda={lam:g}: {p.iterations} iterations x {p.env.num_envs} envs x "
                    f"{p.steps_per_env} steps")  # fmt: skip
     policies = {"behaviour (scripted)": "scripted"}
-    for lam in p.lambdas:
-        policies[f"MOPO-PPO lambda={lam:g}"] = str(policy_checkpoint(paths.policy_dir(lam)))
+    for lam in run.lambdas:
+        policies[f"MOPO-PPO lambda={lam:g}"] = str(latest_checkpoint(paths.policy_dir(lam)))
     for name, spec in policies.items():
         key = evaluation_key(name)
         stages.run(f"evaluate_{key}", paths.evaluation(key).is_file(),
-                   lambda key=key, spec=spec: stage_evaluate(config, paths, task, key, spec),
-                   f"{name}: {config.evaluation.eval_episodes} MuJoCo episodes, unpenalised reward")  # fmt: skip
+                   lambda key=key, spec=spec: stage_evaluate(run.evaluation, paths, task, key, spec, run.progress),
+                   f"{name}: {run.evaluation.episodes} MuJoCo episodes, unpenalised reward")  # fmt: skip
 
-    from rwmu.experiments.demo_report import build_demo_report
-
-    report = stages.run("report", False, lambda: build_demo_report(out, config, policies, stages.table()),
+    report = stages.run("report", False, lambda: build_demo_report(out, run, policies, stages.table()),
                         "report.md, report.json and plots")  # fmt: skip
     # the report stage's own time is only known now: add it to the written JSON
     report["stages"] = stages.table()
     report["total_seconds_this_invocation"] = time.perf_counter() - total_start
-    from rwmu.utils.io import write_json_atomic
-
     write_json_atomic(out / "report.json", report)
     log(f"[demo] report: {out / 'report.md'} ({report['total_seconds_this_invocation']:.0f} s in this invocation)")
     return report
 
 
-def evaluation_key(name: str) -> str:
-    """File-name key of a policy label: ``MOPO-PPO lambda=1`` -> ``mopo_ppo_lambda_1``."""
-    if name.startswith("behaviour"):
-        return "behaviour"
-    return "".join(ch if ch.isalnum() or ch == "." else "_" for ch in name.lower()).replace("__", "_")
+# Settings that change no output: a demo folder may be continued with other values.
+OUTPUT_NEUTRAL_SETTINGS = frozenset({"threads", "progress", "world_model.progress", "policy.verbose"})
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists are values)."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
 
 
 def _check_same_config(out: Path, config: DemoConfig) -> None:
     """Refuse to continue a demo folder that was started with other settings (its outputs would not match)."""
-    from rwmu.utils.io import to_jsonable
-
     stored = out / "config.json"
     if not stored.is_file():
         return
     try:
-        previous = json.loads(stored.read_text())["config"]["demo"]
+        previous = _flatten(json.loads(stored.read_text())["config"]["demo"])
     except (json.JSONDecodeError, KeyError, TypeError):
         return
-    now = to_jsonable(config)
-    ignore = {"progress", "threads"}  # do not change any output
-    diff = [k for k in now if k not in ignore and previous.get(k) != now[k]]
+    now = _flatten(to_jsonable(config))
+    diff = [k for k in sorted(previous.keys() | now.keys())
+            if k not in OUTPUT_NEUTRAL_SETTINGS and previous.get(k) != now.get(k)]  # fmt: skip
     if diff:
-        raise RwmuError(f"--out {out}: holds a demo run with other settings ({', '.join(diff)} differ, see "
-                        f"{stored}); use another --out or the same flags to continue it")  # fmt: skip
+        listed = ", ".join(diff[:5]) + (f" and {len(diff) - 5} more" if len(diff) > 5 else "")
+        raise RwmuError(f"--out {out}: holds a demo run with other settings ({listed} differ, see {stored}); use "
+                        "another --out or the same settings to continue it")  # fmt: skip

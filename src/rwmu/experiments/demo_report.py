@@ -8,16 +8,34 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rwmu.experiments import report as rep
+from rwmu.experiments.paths import DemoPaths, evaluation_key
+from rwmu.training.world_model_config import TrainModelConfig
+from rwmu.utils.io import to_jsonable
+
+if TYPE_CHECKING:  # annotations only: rwmu.experiments.demo imports this module
+    from rwmu.experiments.demo import DemoConfig
+
+
+def describe_world_model(train: TrainModelConfig) -> str:
+    """One line: ``GRU 1x128, ensemble B=5, history M=16, forecast N=8, 800 iterations x 256 windows``."""
+    arch, optim = train.architecture, train.optim
+    if arch.base_type == "mlp":
+        base = f"MLP {'-'.join(str(n) for n in arch.mlp_base_shape)}"
+    else:
+        base = f"{arch.base_type.upper()} {arch.rnn_num_layers}x{arch.rnn_hidden_size}"
+    return (f"{base}, ensemble B={arch.ensemble_size}, history M={arch.history_horizon}, forecast "
+            f"N={optim.forecast_horizon}, {optim.iterations} iterations x {optim.batch_size} windows")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def build_demo_report(out: Path, config, policies: dict[str, str], stages: list[dict[str, Any]]) -> dict[str, Any]:
+def build_demo_report(out: Path, config: DemoConfig, policies: dict[str, str],
+                      stages: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
     """Write plots, ``report.md`` and ``report.json`` into ``out``; return the JSON dict.
 
     Args:
@@ -25,15 +43,12 @@ def build_demo_report(out: Path, config, policies: dict[str, str], stages: list[
         policies: label -> policy spec (``scripted`` or checkpoint path), in display order.
         stages: :meth:`StageLog.table` rows (stage, status, seconds, what).
     """
-    from rwmu.experiments.demo import DemoPaths, evaluation_key, lambda_label
-    from rwmu.utils.io import to_jsonable
-
     out = Path(out)
     paths = DemoPaths(out)
     collect_stats = _read_json(paths.collect_stats) or {}
     wm_summary = _read_json(paths.world_model_dir / "summary.json") or {}
     unc = _read_json(paths.uncertainty_dir / "summary.json") or {}
-    policy_summaries = {lam: _read_json(paths.policy_dir(lam) / "summary.json") or {} for lam in config.policy.lambdas}
+    policy_summaries = {lam: _read_json(paths.policy_dir(lam) / "summary.json") or {} for lam in config.lambdas}
     evaluations = {name: _read_json(paths.evaluation(evaluation_key(name))) or {} for name in policies}
 
     # ---- plots
@@ -68,7 +83,7 @@ def build_demo_report(out: Path, config, policies: dict[str, str], stages: list[
     policy_rows = []
     for name in names:
         e = evaluations[name]
-        lam = next((lam for lam in config.policy.lambdas if name == f"MOPO-PPO lambda={lam:g}"), None)
+        lam = next((lam for lam in config.lambdas if name == f"MOPO-PPO lambda={lam:g}"), None)
         s = policy_summaries.get(lam, {}) if lam is not None else {}
         policy_rows.append({
             "policy": name, "lambda": lam,
@@ -101,30 +116,31 @@ def build_demo_report(out: Path, config, policies: dict[str, str], stages: list[
         "plots": plots,
         "stages": stages,
     }
-    markdown = _markdown(data, config, behaviour, lambda_label)
+    markdown = _markdown(data, config, behaviour)
     rep.write_report(out, markdown, data)
     return data
 
 
-def _markdown(data: dict[str, Any], config, behaviour: dict[str, Any], lambda_label) -> str:
-    w, p = config.world_model, config.policy
+def _markdown(data: dict[str, Any], config: DemoConfig, behaviour: dict[str, Any]) -> str:
+    optim, p = config.world_model.optim, config.policy
     lines = [f"# {data['title']}", ""]
     lines += [
         "What ran (every number below comes from this folder's files; `stages.json` has the wall times):", "",
         f"1. **Data**: {data['data']['rows']} rows ({data['data']['trajectories']} trajectories, "
         f"{data['data']['falls']} falls) from the scripted trotting controller in MuJoCo (`data/`).",
-        f"2. **World model**: GRU {w.rnn_num_layers}x{w.rnn_hidden_size}, ensemble B={w.ensemble_size}, history "
-        f"M={w.history_horizon}, forecast N={w.forecast_horizon}, {w.model_iterations} iterations x "
-        f"{w.model_batch_size} windows (`world_model/`). Held-out relative error over the forecast: "
+        f"2. **World model**: {describe_world_model(config.world_model)} (`world_model/`). Held-out relative "
+        "error over the forecast: "
         f"{rep.format_number(data['world_model']['val_rel_error_forecast_mean'])} (no-change baseline "
         f"{rep.format_number(data['world_model']['val_no_change_rel_error_forecast_mean'])}).",
-        f"3. **Uncertainty vs error** (SPEC section 8 protocol, {data['uncertainty'].get('windows')} held-out windows, "
+        f"3. **Uncertainty vs error** (docs/method.md section 8 protocol, {data['uncertainty'].get('windows')} "
+        "held-out windows, "
         f"{data['uncertainty'].get('horizon')}-step open-loop rollouts; `uncertainty/`).",
-        f"4. **MOPO-PPO** in imagination at lambda in {{{', '.join(f'{lam:g}' for lam in p.lambdas)}}}: "
-        f"{p.policy_iterations} PPO iterations x {p.policy_envs} envs x {p.steps_per_env} steps "
+        f"4. **MOPO-PPO** in imagination at lambda in {{{', '.join(f'{lam:g}' for lam in config.lambdas)}}}: "
+        f"{p.iterations} PPO iterations x {p.env.num_envs} envs x {p.steps_per_env} steps "
         f"(`policy_lam<lambda>/`).",
-        f"5. **MuJoCo evaluation** on the true, unpenalised task reward: {config.evaluation.eval_episodes} episodes "
-        "per policy, fixed command schedules, no pushes (`evaluation/`).", "",
+        f"5. **MuJoCo evaluation** on the true, unpenalised task reward: {config.evaluation.episodes} episodes "
+        f"per policy, fixed command schedules, {'with' if config.evaluation.pushes else 'no'} pushes "
+        "(`evaluation/`).", "",
         "## True return in MuJoCo", "",
     ]  # fmt: skip
     rows = [[r["policy"], r["true_return_mean"], r["true_return_std"], f"{r['falls']}/{r['episodes']}",
@@ -162,14 +178,14 @@ def _markdown(data: dict[str, Any], config, behaviour: dict[str, Any], lambda_la
         "second (`report.json` has its figure).", "",
         "## What these numbers mean at this scale", "",
         f"- This is a **pipeline demonstration**, not the paper's experiment: {data['data']['rows']} rows of data "
-        f"(the paper-scale run uses about 1M), a {w.model_iterations}-iteration world model (paper: 2500 with "
-        f"GRU 2x256, M=32) and {p.policy_iterations} PPO iterations with {p.policy_envs} envs (paper: 2500 x 4096 x "
+        f"(the paper-scale run uses about 1M), a {optim.iterations}-iteration world model (paper: 2500 with "
+        f"GRU 2x256, M=32) and {p.iterations} PPO iterations with {p.env.num_envs} envs (paper: 2500 x 4096 x "
         "100 steps). Policies this briefly trained are far from converged; whether one scores above or below the "
         "behaviour controller here says little about the method (a policy that barely moves already earns part of "
         "the tracking reward on the slow and standing schedules).",
         "- Any difference between lambda values here, even one larger than its standard error over episodes, comes "
-        "from one training seed and a short run: it does not answer whether the penalty helps. `rwmu sweep` (several seeds, longer runs; experiments/run_lambda_sweep.sh) "
-        "is the tool for that question.",
+        "from one training seed and a short run: it does not answer whether the penalty helps. `rwmu sweep` "
+        "(several seeds, longer runs; experiments/run_lambda_sweep.sh) is the tool for that question.",
         "- Imagined rewards include the uncertainty penalty (and come from the learned model): they are not task "
         "performance. Only the MuJoCo columns measure the task, on the unpenalised reward.",
         "- The uncertainty-versus-error correlations come from few windows and a small model; their sign and rough "
@@ -178,7 +194,8 @@ def _markdown(data: dict[str, Any], config, behaviour: dict[str, Any], lambda_la
     ]  # fmt: skip
     if behaviour:
         lines += [f"Behaviour controller (the data's source, nominal gains, no noise): true return "
-                  f"{rep.format_number(behaviour.get('return_mean'))} +- {rep.format_number(behaviour.get('return_std'))}.",
+                  f"{rep.format_number(behaviour.get('return_mean'))} +- "
+                  f"{rep.format_number(behaviour.get('return_std'))}.",
                   ""]  # fmt: skip
     return "\n".join(lines)
 
@@ -201,7 +218,8 @@ def comparison_lines(policies: list[dict[str, Any]]) -> list[str]:
     """Plain-language comparisons: each MOPO-PPO policy against the behaviour controller, and the lambdas pairwise."""
     behaviour = next((p for p in policies if p["lambda"] is None), None)
     learned = [p for p in policies if p["lambda"] is not None]
-    pairs = [(p, behaviour) for p in learned if behaviour] + [(a, b) for i, a in enumerate(learned) for b in learned[i + 1:]]
+    pairs = [(p, behaviour) for p in learned if behaviour]
+    pairs += [(a, b) for i, a in enumerate(learned) for b in learned[i + 1 :]]
     lines = []
     for a, b in pairs:
         c = compare_returns(a, b)

@@ -1,4 +1,5 @@
-"""Report writing for experiments: Markdown tables, PNG plots (matplotlib Agg, no pyplot state) and JSON.
+"""Report writing for experiments: Markdown tables, PNG plots (matplotlib Agg, no pyplot state), JSON and the
+mean / spread over seeds that the sweep reports.
 
 Everything is written atomically (:mod:`rwmu.utils.io`), so an interrupted run never leaves a half-written report.
 The plot helpers take plain Python lists / dicts (the numbers that also go into the JSON), so a report can be
@@ -11,8 +12,21 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from rwmu.utils.io import write_json_atomic, write_text_atomic
 from rwmu.evaluation.plots import new_figure, save_figure
+from rwmu.utils.io import write_json_atomic, write_text_atomic
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Statistics
+def mean_std(values: Iterable[Any]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof = 1; 0 for a single value) of the finite values; NaN if none."""
+    xs = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not xs:
+        return float("nan"), float("nan")
+    mean = sum(xs) / len(xs)
+    if len(xs) < 2:
+        return mean, 0.0
+    return mean, math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -116,6 +130,18 @@ def plot_scalar_curves(path: str | Path, curves: dict[str, tuple[list[float], li
     return save_figure(fig, path)
 
 
+def label_true_return_axes(ax: Any, behavior_return: float | None, xlabel: str, title: str) -> None:
+    """Axes whose y is the true (MuJoCo, unpenalised) return: labels, grid, legend and the behaviour controller's
+    return as a dashed line, if measured."""
+    if behavior_return is not None:
+        ax.axhline(behavior_return, color="k", linestyle="--", linewidth=1, label="behaviour controller (data)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("true return per episode (MuJoCo, unpenalised)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
 def plot_sweep(path: str | Path, aggregated: list[dict[str, Any]], behavior_return: float | None = None,
                title: str = "") -> Path:  # fmt: skip
     """True return against lambda (mean +- std over seeds), and imagined rewards (penalised and task-only).
@@ -129,13 +155,8 @@ def plot_sweep(path: str | Path, aggregated: list[dict[str, Any]], behavior_retu
     ax = fig.add_subplot(1, 2, 1)
     ax.errorbar(lambdas, [row["true_return_mean"] for row in aggregated],
                 yerr=[row["true_return_std"] for row in aggregated], marker="o", capsize=5, label="MOPO-PPO policy")
-    if behavior_return is not None:
-        ax.axhline(behavior_return, color="k", linestyle="--", linewidth=1, label="behaviour controller (data)")
-    ax.set_xlabel("uncertainty penalty lambda")
-    ax.set_ylabel("true return per episode (MuJoCo, unpenalised)")
-    ax.set_title("True return vs lambda (mean +- std over seeds)", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    label_true_return_axes(ax, behavior_return, "uncertainty penalty lambda",
+                           "True return vs lambda (mean +- std over seeds)")  # fmt: skip
     ax = fig.add_subplot(1, 2, 2)
     for key, label in (("imagined_reward", "imagined, penalised"), ("imagined_task_reward", "imagined, task only")):
         ax.errorbar(lambdas, [row[f"{key}_mean"] for row in aggregated],

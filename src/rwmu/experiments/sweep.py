@@ -1,10 +1,11 @@
 """``rwmu sweep``: MOPO-PPO over a grid of uncertainty penalties lambda and seeds, scored on the true reward.
 
 One run per (lambda, seed) in ``OUT/runs/lam<lambda>_seed<seed>/``: ``rwmu train-policy`` and then ``rwmu evaluate``
-as subprocesses (``jobs`` of them side by side), logs in ``log.txt``. A run is finished when its ``summary.json``
-(training) and ``evaluation.json`` (MuJoCo, unpenalised reward) exist; finished runs are skipped, a run with
-checkpoints but no summary continues with ``--resume``. Raising ``--iterations`` on a finished sweep extends it: each
-run trained for fewer iterations resumes from its last checkpoint to the new total and is evaluated again. Results:
+of its latest ``model_<k>.pt``, as subprocesses (``jobs`` of them side by side), logs in ``log.txt``. A run is
+finished when its ``summary.json`` (training) and ``evaluation.json`` (MuJoCo, unpenalised reward) exist; finished
+runs are skipped, a run with checkpoints but no summary continues with ``--resume``. Raising ``--iterations`` on a
+finished sweep extends it: each run trained for fewer iterations resumes from its last checkpoint to the new total
+and is evaluated again. Results:
 
 - ``sweep.csv``: one row per run (lambda, seed, true return mean/std over episodes, falls, imagined rewards);
 - ``sweep.json``: per-run records, per-lambda aggregates (mean and sample std over seeds) and the behaviour
@@ -16,22 +17,34 @@ run trained for fewer iterations resumes from its last checkpoint to the new tot
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 import os
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from rwmu.errors import RwmuError
+import tyro
+from tqdm import tqdm
 
-SUMMARY_JSON = "summary.json"
+from rwmu.errors import RwmuError
+from rwmu.experiments import report as rep
+from rwmu.experiments import sweep_curve
+from rwmu.experiments.paths import SUMMARY_JSON, lambda_label
+from rwmu.experiments.report import mean_std
+from rwmu.training.policy import latest_checkpoint
+from rwmu.utils.io import (
+    folder_lock,
+    to_jsonable,
+    write_csv_atomic,
+    write_json_atomic,
+    write_run_config,
+    write_text_atomic,
+)
+
 EVALUATION_JSON = "evaluation.json"
 CSV_COLUMNS = ("lambda", "seed", "true_return_mean", "true_return_std", "episodes", "falls", "fall_rate",
                "imagined_reward", "imagined_task_reward", "epistemic_uncertainty", "train_seconds", "run_dir")  # fmt: skip
@@ -50,7 +63,8 @@ class SweepConfig:
     episodes: int = 16  # MuJoCo episodes per policy (rwmu evaluate default)
     eval_seed: int = 0  # same evaluation episodes for every policy
     behavior: bool = True  # also evaluate the scripted behaviour controller (the data's source)
-    train_args: tuple[str, ...] = field(default_factory=tuple)  # extra `rwmu train-policy` flags (e.g. --iterations 50)
+    # extra `rwmu train-policy` flags (e.g. --iterations 50); the command line builds them from its own flags
+    train_args: tyro.conf.Suppress[tuple[str, ...]] = ()
     curve: bool = False  # also score every saved checkpoint: true return against PPO iterations (sweep_curve.*)
     report_only: bool = False  # write sweep.* from the runs finished so far; train and evaluate nothing
 
@@ -66,11 +80,6 @@ class SweepRun:
     @property
     def name(self) -> str:
         return self.run_dir.name
-
-
-def lambda_label(lam: float) -> str:
-    """Folder-safe label: 1.0 -> ``1``, 0.5 -> ``0.5``."""
-    return f"{float(lam):g}"
 
 
 def plan_runs(out_dir: str | Path, lambdas: tuple[float, ...], seeds: tuple[int, ...]) -> list[SweepRun]:
@@ -128,7 +137,7 @@ def train_command(config: SweepConfig, run: SweepRun, resume: bool) -> list[str]
     """``rwmu train-policy`` for one run (``config.train_args`` appended, so they override the defaults here)."""
     cmd = rwmu_command() + [
         "train-policy", "--task", config.task, "--world-model", str(config.world_model), "--data", str(config.data),
-        "--out", str(run.run_dir), "--uncertainty-penalty", repr(run.lam), "--seed", str(run.seed),
+        "--out", str(run.run_dir), "--env.uncertainty-penalty", repr(run.lam), "--seed", str(run.seed),
     ]  # fmt: skip
     if resume:
         cmd.append("--resume")
@@ -139,14 +148,7 @@ def evaluate_command(config: SweepConfig, policy: str, json_path: Path) -> list[
     """``rwmu evaluate`` writing ``json_path`` (same episodes and seed for every policy)."""
     return rwmu_command() + ["evaluate", "--task", config.task, "--policy", policy, "--episodes",
                              str(config.episodes), "--seed", str(config.eval_seed), "--json", str(json_path),
-                             "--quiet"]  # fmt: skip
-
-
-def final_checkpoint(run_dir: Path) -> Path:
-    """The checkpoint named in the run's ``summary.json`` (resolved against the run folder if relative)."""
-    summary = json.loads((run_dir / SUMMARY_JSON).read_text())
-    path = Path(summary["final_checkpoint"])
-    return path if path.is_absolute() and path.is_file() else run_dir / path.name
+                             "--no-progress"]  # fmt: skip
 
 
 def _run_logged(cmd: list[str], log_path: Path, env: dict[str, str]) -> None:
@@ -168,7 +170,7 @@ def execute_run(config: SweepConfig, run: SweepRun, env: dict[str, str]) -> str:
     log_path = run.run_dir / "log.txt"
     if state in ("new", "partial"):
         _run_logged(train_command(config, run, resume=state == "partial"), log_path, env)
-    _run_logged(evaluate_command(config, str(final_checkpoint(run.run_dir)), run.run_dir / EVALUATION_JSON),
+    _run_logged(evaluate_command(config, str(latest_checkpoint(run.run_dir)), run.run_dir / EVALUATION_JSON),
                 log_path, env)  # fmt: skip
     return state
 
@@ -206,17 +208,6 @@ def read_run_record(run: SweepRun, iterations: int | None = None) -> dict[str, A
     }
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof = 1; 0 for a single value) of the finite values; NaN if none."""
-    xs = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    if not xs:
-        return float("nan"), float("nan")
-    mean = sum(xs) / len(xs)
-    if len(xs) < 2:
-        return mean, 0.0
-    return mean, math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
-
-
 AGGREGATED_KEYS = ("true_return_mean", "fall_rate", "imagined_reward", "imagined_task_reward", "epistemic_uncertainty")
 
 
@@ -242,30 +233,16 @@ def aggregate_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_csv(path: Path, records: list[dict[str, Any]], columns: tuple[str, ...] = CSV_COLUMNS) -> None:
-    """One row per record (``sweep.csv``: per run, columns :data:`CSV_COLUMNS`); ``None`` is an empty cell."""
-    from rwmu.utils.io import write_text_atomic
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for r in records:
-        writer.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
-    write_text_atomic(path, buf.getvalue())
-
-
 def write_results(out_dir: str | Path, records: list[dict[str, Any]], behavior: dict[str, Any] | None,
                   config: SweepConfig | None = None, pending: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
-    """Write ``sweep.csv``, ``sweep.json``, ``sweep.png`` and ``sweep.md``; return the JSON dict."""
-    from rwmu.experiments import report as rep
-    from rwmu.utils.io import to_jsonable
-
+    """Write ``sweep.csv`` (one row per run, columns :data:`CSV_COLUMNS`), ``sweep.json``, ``sweep.png`` and
+    ``sweep.md``; return the JSON dict."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     records = sorted(records, key=lambda r: (float(r["lambda"]), int(r["seed"])))
     aggregated = aggregate_runs(records)
     behavior_return = behavior.get("return_mean") if behavior else None
-    write_csv(out / "sweep.csv", records)
+    write_csv_atomic(out / "sweep.csv", CSV_COLUMNS, records)
     if aggregated:
         rep.plot_sweep(out / "sweep.png", aggregated, behavior_return=behavior_return,
                        title=f"MOPO-PPO lambda sweep ({len(records)} runs)")  # fmt: skip
@@ -283,8 +260,6 @@ def write_results(out_dir: str | Path, records: list[dict[str, Any]], behavior: 
             "imagined_task_reward": "the same without the uncertainty penalty",
         },
     }
-    from rwmu.utils.io import write_json_atomic
-
     write_json_atomic(out / "sweep.json", data)
     rows = [[a["lambda"], len(a["seeds"]), a["true_return_mean"], a["true_return_std"], a["fall_rate_mean"],
              a["imagined_reward_mean"], a["imagined_task_reward_mean"]] for a in aggregated]  # fmt: skip
@@ -297,8 +272,6 @@ def write_results(out_dir: str | Path, records: list[dict[str, Any]], behavior: 
     if pending:
         md += [f"Not finished yet: {', '.join(pending)}.", ""]
     md += ["![sweep](sweep.png)" if aggregated else "(no finished run yet)", ""]
-    from rwmu.utils.io import write_text_atomic
-
     write_text_atomic(out / "sweep.md", "\n".join(md))
     return data
 
@@ -306,9 +279,7 @@ def write_results(out_dir: str | Path, records: list[dict[str, Any]], behavior: 
 def _evaluate_checkpoints(config: SweepConfig, runs: list[SweepRun], pool: ThreadPoolExecutor,
                           env: dict[str, str], log: Callable[[str], None]) -> list[str]:  # fmt: skip
     """Score every saved checkpoint of ``runs`` not scored yet (``rwmu sweep --curve``); return failure lines."""
-    from rwmu.experiments.sweep_curve import pending_evaluations
-
-    todo = pending_evaluations([r.run_dir for r in runs])
+    todo = sweep_curve.pending_evaluations([r.run_dir for r in runs])
     log(f"[sweep] true-return curve: {len(todo)} checkpoint(s) to evaluate")
     futures = {pool.submit(_run_logged, evaluate_command(config, str(ckpt), json_path),
                            ckpt.parent / "log.txt", env): str(ckpt) for ckpt, json_path in todo}  # fmt: skip
@@ -318,8 +289,6 @@ def _evaluate_checkpoints(config: SweepConfig, runs: list[SweepRun], pool: Threa
 def _wait_for(futures: dict[Any, str], desc: str, unit: str,
               log: Callable[[str], None] | None = None) -> list[str]:  # fmt: skip
     """Wait for every job (``future -> name``) under a progress bar; return ``"<name>: <error>"`` per failure."""
-    from tqdm import tqdm
-
     failures = []
     with tqdm(total=len(futures), desc=desc, unit=unit, dynamic_ncols=True) as bar:
         for future, name in futures.items():
@@ -343,8 +312,6 @@ def write_sweep_report(out: Path, config: SweepConfig) -> tuple[dict[str, Any], 
     behavior = json.loads(behavior_path.read_text()) if behavior_path.is_file() else None
     data = write_results(out, records, behavior, config, pending)
     if config.curve:
-        from rwmu.experiments import sweep_curve
-
         sweep_curve.write_curve(out, sweep_curve.curve_records(runs), behavior.get("return_mean") if behavior else None)
     return data, records
 
@@ -355,8 +322,6 @@ def run_sweep(out_dir: str | Path, config: SweepConfig, log: Callable[[str], Non
 
     The folder is locked for the duration: a second ``rwmu sweep`` on it fails at once with a clear error.
     """
-    from rwmu.utils.io import folder_lock
-
     if config.jobs < 1 or config.episodes < 1:
         raise RwmuError("--jobs and --episodes must be >= 1")
     for name, path in (("--world-model", config.world_model), ("--data", config.data)):
@@ -372,8 +337,6 @@ def run_sweep(out_dir: str | Path, config: SweepConfig, log: Callable[[str], Non
 
 
 def _run_sweep_locked(out: Path, config: SweepConfig, log: Callable[[str], None]) -> dict[str, Any]:
-    from rwmu.utils.io import write_run_config
-
     runs = plan_runs(out, config.lambdas, config.seeds)
     out.mkdir(parents=True, exist_ok=True)
     write_run_config(out, {"sweep": config})

@@ -14,7 +14,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rwmu.evaluation.plots import new_figure, save_figure
+from rwmu.experiments.report import label_true_return_axes, mean_std
 from rwmu.training.policy import saved_checkpoints
+from rwmu.utils.io import write_csv_atomic
 
 CURVE_DIR = "checkpoint_eval"
 CURVE_COLUMNS = ("lambda", "seed", "iterations", "true_return_mean", "fall_rate", "checkpoint")
@@ -48,8 +51,6 @@ def curve_records(runs: list[Any]) -> list[dict[str, Any]]:
 
 def aggregate_curve(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per (lambda, iterations): seeds present and mean / sample std over seeds of the true return and fall rate."""
-    from rwmu.experiments.sweep import mean_std
-
     groups: dict[tuple[float, int], list[dict[str, Any]]] = {}
     for r in records:
         groups.setdefault((float(r["lambda"]), int(r["iterations"])), []).append(r)
@@ -64,8 +65,6 @@ def aggregate_curve(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def plot_curve(path: Path, aggregated: list[dict[str, Any]], behavior_return: float | None = None) -> Path:
     """True return against PPO iterations, one line per lambda (mean over seeds, band +- std)."""
-    from rwmu.evaluation.plots import new_figure, save_figure
-
     fig = new_figure(7.0, 4.5)
     ax = fig.add_subplot(1, 1, 1)
     for lam in sorted({row["lambda"] for row in aggregated}):
@@ -76,20 +75,13 @@ def plot_curve(path: Path, aggregated: list[dict[str, Any]], behavior_return: fl
         (line,) = ax.plot(x, mean, marker="o", markersize=3, label=f"lambda = {lam:g}")
         ax.fill_between(x, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
                         color=line.get_color(), alpha=0.15)  # fmt: skip
-    if behavior_return is not None:
-        ax.axhline(behavior_return, color="k", linestyle="--", linewidth=1, label="behaviour controller (data)")
-    ax.set_xlabel("PPO iterations in imagination")
-    ax.set_ylabel("true return per episode (MuJoCo, unpenalised)")
-    ax.set_title("True return of saved checkpoints (mean +- std over seeds)", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    label_true_return_axes(ax, behavior_return, "PPO iterations in imagination",
+                           "True return of saved checkpoints (mean +- std over seeds)")  # fmt: skip
     return save_figure(fig, path)
 
 
 def write_curve(out_dir: Path, records: list[dict[str, Any]], behavior_return: float | None = None) -> None:
     """``sweep_curve.csv`` (one row per evaluated checkpoint) and ``sweep_curve.png``."""
-    from rwmu.experiments.sweep import write_csv
-
-    write_csv(Path(out_dir) / "sweep_curve.csv", records, CURVE_COLUMNS)
+    write_csv_atomic(Path(out_dir) / "sweep_curve.csv", CURVE_COLUMNS, records)
     if records:
         plot_curve(Path(out_dir) / "sweep_curve.png", aggregate_curve(records), behavior_return)

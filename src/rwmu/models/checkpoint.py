@@ -15,10 +15,13 @@ from typing import Any
 
 import torch
 
+from rwmu.data.normalization import Normalization
 from rwmu.errors import RwmuError
 from rwmu.models.config import WorldModelConfig
 from rwmu.models.ensemble import WorldModelEnsemble
+from rwmu.utils.checkpoints import read_torch_checkpoint
 from rwmu.utils.io import torch_save_atomic
+from rwmu.version import __version__
 
 FORMAT = "rwmu.world_model"
 FORMAT_VERSION = 1
@@ -37,8 +40,6 @@ def save_world_model(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Write ``model`` (with its normalisation and ``extra`` metadata) to ``path`` atomically."""
-    from rwmu import __version__
-
     payload: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -55,20 +56,8 @@ def save_world_model(
 
 
 def read_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a torch checkpoint as a dict, refusing missing or foreign files with one clear line."""
-    p = Path(path)
-    if not p.exists():
-        raise RwmuError(f"{p}: no such file; give the path of a world-model checkpoint (.pt)")
-    if p.is_dir():
-        raise RwmuError(f"{p}: is a folder; give a checkpoint file, e.g. {p}/model_best.pt")
-    try:
-        obj = torch.load(p, map_location=device, weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure is a user-file problem
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise RwmuError(f"{p}: not a readable torch checkpoint ({first[:200]})") from None
-    if not isinstance(obj, dict):
-        raise RwmuError(f"{p}: holds a {type(obj).__name__}, expected a checkpoint dictionary")
-    return obj
+    """Load a world-model checkpoint file as a dict (:func:`rwmu.utils.checkpoints.read_torch_checkpoint`)."""
+    return read_torch_checkpoint(path, "a world-model checkpoint (.pt)", map_location=device)
 
 
 def _weights_of(ckpt: dict[str, Any], path: Path) -> dict[str, torch.Tensor]:
@@ -97,7 +86,7 @@ def _mlp_shape(sd: dict[str, torch.Tensor], prefix: str) -> tuple[tuple[int, ...
 def infer_config(
     sd: dict[str, torch.Tensor], history_horizon: int | None = None, action_dim: int | None = None
 ) -> WorldModelConfig:
-    """Read the architecture back from reference parameter names and shapes (SPEC section 4).
+    """Read the architecture back from reference parameter names and shapes (docs/method.md section 4).
 
     A recurrent base does not record M (``history_horizon`` defaults to 32, the reference's); an MLP base records
     M * (S + A), so either ``history_horizon`` or ``action_dim`` settles the split (M = 32 is tried otherwise).
@@ -169,8 +158,6 @@ def load_world_model(
     Raises:
         RwmuError: missing/unreadable file, a policy-only checkpoint, or weights that fit no world model.
     """
-    from rwmu.data.normalization import Normalization
-
     p = Path(path)
     ckpt = read_checkpoint(p, device)
     sd = _weights_of(ckpt, p)

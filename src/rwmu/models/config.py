@@ -1,4 +1,4 @@
-"""World model architecture config (SPEC section 4; paper Table S7)."""
+"""World model architecture config (docs/method.md section 4; paper Table S7)."""
 
 from __future__ import annotations
 
@@ -62,3 +62,28 @@ class WorldModelConfig:
     def from_dict(cls, d: dict) -> "WorldModelConfig":
         known = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+@dataclass(frozen=True)
+class ArchitectureConfig:
+    """The user-settable part of :class:`WorldModelConfig` (dimensions come from the data)."""
+
+    ensemble_size: int = 5  # paper Table S7 (RWM-U)
+    history_horizon: int = 32  # M, paper Table S10
+    base_type: BaseType = "gru"  # paper Table S7: GRU
+    rnn_hidden_size: int = 256  # paper Table S7
+    rnn_num_layers: int = 2  # paper Table S7
+    mlp_base_shape: tuple[int, ...] = (256, 256)
+    head_shape: tuple[int, ...] = (128,)  # paper Table S7: heads MLP 128
+    reduction: Reduction = "std_sum"  # reference code; var_sum is paper Eq. 4
+
+    def to_model_config(self, dims) -> "WorldModelConfig":
+        """The full :class:`WorldModelConfig` for data of column widths ``dims`` (a :class:`~rwmu.data.layout.DataDims`)."""
+        return WorldModelConfig(
+            state_dim=dims.state, action_dim=dims.action, extension_dim=dims.extension, contact_dim=dims.contact,
+            termination_dim=dims.termination, ensemble_size=self.ensemble_size, history_horizon=self.history_horizon,
+            base_type=self.base_type, rnn_hidden_size=self.rnn_hidden_size, rnn_num_layers=self.rnn_num_layers,
+            mlp_base_shape=tuple(self.mlp_base_shape), state_mean_shape=tuple(self.head_shape),
+            state_logstd_shape=tuple(self.head_shape), extension_shape=tuple(self.head_shape),
+            contact_shape=tuple(self.head_shape), termination_shape=tuple(self.head_shape), reduction=self.reduction,
+        )  # fmt: skip

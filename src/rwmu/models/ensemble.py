@@ -1,6 +1,6 @@
 """The uncertainty-aware world model: shared bases, B stacked heads, epistemic and aleatoric uncertainty.
 
-Structure (SPEC section 4): a *state base* feeding B Gaussian state heads and an *auxiliary base* feeding B
+Structure (docs/method.md section 4): a *state base* feeding B Gaussian state heads and an *auxiliary base* feeding B
 auxiliary heads (contacts, termination, extension). All members are evaluated together with batched matrix products;
 the base runs once per batch, never once per head.
 """

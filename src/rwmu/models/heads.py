@@ -1,7 +1,7 @@
 """Ensemble heads: B state heads (residual Gaussian) and B auxiliary heads (contacts, termination, extension).
 
 Each group keeps its members stacked (see :mod:`rwmu.models.stacked`) and presents the reference per-member
-parameter names in its state dict (SPEC section 4).
+parameter names in its state dict (docs/method.md section 4).
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from rwmu.data.dataset import TrajectoryDataset
 from rwmu.sim.env import DomainRandomizationConfig, Go2EnvConfig, Go2VecEnv, ResetConfig
 from rwmu.sim.recorder import TrajectoryRecorder
 from rwmu.tasks.base import Task
@@ -52,7 +54,7 @@ class CollectConfig:
     num_envs: int = 64  # environments stepped together (the data depends on it, like on the seed)
     num_workers: int = 1  # processes stepping MuJoCo (the data does not depend on it)
     seed: int = 0
-    pushes: bool = True  # velocity kicks every 48-96 steps (SPEC section 3) widen the state coverage
+    pushes: bool = True  # velocity kicks every 48-96 steps (docs/method.md section 3) widen the state coverage
     randomization: DomainRandomizationConfig = field(default_factory=DomainRandomizationConfig)
     reset: ResetConfig = field(default_factory=ResetConfig)
     # Trajectories shorter than this are not written (the pieces cut off when collection stops), so every trajectory
@@ -106,10 +108,6 @@ def collect_dataset(
         shorter than ``config.min_trajectory_rows`` (capped at the episode length); only when episodes are too short
         to trim can it hold up to that many rows fewer.
     """
-    from tqdm import tqdm
-
-    from rwmu.data.dataset import TrajectoryDataset
-
     own_env = env is None
     if env is None:
         env = Go2VecEnv(config.env_config(), task)

@@ -132,6 +132,7 @@ class ShardPool:
         return self._gather(env_ids, parts)
 
     def push(self, env_ids: np.ndarray, delta_velocity_xy: np.ndarray) -> None:
+        """Add ``delta_velocity_xy`` (k, 2) [m/s] to the body-frame base vx, vy of ``env_ids`` (``Go2Shard.push``)."""
         env_ids = np.asarray(env_ids, dtype=np.int64)
         if self._shard is not None:
             self._shard.push(env_ids, delta_velocity_xy)

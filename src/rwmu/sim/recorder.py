@@ -1,4 +1,4 @@
-"""Turn the steps of a batched environment into dataset trajectories (SPEC section 2 row convention).
+"""Turn the steps of a batched environment into dataset trajectories (docs/method.md section 2 row convention).
 
 Row ``t`` of a trajectory holds the state ``s_t``, the action that LED to ``s_t`` (zeros on a reset row), the
 contacts at ``t`` and the termination flag at ``t`` (see :mod:`rwmu.data.layout`).

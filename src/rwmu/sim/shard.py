@@ -19,7 +19,7 @@ import mujoco
 import numpy as np
 
 from rwmu.sim.model import go2_indices, load_go2_model, standing_height
-from rwmu.sim.state import NUM_CONTACTS, STATE_DIM, contact_flags, states_from_arrays, tilted
+from rwmu.sim.state import NUM_CONTACTS, STATE_DIM, contact_flags, quat_to_matrix, states_from_arrays, tilted
 from rwmu.tasks.go2_flat import GO2_ACTUATION, Go2ActuationConfig
 
 
@@ -129,9 +129,21 @@ class Go2Shard:
         return self.observe(env_ids)
 
     def push(self, env_ids: np.ndarray, delta_velocity_xy: np.ndarray) -> None:
-        """Add ``delta_velocity_xy`` (k, 2) [m/s] to the world-frame base velocity of ``env_ids`` (a velocity kick)."""
-        for j, env in enumerate(np.asarray(env_ids, dtype=np.int64)):
-            self.datas[env].qvel[0:2] += delta_velocity_xy[j]
+        """Velocity kick: add ``delta_velocity_xy`` (k, 2) [m/s] to the BODY-FRAME base vx, vy of ``env_ids`` (k,).
+
+        The free joint's linear velocity is in the world frame, so the kick (dvx, dvy, 0) is rotated by the base
+        orientation ``R`` first: ``v_world += R @ (dvx, dvy, 0)`` changes the body-frame velocity ``R^T v_world`` (the
+        state's columns 0-2) by exactly (dvx, dvy, 0) (the convention of :mod:`rwmu.tasks.locomotion`).
+        """
+        env_ids = np.asarray(env_ids, dtype=np.int64)
+        if len(env_ids) == 0:
+            return
+        quat = np.stack([self.datas[e].qpos[3:7] for e in env_ids])
+        rot = quat_to_matrix(quat / np.linalg.norm(quat, axis=-1, keepdims=True))  # (k, 3, 3) body -> world
+        kick_body = np.concatenate([delta_velocity_xy, np.zeros((len(env_ids), 1))], axis=-1)  # (k, 3)
+        kick_world = np.einsum("kij,kj->ki", rot, kick_body)
+        for j, env in enumerate(env_ids):
+            self.datas[env].qvel[0:3] += kick_world[j]
 
     def step(self, joint_targets: np.ndarray) -> StepOutput:
         """One control step of every environment; ``joint_targets`` (n, 12) [rad], task joint order."""

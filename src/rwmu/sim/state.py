@@ -1,6 +1,6 @@
 """Read the task state, contacts and termination out of MuJoCo data (numpy, no torch).
 
-State layout (SPEC section 3, ``task.layout``), 45 values:
+State layout (docs/method.md section 3, ``task.layout``), 45 values:
 0-2 base linear velocity in the body frame [m/s]; 3-5 base angular velocity in the body frame [rad/s]; 6-8 gravity
 direction in the body frame (unit vector); 9-20 joint positions minus the default pose [rad]; 21-32 joint velocities
 [rad/s]; 33-44 applied joint torques [Nm] (the clipped PD torques of the last physics step). Joints in task order.

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
 from rwmu.errors import RwmuError
+from rwmu.tasks.anymal_d_flat import ANYMAL_D_FLAT
 from rwmu.tasks.base import Task
+from rwmu.tasks.go2_flat import GO2_FLAT
 
-
-def _anymal_d_flat() -> Task:
-    from rwmu.tasks.anymal_d_flat import ANYMAL_D_FLAT
-
-    return ANYMAL_D_FLAT
-
-
-def _go2_flat() -> Task:
-    from rwmu.tasks.go2_flat import GO2_FLAT
-
-    return GO2_FLAT
-
-
-_REGISTRY: dict[str, Callable[[], Task]] = {
-    "anymal_d_flat": _anymal_d_flat,
-    "go2_flat": _go2_flat,
-}
+_REGISTRY: dict[str, Task] = {task.name: task for task in (ANYMAL_D_FLAT, GO2_FLAT)}
 
 
 def task_names() -> list[str]:
@@ -33,10 +17,9 @@ def task_names() -> list[str]:
 def get_task(name: str) -> Task:
     """Return the registered task ``name``; a clear error lists the known tasks otherwise."""
     try:
-        factory = _REGISTRY[name]
+        return _REGISTRY[name]
     except KeyError:
         raise RwmuError(f"unknown task {name!r}; known tasks: {', '.join(task_names())}") from None
-    return factory()
 
 
 __all__ = ["Task", "get_task", "task_names"]

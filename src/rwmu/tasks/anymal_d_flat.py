@@ -1,4 +1,4 @@
-"""ANYmal-D on flat ground, velocity tracking: the RWM-U reference task (SPEC section 3)."""
+"""ANYmal-D on flat ground, velocity tracking: the RWM-U reference task (docs/method.md section 3)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from rwmu.tasks.base import Task, locomotion_state_names
 JOINT_NAMES = tuple(f"{leg}_{joint}" for joint in ("HAA", "HFE", "KFE") for leg in ("LF", "LH", "RF", "RH"))
 LEGS = ("LF", "LH", "RF", "RH")
 
-# Normalisation of the reference offline config (SPEC section 3).
+# Normalisation of the reference offline config (docs/method.md section 3).
 _STATE_MEAN = (
     (0.0, 0.0, 0.0)  # base linear velocity
     + (0.0, 0.0, 0.0)  # base angular velocity

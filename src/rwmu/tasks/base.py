@@ -14,7 +14,7 @@ from rwmu.data.layout import DataDims
 
 @dataclass(frozen=True)
 class StateLayout:
-    """Where each quantity sits in the 45-dim locomotion state (SPEC section 3).
+    """Where each quantity sits in the 45-dim locomotion state (docs/method.md section 3).
 
     Indices: 0-2 base linear velocity (body frame) [m/s]; 3-5 base angular velocity [rad/s]; 6-8 projected gravity;
     then ``num_joints`` joint positions relative to the default pose [rad], joint velocities [rad/s] and joint
@@ -54,7 +54,7 @@ class StateLayout:
 
 @dataclass(frozen=True)
 class RewardWeights:
-    """Weights of the velocity-tracking reward terms (SPEC section 3; Isaac Lab's ANYmal-D flat config).
+    """Weights of the velocity-tracking reward terms (docs/method.md section 3; Isaac Lab's ANYmal-D flat config).
 
     The reward per step is ``sum_k weight_k * value_k * dt``. The uncertainty penalty is not a task term: it is
     applied by the imagination environment on top (see ``rwmu.envs.imagination``).
@@ -75,7 +75,7 @@ class RewardWeights:
 
 @dataclass(frozen=True)
 class CommandConfig:
-    """Velocity command sampling (SPEC section 3)."""
+    """Velocity command sampling (docs/method.md section 3)."""
 
     lin_vel_x: tuple[float, float] = (-1.0, 1.0)
     lin_vel_y: tuple[float, float] = (-1.0, 1.0)
@@ -95,7 +95,7 @@ class PushConfig:
 
 @dataclass(frozen=True)
 class ObservationNoise:
-    """Uniform observation noise half-widths (SPEC section 3); applied only when ``enabled``."""
+    """Uniform observation noise half-widths (docs/method.md section 3); applied only when ``enabled``."""
 
     lin_vel: float = 0.1
     ang_vel: float = 0.2

@@ -1,13 +1,16 @@
 """Velocity commands and push events, vectorised over environments and seeded with a ``torch.Generator``.
 
-Both follow SPEC section 3 (Isaac Lab's ``UniformVelocityCommand`` and interval ``push_robot`` event, counted in
-control steps instead of seconds):
+Both follow docs/method.md section 3 (Isaac Lab's ``UniformVelocityCommand`` and interval ``push_robot`` event,
+counted in control steps instead of seconds):
 
 - :class:`CommandSampler`: vx, vy, wz uniform in their ranges; a share of environments (2 %) get a zero "standing"
   command; an environment's command is redrawn at its reset and every k steps, k uniform in [100, 120) drawn anew
   per environment each time.
 - :class:`PushScheduler`: every k steps, k uniform in [48, 96) per environment, a push adds a velocity uniform in
-  [-0.5, 0.5] m/s to the base vx and vy; the timer restarts at the environment's reset.
+  [-0.5, 0.5] m/s to the body-frame base vx and vy; the timer restarts at the environment's reset.
+
+Both environments use them through :class:`rwmu.tasks.locomotion.LocomotionCore`, which also keeps fixed command
+schedules and applies the kicks (push convention in its docstring).
 """
 
 from __future__ import annotations
@@ -130,7 +133,8 @@ class PushScheduler:
         """Advance one control step.
 
         Returns:
-            (n, 2) velocity to add to base [vx, vy] in m/s: uniform in [-v, v] where a push is due, 0 elsewhere.
+            (n, 2) velocity to add to the body-frame base [vx, vy] in m/s: uniform in [-v, v] where a push is due,
+            0 elsewhere.
         """
         kicks = torch.zeros(self.num_envs, 2, device=self.device)
         if not self.config.enabled:

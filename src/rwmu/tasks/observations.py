@@ -1,6 +1,6 @@
 """The policy observation of a locomotion task, shared by imagination and the physics simulator.
 
-Observation (SPEC section 3), in order: base linear velocity (3), base angular velocity (3), projected gravity (3),
+Observation (docs/method.md section 3), in order: base linear velocity (3), base angular velocity (3), projected gravity (3),
 command vx, vy, wz (3), joint positions relative to the default pose (J), joint velocities (J), last action (A):
 48 numbers for ANYmal-D. Values are in physical units, unscaled (as Isaac Lab's velocity task); the policy may learn
 its own normalisation (rsl_rl's ``obs_normalization``), which the exporter folds into the deployed actor.

@@ -1,8 +1,9 @@
 """Velocity-tracking reward terms, defined once for imagination and for the physics simulator.
 
-The eleven terms and their weights are those of SPEC section 3 (Isaac Lab's ``anymal_d_flat`` velocity task, as used
-by the RWM-U reference). Each term is returned already multiplied by ``weight * dt``, so the step reward is their sum.
-The uncertainty penalty is not a task term; the imagination environment adds it on top.
+The eleven terms and their weights are those of docs/method.md section 3 (Isaac Lab's ``anymal_d_flat`` velocity
+task, as used by the RWM-U reference). Each term is returned already multiplied by ``weight * dt``, so the step
+reward is their sum. The uncertainty penalty is not a task term; the imagination environment adds it on top. Both
+environments call this class through :class:`rwmu.tasks.locomotion.LocomotionCore`.
 
 Per-environment bookkeeping kept between calls (reset per environment with :meth:`RewardComputer.reset`):
 
@@ -23,10 +24,10 @@ import torch
 
 from rwmu.tasks.base import RewardWeights, Task
 
-# Names of the task reward terms, in the order of SPEC section 3.
+# Names of the task reward terms, in the order of docs/method.md section 3.
 TERM_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RewardWeights))
 
-# Isaac Lab velocity-task constants (SPEC section 3; isaaclab_tasks locomotion velocity_env_cfg).
+# Isaac Lab velocity-task constants (docs/method.md section 3; isaaclab_tasks locomotion velocity_env_cfg).
 TRACKING_STD_SQUARED = 0.25  # exp(-error^2 / 0.25) for both tracking terms (std = 0.5)
 FEET_AIR_TIME_THRESHOLD = 0.5  # [s] air time rewarded above, penalised below
 FEET_AIR_TIME_MIN_COMMAND = 0.1  # [m/s] feet_air_time only counts when ||cmd_xy|| > this

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import torch
 
-from rwmu.tasks.rewards import TERM_NAMES
+from rwmu.envs.imagination import REWARD_NAMES
 
-SUMMARY_TERMS = (*TERM_NAMES, "uncertainty_penalty", "task", "total")
+# The imagination environment's per-step terms: task terms, uncertainty_penalty, task (unpenalised) and total.
+SUMMARY_TERMS = REWARD_NAMES
 
 
 def play_policy(env, actor, steps: int, stochastic: bool = False, progress: bool = False) -> dict:

@@ -1,6 +1,6 @@
 """Offline world-model training: ``rwmu train-model``.
 
-Reads a dataset, builds the windows and the train/validation split, trains the ensemble on the SPEC section 5
+Reads a dataset, builds the windows and the train/validation split, trains the ensemble on the docs/method.md section 5
 objective with Adam (paper Table S10 defaults), validates with autoregressive rollouts on held-out trajectories,
 and writes atomic checkpoints (latest, best on validation, periodic), TensorBoard scalars, the resolved config and a
 summary next to them. ``resume=True`` continues from ``model_latest.pt`` in the output folder.
@@ -13,30 +13,26 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from rwmu.data.normalization import Normalization
+from rwmu.data.windows import gather_windows, split_windows
 from rwmu.errors import RwmuError
-from rwmu.models.config import WorldModelConfig
+from rwmu.models.checkpoint import load_world_model, save_world_model
+from rwmu.models.ensemble import WorldModelEnsemble
+from rwmu.models.rollout import open_loop_rollout, relative_error
 from rwmu.training.world_model_config import (  # noqa: F401 - re-exported
     ArchitectureConfig,
     OptimConfig,
     TrainModelConfig,
     ValidationConfig,
 )
+from rwmu.training.world_model_loss import split_columns, world_model_loss
 from rwmu.utils.io import write_json_atomic, write_run_config
-
-
-def model_config_for(dims, arch: ArchitectureConfig) -> WorldModelConfig:
-    return WorldModelConfig(
-        state_dim=dims.state, action_dim=dims.action, extension_dim=dims.extension, contact_dim=dims.contact,
-        termination_dim=dims.termination, ensemble_size=arch.ensemble_size, history_horizon=arch.history_horizon,
-        base_type=arch.base_type, rnn_hidden_size=arch.rnn_hidden_size, rnn_num_layers=arch.rnn_num_layers,
-        mlp_base_shape=tuple(arch.mlp_base_shape), state_mean_shape=tuple(arch.head_shape),
-        state_logstd_shape=tuple(arch.head_shape), extension_shape=tuple(arch.head_shape),
-        contact_shape=tuple(arch.head_shape), termination_shape=tuple(arch.head_shape), reduction=arch.reduction,
-    )  # fmt: skip
 
 
 def normalized_tensor(data: np.ndarray, dims, norm, device) -> torch.Tensor:
@@ -82,11 +78,7 @@ class WorldModelTrainer:
     """Trains a :class:`~rwmu.models.WorldModelEnsemble` on a dataset; see the module docstring."""
 
     def __init__(self, dataset, task, out_dir: str | Path, config: TrainModelConfig, resume: bool = False,
-                 data_path: str | None = None):  # fmt: skip
-        from rwmu.data.normalization import Normalization
-        from rwmu.data.windows import split_windows
-        from rwmu.models.checkpoint import load_world_model
-        from rwmu.models.ensemble import WorldModelEnsemble
+                 data_path: str | None = None, command: Any = None):  # fmt: skip
 
         self.cfg = config
         self.dataset = dataset
@@ -112,7 +104,7 @@ class WorldModelTrainer:
             if self.model.dims != dims:
                 raise RwmuError(f"--resume: {latest} was trained on dims {self.model.dims}, the data has {dims}")
         else:
-            self.model = WorldModelEnsemble(model_config_for(dims, arch)).to(self.device)
+            self.model = WorldModelEnsemble(arch.to_model_config(dims)).to(self.device)
             if config.normalization == "task" and task is not None and task.state_mean is not None:
                 self.model.normalization = Normalization.from_task(task).to(self.device)
             else:
@@ -137,12 +129,12 @@ class WorldModelTrainer:
         self.train_starts = torch.as_tensor(train_starts, device=self.device)
         self.val_sets = self._validation_sets(val_starts)
         self.data_path = data_path
+        self.command = command  # the whole command config, recorded in config.json (rwmu train-model)
         self.logger = None
 
     # ------------------------------------------------------------------ validation
     def _validation_sets(self, val_starts: np.ndarray) -> dict[int, torch.Tensor]:
         """Fixed held-out window starts per rollout horizon (forecast horizon N and each reported horizon)."""
-        from rwmu.data.windows import split_windows
 
         cfg = self.cfg.validation
         M = self.cfg.architecture.history_horizon
@@ -166,9 +158,6 @@ class WorldModelTrainer:
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """Autoregressive relative error per forecast step and at each horizon, plus the no-change baseline."""
-        from rwmu.data.windows import gather_windows
-        from rwmu.evaluation.rollout import open_loop_rollout, relative_error
-        from rwmu.training.world_model_loss import split_columns, world_model_loss
 
         self.model.eval()
         M = self.model.history_horizon
@@ -196,7 +185,6 @@ class WorldModelTrainer:
 
     # ------------------------------------------------------------------ checkpoints
     def _save(self, name: str, metrics: dict | None = None) -> None:
-        from rwmu.models.checkpoint import save_world_model
 
         extra = {
             "task": self.task.name if self.task is not None else None,
@@ -213,14 +201,11 @@ class WorldModelTrainer:
 
     # ------------------------------------------------------------------ loop
     def train(self) -> dict:
-        from tqdm import tqdm
 
-        from rwmu.data.windows import gather_windows
-        from rwmu.training.world_model_loss import world_model_loss
 
         cfg, opt = self.cfg, self.cfg.optim
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        write_run_config(self.out_dir, {"train_model": cfg, "data": self.data_path,
+        write_run_config(self.out_dir, {"command": self.command, "train_model": cfg, "data": self.data_path,
                                         "task": self.task.name if self.task else None,
                                         "world_model": self.model.config.to_dict()})  # fmt: skip
         self.logger = _Logger(cfg.logger, self.out_dir / "tensorboard", dataclasses.asdict(cfg))

@@ -5,19 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-
-@dataclass(frozen=True)
-class ArchitectureConfig:
-    """The user-settable part of :class:`WorldModelConfig` (dimensions come from the data)."""
-
-    ensemble_size: int = 5  # paper Table S7 (RWM-U)
-    history_horizon: int = 32  # M, paper Table S10
-    base_type: Literal["gru", "lstm", "mlp"] = "gru"  # paper Table S7: GRU
-    rnn_hidden_size: int = 256  # paper Table S7
-    rnn_num_layers: int = 2  # paper Table S7
-    mlp_base_shape: tuple[int, ...] = (256, 256)
-    head_shape: tuple[int, ...] = (128,)  # paper Table S7: heads MLP 128
-    reduction: Literal["std_sum", "var_sum"] = "std_sum"  # reference code; var_sum is paper Eq. 4
+from rwmu.models.config import ArchitectureConfig
 
 
 @dataclass(frozen=True)
@@ -30,7 +18,7 @@ class OptimConfig:
     weight_decay: float = 1e-5
     forecast_horizon: int = 8  # N
     state_loss: Literal["sampled_mse", "gaussian_nll"] = "sampled_mse"  # reference code; NLL is the paper's text
-    bound_loss_weight: float = 1.0  # SPEC section 5
+    bound_loss_weight: float = 1.0  # docs/method.md section 5
     bootstrap: bool = True  # each head sees its own resample of the batch
     max_grad_norm: float = 10.0  # rwmu choice: clip only outliers
 
@@ -53,7 +41,7 @@ class TrainModelConfig:
     architecture: ArchitectureConfig = field(default_factory=ArchitectureConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
-    normalization: Literal["task", "data"] = "task"  # task constants (SPEC section 3) or computed from the data
+    normalization: Literal["task", "data"] = "task"  # task constants (docs/method.md section 3) or computed from the data
     checkpoint_interval: int = 500
     seed: int = 0
     device: str = "cpu"

@@ -1,4 +1,4 @@
-"""The world-model training objective (SPEC section 5).
+"""The world-model training objective (docs/method.md section 5).
 
 For a batch of normalised windows of M + N rows:
 

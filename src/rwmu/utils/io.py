@@ -7,7 +7,9 @@ interrupted run never leaves a half-written checkpoint, dataset or report behind
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -15,7 +17,12 @@ import platform
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import torch
+
+from rwmu.errors import RwmuError
+from rwmu.version import __version__
 
 
 @contextlib.contextmanager
@@ -49,10 +56,6 @@ def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[None]:
 
     Raises :class:`RwmuError` at once if another process holds it, so two invocations never work in one folder.
     """
-    import fcntl
-
-    from rwmu.errors import RwmuError
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / ".lock", "a+") as handle:
@@ -79,6 +82,27 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def write_csv_atomic(path: str | os.PathLike, columns: Sequence[str],
+                     rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> None:  # fmt: skip
+    """Write a CSV with a header row of ``columns`` to ``path`` atomically.
+
+    A row is a mapping (its values under ``columns``; a missing key is an empty cell) or a sequence in column order.
+    ``None`` is an empty cell; numpy scalars are written as the Python numbers they hold (floats in full precision).
+    """
+
+    def cell(value: Any) -> Any:
+        if value is None:
+            return ""
+        return value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            values = [row.get(c) for c in columns] if isinstance(row, Mapping) else row
+            writer.writerow([cell(v) for v in values])
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     write_text_atomic(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
@@ -86,7 +110,6 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
 
 def torch_save_atomic(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` through a temporary file and a rename."""
-    import torch
 
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
@@ -118,9 +141,6 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 def run_metadata() -> dict[str, Any]:
     """Package and platform versions written next to every run's outputs."""
-    import torch
-
-    from rwmu import __version__
 
     return {
         "rwmu_version": __version__,

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from rwmu.evaluation.rollout import l1_error, relative_error
+from rwmu.models.rollout import l1_error, relative_error
 
 
 def test_l1_error_sums_absolute_errors_over_dimensions():

@@ -1,0 +1,165 @@
+"""The native ``.rwmu`` dataset file: :func:`save_dataset`, :func:`read_native_dataset`, :func:`read_native_header`.
+
+Native format (version 1), all integers little-endian::
+
+    bytes 0-7    magic  b"RWMUDATA"
+    bytes 8-11   uint32 format version (1)
+    bytes 12-15  uint32 reserved (0)
+    bytes 16-23  uint64 length H of the JSON header
+    bytes 24-    H bytes of UTF-8 JSON: dims, num_rows, num_columns, dtype "<f4", trajectory_offsets,
+                 column_names, dt, task, provenance, data_offset, crc32 of the data bytes
+    ...          zero padding up to ``data_offset`` (a multiple of 64)
+    data_offset  num_rows * num_columns little-endian float32, row-major
+
+so the data loads with one ``np.fromfile`` (or ``np.memmap``) call. Truncation, a bad magic, an unreadable header
+and altered data (CRC-32 mismatch) are reported as clear errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rwmu.data.dataset import TrajectoryDataset, default_column_names
+from rwmu.data.layout import DataDims
+from rwmu.errors import RwmuError
+from rwmu.utils.io import atomic_path
+from rwmu.version import __version__
+
+NATIVE_MAGIC = b"RWMUDATA"
+NATIVE_VERSION = 1
+NATIVE_SUFFIX = ".rwmu"
+_PREAMBLE = struct.Struct("<8sIIQ")  # magic, version, reserved, header length
+_DATA_ALIGNMENT = 64
+
+
+def save_dataset(ds: TrajectoryDataset, path: str | os.PathLike) -> Path:
+    """Write ``ds`` to ``path`` in the native format, atomically (temporary file + rename). Returns the path.
+
+    The values are checked first (finite, contacts and terminations in {0, 1}), so a native file is always valid.
+    """
+    path = Path(path)
+    ds.check_values(source=f"dataset to save as {path}")
+    data = np.ascontiguousarray(ds.data, dtype="<f4")
+    provenance = dict(ds.meta.get("provenance") or {})
+    provenance.setdefault("rwmu_version", __version__)
+    provenance["saved_by_rwmu_version"] = __version__
+    header: dict[str, Any] = {
+        "format": "rwmu-dataset",
+        "version": NATIVE_VERSION,
+        "dims": ds.dims.as_dict(),
+        "num_rows": ds.num_rows,
+        "num_columns": ds.dims.num_columns,
+        "dtype": "<f4",
+        "trajectory_offsets": ds.trajectory_offsets.tolist(),
+        "column_names": list(ds.meta["column_names"]),
+        "dt": ds.meta.get("dt"),
+        "task": ds.meta.get("task"),
+        "provenance": provenance,
+        "crc32": zlib.crc32(memoryview(data).cast("B")),
+        "data_offset": 0,
+    }
+    # The data offset depends on the header length, which depends on the offset's digits: iterate to a fixed point.
+    for _ in range(4):
+        body = json.dumps(header, separators=(",", ":")).encode("utf-8")
+        end = _PREAMBLE.size + len(body)
+        offset = -(-end // _DATA_ALIGNMENT) * _DATA_ALIGNMENT
+        if header["data_offset"] == offset:
+            break
+        header["data_offset"] = offset
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(_PREAMBLE.pack(NATIVE_MAGIC, NATIVE_VERSION, 0, len(body)))
+            f.write(body)
+            f.write(b"\0" * (offset - end))
+            f.write(memoryview(data).cast("B"))
+    return path
+
+
+def is_native_file(path: str | os.PathLike) -> bool:
+    """True if ``path`` starts with the native magic, or is named ``*.rwmu`` (then a bad magic is an error later)."""
+    path = Path(path)
+    if path.suffix == NATIVE_SUFFIX:
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(NATIVE_MAGIC)) == NATIVE_MAGIC
+    except OSError as err:
+        raise RwmuError(f"{path}: cannot read ({err.strerror})") from None
+
+
+def read_native_header(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check the preamble and JSON header of a native file (not the data)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            preamble = f.read(_PREAMBLE.size)
+            if len(preamble) < _PREAMBLE.size:
+                raise RwmuError(f"{path}: truncated native dataset ({size} bytes, too short for the header)")
+            magic, version, _reserved, header_len = _PREAMBLE.unpack(preamble)
+            if magic != NATIVE_MAGIC:
+                raise RwmuError(f"{path}: not an rwmu dataset (bad magic bytes); convert CSVs with `rwmu data convert`")
+            if version != NATIVE_VERSION:
+                raise RwmuError(
+                    f"{path}: native dataset format version {version} is not supported by this rwmu "
+                    f"(reads version {NATIVE_VERSION}); upgrade rwmu or re-convert the data"
+                )
+            if _PREAMBLE.size + header_len > size:
+                raise RwmuError(f"{path}: truncated native dataset (header cut off)")
+            body = f.read(header_len)
+    except OSError as err:
+        raise RwmuError(f"{path}: cannot read ({err.strerror})") from None
+    try:
+        header = json.loads(body.decode("utf-8"))
+        dims = DataDims(**header["dims"])
+        rows, cols, offset = int(header["num_rows"]), int(header["num_columns"]), int(header["data_offset"])
+        header["trajectory_offsets"]
+        header["crc32"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+        raise RwmuError(f"{path}: corrupt native dataset header ({type(err).__name__}: {err})") from None
+    if cols != dims.num_columns or header.get("dtype") != "<f4":
+        raise RwmuError(f"{path}: corrupt native dataset header (columns/dtype inconsistent with dims)")
+    expected = offset + rows * cols * 4
+    if size != expected:
+        state = "truncated" if size < expected else "has trailing bytes"
+        raise RwmuError(
+            f"{path}: native dataset {state}: {size} bytes, header says {expected}; re-create it with "
+            f"`rwmu data convert`"
+        )
+    header["_dims"] = dims
+    return header
+
+
+def read_native_dataset(path: str | os.PathLike, mmap: bool = False) -> TrajectoryDataset:
+    """Read a native file, checking the header and the data's CRC-32; ``mmap`` maps the data read-only."""
+    path = Path(path)
+    header = read_native_header(path)
+    dims: DataDims = header["_dims"]
+    rows, cols, offset = header["num_rows"], header["num_columns"], header["data_offset"]
+    if mmap:
+        data = np.memmap(path, dtype="<f4", mode="r", offset=offset, shape=(rows, cols))
+    else:
+        data = np.fromfile(path, dtype="<f4", count=rows * cols, offset=offset).reshape(rows, cols)
+    if zlib.crc32(memoryview(np.ascontiguousarray(data)).cast("B")) != header["crc32"]:
+        raise RwmuError(f"{path}: native dataset is corrupt (data checksum mismatch); re-create it")
+    if data.dtype != np.float32:  # big-endian hosts
+        data = data.astype(np.float32)
+    provenance = dict(header.get("provenance") or {})
+    provenance["loaded_from"] = str(path.resolve())
+    meta = {
+        "column_names": header.get("column_names") or default_column_names(dims),
+        "dt": header.get("dt"),
+        "task": header.get("task"),
+        "provenance": provenance,
+    }
+    try:
+        return TrajectoryDataset(data=data, dims=dims, trajectory_offsets=header["trajectory_offsets"], meta=meta)
+    except RwmuError as err:
+        raise RwmuError(f"{path}: corrupt native dataset header ({err})") from None

@@ -1,0 +1,85 @@
+"""The one torch-checkpoint reader (rwmu.utils.checkpoints) and the world-model reader built on it: one-line errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rwmu.errors import RwmuError
+from rwmu.models.checkpoint import load_world_model, read_checkpoint
+from rwmu.utils.checkpoints import is_torchscript_archive, read_torch_checkpoint
+
+
+class _Payload:
+    """Unpickling this would create a folder (a stand-in for arbitrary code)."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.mkdir, (str(self.marker),))
+
+
+def _one_line(err: pytest.ExceptionInfo) -> str:
+    message = str(err.value)
+    assert len(message.splitlines()) == 1, message
+    return message
+
+
+def test_plain_tensor_checkpoints_load_on_the_asked_device(tmp_path):
+    path = tmp_path / "ok.pt"
+    torch.save({"w": torch.ones(2), "meta": {"iter": 3, "names": ["a"]}}, path)
+    loaded = read_torch_checkpoint(path, "a test checkpoint", map_location="cpu")
+    assert loaded["meta"] == {"iter": 3, "names": ["a"]} and loaded["w"].device.type == "cpu"
+    assert read_checkpoint(path)["w"].sum() == 2
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda p: None, "no such file; give the path of a world-model checkpoint"),
+        (lambda p: p.mkdir(), "is a folder"),
+        (lambda p: p.write_bytes(os.urandom(300)), "not a torch checkpoint file"),
+        (lambda p: p.write_bytes(b""), "not a torch checkpoint file"),
+        (lambda p: torch.save([torch.zeros(1)], p), "holds a list, not a checkpoint dictionary"),
+        (lambda p: torch.save({"a": np.zeros(2)}, p), "not a plain-tensor checkpoint"),
+        (lambda p: torch.jit.script(torch.nn.Linear(2, 2)).save(str(p)), "is a TorchScript module"),
+    ],
+)
+def test_world_model_reader_errors(tmp_path, make, expected):
+    path = tmp_path / "model.pt"
+    make(path)
+    with pytest.raises(RwmuError, match=expected) as err:
+        read_checkpoint(path)
+    assert "world-model checkpoint" in _one_line(err)
+
+
+def test_a_crafted_pickle_is_refused_without_running(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "wm.pt"
+    torch.save({"system_dynamics_state_dict": {}, "x": _Payload(marker)}, path)
+    with pytest.raises(RwmuError, match="not a plain-tensor checkpoint") as err:
+        load_world_model(path)
+    message = _one_line(err)
+    assert "weights_only" not in message and "mkdir" in message
+    assert not marker.exists()
+
+
+def test_a_policy_given_as_a_world_model(tmp_path):
+    path = tmp_path / "model_10.pt"
+    torch.save({"actor_state_dict": {"mlp.0.weight": torch.zeros(2, 2)}, "critic_state_dict": {}}, path)
+    with pytest.raises(RwmuError, match="holds a policy") as err:
+        load_world_model(path)
+    _one_line(err)
+
+
+def test_torchscript_archives_are_told_apart(tmp_path):
+    script, saved = tmp_path / "policy.pt", tmp_path / "model.pt"
+    torch.jit.script(torch.nn.Linear(2, 2)).save(str(script))
+    torch.save({"w": torch.zeros(1)}, saved)
+    assert is_torchscript_archive(script) and not is_torchscript_archive(saved)
+    assert not is_torchscript_archive(tmp_path / "missing.pt")
