@@ -10,11 +10,42 @@ Reduction = Literal["std_sum", "var_sum"]
 
 
 @dataclass(frozen=True)
+class ArchitectureConfig:
+    """The user-settable part of :class:`WorldModelConfig` (dimensions come from the data): the one place where the
+    architecture's defaults are declared."""
+
+    ensemble_size: int = 5  # paper Table S7 (RWM-U)
+    history_horizon: int = 32  # M, paper Table S10
+    base_type: BaseType = "gru"  # paper Table S7: GRU
+    rnn_hidden_size: int = 256  # paper Table S7
+    rnn_num_layers: int = 2  # paper Table S7
+    mlp_base_shape: tuple[int, ...] = (256, 256)
+    head_shape: tuple[int, ...] = (128,)  # paper Table S7: heads MLP 128
+    reduction: Reduction = "std_sum"  # reference code; var_sum is paper Eq. 4
+
+    def to_model_config(self, dims) -> "WorldModelConfig":
+        """The full :class:`WorldModelConfig` for data of column widths ``dims`` (a :class:`~rwmu.data.layout.DataDims`)."""
+        return WorldModelConfig(
+            state_dim=dims.state, action_dim=dims.action, extension_dim=dims.extension, contact_dim=dims.contact,
+            termination_dim=dims.termination, ensemble_size=self.ensemble_size, history_horizon=self.history_horizon,
+            base_type=self.base_type, rnn_hidden_size=self.rnn_hidden_size, rnn_num_layers=self.rnn_num_layers,
+            mlp_base_shape=tuple(self.mlp_base_shape), state_mean_shape=tuple(self.head_shape),
+            state_logstd_shape=tuple(self.head_shape), extension_shape=tuple(self.head_shape),
+            contact_shape=tuple(self.head_shape), termination_shape=tuple(self.head_shape), reduction=self.reduction,
+        )  # fmt: skip
+
+
+_PAPER = ArchitectureConfig()
+
+
+@dataclass(frozen=True)
 class WorldModelConfig:
     """Everything needed to build a :class:`~rwmu.models.ensemble.WorldModelEnsemble`.
 
-    Defaults are the RWM-U configuration of the paper (Table S7) and the reference release: a 2-layer GRU base of
-    width 256, 5 ensemble heads, 128-wide head MLPs, 32-step history.
+    Defaults are the RWM-U configuration of the paper (Table S7) and the reference release, those of
+    :class:`ArchitectureConfig`, for the ANYmal-D row layout: a 2-layer GRU base of width 256, 5 ensemble heads,
+    128-wide head MLPs, 32-step history. Every head has its own hidden shape so that reference checkpoints of any
+    shape load (:func:`rwmu.models.checkpoint.infer_config`).
     """
 
     state_dim: int = 45
@@ -22,18 +53,18 @@ class WorldModelConfig:
     extension_dim: int = 0
     contact_dim: int = 8
     termination_dim: int = 1
-    ensemble_size: int = 5  # B: paper Table S7 (RWM-U); 1 gives plain RWM
-    history_horizon: int = 32  # M: paper Table S10
-    base_type: BaseType = "gru"  # reference "rnn" with rnn_type "gru"
-    rnn_hidden_size: int = 256  # paper Table S7
-    rnn_num_layers: int = 2  # paper Table S7
-    mlp_base_shape: tuple[int, ...] = (256, 256)  # only for base_type "mlp"
-    state_mean_shape: tuple[int, ...] = (128,)  # paper Table S7: heads MLP 128
-    state_logstd_shape: tuple[int, ...] = (128,)
-    extension_shape: tuple[int, ...] = (128,)
-    contact_shape: tuple[int, ...] = (128,)
-    termination_shape: tuple[int, ...] = (128,)
-    reduction: Reduction = "std_sum"  # epistemic reduction: reference code (std_sum) or paper Eq. 4 (var_sum)
+    ensemble_size: int = _PAPER.ensemble_size  # B; 1 gives plain RWM
+    history_horizon: int = _PAPER.history_horizon  # M
+    base_type: BaseType = _PAPER.base_type  # reference "rnn" with rnn_type "gru"
+    rnn_hidden_size: int = _PAPER.rnn_hidden_size
+    rnn_num_layers: int = _PAPER.rnn_num_layers
+    mlp_base_shape: tuple[int, ...] = _PAPER.mlp_base_shape  # only for base_type "mlp"
+    state_mean_shape: tuple[int, ...] = _PAPER.head_shape
+    state_logstd_shape: tuple[int, ...] = _PAPER.head_shape
+    extension_shape: tuple[int, ...] = _PAPER.head_shape
+    contact_shape: tuple[int, ...] = _PAPER.head_shape
+    termination_shape: tuple[int, ...] = _PAPER.head_shape
+    reduction: Reduction = _PAPER.reduction  # epistemic reduction
 
     def __post_init__(self) -> None:
         if self.base_type not in ("gru", "lstm", "mlp"):
@@ -62,28 +93,3 @@ class WorldModelConfig:
     def from_dict(cls, d: dict) -> "WorldModelConfig":
         known = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in cls.__dataclass_fields__}
         return cls(**known)
-
-
-@dataclass(frozen=True)
-class ArchitectureConfig:
-    """The user-settable part of :class:`WorldModelConfig` (dimensions come from the data)."""
-
-    ensemble_size: int = 5  # paper Table S7 (RWM-U)
-    history_horizon: int = 32  # M, paper Table S10
-    base_type: BaseType = "gru"  # paper Table S7: GRU
-    rnn_hidden_size: int = 256  # paper Table S7
-    rnn_num_layers: int = 2  # paper Table S7
-    mlp_base_shape: tuple[int, ...] = (256, 256)
-    head_shape: tuple[int, ...] = (128,)  # paper Table S7: heads MLP 128
-    reduction: Reduction = "std_sum"  # reference code; var_sum is paper Eq. 4
-
-    def to_model_config(self, dims) -> "WorldModelConfig":
-        """The full :class:`WorldModelConfig` for data of column widths ``dims`` (a :class:`~rwmu.data.layout.DataDims`)."""
-        return WorldModelConfig(
-            state_dim=dims.state, action_dim=dims.action, extension_dim=dims.extension, contact_dim=dims.contact,
-            termination_dim=dims.termination, ensemble_size=self.ensemble_size, history_horizon=self.history_horizon,
-            base_type=self.base_type, rnn_hidden_size=self.rnn_hidden_size, rnn_num_layers=self.rnn_num_layers,
-            mlp_base_shape=tuple(self.mlp_base_shape), state_mean_shape=tuple(self.head_shape),
-            state_logstd_shape=tuple(self.head_shape), extension_shape=tuple(self.head_shape),
-            contact_shape=tuple(self.head_shape), termination_shape=tuple(self.head_shape), reduction=self.reduction,
-        )  # fmt: skip
