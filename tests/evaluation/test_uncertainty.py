@@ -28,14 +28,9 @@ from rwmu.evaluation.uncertainty import (
     starts_within,
 )
 from rwmu.models import WorldModelConfig, WorldModelEnsemble
-from rwmu.training.world_model import (
-    ArchitectureConfig,
-    OptimConfig,
-    TrainModelConfig,
-    ValidationConfig,
-    WorldModelTrainer,
-    normalized_tensor,
-)
+from rwmu.models.config import ArchitectureConfig
+from rwmu.training.world_model import WorldModelTrainer, normalized_tensor
+from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
 
 
 def tiny_train_config(iterations=10):

@@ -3,7 +3,6 @@ observations, the learnt normalisation included."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
@@ -15,28 +14,16 @@ from tensordict import TensorDict
 from rwmu.cli.main import main
 from rwmu.errors import RwmuError
 from rwmu.training.export import export_policy, load_actor
-from rwmu.training.policy import PolicyTrainingConfig, train_policy
 
-from tests.training.tiny_world import TASK, write_untrained_world
+from tests.training.tiny_world import train_tiny_policy
 
 
 @pytest.fixture(scope="module")
 def policy_checkpoint(tmp_path_factory):
     """Two PPO iterations with rsl_rl's empirical observation normalisation on (so there is something to fold)."""
     folder = tmp_path_factory.mktemp("export")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        write_untrained_world(folder)
-        base = PolicyTrainingConfig(iterations=2, steps_per_env=8, save_interval=1000)
-        config = dataclasses.replace(
-            base,
-            env=dataclasses.replace(base.env, num_envs=16),
-            policy=dataclasses.replace(base.policy, obs_normalization=True, actor_hidden_dims=(32, 32)),
-        )
-        summary = train_policy(TASK, folder / "wm.pt", folder / "data.rwmu", folder / "run", config, progress=False)
-    finally:
-        torch.set_num_threads(before)
+    summary, _, _ = train_tiny_policy(folder, iterations=2, steps_per_env=8, num_envs=16, obs_normalization=True,
+                                actor_hidden_dims=(32, 32))  # fmt: skip
     return summary["final_checkpoint"]
 
 

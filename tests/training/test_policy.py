@@ -14,17 +14,19 @@ from rwmu.data.native_format import save_dataset
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
 from rwmu.tasks import get_task
+from rwmu.models.config import ArchitectureConfig
 from rwmu.training.policy import (
-    PRESETS,
     ImaginationLogger,
     ImaginationRunner,
-    PolicyTrainingConfig,
-    config_from_dict,
     read_policy_checkpoint,
     resolve_policy_checkpoint,
     rsl_rl_train_cfg,
     train_policy,
 )
+from rwmu.training.policy_config import PRESETS, PolicyTrainingConfig
+from rwmu.training.world_model import WorldModelTrainer
+from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
+from rwmu.utils.config import config_from_dict
 from rwmu.utils.io import file_sha256
 
 from tests.training.tiny_world import TASK, write_untrained_world
@@ -77,13 +79,6 @@ def test_rsl_rl_cfg_and_config_round_trip():
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """Synthetic data -> world model (rwmu's trainer, tiny) -> 30 PPO iterations in imagination."""
-    from rwmu.training.world_model import (
-        ArchitectureConfig,
-        OptimConfig,
-        TrainModelConfig,
-        ValidationConfig,
-        WorldModelTrainer,
-    )
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)

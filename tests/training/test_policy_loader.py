@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -15,30 +14,18 @@ from rwmu.behavior import TrotController
 from rwmu.errors import RwmuError
 from rwmu.tasks.go2_flat import GO2_FLAT
 from rwmu.training.export import export_policy, load_actor
-from rwmu.training.policy import PolicyTrainingConfig, train_policy
 from rwmu.training.policy_loader import ModulePolicy, OnnxPolicy, load_policy
 
-from tests.training.tiny_world import TASK, write_untrained_world
+from tests.training.tiny_world import TASK, train_tiny_policy
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One PPO iteration (observation normalisation on) -> ``run/`` with two checkpoints, and its export folder."""
     folder = tmp_path_factory.mktemp("loader")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        write_untrained_world(folder)
-        base = PolicyTrainingConfig(iterations=2, steps_per_env=4, save_interval=1)
-        config = dataclasses.replace(
-            base,
-            env=dataclasses.replace(base.env, num_envs=8),
-            policy=dataclasses.replace(base.policy, obs_normalization=True, actor_hidden_dims=(16, 16)),
-        )
-        train_policy(TASK, folder / "wm.pt", folder / "data.rwmu", folder / "run", config, progress=False)
-        export_policy(folder / "run", folder / "exported")
-    finally:
-        torch.set_num_threads(before)
+    train_tiny_policy(folder, iterations=2, steps_per_env=4, num_envs=8, save_interval=1, obs_normalization=True,
+                      actor_hidden_dims=(16, 16))  # fmt: skip
+    export_policy(folder / "run", folder / "exported")
     return folder
 
 

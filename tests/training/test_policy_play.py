@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
-import torch
 
 from rwmu.cli.main import main
 from rwmu.envs.imagination import ImaginationConfig, ImaginationEnv
 from rwmu.training.export import load_actor
-from rwmu.training.policy import PolicyTrainingConfig, train_policy
 from rwmu.training.policy_play import SUMMARY_TERMS, play_policy
 
-from tests.training.tiny_world import TASK, write_untrained_world
+from tests.training.tiny_world import TASK, train_tiny_policy
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("play")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        _, _, model, dataset = write_untrained_world(folder)
-        base = PolicyTrainingConfig(iterations=1, steps_per_env=4, save_interval=1000)
-        config = dataclasses.replace(base, env=dataclasses.replace(base.env, num_envs=8, uncertainty_penalty=2.0))
-        summary = train_policy(TASK, folder / "wm.pt", folder / "data.rwmu", folder / "run", config, progress=False)
-    finally:
-        torch.set_num_threads(before)
+    summary, model, dataset = train_tiny_policy(folder, iterations=1, steps_per_env=4, num_envs=8,
+                                                uncertainty_penalty=2.0)  # fmt: skip
     return folder, summary["final_checkpoint"], model, dataset
 
 

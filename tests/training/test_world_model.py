@@ -11,13 +11,9 @@ from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
 from rwmu.models import WorldModelConfig, WorldModelEnsemble
 from rwmu.models.checkpoint import save_world_model
-from rwmu.training.world_model import (
-    ArchitectureConfig,
-    OptimConfig,
-    TrainModelConfig,
-    ValidationConfig,
-    WorldModelTrainer,
-)
+from rwmu.models.config import ArchitectureConfig
+from rwmu.training.world_model import WorldModelTrainer
+from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
 from rwmu.training.world_model_loss import state_loss, world_model_loss
 
 

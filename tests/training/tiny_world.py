@@ -1,7 +1,9 @@
-"""A small, untrained world model and a synthetic ANYmal-shaped dataset on disk, shared by the policy tests."""
+"""A small, untrained world model and a synthetic ANYmal-shaped dataset on disk, and a tiny MOPO-PPO run in it,
+shared by the policy tests."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -12,6 +14,8 @@ from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.models import WorldModelConfig, WorldModelEnsemble
 from rwmu.models.checkpoint import save_world_model
 from rwmu.tasks import get_task
+from rwmu.training.policy import train_policy
+from rwmu.training.policy_config import PolicyTrainingConfig
 
 TASK = get_task("anymal_d_flat")
 
@@ -27,3 +31,28 @@ def write_untrained_world(folder: Path):
     dataset = make_synthetic_dataset(2, 80, task=TASK, seed=1)
     save_dataset(dataset, folder / "data.rwmu")
     return folder / "wm.pt", folder / "data.rwmu", model, dataset
+
+
+def train_tiny_policy(folder: Path, *, iterations: int, steps_per_env: int, num_envs: int, save_interval: int = 1000,
+                      uncertainty_penalty: float = 1.0, obs_normalization: bool = False,
+                      actor_hidden_dims: tuple[int, ...] = (128, 128, 128)):  # fmt: skip
+    """Write the tiny world and data into ``folder`` and train ``folder/run`` on one thread.
+
+    Returns:
+        ``(summary, model, dataset)``: the run's summary, the world model and the dataset it was trained in.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _, _, model, dataset = write_untrained_world(folder)
+        base = PolicyTrainingConfig(iterations=iterations, steps_per_env=steps_per_env, save_interval=save_interval)
+        config = dataclasses.replace(
+            base,
+            env=dataclasses.replace(base.env, num_envs=num_envs, uncertainty_penalty=uncertainty_penalty),
+            policy=dataclasses.replace(base.policy, obs_normalization=obs_normalization,
+                                       actor_hidden_dims=actor_hidden_dims),
+        )  # fmt: skip
+        summary = train_policy(TASK, folder / "wm.pt", folder / "data.rwmu", folder / "run", config, progress=False)
+        return summary, model, dataset
+    finally:
+        torch.set_num_threads(before)

@@ -37,14 +37,7 @@ from rwmu.errors import RwmuError
 from rwmu.models.checkpoint import WEIGHTS_KEY as WORLD_MODEL_WEIGHTS_KEY
 from rwmu.models.checkpoint import load_world_model
 from rwmu.tasks.observations import observation_names
-from rwmu.training.policy_config import (  # noqa: F401 - re-exported
-    PRESETS,
-    ActorCriticConfig,
-    ImaginationConfig,
-    PolicyTrainingConfig,
-    PPOConfig,
-    config_from_dict,
-)
+from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.utils.checkpoints import read_torch_checkpoint
 from rwmu.utils.io import file_sha256, to_jsonable, torch_save_atomic, write_json_atomic, write_run_config
 

@@ -1,12 +1,9 @@
-"""Typed settings of MOPO-PPO training and of the imagination environment, with their defaults and sources.
-
-Kept free of torch/rsl_rl imports so that ``rwmu --help`` stays fast. Defaults: paper Table S11 (docs/method.md
-section 6), docs/method.md sections 3 and 7; :data:`PRESETS` adds the reference config's scale.
+"""Typed settings of MOPO-PPO training (the imagination environment's are :class:`rwmu.envs.imagination.
+ImaginationConfig`), with their defaults and sources: paper Table S11 (docs/method.md section 6); :data:`PRESETS`
+adds the reference config's scale (docs/method.md section 7).
 """
 
 from __future__ import annotations
-
-from rwmu.utils.config import config_from_dict  # noqa: F401 - re-exported
 
 import dataclasses
 import typing
@@ -14,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rwmu.envs.imagination import ImaginationConfig
-from rwmu.errors import RwmuError
 
 
 @dataclass(frozen=True)

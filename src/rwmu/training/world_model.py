@@ -25,12 +25,7 @@ from rwmu.errors import RwmuError
 from rwmu.models.checkpoint import load_world_model, save_world_model
 from rwmu.models.ensemble import WorldModelEnsemble
 from rwmu.models.rollout import open_loop_rollout, relative_error
-from rwmu.training.world_model_config import (  # noqa: F401 - re-exported
-    ArchitectureConfig,
-    OptimConfig,
-    TrainModelConfig,
-    ValidationConfig,
-)
+from rwmu.training.world_model_config import TrainModelConfig
 from rwmu.training.world_model_loss import split_columns, world_model_loss
 from rwmu.utils.io import write_json_atomic, write_run_config
 
