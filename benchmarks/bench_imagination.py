@@ -48,7 +48,8 @@ def main() -> None:
     from rwmu.envs.imagination import ImaginationConfig, ImaginationEnv
     from rwmu.models import WorldModelConfig, WorldModelEnsemble
     from rwmu.tasks import get_task
-    from rwmu.training.policy import ImaginationRunner, rsl_rl_train_cfg
+    from rwmu.training.policy import ImaginationRunner
+    from rwmu.training.runner import rsl_rl_train_cfg
     from rwmu.training.policy_config import PolicyTrainingConfig
 
     device = torch.device(args.device)

@@ -13,19 +13,19 @@ from rwmu.cli.main import main
 from rwmu.data.native_format import save_dataset
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
-from rwmu.tasks import get_task
 from rwmu.models.config import ArchitectureConfig
-from rwmu.training.policy import (
-    ImaginationLogger,
-    ImaginationRunner,
-    read_policy_checkpoint,
-    resolve_policy_checkpoint,
-    rsl_rl_train_cfg,
-    train_policy,
-)
+from rwmu.tasks import get_task
+from rwmu.training.policy import ImaginationRunner, train_policy
 from rwmu.training.policy_config import PRESETS, PolicyTrainingConfig
 from rwmu.training.world_model import WorldModelTrainer
 from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
+from rwmu.training.runner import (
+    QuietLogger,
+    RwmuRunner,
+    read_policy_checkpoint,
+    resolve_policy_checkpoint,
+    rsl_rl_train_cfg,
+)
 from rwmu.utils.config import config_from_dict
 from rwmu.utils.io import file_sha256
 
@@ -207,10 +207,11 @@ def test_runner_and_logger_subclass_rsl_rl():
     from rsl_rl.runners import OnPolicyRunner
     from rsl_rl.utils.logger import Logger
 
-    assert issubclass(ImaginationRunner, OnPolicyRunner) and issubclass(ImaginationLogger, Logger)
+    assert issubclass(ImaginationRunner, RwmuRunner) and issubclass(RwmuRunner, OnPolicyRunner)
+    assert issubclass(QuietLogger, Logger)
     # Overridden, not patched: the learning loop stays rsl_rl's own.
-    assert "learn" in vars(ImaginationRunner) and ImaginationRunner.learn is not OnPolicyRunner.learn
-    assert {"log", "_store_code_state"} <= set(vars(ImaginationLogger))
+    assert "learn" in vars(RwmuRunner) and ImaginationRunner.learn is not OnPolicyRunner.learn
+    assert {"log", "_store_code_state"} <= set(vars(QuietLogger))
 
 
 def test_quiet_by_default_progress_bar_kept(untrained_world_model, tmp_path, one_thread, capsys):

@@ -44,8 +44,9 @@ from rwmu.models.config import ArchitectureConfig
 from rwmu.sim.collect import CollectConfig, collect_dataset
 from rwmu.tasks import get_task
 from rwmu.tasks.base import Task
-from rwmu.training.policy import latest_checkpoint, saved_checkpoints, train_policy
+from rwmu.training.policy import train_policy
 from rwmu.training.policy_config import PolicyTrainingConfig
+from rwmu.training.runner import latest_checkpoint, saved_checkpoints
 from rwmu.training.world_model import WorldModelTrainer
 from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
 from rwmu.utils.io import run_metadata, to_jsonable, write_json_atomic, write_run_config

@@ -35,7 +35,7 @@ from rwmu.experiments import report as rep
 from rwmu.experiments import sweep_curve
 from rwmu.experiments.paths import SUMMARY_JSON, lambda_label
 from rwmu.experiments.report import mean_std
-from rwmu.training.policy import latest_checkpoint
+from rwmu.training.runner import latest_checkpoint
 from rwmu.utils.io import (
     folder_lock,
     to_jsonable,

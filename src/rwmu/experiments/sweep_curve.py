@@ -16,7 +16,7 @@ from typing import Any
 
 from rwmu.evaluation.plots import new_figure, save_figure
 from rwmu.experiments.report import label_true_return_axes, mean_std
-from rwmu.training.policy import saved_checkpoints
+from rwmu.training.runner import saved_checkpoints
 from rwmu.utils.io import write_csv_atomic
 
 CURVE_DIR = "checkpoint_eval"

@@ -25,7 +25,7 @@ from rsl_rl.utils import resolve_class
 from tensordict import TensorDict
 
 from rwmu.errors import RwmuError
-from rwmu.training.policy import read_policy_checkpoint, resolve_policy_checkpoint
+from rwmu.training.runner import read_policy_checkpoint, resolve_policy_checkpoint
 from rwmu.utils.io import atomic_path, file_sha256, write_json_atomic
 
 EXPORT_FORMAT = "rwmu.exported_policy"

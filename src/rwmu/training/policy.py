@@ -16,219 +16,46 @@ and runs :class:`ImaginationRunner` (rsl_rl's ``OnPolicyRunner``) on it. The run
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import json
-import random
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
 import torch
-from rsl_rl.runners import OnPolicyRunner
-from rsl_rl.utils.logger import Logger
-from tqdm import tqdm
 
 from rwmu.data.loading import load_dataset
 from rwmu.envs.imagination import ImaginationEnv
 from rwmu.errors import RwmuError
-from rwmu.models.checkpoint import WEIGHTS_KEY as WORLD_MODEL_WEIGHTS_KEY
 from rwmu.models.checkpoint import load_world_model
-from rwmu.tasks.observations import observation_names
 from rwmu.training.policy_config import PolicyTrainingConfig
-from rwmu.utils.checkpoints import read_torch_checkpoint
-from rwmu.utils.io import file_sha256, to_jsonable, torch_save_atomic, write_json_atomic, write_run_config
-
-CHECKPOINT_FORMAT = "rwmu.policy"
-CHECKPOINT_VERSION = 1
+from rwmu.training.runner import RwmuRunner, checkpoint_info, latest_checkpoint, rsl_rl_train_cfg, seed_everything
+from rwmu.utils.io import file_sha256, to_jsonable, write_json_atomic, write_run_config
 
 
-def rsl_rl_train_cfg(config: PolicyTrainingConfig) -> dict:
-    """The rsl_rl (5.x) ``train_cfg`` dict for ``OnPolicyRunner``."""
-    ppo, pol = config.ppo, config.policy
-    if config.logger == "wandb":
-        logger: Any = {"class_name": "rsl_rl.utils.wandb_log_writer:WandbLogWriter",
-                       "project_name": config.wandb_project}  # fmt: skip
-    else:
-        logger = "tensorboard"
-    return {
-        "num_steps_per_env": int(config.steps_per_env),
-        "save_interval": int(config.save_interval),
-        "obs_groups": {"actor": ["policy"], "critic": ["policy"]},
-        "logger": logger,
-        "check_for_nan": True,
-        "algorithm": {
-            "class_name": "rsl_rl.algorithms:PPO",
-            **{f.name: getattr(ppo, f.name) for f in dataclasses.fields(ppo)},
-        },
-        "actor": {
-            "class_name": "rsl_rl.models:MLPModel",
-            "hidden_dims": list(pol.actor_hidden_dims),
-            "activation": pol.activation,
-            "obs_normalization": bool(pol.obs_normalization),
-            "distribution_cfg": {
-                "class_name": "rsl_rl.modules.distribution:GaussianDistribution",
-                "init_std": float(pol.init_noise_std),
-                "std_type": "scalar",
-            },
-        },
-        "critic": {
-            "class_name": "rsl_rl.models:MLPModel",
-            "hidden_dims": list(pol.critic_hidden_dims),
-            "activation": pol.activation,
-            "obs_normalization": bool(pol.obs_normalization),
-        },
-    }
-
-
-class ImaginationLogger(Logger):
-    """rsl_rl's ``Logger`` (TensorBoard / W&B scalars unchanged), quiet by default, reporting every iteration.
-
-    - ``log``: rsl_rl writes its scalars; its console report is printed only with ``verbose``; then
-      ``on_iteration(it, collect_time, learn_time)`` runs (the runner's per-iteration hook).
-    - ``_store_code_state``: rsl_rl writes ``git/<repo>.diff`` of the repositories holding rsl_rl and the
-      environment into the run folder; only with ``log_code_state``.
-    """
-
-    def __init__(self, *args: Any, verbose: bool = False, log_code_state: bool = False,
-                 on_iteration: Callable[[int, float, float], None] | None = None, **kwargs: Any) -> None:  # fmt: skip
-        super().__init__(*args, **kwargs)
-        self.verbose = verbose
-        self.log_code_state = log_code_state
-        self.on_iteration = on_iteration
-
-    def log(self, it: int, start_it: int, total_it: int, collect_time: float, learn_time: float,
-            **kwargs: Any) -> None:  # fmt: skip
-        quiet = contextlib.nullcontext() if self.verbose else contextlib.redirect_stdout(io.StringIO())
-        with quiet:
-            super().log(it=it, start_it=start_it, total_it=total_it, collect_time=collect_time,
-                        learn_time=learn_time, **kwargs)  # fmt: skip
-        if self.on_iteration is not None:
-            self.on_iteration(it, collect_time, learn_time)
-
-    def _store_code_state(self) -> list[str]:
-        return super()._store_code_state() if self.log_code_state else []
-
-
-class ImaginationRunner(OnPolicyRunner):
-    """rsl_rl's ``OnPolicyRunner`` with atomic, self-describing checkpoints, a tqdm progress bar and no printouts.
-
-    The learning loop and PPO are rsl_rl's own. Overridden: ``__init__`` (rsl_rl's printout of the observation
-    sets and networks only with ``print_networks``; the logger is an :class:`ImaginationLogger`), ``learn`` (opens
-    the progress bar), ``save`` (rsl_rl's dict written through a temporary file, plus ``infos["rwmu"]``) and
-    ``load`` (``weights_only`` reading; refuses a checkpoint trained in another world model).
+class ImaginationRunner(RwmuRunner):
+    """:class:`~rwmu.training.runner.RwmuRunner` on the imagination environment: per-iteration statistics from
+    ``env.step_statistics()`` (reward, task reward, uncertainty), and a resumed run must use the same world model.
 
     Attributes:
-        iteration_stats: per iteration, ``env.step_statistics()`` (reward, task reward, uncertainty) and rsl_rl's
-            ``collect_time`` / ``learn_time`` in seconds.
+        iteration_stats: per iteration, ``env.step_statistics()`` and rsl_rl's ``collect_time`` / ``learn_time``.
     """
 
-    def __init__(self, env, train_cfg: dict, log_dir: str | None, device: str, rwmu_info: dict,
-                 verbose: bool = False, progress: bool = True, log_code_state: bool = False,
-                 print_networks: bool = False) -> None:  # fmt: skip
-        quiet = contextlib.nullcontext() if print_networks else contextlib.redirect_stdout(io.StringIO())
-        with quiet:
-            super().__init__(env, train_cfg, log_dir=log_dir, device=device)
-        self.logger = ImaginationLogger(
-            log_dir=log_dir, cfg=self.cfg, env_cfg=self.env.cfg, num_envs=self.env.num_envs,
-            is_distributed=self.is_distributed, gpu_world_size=self.gpu_world_size,
-            gpu_global_rank=self.gpu_global_rank, device=self.device,
-            verbose=verbose, log_code_state=log_code_state, on_iteration=self._after_iteration,
-        )  # fmt: skip
-        self.rwmu_info = rwmu_info
-        self.iteration_stats: list[dict[str, float]] = []
-        self._bar = None
-        self._progress = progress and not verbose
+    progress_label = "MOPO-PPO"
 
-    def _after_iteration(self, it: int, collect_time: float, learn_time: float) -> None:
-        stats = self.env.step_statistics(self.cfg["num_steps_per_env"])
-        self.iteration_stats.append({**stats, "collect_time": collect_time, "learn_time": learn_time})
-        if self._bar is not None:
-            self._bar.set_postfix(reward=f"{stats['reward']:.4f}", task=f"{stats['task_reward']:.4f}",
-                                  u=f"{stats['epistemic_uncertainty']:.3f}", refresh=False)  # fmt: skip
-            self._bar.update(1)
+    def iteration_statistics(self) -> dict[str, float]:
+        return self.env.step_statistics(self.cfg["num_steps_per_env"])
 
-    def learn(self, num_learning_iterations: int, init_at_random_ep_len: bool = False) -> None:
-        if self._progress:
-            self._bar = tqdm(total=num_learning_iterations, desc="MOPO-PPO", unit="it", dynamic_ncols=True)
-        try:
-            super().learn(num_learning_iterations, init_at_random_ep_len=init_at_random_ep_len)
-        finally:
-            if self._bar is not None:
-                self._bar.close()
-                self._bar = None
+    def progress_postfix(self, stats: dict[str, float]) -> dict[str, str]:
+        return {"reward": f"{stats['reward']:.4f}", "task": f"{stats['task_reward']:.4f}",
+                "u": f"{stats['epistemic_uncertainty']:.3f}"}  # fmt: skip
 
-    def save(self, path: str, infos: dict | None = None) -> None:
-        saved = self.alg.save()
-        saved["iter"] = self.current_learning_iteration
-        saved["infos"] = {**(infos or {}), "rwmu": self.rwmu_info}
-        torch_save_atomic(saved, path)
-        self.logger.save_model(path, self.current_learning_iteration)
-
-    def load(self, path: str, load_cfg: dict | None = None, strict: bool = True,
-             map_location: str | None = None) -> dict:  # fmt: skip
-        loaded = read_policy_checkpoint(path, map_location=map_location or self.device)
+    def check_resumable(self, path: str, loaded: dict) -> None:
         trained_on = ((loaded.get("infos") or {}).get("rwmu") or {}).get("world_model", {}).get("sha256")
         if trained_on is not None and trained_on != self.rwmu_info["world_model"]["sha256"]:
             raise RwmuError(f"{path}: this policy was trained in another world model (SHA-256 "
                             f"{trained_on[:12]}..., --world-model is {self.rwmu_info['world_model']['sha256'][:12]}"
                             "...); resume with the same --world-model or start a new --out")  # fmt: skip
-        if self.alg.load(loaded, load_cfg, strict):
-            self.current_learning_iteration = loaded["iter"]
-        return loaded.get("infos")
-
-
-def read_policy_checkpoint(path: str | Path, map_location: str | torch.device | None = "cpu") -> dict:
-    """An rsl_rl policy checkpoint dict (:func:`rwmu.utils.checkpoints.read_torch_checkpoint`, ``weights_only``),
-    refusing files without ``actor_state_dict`` (a world model among them) with one line."""
-    ckpt = read_torch_checkpoint(path, "a policy checkpoint model_<iteration>.pt written by rwmu train-policy",
-                                 map_location=map_location)  # fmt: skip
-    if "actor_state_dict" not in ckpt:
-        if WORLD_MODEL_WEIGHTS_KEY in ckpt:
-            raise RwmuError(f"{path}: not a policy checkpoint, it looks like a world model: pass it as --world-model")
-        keys = ", ".join(sorted(map(str, ckpt))[:6])
-        raise RwmuError(f"{path}: not an rsl_rl policy checkpoint (key actor_state_dict is missing; keys: {keys})")
-    return ckpt
-
-
-def saved_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
-    """``(k, path)`` of every ``model_<k>.pt`` in ``run_dir``, by ``k``."""
-    found = []
-    for p in Path(run_dir).glob("model_*.pt"):
-        suffix = p.stem[len("model_"):]
-        if suffix.isdigit():
-            found.append((int(suffix), p))
-    return sorted(found)
-
-
-def latest_checkpoint(run_dir: str | Path) -> Path:
-    """The ``model_<it>.pt`` with the highest iteration in ``run_dir``."""
-    found = saved_checkpoints(run_dir)
-    if not found:
-        raise RwmuError(f"{run_dir}: holds no model_<iteration>.pt checkpoint to resume from")
-    return found[-1][1]
-
-
-def resolve_policy_checkpoint(path: str | Path) -> Path:
-    """A policy checkpoint given as itself or as its run folder (then its latest ``model_<it>.pt``)."""
-    p = Path(path)
-    if p.is_dir():
-        found = saved_checkpoints(p)
-        if not found:
-            raise RwmuError(f"{p}: a folder without model_<iteration>.pt policy checkpoints; give a run folder of "
-                            f"rwmu train-policy or a checkpoint file")  # fmt: skip
-        return found[-1][1]
-    if not p.exists():
-        raise RwmuError(f"{p}: no such file or folder; give a policy run folder or its model_<iteration>.pt")
-    return p
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
 
 
 def _earlier_summary(out_dir: Path, done_iterations: int) -> dict[str, Any]:
@@ -283,28 +110,19 @@ def train_policy(
     elif out_dir.is_dir() and any(out_dir.glob("model_*.pt")):
         raise RwmuError(f"{out_dir} already holds a policy run (model_*.pt); pass --resume or another --out")
 
-    _seed_everything(config.seed)
+    seed_everything(config.seed)
     world_model_path = Path(world_model_path)
     model = load_world_model(world_model_path, device=device, task=task)
     dataset = load_dataset(data_path, task=task)
     env_config = dataclasses.replace(config.env, log_window=config.steps_per_env)
     env = ImaginationEnv(model, dataset, task, env_config, device=device, seed=config.seed)
 
-    info = {
-        "format": CHECKPOINT_FORMAT,
-        "format_version": CHECKPOINT_VERSION,
-        "task": task.name,
-        "reward_weights": to_jsonable(task.rewards),
-        "world_model": {"path": str(world_model_path.resolve()), "sha256": file_sha256(world_model_path)},
-        "data": [str(p) for p in data_path] if isinstance(data_path, (list, tuple)) else str(data_path),
-        "normalization": env.normalization.to_dict(),
-        "observation_dim": int(task.observation_dim),
-        "num_actions": int(task.dims.action),
-        "observation_names": list(observation_names(task)),
-        "action_names": list(task.action_names),
-        "dt": float(task.dt),
-        "config": to_jsonable(config),
-    }
+    info = checkpoint_info(
+        task, config,
+        world_model={"path": str(world_model_path.resolve()), "sha256": file_sha256(world_model_path)},
+        data=[str(p) for p in data_path] if isinstance(data_path, (list, tuple)) else str(data_path),
+        normalization=env.normalization.to_dict(),
+    )  # fmt: skip
     train_cfg = rsl_rl_train_cfg(config)
     runner = ImaginationRunner(env, train_cfg, log_dir=str(out_dir), device=device, rwmu_info=info,
                                verbose=config.verbose, progress=progress, log_code_state=config.log_code_state,

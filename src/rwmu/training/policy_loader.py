@@ -30,7 +30,7 @@ from rwmu.errors import RwmuError
 from rwmu.tasks.base import Task
 from rwmu.tasks.go2_flat import GO2_FLAT
 from rwmu.training.export import EXPORT_FILES, EXPORT_FORMAT, load_actor
-from rwmu.training.policy import saved_checkpoints
+from rwmu.training.runner import saved_checkpoints
 from rwmu.utils.checkpoints import is_torchscript_archive
 
 ACCEPTED = ("'scripted', a policy run folder, a model_<iteration>.pt checkpoint, an export folder (policy.json), "

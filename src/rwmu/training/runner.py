@@ -1,0 +1,247 @@
+"""What every rwmu policy run shares on rsl_rl: the train config, a quiet logger, the runner, checkpoints.
+
+:class:`RwmuRunner` is rsl_rl's ``OnPolicyRunner`` (its learning loop and PPO unchanged) with atomic, self-describing
+checkpoints (``infos["rwmu"]``: task, observation layout, rsl_rl config), a tqdm progress bar and no printouts.
+Subclasses say what to show per iteration: :class:`rwmu.training.policy.ImaginationRunner` (MOPO-PPO in a world
+model) and :class:`rwmu.training.online.OnlineRunner` (PPO in the MuJoCo simulator).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import random
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from rsl_rl.runners import OnPolicyRunner
+from rsl_rl.utils.logger import Logger
+from tqdm import tqdm
+
+from rwmu.errors import RwmuError
+from rwmu.models.checkpoint import WEIGHTS_KEY as WORLD_MODEL_WEIGHTS_KEY
+from rwmu.tasks.base import Task
+from rwmu.tasks.observations import observation_names
+from rwmu.utils.checkpoints import read_torch_checkpoint
+from rwmu.utils.io import to_jsonable, torch_save_atomic
+
+CHECKPOINT_FORMAT = "rwmu.policy"
+CHECKPOINT_VERSION = 1
+
+
+def rsl_rl_train_cfg(config: Any) -> dict:
+    """The rsl_rl (5.x) ``train_cfg`` dict for ``OnPolicyRunner``."""
+    ppo, pol = config.ppo, config.policy
+    if config.logger == "wandb":
+        logger: Any = {"class_name": "rsl_rl.utils.wandb_log_writer:WandbLogWriter",
+                       "project_name": config.wandb_project}  # fmt: skip
+    else:
+        logger = "tensorboard"
+    return {
+        "num_steps_per_env": int(config.steps_per_env),
+        "save_interval": int(config.save_interval),
+        "obs_groups": {"actor": ["policy"], "critic": ["policy"]},
+        "logger": logger,
+        "check_for_nan": True,
+        "algorithm": {
+            "class_name": "rsl_rl.algorithms:PPO",
+            **{f.name: getattr(ppo, f.name) for f in dataclasses.fields(ppo)},
+        },
+        "actor": {
+            "class_name": "rsl_rl.models:MLPModel",
+            "hidden_dims": list(pol.actor_hidden_dims),
+            "activation": pol.activation,
+            "obs_normalization": bool(pol.obs_normalization),
+            "distribution_cfg": {
+                "class_name": "rsl_rl.modules.distribution:GaussianDistribution",
+                "init_std": float(pol.init_noise_std),
+                "std_type": "scalar",
+            },
+        },
+        "critic": {
+            "class_name": "rsl_rl.models:MLPModel",
+            "hidden_dims": list(pol.critic_hidden_dims),
+            "activation": pol.activation,
+            "obs_normalization": bool(pol.obs_normalization),
+        },
+    }
+
+
+def checkpoint_info(task: Task, config: Any, **extra: Any) -> dict[str, Any]:
+    """``infos["rwmu"]`` of a policy checkpoint (``run_info.json`` too): what export, play and evaluation read back."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_VERSION,
+        "task": task.name,
+        "reward_weights": to_jsonable(task.rewards),
+        "observation_dim": int(task.observation_dim),
+        "num_actions": int(task.dims.action),
+        "observation_names": list(observation_names(task)),
+        "action_names": list(task.action_names),
+        "dt": float(task.dt),
+        "config": to_jsonable(config),
+        **extra,
+    }
+
+
+class QuietLogger(Logger):
+    """rsl_rl's ``Logger`` (TensorBoard / W&B scalars unchanged), quiet by default, reporting every iteration.
+
+    - ``log``: rsl_rl writes its scalars; its console report is printed only with ``verbose``; then
+      ``on_iteration(it, collect_time, learn_time)`` runs (the runner's per-iteration hook).
+    - ``_store_code_state``: rsl_rl writes ``git/<repo>.diff`` of the repositories holding rsl_rl and the
+      environment into the run folder; only with ``log_code_state``.
+    """
+
+    def __init__(self, *args: Any, verbose: bool = False, log_code_state: bool = False,
+                 on_iteration: Callable[[int, float, float], None] | None = None, **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(*args, **kwargs)
+        self.verbose = verbose
+        self.log_code_state = log_code_state
+        self.on_iteration = on_iteration
+
+    def log(self, it: int, start_it: int, total_it: int, collect_time: float, learn_time: float,
+            **kwargs: Any) -> None:  # fmt: skip
+        quiet = contextlib.nullcontext() if self.verbose else contextlib.redirect_stdout(io.StringIO())
+        with quiet:
+            super().log(it=it, start_it=start_it, total_it=total_it, collect_time=collect_time,
+                        learn_time=learn_time, **kwargs)  # fmt: skip
+        if self.on_iteration is not None:
+            self.on_iteration(it, collect_time, learn_time)
+
+    def _store_code_state(self) -> list[str]:
+        return super()._store_code_state() if self.log_code_state else []
+
+
+class RwmuRunner(OnPolicyRunner):
+    """rsl_rl's ``OnPolicyRunner`` with atomic, self-describing checkpoints, a tqdm progress bar and no printouts.
+
+    The learning loop and PPO are rsl_rl's own. Overridden: ``__init__`` (rsl_rl's printout of the observation
+    sets and networks only with ``print_networks``; the logger is a :class:`QuietLogger`), ``learn`` (opens the
+    progress bar), ``save`` (rsl_rl's dict written through a temporary file, plus ``infos["rwmu"]``) and ``load``
+    (``weights_only`` reading, then :meth:`check_resumable`). Subclasses choose :meth:`iteration_statistics` and
+    :meth:`progress_postfix`.
+
+    Attributes:
+        iteration_stats: per iteration, :meth:`iteration_statistics` and rsl_rl's ``collect_time`` / ``learn_time``
+            in seconds.
+    """
+
+    progress_label = "PPO"
+
+    def __init__(self, env, train_cfg: dict, log_dir: str | None, device: str, rwmu_info: dict,
+                 verbose: bool = False, progress: bool = True, log_code_state: bool = False,
+                 print_networks: bool = False) -> None:  # fmt: skip
+        quiet = contextlib.nullcontext() if print_networks else contextlib.redirect_stdout(io.StringIO())
+        with quiet:
+            super().__init__(env, train_cfg, log_dir=log_dir, device=device)
+        self.logger = QuietLogger(
+            log_dir=log_dir, cfg=self.cfg, env_cfg=self.env.cfg, num_envs=self.env.num_envs,
+            is_distributed=self.is_distributed, gpu_world_size=self.gpu_world_size,
+            gpu_global_rank=self.gpu_global_rank, device=self.device,
+            verbose=verbose, log_code_state=log_code_state, on_iteration=self._after_iteration,
+        )  # fmt: skip
+        self.rwmu_info = rwmu_info
+        self.iteration_stats: list[dict[str, float]] = []
+        self._bar = None
+        self._progress = progress and not verbose
+
+    def iteration_statistics(self) -> dict[str, float]:
+        """Figures of the iteration just done: by default rsl_rl's mean return and length of the last <= 100
+        finished episodes (NaN before the first)."""
+        returns, lengths = list(self.logger.rewbuffer), list(self.logger.lenbuffer)
+        return {"episode_return": float(np.mean(returns)) if returns else float("nan"),
+                "episode_length": float(np.mean(lengths)) if lengths else float("nan")}  # fmt: skip
+
+    def progress_postfix(self, stats: dict[str, float]) -> dict[str, str]:
+        return {"return": f"{stats['episode_return']:.3f}", "length": f"{stats['episode_length']:.0f}"}
+
+    def check_resumable(self, path: str, loaded: dict) -> None:
+        """Raise :class:`RwmuError` if the checkpoint ``loaded`` (from ``path``) cannot continue this run."""
+
+    def _after_iteration(self, it: int, collect_time: float, learn_time: float) -> None:
+        stats = self.iteration_statistics()
+        self.iteration_stats.append({**stats, "collect_time": collect_time, "learn_time": learn_time})
+        if self._bar is not None:
+            self._bar.set_postfix(self.progress_postfix(stats), refresh=False)
+            self._bar.update(1)
+
+    def learn(self, num_learning_iterations: int, init_at_random_ep_len: bool = False) -> None:
+        if self._progress:
+            self._bar = tqdm(total=num_learning_iterations, desc=self.progress_label, unit="it", dynamic_ncols=True)
+        try:
+            super().learn(num_learning_iterations, init_at_random_ep_len=init_at_random_ep_len)
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+
+    def save(self, path: str, infos: dict | None = None) -> None:
+        saved = self.alg.save()
+        saved["iter"] = self.current_learning_iteration
+        saved["infos"] = {**(infos or {}), "rwmu": self.rwmu_info}
+        torch_save_atomic(saved, path)
+        self.logger.save_model(path, self.current_learning_iteration)
+
+    def load(self, path: str, load_cfg: dict | None = None, strict: bool = True,
+             map_location: str | None = None) -> dict:  # fmt: skip
+        loaded = read_policy_checkpoint(path, map_location=map_location or self.device)
+        self.check_resumable(path, loaded)
+        if self.alg.load(loaded, load_cfg, strict):
+            self.current_learning_iteration = loaded["iter"]
+        return loaded.get("infos")
+
+
+def read_policy_checkpoint(path: str | Path, map_location: str | torch.device | None = "cpu") -> dict:
+    """An rsl_rl policy checkpoint dict (:func:`rwmu.utils.checkpoints.read_torch_checkpoint`, ``weights_only``),
+    refusing files without ``actor_state_dict`` (a world model among them) with one line."""
+    ckpt = read_torch_checkpoint(path, "a policy checkpoint model_<iteration>.pt written by rwmu train-policy",
+                                 map_location=map_location)  # fmt: skip
+    if "actor_state_dict" not in ckpt:
+        if WORLD_MODEL_WEIGHTS_KEY in ckpt:
+            raise RwmuError(f"{path}: not a policy checkpoint, it looks like a world model: pass it as --world-model")
+        keys = ", ".join(sorted(map(str, ckpt))[:6])
+        raise RwmuError(f"{path}: not an rsl_rl policy checkpoint (key actor_state_dict is missing; keys: {keys})")
+    return ckpt
+
+
+def saved_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """``(k, path)`` of every ``model_<k>.pt`` in ``run_dir``, by ``k``."""
+    found = []
+    for p in Path(run_dir).glob("model_*.pt"):
+        suffix = p.stem[len("model_"):]
+        if suffix.isdigit():
+            found.append((int(suffix), p))
+    return sorted(found)
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path:
+    """The ``model_<it>.pt`` with the highest iteration in ``run_dir``."""
+    found = saved_checkpoints(run_dir)
+    if not found:
+        raise RwmuError(f"{run_dir}: holds no model_<iteration>.pt checkpoint to resume from")
+    return found[-1][1]
+
+
+def resolve_policy_checkpoint(path: str | Path) -> Path:
+    """A policy checkpoint given as itself or as its run folder (then its latest ``model_<it>.pt``)."""
+    p = Path(path)
+    if p.is_dir():
+        found = saved_checkpoints(p)
+        if not found:
+            raise RwmuError(f"{p}: a folder without model_<iteration>.pt policy checkpoints; give a run folder of "
+                            f"rwmu train-policy or a checkpoint file")  # fmt: skip
+        return found[-1][1]
+    if not p.exists():
+        raise RwmuError(f"{p}: no such file or folder; give a policy run folder or its model_<iteration>.pt")
+    return p
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (rsl_rl's network initialisation and sampling)."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
