@@ -28,6 +28,7 @@ from rwmu.cli import (
     play_imagination,
     sweep,
     train_model,
+    train_online,
     train_policy,
 )
 from rwmu.errors import RwmuError
@@ -42,6 +43,7 @@ COMMANDS: dict[str, ModuleType] = {
     "eval-uncertainty": eval_uncertainty,
     "train-policy": train_policy,
     "play-imagination": play_imagination,
+    "train-online": train_online,
     "export": export,
     "collect": collect,
     "evaluate": evaluate,

@@ -17,19 +17,23 @@ and runs :class:`ImaginationRunner` (rsl_rl's ``OnPolicyRunner``) on it. The run
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from rwmu.data.loading import load_dataset
 from rwmu.envs.imagination import ImaginationEnv
 from rwmu.errors import RwmuError
 from rwmu.models.checkpoint import load_world_model
 from rwmu.training.policy_config import PolicyTrainingConfig
-from rwmu.training.runner import RwmuRunner, checkpoint_info, latest_checkpoint, rsl_rl_train_cfg, seed_everything
+from rwmu.training.runner import (
+    RwmuRunner,
+    check_run_start,
+    checkpoint_info,
+    earlier_summary,
+    rsl_rl_train_cfg,
+    seed_everything,
+)
 from rwmu.utils.io import file_sha256, to_jsonable, write_json_atomic, write_run_config
 
 
@@ -58,16 +62,6 @@ class ImaginationRunner(RwmuRunner):
                             "...); resume with the same --world-model or start a new --out")  # fmt: skip
 
 
-def _earlier_summary(out_dir: Path, done_iterations: int) -> dict[str, Any]:
-    """The ``summary.json`` a resumed run left behind, if it ends where this invocation resumes (else ``{}``)."""
-    path = out_dir / "summary.json"
-    try:
-        earlier = json.loads(path.read_text()) if path.is_file() else {}
-    except json.JSONDecodeError:
-        return {}
-    return earlier if earlier.get("iterations") == done_iterations else {}
-
-
 def train_policy(
     task,
     world_model_path: str | Path,
@@ -94,22 +88,7 @@ def train_policy(
     """
     out_dir = Path(out_dir)
     device = str(config.device)
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RwmuError(f"--device {device}: no CUDA device is available here; use --device cpu")
-    if config.iterations < 1 or config.steps_per_env < 1:
-        raise RwmuError("--iterations and --steps-per-env must be >= 1")
-    if config.logger == "wandb":
-        try:
-            import wandb  # noqa: F401
-        except ImportError:
-            raise RwmuError("--logger wandb needs the wandb package: pip install 'rwmu[wandb]' (or pip install "
-                            "wandb), or use the default --logger tensorboard") from None  # fmt: skip
-    resume_path: Path | None = None
-    if resume:
-        resume_path = latest_checkpoint(out_dir) if resume is True else Path(resume)
-    elif out_dir.is_dir() and any(out_dir.glob("model_*.pt")):
-        raise RwmuError(f"{out_dir} already holds a policy run (model_*.pt); pass --resume or another --out")
-
+    resume_path = check_run_start(out_dir, config, resume)
     seed_everything(config.seed)
     world_model_path = Path(world_model_path)
     model = load_world_model(world_model_path, device=device, task=task)
@@ -128,16 +107,7 @@ def train_policy(
                                verbose=config.verbose, progress=progress, log_code_state=config.log_code_state,
                                print_networks=config.print_networks)  # fmt: skip
     info["rsl_rl_cfg"] = to_jsonable(runner.cfg)
-    done_iterations = 0
-    if resume_path is not None:
-        runner.load(str(resume_path))
-        done_iterations = int(runner.current_learning_iteration) + 1
-        runner.current_learning_iteration = done_iterations  # continue after the saved iteration
-    remaining = int(config.iterations) - done_iterations
-    if remaining < 1:
-        raise RwmuError(
-            f"{resume_path} already has {done_iterations} iterations; raise --iterations above that to continue"
-        )
+    done_iterations, remaining = runner.continue_from(resume_path, config.iterations)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_run_config(out_dir, {"command": command, "train_policy": config, "task": task, "rsl_rl": info["rsl_rl_cfg"]})
     write_json_atomic(out_dir / "run_info.json", info)
@@ -146,7 +116,7 @@ def train_policy(
     runner.learn(remaining, init_at_random_ep_len=config.init_at_random_ep_len and resume_path is None)
     wall = time.perf_counter() - start
 
-    earlier = _earlier_summary(out_dir, done_iterations) if resume_path is not None else {}
+    earlier = earlier_summary(out_dir, done_iterations) if resume_path is not None else {}
     stats = env.step_statistics(config.steps_per_env)
     rewbuffer = list(runner.logger.rewbuffer)
     lenbuffer = list(runner.logger.lenbuffer)

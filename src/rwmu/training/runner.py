@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import json
 import random
 from pathlib import Path
 from typing import Any, Callable
@@ -186,6 +187,19 @@ class RwmuRunner(OnPolicyRunner):
         torch_save_atomic(saved, path)
         self.logger.save_model(path, self.current_learning_iteration)
 
+    def continue_from(self, resume_path: Path | None, iterations: int) -> tuple[int, int]:
+        """Load ``resume_path`` (if any) and return ``(iterations done, iterations remaining)`` of a run of
+        ``iterations`` in total; refuses a run that has them all already."""
+        done = 0
+        if resume_path is not None:
+            self.load(str(resume_path))
+            done = int(self.current_learning_iteration) + 1
+            self.current_learning_iteration = done  # continue after the saved iteration
+        remaining = int(iterations) - done
+        if remaining < 1:
+            raise RwmuError(f"{resume_path} already has {done} iterations; raise --iterations above that to continue")
+        return done, remaining
+
     def load(self, path: str, load_cfg: dict | None = None, strict: bool = True,
              map_location: str | None = None) -> dict:  # fmt: skip
         loaded = read_policy_checkpoint(path, map_location=map_location or self.device)
@@ -193,6 +207,39 @@ class RwmuRunner(OnPolicyRunner):
         if self.alg.load(loaded, load_cfg, strict):
             self.current_learning_iteration = loaded["iter"]
         return loaded.get("infos")
+
+
+def check_run_start(out_dir: Path, config: Any, resume: str | Path | bool | None) -> Path | None:
+    """Check a policy run's settings before any work; return the checkpoint to resume from (or None).
+
+    ``config`` has ``device``, ``iterations``, ``steps_per_env`` and ``logger``; ``resume`` is True (the latest
+    checkpoint in ``out_dir``), a checkpoint path, or falsy (``out_dir`` must not hold a run yet).
+    """
+    if str(config.device).startswith("cuda") and not torch.cuda.is_available():
+        raise RwmuError(f"--device {config.device}: no CUDA device is available here; use --device cpu")
+    if config.iterations < 1 or config.steps_per_env < 1:
+        raise RwmuError("--iterations and --steps-per-env must be >= 1")
+    if config.logger == "wandb":
+        try:
+            import wandb  # noqa: F401 - optional dependency
+        except ImportError:
+            raise RwmuError("--logger wandb needs the wandb package: pip install 'rwmu[wandb]' (or pip install "
+                            "wandb), or use the default --logger tensorboard") from None  # fmt: skip
+    if resume:
+        return latest_checkpoint(out_dir) if resume is True else Path(resume)
+    if out_dir.is_dir() and any(out_dir.glob("model_*.pt")):
+        raise RwmuError(f"{out_dir} already holds a policy run (model_*.pt); pass --resume or another --out")
+    return None
+
+
+def earlier_summary(out_dir: Path, done_iterations: int) -> dict[str, Any]:
+    """The ``summary.json`` a resumed run left behind, if it ends where this invocation resumes (else ``{}``)."""
+    path = out_dir / "summary.json"
+    try:
+        earlier = json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        return {}
+    return earlier if earlier.get("iterations") == done_iterations else {}
 
 
 def read_policy_checkpoint(path: str | Path, map_location: str | torch.device | None = "cpu") -> dict:

@@ -1,0 +1,55 @@
+"""Train a locomotion policy with PPO online in the MuJoCo simulator (rsl_rl's OnPolicyRunner, as in Isaac Lab).
+
+The task, commands, observation and reward are those of imagination and evaluation (the shared locomotion core);
+training adds positive reward clipping and a command curriculum (--reward.*, --curriculum.*), the scored reward
+stays the task's. MuJoCo steps in --env.num-workers processes. Writes rsl_rl checkpoints model_<it>.pt every
+--save-interval iterations, config.json, run_info.json, TensorBoard logs and summary.json (control steps per second,
+wall time, per-iteration history) to --out; --resume continues the run in --out. Score the result with
+`rwmu evaluate --policy OUT`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from rwmu.cli.common import simulated_task, stored_config
+from rwmu.training.online import OnlineTrainingConfig, train_online
+
+SUMMARY = "train a policy with PPO online in the MuJoCo Go2 simulator (an expert, data source, upper bound)"
+
+
+@dataclass(frozen=True)
+class Command:
+    """Train a policy with PPO online in the MuJoCo simulator."""
+
+    out: Path
+    """run folder"""
+    task: str = "go2_flat"
+    """simulated task (only go2_flat has a simulator)"""
+    resume: bool = False
+    """continue the run in --out from its latest model_<it>.pt, with its stored settings"""
+    train: Annotated[OnlineTrainingConfig, tyro.conf.arg(name="")] = field(default_factory=OnlineTrainingConfig)
+
+
+def defaults(argv: list[str]) -> Command | None:
+    """With ``--resume``: the stored command of the run in ``--out``."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--resume", action="store_true")
+    known = parser.parse_known_args(argv)[0]
+    stored = stored_config(known.out, Command) if known.resume and known.out is not None else None
+    return replace(stored, out=known.out, resume=True) if stored is not None else None
+
+
+def run(cmd: Command) -> int:
+    task = simulated_task(cmd.task)
+    summary = train_online(task, cmd.out, cmd.train, resume=cmd.resume, command=cmd)
+    print(f"{summary['iterations']} iterations, {summary['control_steps_per_second']:.0f} control steps/s, "
+          f"{summary['wall_time_s'] / 60:.1f} min; command scale {summary['command_scale']:.1f}")
+    print(f"policy: {summary['final_checkpoint']}; score it with rwmu evaluate --policy {cmd.out}")
+    return 0
