@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from rwmu.errors import RwmuError
-from rwmu.evaluation.schedules import COMMAND_SCHEDULES, schedule_tensor
+from rwmu.evaluation.schedules import COMMAND_SCHEDULES, read_schedule_file, schedule_tensor
 from rwmu.evaluation.video import VideoRecorder
 from rwmu.sim.env import Go2EnvConfig, Go2VecEnv
 from rwmu.tasks.base import Task
@@ -39,6 +39,9 @@ class EvaluationConfig:
     num_workers: int = 1
     pushes: bool = False  # evaluation without pushes by default (a clean tracking test)
     schedules: tuple[str, ...] = tuple(COMMAND_SCHEDULES)
+    """built-in command schedules, cycled over the episodes"""
+    commands: Path | None = None
+    """a JSON or CSV file of further schedules (steps, vx, vy, wz segments), run beside the built-in ones"""
 
 
 def evaluate_policy(
@@ -58,8 +61,12 @@ def evaluate_policy(
         video_steps: render only the first ``video_steps`` control steps (default: the whole episode).
     """
     unknown = [s for s in config.schedules if s not in COMMAND_SCHEDULES]
-    if unknown or not config.schedules:
+    if unknown:
         raise RwmuError(f"unknown command schedule(s) {unknown}; known: {', '.join(COMMAND_SCHEDULES)}")
+    available = {**COMMAND_SCHEDULES, **(read_schedule_file(config.commands) if config.commands else {})}
+    names_used = tuple(config.schedules) + tuple(name for name in available if name not in COMMAND_SCHEDULES)
+    if not names_used:
+        raise RwmuError("no command schedule to run: give --schedules or --commands")
     if config.episodes < 1:
         raise RwmuError(f"--episodes must be >= 1, got {config.episodes}")
     n = min(config.episodes, config.max_envs)
@@ -67,7 +74,7 @@ def evaluate_policy(
     policy = load_policy(policy_spec, n, task, config.seed) if isinstance(policy_spec, (str, Path)) else policy_spec
     env = Go2VecEnv(Go2EnvConfig(num_envs=n, num_workers=config.num_workers, seed=config.seed,
                                  pushes=config.pushes), task)  # fmt: skip
-    schedules = {name: schedule_tensor(COMMAND_SCHEDULES[name], T) for name in config.schedules}
+    schedules = {name: schedule_tensor(available[name], T) for name in names_used}
     recorder = VideoRecorder(video_path, env, video_steps) if video_path else None
     episodes: list[dict[str, Any]] = []
     try:
@@ -76,7 +83,7 @@ def evaluate_policy(
             while len(episodes) < config.episodes:
                 first = len(episodes)
                 count = min(n, config.episodes - first)
-                names = [config.schedules[(first + i) % len(config.schedules)] for i in range(n)]
+                names = [names_used[(first + i) % len(names_used)] for i in range(n)]
                 env.set_fixed_commands(torch.stack([schedules[name] for name in names]))
                 obs = env.reset()[0]["policy"]
                 policy.reset(None)
