@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +48,19 @@ def check_device(device: str) -> None:
     """Refuse a CUDA device where none is available (before any work starts)."""
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RwmuError(f"--device {device}: no CUDA device is available here; use --device cpu")
+
+
+def resumed_command(argv: list[str], cls: type[T]) -> T | None:
+    """With ``--resume`` among ``argv``: the command the run in ``--out`` was started with (its ``config.json``),
+    with ``out`` and ``resume`` set, as the defaults the flags given now override; else None."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--resume", action="store_true")
+    known = parser.parse_known_args(argv)[0]
+    if not known.resume or known.out is None:
+        return None
+    stored = stored_config(known.out, cls)
+    return dataclasses.replace(stored, out=known.out, resume=True) if stored is not None else None
 
 
 def stored_config(out: Path, cls: type[T]) -> T | None:

@@ -7,14 +7,13 @@ architecture cannot change).
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
 import tyro
 
-from rwmu.cli.common import Dims, check_device, resolve_task_and_dims, stored_config
+from rwmu.cli.common import Dims, check_device, resolve_task_and_dims, resumed_command, stored_config
 from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
 from rwmu.tasks import get_task, task_names
@@ -41,19 +40,9 @@ class Command:
     train: Annotated[TrainModelConfig, tyro.conf.arg(name="")] = field(default_factory=TrainModelConfig)
 
 
-def _out_flag(argv: list[str]) -> Path | None:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--resume", action="store_true")
-    known, _ = parser.parse_known_args(argv)
-    return known.out if known.resume else None
-
-
 def defaults(argv: list[str]) -> Command | None:
     """With ``--resume``: the stored command of the run in ``--out``."""
-    out = _out_flag(argv)
-    stored = stored_config(out, Command) if out is not None else None
-    return replace(stored, out=out, resume=True) if stored is not None else None
+    return resumed_command(argv, Command)
 
 
 def run(cmd: Command) -> int:

@@ -10,14 +10,13 @@ wall time, per-iteration history) to --out; --resume continues the run in --out.
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
 import tyro
 
-from rwmu.cli.common import simulated_task, stored_config
+from rwmu.cli.common import resumed_command, simulated_task
 from rwmu.training.online import OnlineTrainingConfig, train_online
 
 SUMMARY = "train a policy with PPO online in the MuJoCo Go2 simulator (an expert, data source, upper bound)"
@@ -38,12 +37,7 @@ class Command:
 
 def defaults(argv: list[str]) -> Command | None:
     """With ``--resume``: the stored command of the run in ``--out``."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--resume", action="store_true")
-    known = parser.parse_known_args(argv)[0]
-    stored = stored_config(known.out, Command) if known.resume and known.out is not None else None
-    return replace(stored, out=known.out, resume=True) if stored is not None else None
+    return resumed_command(argv, Command)
 
 
 def run(cmd: Command) -> int:

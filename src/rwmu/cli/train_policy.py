@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 
 import tyro
 
-from rwmu.cli.common import check_device, stored_config
+from rwmu.cli.common import check_device, resumed_command
 from rwmu.tasks import get_task
 from rwmu.tasks.base import RewardWeights
 from rwmu.training.policy import train_policy
@@ -55,19 +55,16 @@ class Command:
 def _known_flags(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--task")
-    parser.add_argument("--out", type=Path)
     parser.add_argument("--preset", choices=tuple(PRESETS), default="paper")
-    parser.add_argument("--resume", action="store_true")
     return parser.parse_known_args(argv)[0]
 
 
 def defaults(argv: list[str]) -> Command:
     """The preset's settings and the task's reward weights; with ``--resume``, the stored run's command."""
+    resumed = resumed_command(argv, Command)
+    if resumed is not None:
+        return resumed
     known = _known_flags(argv)
-    if known.resume and known.out is not None:
-        stored = stored_config(known.out, Command)
-        if stored is not None:
-            return replace(stored, out=known.out, resume=True)
     rewards = get_task(known.task).rewards if known.task else RewardWeights()
     return Command(task=known.task or tyro.MISSING, world_model=tyro.MISSING, data=tyro.MISSING, out=tyro.MISSING,
                    preset=known.preset, train=PRESETS[known.preset](), rewards=rewards)  # fmt: skip
