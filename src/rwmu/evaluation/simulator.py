@@ -12,6 +12,7 @@ checkpoint, an export) or a ready policy object.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from rwmu.evaluation.video import VideoRecorder
 from rwmu.sim.env import Go2EnvConfig, Go2VecEnv
 from rwmu.tasks.base import Task
 from rwmu.tasks.go2_flat import GO2_FLAT
-from rwmu.training.policy_loader import load_policy
+from rwmu.training.policy_loader import SHIPPED_POLICIES, load_policy
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class EvaluationConfig:
     """built-in command schedules, cycled over the episodes"""
     commands: Path | None = None
     """a JSON or CSV file of further schedules (steps, vx, vy, wz segments), run beside the built-in ones"""
+    score_reference: str | None = "expert"
+    """the policy scoring 1 of the normalised score (0: zero actions, standing still), on the same episodes; None
+    skips the score"""
 
 
 def evaluate_policy(
@@ -71,6 +75,7 @@ def evaluate_policy(
         raise RwmuError(f"--episodes must be >= 1, got {config.episodes}")
     n = min(config.episodes, config.max_envs)
     T = task.episode_length
+    reference = _score_reference(config.score_reference, task)
     policy = load_policy(policy_spec, n, task, config.seed) if isinstance(policy_spec, (str, Path)) else policy_spec
     env = Go2VecEnv(Go2EnvConfig(num_envs=n, num_workers=config.num_workers, seed=config.seed,
                                  pushes=config.pushes), task)  # fmt: skip
@@ -95,7 +100,31 @@ def evaluate_policy(
         env.close()
         if recorder is not None:
             recorder.close()
-    return summarize_episodes(episodes, task, config)
+    result = summarize_episodes(episodes, task, config)
+    result.update(normalized_score(result["return_mean"], reference, config, task))
+    return result
+
+
+def _score_reference(spec: str | None, task: Task) -> str | None:
+    """``spec`` if it names a policy that loads (checked before any work), None when there is no score to give: no
+    reference asked for, or ``expert`` asked for where this version ships none."""
+    if spec is None or (spec in SHIPPED_POLICIES and not (SHIPPED_POLICIES[spec] / "policy.json").is_file()):
+        return None
+    load_policy(spec, 1, task)
+    return spec
+
+
+def normalized_score(return_mean: float, reference: str | None, config: EvaluationConfig,
+                     task: Task) -> dict[str, Any]:  # fmt: skip
+    """``(R - R_zero) / (R_reference - R_zero)`` on the episodes of ``config``: 0 is standing still (zero actions),
+    1 the reference policy (the shipped expert by default); ``normalized_score`` is None without a reference."""
+    if reference is None:
+        return {"normalized_score": None, "score_references": None}
+    plain = dataclasses.replace(config, score_reference=None)
+    zero = evaluate_policy("zero", plain, task, progress=False)["return_mean"]
+    top = evaluate_policy(reference, plain, task, progress=False)["return_mean"]
+    return {"normalized_score": (return_mean - zero) / (top - zero) if top != zero else None,
+            "score_references": {"zero": zero, reference: top}}  # fmt: skip
 
 
 def _run_wave(env: Any, policy: Any, obs: torch.Tensor, T: int, recorder: Any) -> dict[str, list]:

@@ -12,6 +12,7 @@ def format_evaluation_table(result: dict[str, Any]) -> str:
         f"episodes {result['episodes']}  return {result['return_mean']:.3f} +- {result['return_std']:.3f} "
         f"(max {result['max_return']:.2f})  falls {result['falls']}  length {result['episode_length_mean']:.1f}  "
         f"lin vel err {result['lin_vel_error_mean']:.3f} m/s  yaw rate err {result['yaw_rate_error_mean']:.3f} rad/s",
+        score_line(result),
         "",
         f"{'term':<24}{'return':>12}",
     ]
@@ -23,3 +24,15 @@ def format_evaluation_table(result: dict[str, Any]) -> str:
             f"{s['yaw_rate_error_mean']:>9.3f}{s['episode_length_mean']:>8.1f}"
         )
     return "\n".join(lines)
+
+
+def score_line(result: dict[str, Any]) -> str:
+    """The normalised score, with the two returns it is measured between."""
+    references = result.get("score_references")
+    if not references:
+        return "normalised score n/a (no reference policy: this rwmu version ships no expert)"
+    (zero_name, zero_return), (top_name, top_return) = references.items()
+    score = result["normalized_score"]
+    text = "n/a" if score is None else f"{score:.3f}"
+    return (f"normalised score {text} (0 = {zero_name} actions, return {zero_return:.3f}; 1 = {top_name}, return "
+            f"{top_return:.3f})")

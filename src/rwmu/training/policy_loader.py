@@ -3,6 +3,9 @@
 :func:`load_policy` accepts:
 
 - ``scripted``: the trotting controller of :mod:`rwmu.behavior` (Go2 only; nominal gains, no noise by default);
+- ``zero``: zero actions, i.e. the PD servos hold the default pose (standing still; 0 of the normalised score);
+- ``expert``: the Go2 policy shipped with rwmu (an export folder in ``rwmu/policies/go2_expert``, trained with
+  ``rwmu train-online``; 1 of the normalised score), where this version ships one;
 - a policy run folder of ``rwmu train-policy``: its latest ``model_<it>.pt``;
 - an rsl_rl checkpoint ``model_<it>.pt`` written by ``rwmu train-policy`` (the actor is rebuilt from the stored
   rsl_rl config, :func:`rwmu.training.export.load_actor`, and runs deterministically: the mean action);
@@ -33,7 +36,10 @@ from rwmu.training.export import EXPORT_FILES, EXPORT_FORMAT, load_actor
 from rwmu.training.runner import saved_checkpoints
 from rwmu.utils.checkpoints import is_torchscript_archive
 
-ACCEPTED = ("'scripted', a policy run folder, a model_<iteration>.pt checkpoint, an export folder (policy.json), "
+SHIPPED_POLICIES = {"expert": Path(__file__).resolve().parents[1] / "policies" / "go2_expert"}
+"""Policies that ship with rwmu: name -> export folder (package data)."""
+
+ACCEPTED = ("'scripted', 'zero', 'expert', a policy run folder, a model_<iteration>.pt checkpoint, an export folder (policy.json), "
             "a TorchScript .pt or an .onnx file")  # fmt: skip
 
 
@@ -60,6 +66,21 @@ class ModulePolicy:
 
     def __call__(self, obs: torch.Tensor) -> torch.Tensor:
         return self.act(obs)
+
+    def reset(self, env_ids: torch.Tensor | None = None) -> None:
+        return None
+
+
+class ZeroPolicy:
+    """Zero actions ``(n, num_actions)``: the PD servos hold the default joint pose (standing still)."""
+
+    def __init__(self, num_actions: int):
+        self.num_actions = int(num_actions)
+
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(obs.shape[0], self.num_actions)
+
+    __call__ = act
 
     def reset(self, env_ids: torch.Tensor | None = None) -> None:
         return None
@@ -159,7 +180,7 @@ def load_policy(spec: str | Path, num_envs: int, task: Task, seed: int = 0,
     """The policy ``spec`` names, ready to drive ``num_envs`` environments of ``task``.
 
     Args:
-        spec: ``"scripted"`` or a path: a policy run folder, a ``model_<it>.pt``, an export folder, a TorchScript
+        spec: ``"scripted"``, ``"zero"``, ``"expert"`` or a path: a policy run folder, a ``model_<it>.pt``, an export folder, a TorchScript
             ``.pt`` or an ``.onnx`` file (module docstring).
         num_envs: environments the policy will drive (the scripted controller keeps per-env gait state).
         task: the task it runs in; the task recorded with the policy must match, and its observation and action
@@ -176,6 +197,14 @@ def load_policy(spec: str | Path, num_envs: int, task: Task, seed: int = 0,
                             f"{GO2_FLAT.name}), not {task.name}")  # fmt: skip
         config = scripted_config or TrotConfig(diversity=TrotDiversity(enabled=False), seed=seed)
         return TrotController(num_envs, config, dt=task.dt)
+    if str(spec) == "zero":
+        return ZeroPolicy(task.dims.action)
+    if str(spec) in SHIPPED_POLICIES:
+        path = SHIPPED_POLICIES[str(spec)]
+        if not (path / EXPORT_FILES["meta"]).is_file():
+            raise RwmuError(f"--policy {spec}: this rwmu version ships no {spec} policy; train one with rwmu "
+                            f"train-online and pass its run folder")  # fmt: skip
+        spec = path
     path = Path(spec)
     if not path.exists():
         raise RwmuError(f"--policy {spec}: no such file or folder; give {ACCEPTED}")
