@@ -6,8 +6,8 @@ iterations and training wall time.
 Each `model_<k>.pt` is scored on the built-in command schedules (as `rwmu evaluate`, unpenalised reward, no pushes)
 once; the result is cached in RUN/checkpoint_eval/model_<k>.json, so re-running scores only new checkpoints (it may
 run while training continues). Writes RUN/expert_curve.csv and RUN/expert_curve.png. Wall time at checkpoint k is
-the sum of rsl_rl's collection and learning times of iterations 0..k (RUN/summary.json, written when a training
-invocation ends).
+the sum of rsl_rl's collection and learning times of iterations 0..k, read from the run's TensorBoard scalars
+(Perf/collection_time, Perf/learning_time).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 
 from rwmu.evaluation.plots import new_figure, save_figure
 from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
-from rwmu.experiments.report import label_true_return_axes
+from rwmu.experiments.report import label_true_return_axes, read_tensorboard_scalars
 from rwmu.experiments.sweep_curve import curve_json
 from rwmu.tasks import get_task
 from rwmu.training.runner import saved_checkpoints
@@ -40,9 +40,9 @@ def main() -> None:
     torch.set_num_threads(1)
     task = get_task("go2_flat")
     config = EvaluationConfig(episodes=args.episodes, seed=args.seed)
-    summary_path = args.run / "summary.json"
-    history = json.loads(summary_path.read_text())["history"] if summary_path.is_file() else {}
-    seconds = np.cumsum(np.add(history.get("collect_time", []), history.get("learn_time", [])))
+    perf = read_tensorboard_scalars(args.run, ("Perf/collection_time", "Perf/learning_time"))
+    (_, collect), (_, learn) = (perf.get(tag, ([], [])) for tag in ("Perf/collection_time", "Perf/learning_time"))
+    seconds = np.cumsum(np.add(collect, learn)) if len(collect) == len(learn) else np.array([])
     rows = []
     for k, checkpoint in saved_checkpoints(args.run):
         cached = curve_json(args.run, k)
