@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from rwmu.cli.main import main
+from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
 from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
 from rwmu.evaluation.tables import format_evaluation_table
@@ -38,9 +39,13 @@ def test_a_bad_reference_is_refused_before_the_evaluation(tmp_path):
         evaluate_policy("zero", dataclasses.replace(CONFIG, score_reference=str(tmp_path / "x")), SHORT_TASK)
 
 
-def test_the_expert_name_loads_the_shipped_policy_or_says_none_is_shipped(capsys):
+def test_the_expert_name_loads_the_shipped_policy_or_says_none_is_shipped(capsys, tmp_path):
     code = main(["evaluate", "--policy", "expert", "--episodes", "1", "--schedules", "stand", "--no-progress"])
     if (SHIPPED_POLICIES["expert"] / "policy.json").is_file():
-        assert code == 0
+        assert code == 0 and "normalised score 1.000" in capsys.readouterr().out
+        assert main(["collect", "--policy", "expert", "--steps", "100", "--num-envs", "2", "--min-trajectory-rows",
+                     "10", "--format", "rwmu", "--out", str(tmp_path / "d"), "--no-progress"]) == 0  # fmt: skip
+        provenance = load_dataset(tmp_path / "d" / "dataset.rwmu").meta["provenance"]
+        assert provenance["policy"] == "expert" and len(provenance["policy_sha256"]) == 64
     else:
         assert code == 2 and "ships no expert policy" in capsys.readouterr().err

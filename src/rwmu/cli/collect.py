@@ -20,7 +20,7 @@ from rwmu.behavior import TrotConfig, TrotDiversity
 from rwmu.data import save_dataset, write_csv_dataset
 from rwmu.errors import RwmuError
 from rwmu.sim.collect import CollectConfig, NoisyPolicy, collect_dataset
-from rwmu.training.policy_loader import load_policy
+from rwmu.training.policy_loader import SHIPPED_POLICIES, load_policy, policy_file
 from rwmu.utils.io import file_sha256, write_json_atomic, write_run_config
 
 SUMMARY = "record an offline dataset with a behaviour policy in the MuJoCo Go2 simulator"
@@ -67,9 +67,11 @@ def run(cmd: Command) -> int:
     policy = load_policy(cmd.policy, config.num_envs, task, seed=config.seed, scripted_config=scripted)
     if cmd.policy != "scripted" and cmd.action_noise:
         policy = NoisyPolicy(policy, cmd.action_noise, seed=config.seed + 1)
+    source = policy_file(cmd.policy)
     provenance = {
-        "policy": cmd.policy if cmd.policy == "scripted" else str(Path(cmd.policy).resolve()),
-        "policy_sha256": None if cmd.policy == "scripted" or Path(cmd.policy).is_dir() else file_sha256(cmd.policy),
+        "policy": cmd.policy if source is None or cmd.policy in SHIPPED_POLICIES else str(Path(cmd.policy).resolve()),
+        "policy_file": str(source) if source is not None else None,
+        "policy_sha256": file_sha256(source) if source is not None else None,
         "seed": config.seed, "num_envs": config.num_envs, "pushes": config.pushes,
         "randomization": config.randomization.enabled,
         "scripted_config": dataclasses.asdict(scripted) if scripted else None, "action_noise": cmd.action_noise,

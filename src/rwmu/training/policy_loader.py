@@ -175,6 +175,20 @@ def _check_shapes(policy: Policy, path: Path, task: Task) -> None:
                         f"{num_actions} actions")  # fmt: skip
 
 
+def policy_file(spec: str | Path) -> Path | None:
+    """The file a policy ``spec`` loads from (for provenance: path and hash), None for ``scripted`` and ``zero``."""
+    if str(spec) in ("scripted", "zero"):
+        return None
+    path = SHIPPED_POLICIES.get(str(spec), Path(spec))
+    if path.is_dir():
+        if (path / EXPORT_FILES["meta"]).is_file():
+            found = [path / EXPORT_FILES[k] for k in ("torchscript", "onnx") if (path / EXPORT_FILES[k]).is_file()]
+            return found[0] if found else None
+        checkpoints = saved_checkpoints(path)
+        return checkpoints[-1][1] if checkpoints else None
+    return path
+
+
 def load_policy(spec: str | Path, num_envs: int, task: Task, seed: int = 0,
                 scripted_config: TrotConfig | None = None) -> Policy:  # fmt: skip
     """The policy ``spec`` names, ready to drive ``num_envs`` environments of ``task``.
