@@ -101,9 +101,17 @@ def one_line(tyro_message: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return run_command(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:  # output piped into a reader that closed early (e.g. | head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def run_command(argv: list[str]) -> int:
+    """Parse ``argv`` (without the program name), run the command, and turn user errors into one line and code 2."""
     if not argv or argv[0] in ("-h", "--help"):
-        print(usage())
+        print(usage(), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     if argv[0] == "--version":
         print(f"rwmu {__version__}")
@@ -128,9 +136,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rwmu {name}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # output piped into a reader that closed early (e.g. | head)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
 
 
 if __name__ == "__main__":
