@@ -115,11 +115,11 @@ class OnlineGo2Env(Go2VecEnv):
         self.command_scale = curriculum.initial_scale if curriculum.enabled else 1.0
         self._pooled = [0.0, 0.0, 0]  # tracking kernel x episodes, length x episodes, episodes
         self._steps_since_decision = 0
-        self._set_command_scale(self.command_scale)
+        self.set_command_scale(self.command_scale)
         self.core.command_sampler.resample()  # the commands drawn at construction used the full ranges
         self._update_observations()
 
-    def _set_command_scale(self, scale: float) -> None:
+    def set_command_scale(self, scale: float) -> None:
         full = self.full_commands
         ranges = {name: tuple(scale * v for v in getattr(full, name)) for name in ("lin_vel_x", "lin_vel_y",
                                                                                     "ang_vel_z")}  # fmt: skip
@@ -141,7 +141,7 @@ class OnlineGo2Env(Go2VecEnv):
             return
         kernel = self._pooled[0] / self._pooled[1]  # mean exp(-err^2 / 0.25) per step of the finished episodes
         if kernel > cfg.threshold:
-            self._set_command_scale(min(1.0, self.command_scale + cfg.step))
+            self.set_command_scale(min(1.0, self.command_scale + cfg.step))
         self._pooled = [0.0, 0.0, 0]
         self._steps_since_decision = 0
 
@@ -205,7 +205,7 @@ def train_online(task: Task, out_dir: str | Path, config: OnlineTrainingConfig =
         if resume_path is not None:  # the curriculum continues where it stopped
             scale = (earlier_summary(out_dir, done).get("history", {}).get("command_scale") or [None])[-1]
             if scale is not None:
-                env._set_command_scale(float(scale))
+                env.set_command_scale(float(scale))
         out_dir.mkdir(parents=True, exist_ok=True)
         write_run_config(out_dir, {"command": command, "train_online": config, "task": task,
                                    "rsl_rl": info["rsl_rl_cfg"]})  # fmt: skip
