@@ -112,8 +112,8 @@ def test_train_online_saves_self_describing_checkpoints_and_resumes(tmp_path, on
 
 def test_cli_train_online_then_evaluate_and_collect_from_the_run_folder(tmp_path, one_thread):
     out = tmp_path / "expert"
-    assert main(["train-online", "--out", str(out), "--iterations", "1", "--steps-per-env", "8",
-                 "--env.num-envs", "8", "--env.num-workers", "1", "--policy.actor-hidden-dims", "16",
+    assert main(["train-online", "--out", str(out), "--iterations", "2", "--save-interval", "1", "--steps-per-env",
+                 "8", "--env.num-envs", "8", "--env.num-workers", "1", "--policy.actor-hidden-dims", "16",
                  "--policy.critic-hidden-dims", "16"]) == 0  # fmt: skip
     stored = json.loads((out / "config.json").read_text())["config"]["command"]
     assert stored["train"]["env"]["num_envs"] == 8 and stored["task"] == "go2_flat"
@@ -124,4 +124,20 @@ def test_cli_train_online_then_evaluate_and_collect_from_the_run_folder(tmp_path
                  "16", "--format", "rwmu", "--out", str(data), "--no-progress"]) == 0  # fmt: skip
     dataset = load_dataset(data / "dataset.rwmu")
     assert dataset.num_rows == 200 and dataset.meta["provenance"]["policy"] == str(out.resolve())
+    assert dataset.meta["provenance"]["checkpoint_iteration"] == 1  # the latest checkpoint (after 2 iterations)
+    # A "mixed" dataset: the run's checkpoints in turn, each its share of the rows, each recorded with its hash.
+    mixed = tmp_path / "mixed"
+    assert main(["collect", "--policy", str(out), "--checkpoints", "all", "--steps", "201", "--num-envs", "4",
+                 "--min-trajectory-rows", "16", "--format", "rwmu", "--out", str(mixed), "--no-progress"]) == 0
+    dataset = load_dataset(mixed / "dataset.rwmu")
+    segments = dataset.meta["provenance"]["segments"]
+    assert [s["checkpoint_iteration"] for s in segments] == [0, 1]
+    assert [s["rows"] for s in segments] == [[0, 101], [101, 201]] and dataset.num_rows == 201
+    assert segments[0]["policy_sha256"] != segments[1]["policy_sha256"]
+    assert segments[1]["trajectories"][1] == dataset.num_trajectories and dataset.commands.shape == (201, 3)
+    stats = json.loads((mixed / "collect_stats.json").read_text())
+    assert stats["rows"] == 201 and stats["falls"] == sum(s["stats"]["falls"] for s in stats["segments"])
+    assert stats["speed_coverage"]["commanded"] is not None
+    assert main(["collect", "--policy", str(out), "--checkpoints", "7", "--out", str(tmp_path / "m2")]) == 2
+    assert not (tmp_path / "m2").exists()
     assert main(["train-online", "--task", "anymal_d_flat", "--out", str(tmp_path / "x")]) == 2

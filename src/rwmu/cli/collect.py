@@ -1,8 +1,13 @@
 """Record an offline dataset by running a behaviour policy in N simulated Go2s (MuJoCo).
 
-Writes DIR/state_action_data_<k>.csv (--format csv, the reference convention) or DIR/dataset.rwmu (--format rwmu),
-plus DIR/config.json (resolved settings and versions) and DIR/collect_stats.json (falls, tracking errors, mean
-reward). The data is identical for a seed, policy and --num-envs, whatever --num-workers.
+Writes DIR/state_action_data_<k>.csv with the commands in DIR/context_<k>.csv (--format csv, the reference
+convention) or DIR/dataset.rwmu (--format rwmu), plus DIR/config.json (resolved settings and versions) and
+DIR/collect_stats.json (falls, tracking errors, mean reward and episode return, speed coverage, and with
+--checkpoints the same per checkpoint). The data is identical for a seed, policy and --num-envs, whatever
+--num-workers.
+
+Graded datasets (docs/go2.md): ``--policy RUN --checkpoints 0:700:50`` collects a "mixed" dataset from a series of
+checkpoints of one training run (RWM-U Table 1); ``--policy RUN/model_450.pt`` a "medium" one.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from rwmu.cli.common import simulated_task
 from rwmu.behavior import TrotConfig, TrotDiversity
 from rwmu.data import save_dataset, write_csv_dataset
 from rwmu.errors import RwmuError
-from rwmu.sim.collect import CollectConfig, NoisyPolicy, collect_dataset
+from rwmu.data.statistics import format_speed_coverage, speed_coverage
+from rwmu.sim.collect import CollectConfig, CollectSegment, NoisyPolicy, collect_dataset, collect_mixture
 from rwmu.training.policy_loader import SHIPPED_POLICIES, load_policy, policy_file
+from rwmu.training.runner import select_checkpoints
 from rwmu.utils.io import file_sha256, write_json_atomic, write_run_config
 
 SUMMARY = "record an offline dataset with a behaviour policy in the MuJoCo Go2 simulator"
@@ -42,6 +49,9 @@ class Command:
     action_noise: float | None = None
     """Gaussian action-noise std (action units). Scripted policy: this std in every episode instead of a
     per-episode draw in [0, 0.3]; other policies: added to their deterministic actions"""
+    checkpoints: str | None = None
+    """with --policy RUN (a run folder): collect from several of its checkpoints in turn, each an equal share of
+    --steps (a "mixed" dataset): 'all', iterations '0,50,100' or a range 'START:STOP:STEP' (STOP included)"""
     progress: bool = True
     """show a progress bar"""
     collect: Annotated[CollectConfig, tyro.conf.arg(name="")] = field(default_factory=CollectConfig)
@@ -64,20 +74,35 @@ def run(cmd: Command) -> int:
         if cmd.action_noise is not None:
             diversity = dataclasses.replace(diversity, action_noise_std=(cmd.action_noise, cmd.action_noise))
         scripted = TrotConfig(diversity=diversity, seed=config.seed + 1)
-    policy = load_policy(cmd.policy, config.num_envs, task, seed=config.seed, scripted_config=scripted)
-    if cmd.policy != "scripted" and cmd.action_noise:
-        policy = NoisyPolicy(policy, cmd.action_noise, seed=config.seed + 1)
-    source = policy_file(cmd.policy)
+    if cmd.checkpoints is not None and not Path(cmd.policy).is_dir():
+        raise RwmuError(f"--checkpoints needs --policy to be a run folder holding model_<iteration>.pt files, "
+                        f"not {cmd.policy!r}")  # fmt: skip
+    specs = [cmd.policy] if cmd.checkpoints is None else [
+        str(path) for _, path in select_checkpoints(cmd.policy, cmd.checkpoints)
+    ]  # fmt: skip
+    # Every policy is loaded (and checked against the task) before the simulation starts.
+    policies = [_behaviour_policy(spec, cmd, scripted) for spec in specs]
     provenance = {
-        "policy": cmd.policy if source is None or cmd.policy in SHIPPED_POLICIES else str(Path(cmd.policy).resolve()),
-        "policy_file": str(source) if source is not None else None,
-        "policy_sha256": file_sha256(source) if source is not None else None,
         "seed": config.seed, "num_envs": config.num_envs, "pushes": config.pushes,
         "randomization": config.randomization.enabled,
         "scripted_config": dataclasses.asdict(scripted) if scripted else None, "action_noise": cmd.action_noise,
     }  # fmt: skip
     start = time.perf_counter()
-    dataset, stats = collect_dataset(policy, config, task, provenance=provenance, progress=cmd.progress)
+    segment_stats = None
+    if cmd.checkpoints is None:
+        provenance.update(_policy_provenance(cmd.policy))
+        dataset, stats = collect_dataset(policies[0], config, task, provenance=provenance, progress=cmd.progress)
+    else:
+        shares = [config.steps // len(specs) + (i < config.steps % len(specs)) for i in range(len(specs))]
+        if min(shares) < 1:
+            raise RwmuError(f"--steps {config.steps} is fewer than the {len(specs)} checkpoints selected")
+        segments = [
+            CollectSegment(make_policy=lambda p=policy: p, steps=share, provenance=_policy_provenance(spec))
+            for spec, policy, share in zip(specs, policies, shares)
+        ]
+        provenance.update(policy=str(Path(cmd.policy).resolve()), checkpoints=cmd.checkpoints)
+        dataset, stats, segment_stats = collect_mixture(segments, config, task, provenance=provenance,
+                                                        progress=cmd.progress)  # fmt: skip
     seconds = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
     if cmd.format == "csv":
@@ -87,9 +112,44 @@ def run(cmd: Command) -> int:
         save_dataset(dataset, out / "dataset.rwmu")
         written = "dataset.rwmu"
     write_run_config(out, {"command": cmd, "task": task.name, "scripted": scripted})
-    write_json_atomic(out / "collect_stats.json", {**stats.as_dict(), "seconds": seconds})
+    coverage = speed_coverage(dataset)
+    report = {**stats.as_dict(), "seconds": seconds, "speed_coverage": coverage}
+    if segment_stats is not None:
+        report["segments"] = dataset.meta["provenance"]["segments"]
+    write_json_atomic(out / "collect_stats.json", report)
     print(f"{dataset.summary()}")
     print(f"falls {stats.falls}, time-outs {stats.time_outs}, mean |v_xy error| {stats.mean_lin_vel_error:.3f} m/s, "
-          f"mean |yaw-rate error| {stats.mean_yaw_rate_error:.3f} rad/s, mean step reward {stats.mean_step_reward:.4f}")
+          f"mean |yaw-rate error| {stats.mean_yaw_rate_error:.3f} rad/s, mean step reward {stats.mean_step_reward:.4f}, "
+          f"{_episode_returns(stats)}")
+    for line in format_speed_coverage(coverage) if coverage else []:
+        print(line)
     print(f"wrote {written} to {out} in {seconds:.1f} s ({dataset.num_rows / max(seconds, 1e-9):.0f} rows/s)")
     return 0
+
+
+def _behaviour_policy(spec: str, cmd: Command, scripted: TrotConfig | None):
+    """The policy ``spec`` for ``cmd``'s environments, with ``--action-noise`` added to a learned policy."""
+    config = cmd.collect
+    policy = load_policy(spec, config.num_envs, simulated_task(cmd.task), seed=config.seed, scripted_config=scripted)
+    if spec != "scripted" and cmd.action_noise:
+        policy = NoisyPolicy(policy, cmd.action_noise, seed=config.seed + 1)
+    return policy
+
+
+def _policy_provenance(spec: str) -> dict:
+    """What the dataset header records about one behaviour policy: its name or path, file and SHA-256."""
+    source = policy_file(spec)
+    name = spec if source is None or spec in SHIPPED_POLICIES else str(Path(spec).resolve())
+    iteration = source.stem[len("model_"):] if source is not None and source.stem.startswith("model_") else None
+    return {
+        "policy": name, "policy_file": str(source) if source is not None else None,
+        "policy_sha256": file_sha256(source) if source is not None else None,
+        "checkpoint_iteration": int(iteration) if iteration and iteration.isdigit() else None,
+    }  # fmt: skip
+
+
+def _episode_returns(stats) -> str:
+    if stats.completed_episodes == 0:
+        return "no episode ended (the episode return needs longer collection)"
+    return (f"episode return {stats.episode_return_mean:.3f} +- {stats.episode_return_std:.3f} "
+            f"({stats.completed_episodes} episodes ended)")  # fmt: skip

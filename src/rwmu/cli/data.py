@@ -16,6 +16,7 @@ import tyro
 
 from rwmu.cli.common import Dims, resolve_task_and_dims
 from rwmu.data import NATIVE_SUFFIX, TrajectoryDataset, load_dataset, save_dataset, write_csv_dataset
+from rwmu.data.statistics import column_statistics, format_speed_coverage, speed_coverage
 from rwmu.data.synthetic import DEFAULT_DIMS, make_synthetic_dataset
 from rwmu.errors import RwmuError
 from rwmu.utils.io import write_run_config
@@ -94,18 +95,6 @@ def run(cmd: Info | Validate | Convert | Example) -> int:
     return runner(cmd)
 
 
-def statistics(ds: TrajectoryDataset) -> list[dict]:
-    """Mean, std, min and max of every column."""
-    data = ds.data
-    mean, std = data.mean(axis=0, dtype=np.float64), data.std(axis=0, dtype=np.float64)
-    low, high = data.min(axis=0), data.max(axis=0)
-    return [
-        {"column": i, "name": name, "mean": float(mean[i]), "std": float(std[i]), "min": float(low[i]),
-         "max": float(high[i])}
-        for i, name in enumerate(ds.column_names)
-    ]  # fmt: skip
-
-
 def info(cmd: Info) -> int:
     task, dims = resolve_task_and_dims(cmd.task, cmd.dims)
     ds = load_dataset(str(cmd.path), task=task, dims=dims)
@@ -114,7 +103,8 @@ def info(cmd: Info) -> int:
         "path": str(cmd.path), "dims": ds.dims.as_dict(), "num_columns": ds.dims.num_columns, "rows": ds.num_rows,
         "trajectories": ds.num_trajectories, "trajectory_rows": {"min": int(lengths.min()), "max": int(lengths.max())},
         "episodes": ds.num_episodes, "terminations": ds.num_terminations, "dt": ds.meta.get("dt"),
-        "task": ds.meta.get("task"), "provenance": ds.meta.get("provenance"), "columns": statistics(ds),
+        "task": ds.meta.get("task"), "provenance": ds.meta.get("provenance"), "columns": column_statistics(ds),
+        "context_names": ds.context_names, "speed_coverage": speed_coverage(ds),
     }  # fmt: skip
     if cmd.json:
         print(json.dumps(report, indent=2))
@@ -124,10 +114,15 @@ def info(cmd: Info) -> int:
     print(f"  rows {ds.num_rows}, trajectories {ds.num_trajectories} (rows per trajectory {lengths.min()}-"
           f"{lengths.max()}), episodes {ds.num_episodes}, terminations {ds.num_terminations}")  # fmt: skip
     print(f"  task {ds.meta.get('task')}, dt {ds.meta.get('dt')}")
+    context = ", ".join(ds.context_names) if ds.context_names else "none (commands not recorded)"
+    print(f"  context columns: {context}")
+    for line in format_speed_coverage(report["speed_coverage"]) if report["speed_coverage"] else []:
+        print(f"  {line}")
     width = max(len(c["name"]) for c in report["columns"])
     print(f"  {'#':>3}  {'column':<{width}}  {'mean':>11} {'std':>11} {'min':>11} {'max':>11}")
     for c in report["columns"]:
-        print(f"  {c['column']:>3}  {c['name']:<{width}}  {c['mean']:>11.4g} {c['std']:>11.4g} "
+        index = f"c{c['column']}" if c["context"] else str(c["column"])
+        print(f"  {index:>3}  {c['name']:<{width}}  {c['mean']:>11.4g} {c['std']:>11.4g} "
               f"{c['min']:>11.4g} {c['max']:>11.4g}")  # fmt: skip
     return 0
 

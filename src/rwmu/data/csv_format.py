@@ -6,6 +6,11 @@ A folder is read in numeric order of ``k`` (``10`` after ``9``). Every reader er
 :class:`~rwmu.errors.RwmuError` naming the file and, where there is one, the 1-based row (line) and column.
 
 :func:`write_csv_dataset` writes the same convention back, with enough digits that float32 values round-trip.
+
+Context columns (the recorded commands, :mod:`rwmu.data.dataset`) are not part of the reference convention, so they
+go beside it: ``context_<k>.csv`` holds the context of ``state_action_data_<k>.csv``, one row per row, after a
+header line naming the columns. Tools that read the reference convention ignore these files; rwmu reads them when
+every trajectory has one (some but not all is an error).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from rwmu.data.dataset import (
     DatasetSchema,
     TrajectoryDataset,
     check_array_values,
+    check_context_values,
     default_column_names,
     require_schema,
 )
@@ -31,6 +37,7 @@ from rwmu.utils.io import atomic_path
 from rwmu.version import __version__
 
 CSV_NAME_PATTERN = re.compile(r"^state_action_data_(\d+)\.csv$")
+CONTEXT_PREFIX = "context_"
 # float32 values need 9 significant digits to round-trip exactly through text.
 CSV_FLOAT_FORMAT = "%.9g"
 
@@ -79,6 +86,7 @@ def read_csv_dataset(
     lengths = np.array([a.shape[0] for a in arrays], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     data = arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=0)
+    context, context_names = read_csv_context(files, lengths)
     meta = {
         "column_names": list(task.column_names) if task is not None else default_column_names(dims),
         "dt": float(task.dt) if task is not None else None,
@@ -88,8 +96,51 @@ def read_csv_dataset(
             "source_files": [str(f.resolve()) for f in files],
             "rwmu_version": __version__,
         },
+        "context_names": context_names,
     }
-    return TrajectoryDataset(data=data, dims=dims, trajectory_offsets=offsets, meta=meta)
+    return TrajectoryDataset(data=data, dims=dims, trajectory_offsets=offsets, meta=meta, context=context)
+
+
+def context_file(trajectory_file: Path) -> Path:
+    """``.../context_<k>.csv`` beside ``.../state_action_data_<k>.csv``."""
+    match = CSV_NAME_PATTERN.match(trajectory_file.name)
+    suffix = match.group(1) + ".csv" if match else trajectory_file.stem + ".csv"
+    return trajectory_file.with_name(CONTEXT_PREFIX + suffix)
+
+
+def read_csv_context(files: Sequence[Path], lengths: np.ndarray) -> tuple[np.ndarray | None, list[str]]:
+    """The context columns beside ``files`` (module docstring): ``(context (rows, K), names)``, or ``(None, [])``.
+
+    Every file needs its context file with the same names and row count, or none has one.
+    """
+    sidecars = [context_file(Path(f)) for f in files]
+    present = [s.is_file() for s in sidecars]
+    if not any(present):
+        return None, []
+    if not all(present):
+        missing = sidecars[present.index(False)]
+        raise RwmuError(f"{missing}: missing, but other trajectories have context files; add it or remove them all")
+    arrays, names = [], None
+    for sidecar, rows in zip(sidecars, lengths):
+        try:
+            with open(sidecar, encoding="utf-8") as f:
+                header = f.readline().strip().split(",")
+                values = np.loadtxt(f, delimiter=",", dtype=np.float32, ndmin=2, comments=None)
+        except (OSError, ValueError, UnicodeDecodeError) as err:
+            raise RwmuError(f"{sidecar}: cannot read the context columns ({err})") from None
+        if names is None:
+            names = header
+        elif header != names:
+            raise RwmuError(f"{sidecar}: context columns {header} differ from {names} of the other files")
+        if values.shape != (int(rows), len(names)):
+            raise RwmuError(
+                f"{sidecar}: {values.shape[0]} rows x {values.shape[1]} columns, expected {int(rows)} x {len(names)} "
+                f"(one row per row of its trajectory file, columns {', '.join(names)})"
+            )
+        arrays.append(values)
+    context = np.concatenate(arrays, axis=0)
+    check_context_values(context, names, str(sidecars[0].parent), lambda i: i + 1)
+    return context, list(names)
 
 
 def read_csv_trajectory(path: str | os.PathLike, dims: DataDims, min_rows: int = 1) -> np.ndarray:
@@ -173,9 +224,15 @@ def write_csv_dataset(ds: TrajectoryDataset, folder: str | os.PathLike) -> list[
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
+    header = ",".join(ds.context_names)
     for k in range(ds.num_trajectories):
         path = folder / f"state_action_data_{k}.csv"
         with atomic_path(path) as tmp:
             np.savetxt(tmp, ds.trajectory(k), fmt=CSV_FLOAT_FORMAT, delimiter=",")
+        if ds.context is not None:
+            start, stop = ds.trajectory_offsets[k], ds.trajectory_offsets[k + 1]
+            with atomic_path(context_file(path)) as tmp:
+                np.savetxt(tmp, ds.context[start:stop], fmt=CSV_FLOAT_FORMAT, delimiter=",", header=header,
+                           comments="")  # fmt: skip
         paths.append(path)
     return paths

@@ -6,6 +6,12 @@ other, plus ``trajectory_offsets`` (``int64``, shape ``(num_trajectories + 1,)``
 columns follow the reference convention (docs/method.md section 2, :mod:`rwmu.data.layout`):
 state | action | extension | contact | termination.
 
+A dataset may also carry **context columns** (``context``, shape ``(num_rows, K)``, names in
+``meta["context_names"]``): values recorded with each row that the world model neither reads nor predicts, such as
+the velocity command the behaviour policy was tracking (:data:`COMMAND_CONTEXT_NAMES`). Model-free offline baselines
+and hindsight analyses use them. The command of row ``t`` is the command in the policy's observation at ``s_t``, so
+the reward of the step from row ``t`` to row ``t + 1`` tracks it.
+
 Files: :mod:`rwmu.data.csv_format` (reference CSV folders), :mod:`rwmu.data.native_format` (``.rwmu`` files) and
 :func:`rwmu.data.loading.load_dataset`, which picks the reader for a path.
 """
@@ -19,6 +25,10 @@ import numpy as np
 
 from rwmu.data.layout import DataDims
 from rwmu.errors import RwmuError
+
+
+COMMAND_CONTEXT_NAMES = ("command_lin_vel_x", "command_lin_vel_y", "command_ang_vel_z")
+"""Context columns of the velocity command [vx (m/s), vy (m/s), wz (rad/s)], as named in the policy observation."""
 
 
 class DatasetSchema(Protocol):
@@ -59,13 +69,16 @@ class TrajectoryDataset:
         dims: widths of the column groups; ``dims.num_columns == data.shape[1]``.
         trajectory_offsets: int64 array ``(num_trajectories + 1,)``; trajectory ``i`` is
             ``data[offsets[i]:offsets[i + 1]]``. Starts at 0, ends at ``num_rows``, strictly increasing.
-        meta: ``column_names`` (list of str), ``dt`` (float or None), ``task`` (str or None), ``provenance`` (dict).
+        meta: ``column_names`` (list of str), ``dt`` (float or None), ``task`` (str or None), ``provenance`` (dict),
+            ``context_names`` (list of str, one per context column; empty without context).
+        context: float32 array ``(num_rows, K)`` of context columns (module docstring), or None.
     """
 
     data: np.ndarray
     dims: DataDims
     trajectory_offsets: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+    context: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.data = np.asarray(self.data)
@@ -100,6 +113,21 @@ class TrajectoryDataset:
             raise RwmuError(
                 f"dataset meta lists {len(self.meta['column_names'])} column names for {self.dims.num_columns} columns"
             )
+        if self.context is None:
+            self.meta["context_names"] = []
+            return
+        self.context = np.asarray(self.context)
+        if self.context.dtype != np.float32:
+            self.context = self.context.astype(np.float32)
+        names = list(self.meta.get("context_names") or [])
+        if self.context.ndim != 2 or self.context.shape[0] != self.data.shape[0]:
+            raise RwmuError(
+                f"context array must be (rows, K) with the dataset's {self.data.shape[0]} rows, "
+                f"got shape {self.context.shape}"
+            )
+        if len(names) != self.context.shape[1]:
+            raise RwmuError(f"dataset meta lists {len(names)} context names for {self.context.shape[1]} context columns")
+        self.meta["context_names"] = names
 
     # Column-group views, each (num_rows, width); they share memory with ``data``.
     @property
@@ -121,6 +149,29 @@ class TrajectoryDataset:
     @property
     def terminations(self) -> np.ndarray:
         return self.data[:, self.dims.termination_slice]
+
+    @property
+    def context_names(self) -> list[str]:
+        return list(self.meta["context_names"])
+
+    def context_column(self, name: str) -> np.ndarray:
+        """View ``(num_rows,)`` of the context column ``name``; a clear error if the dataset does not record it."""
+        names = self.context_names
+        if self.context is None or name not in names:
+            have = ", ".join(names) if names else "no context columns"
+            raise RwmuError(
+                f"dataset has no context column {name!r} ({have}); record the data with `rwmu collect`, which "
+                f"writes the commands"
+            )
+        return self.context[:, names.index(name)]
+
+    @property
+    def commands(self) -> np.ndarray | None:
+        """``(num_rows, 3)`` recorded velocity commands [vx, vy, wz], or None if the data does not record them."""
+        names = self.context_names
+        if not all(n in names for n in COMMAND_CONTEXT_NAMES):
+            return None
+        return np.stack([self.context_column(n) for n in COMMAND_CONTEXT_NAMES], axis=1)
 
     @property
     def num_rows(self) -> int:
@@ -169,6 +220,30 @@ class TrajectoryDataset:
     def check_values(self, source: str = "dataset") -> None:
         """Raise :class:`RwmuError` on NaN/Inf or on contact/termination values outside {0, 1}."""
         check_array_values(self.data, self.dims, source, lambda i: i + 1)
+        if self.context is not None:
+            check_context_values(self.context, self.context_names, source, lambda i: i + 1)
+
+
+def concatenate_datasets(parts: Sequence[TrajectoryDataset], meta: dict[str, Any] | None = None) -> TrajectoryDataset:
+    """One dataset holding the trajectories of ``parts`` in order (same dims and context names required).
+
+    ``meta`` replaces the first part's meta (column names, dt and task are checked to agree across parts).
+    """
+    if not parts:
+        raise RwmuError("no datasets to concatenate")
+    first = parts[0]
+    for i, part in enumerate(parts[1:], start=1):
+        for what, a, b in (("dims", first.dims, part.dims), ("context columns", first.context_names,
+                           part.context_names), ("task", first.meta["task"], part.meta["task"])):  # fmt: skip
+            if a != b:
+                raise RwmuError(f"cannot concatenate datasets: part {i} has {what} {b}, part 0 has {a}")
+    data = np.concatenate([p.data for p in parts], axis=0)
+    lengths = np.concatenate([p.trajectory_lengths for p in parts])
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    context = None if first.context is None else np.concatenate([p.context for p in parts], axis=0)
+    out_meta = dict(first.meta if meta is None else meta)
+    out_meta["context_names"] = first.context_names
+    return TrajectoryDataset(data=data, dims=first.dims, trajectory_offsets=offsets, meta=out_meta, context=context)
 
 
 def default_column_names(dims: DataDims) -> list[str]:
@@ -179,6 +254,18 @@ def default_column_names(dims: DataDims) -> list[str]:
     names += [f"contact/{i}" for i in range(dims.contact)]
     names += ["termination"] * dims.termination
     return names
+
+
+def check_context_values(context: np.ndarray, names: Sequence[str], source: str,
+                         line_of: Callable[[int], int]) -> None:
+    """Context values must be finite; the error names the row and the context column."""
+    finite = np.isfinite(context)
+    if not finite.all():
+        row, col = np.argwhere(~finite)[0]
+        raise RwmuError(
+            f"{source}: row {line_of(int(row))}, context column {names[col]!r}: value {context[row, col]} is not "
+            f"finite; remove or repair rows with NaN/Inf"
+        )
 
 
 def check_array_values(data: np.ndarray, dims: DataDims, source: str, line_of: Callable[[int], int]) -> None:

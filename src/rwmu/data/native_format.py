@@ -1,18 +1,21 @@
 """The native ``.rwmu`` dataset file: :func:`save_dataset`, :func:`read_native_dataset`, :func:`read_native_header`.
 
-Native format (version 1), all integers little-endian::
+Native format (version 2), all integers little-endian::
 
     bytes 0-7    magic  b"RWMUDATA"
-    bytes 8-11   uint32 format version (1)
+    bytes 8-11   uint32 format version (2)
     bytes 12-15  uint32 reserved (0)
     bytes 16-23  uint64 length H of the JSON header
     bytes 24-    H bytes of UTF-8 JSON: dims, num_rows, num_columns, dtype "<f4", trajectory_offsets,
-                 column_names, dt, task, provenance, data_offset, crc32 of the data bytes
+                 column_names, dt, task, provenance, data_offset, crc32 of the data bytes, and (version 2)
+                 context_names, context_offset, context_crc32
     ...          zero padding up to ``data_offset`` (a multiple of 64)
     data_offset  num_rows * num_columns little-endian float32, row-major
+    ...          zero padding up to ``context_offset`` (a multiple of 64)
+    context_offset  num_rows * K little-endian float32, row-major: the K context columns (K = 0: nothing)
 
-so the data loads with one ``np.fromfile`` (or ``np.memmap``) call. Truncation, a bad magic, an unreadable header
-and altered data (CRC-32 mismatch) are reported as clear errors.
+so the data loads with one ``np.fromfile`` (or ``np.memmap``) call. Version 1 files (no context block) still read.
+Truncation, a bad magic, an unreadable header and altered data (CRC-32 mismatch) are reported as clear errors.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from rwmu.utils.io import atomic_path
 from rwmu.version import __version__
 
 NATIVE_MAGIC = b"RWMUDATA"
-NATIVE_VERSION = 1
+NATIVE_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 NATIVE_SUFFIX = ".rwmu"
 _PREAMBLE = struct.Struct("<8sIIQ")  # magic, version, reserved, header length
 _DATA_ALIGNMENT = 64
@@ -47,6 +51,9 @@ def save_dataset(ds: TrajectoryDataset, path: str | os.PathLike) -> Path:
     path = Path(path)
     ds.check_values(source=f"dataset to save as {path}")
     data = np.ascontiguousarray(ds.data, dtype="<f4")
+    context = np.ascontiguousarray(
+        ds.context if ds.context is not None else np.zeros((ds.num_rows, 0)), dtype="<f4"
+    )
     provenance = dict(ds.meta.get("provenance") or {})
     provenance.setdefault("rwmu_version", __version__)
     provenance["saved_by_rwmu_version"] = __version__
@@ -64,22 +71,33 @@ def save_dataset(ds: TrajectoryDataset, path: str | os.PathLike) -> Path:
         "provenance": provenance,
         "crc32": zlib.crc32(memoryview(data).cast("B")),
         "data_offset": 0,
+        "context_names": ds.context_names,
+        "context_crc32": zlib.crc32(context.tobytes()) if context.size else 0,
+        "context_offset": 0,
     }
-    # The data offset depends on the header length, which depends on the offset's digits: iterate to a fixed point.
+    # The offsets depend on the header length, which depends on the offsets' digits: iterate to a fixed point.
     for _ in range(4):
         body = json.dumps(header, separators=(",", ":")).encode("utf-8")
         end = _PREAMBLE.size + len(body)
-        offset = -(-end // _DATA_ALIGNMENT) * _DATA_ALIGNMENT
-        if header["data_offset"] == offset:
+        offset = _aligned(end)
+        context_offset = _aligned(offset + data.nbytes)
+        if header["data_offset"] == offset and header["context_offset"] == context_offset:
             break
-        header["data_offset"] = offset
+        header["data_offset"], header["context_offset"] = offset, context_offset
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(_PREAMBLE.pack(NATIVE_MAGIC, NATIVE_VERSION, 0, len(body)))
             f.write(body)
             f.write(b"\0" * (offset - end))
             f.write(memoryview(data).cast("B"))
+            if context.size:
+                f.write(b"\0" * (context_offset - offset - data.nbytes))
+                f.write(memoryview(context).cast("B"))
     return path
+
+
+def _aligned(position: int) -> int:
+    return -(-position // _DATA_ALIGNMENT) * _DATA_ALIGNMENT
 
 
 def is_native_file(path: str | os.PathLike) -> bool:
@@ -106,10 +124,10 @@ def read_native_header(path: str | os.PathLike) -> dict[str, Any]:
             magic, version, _reserved, header_len = _PREAMBLE.unpack(preamble)
             if magic != NATIVE_MAGIC:
                 raise RwmuError(f"{path}: not an rwmu dataset (bad magic bytes); convert CSVs with `rwmu data convert`")
-            if version != NATIVE_VERSION:
+            if version not in _READABLE_VERSIONS:
                 raise RwmuError(
                     f"{path}: native dataset format version {version} is not supported by this rwmu "
-                    f"(reads version {NATIVE_VERSION}); upgrade rwmu or re-convert the data"
+                    f"(reads versions {', '.join(map(str, _READABLE_VERSIONS))}); upgrade rwmu or re-convert the data"
                 )
             if _PREAMBLE.size + header_len > size:
                 raise RwmuError(f"{path}: truncated native dataset (header cut off)")
@@ -122,11 +140,17 @@ def read_native_header(path: str | os.PathLike) -> dict[str, Any]:
         rows, cols, offset = int(header["num_rows"]), int(header["num_columns"]), int(header["data_offset"])
         header["trajectory_offsets"]
         header["crc32"]
+        header.setdefault("context_names", [])
+        num_context = len(header["context_names"])
+        context_offset = int(header["context_offset"]) if num_context else 0
+        header["context_crc32"] if num_context else None
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
         raise RwmuError(f"{path}: corrupt native dataset header ({type(err).__name__}: {err})") from None
     if cols != dims.num_columns or header.get("dtype") != "<f4":
         raise RwmuError(f"{path}: corrupt native dataset header (columns/dtype inconsistent with dims)")
-    expected = offset + rows * cols * 4
+    if num_context and context_offset < offset + rows * cols * 4:
+        raise RwmuError(f"{path}: corrupt native dataset header (context block overlaps the data)")
+    expected = context_offset + rows * num_context * 4 if num_context else offset + rows * cols * 4
     if size != expected:
         state = "truncated" if size < expected else "has trailing bytes"
         raise RwmuError(
@@ -151,6 +175,15 @@ def read_native_dataset(path: str | os.PathLike, mmap: bool = False) -> Trajecto
         raise RwmuError(f"{path}: native dataset is corrupt (data checksum mismatch); re-create it")
     if data.dtype != np.float32:  # big-endian hosts
         data = data.astype(np.float32)
+    context = None
+    if header["context_names"]:
+        k, context_offset = len(header["context_names"]), header["context_offset"]
+        if mmap:
+            context = np.memmap(path, dtype="<f4", mode="r", offset=context_offset, shape=(rows, k))
+        else:
+            context = np.fromfile(path, dtype="<f4", count=rows * k, offset=context_offset).reshape(rows, k)
+        if zlib.crc32(memoryview(np.ascontiguousarray(context)).cast("B")) != header["context_crc32"]:
+            raise RwmuError(f"{path}: native dataset is corrupt (context checksum mismatch); re-create it")
     provenance = dict(header.get("provenance") or {})
     provenance["loaded_from"] = str(path.resolve())
     meta = {
@@ -158,8 +191,10 @@ def read_native_dataset(path: str | os.PathLike, mmap: bool = False) -> Trajecto
         "dt": header.get("dt"),
         "task": header.get("task"),
         "provenance": provenance,
+        "context_names": list(header["context_names"]),
     }
     try:
-        return TrajectoryDataset(data=data, dims=dims, trajectory_offsets=header["trajectory_offsets"], meta=meta)
+        return TrajectoryDataset(data=data, dims=dims, trajectory_offsets=header["trajectory_offsets"], meta=meta,
+                                 context=context)  # fmt: skip
     except RwmuError as err:
         raise RwmuError(f"{path}: corrupt native dataset header ({err})") from None

@@ -1,7 +1,8 @@
 """Turn the steps of a batched environment into dataset trajectories (docs/method.md section 2 row convention).
 
 Row ``t`` of a trajectory holds the state ``s_t``, the action that LED to ``s_t`` (zeros on a reset row), the
-contacts at ``t`` and the termination flag at ``t`` (see :mod:`rwmu.data.layout`).
+contacts at ``t`` and the termination flag at ``t`` (see :mod:`rwmu.data.layout`), and optionally ``K`` context values
+(the command in the policy's observation at ``s_t``, :mod:`rwmu.data.dataset`).
 
 Boundaries:
 
@@ -25,9 +26,10 @@ class TrajectoryRecorder:
     Rows are stored in blocks as they arrive (one block per :meth:`add_rows` call) and gathered once at the end.
     """
 
-    def __init__(self, num_envs: int, dims: DataDims):
+    def __init__(self, num_envs: int, dims: DataDims, context_dim: int = 0):
         self.num_envs = int(num_envs)
         self.dims = dims
+        self.context_dim = int(context_dim)
         self._blocks: list[np.ndarray] = []
         self._num_stored = 0
         self._open: list[list[int]] = [[] for _ in range(self.num_envs)]  # row ids of each open trajectory
@@ -35,14 +37,18 @@ class TrajectoryRecorder:
         self._closed: list[np.ndarray] = []  # row ids of finished trajectories, in closing order
         self.num_rows = 0
 
-    def _row_block(self, states, actions, contacts, terminations) -> np.ndarray:
+    def _row_block(self, states, actions, contacts, terminations, context) -> np.ndarray:
         k = states.shape[0]
-        block = np.zeros((k, self.dims.num_columns), dtype=np.float32)
+        block = np.zeros((k, self.dims.num_columns + self.context_dim), dtype=np.float32)
         block[:, self.dims.state_slice] = states
         block[:, self.dims.action_slice] = actions
         block[:, self.dims.contact_slice] = contacts
         if self.dims.termination:
             block[:, self.dims.termination_slice] = np.asarray(terminations, dtype=np.float32).reshape(k, 1)
+        if self.context_dim:
+            if context is None:
+                raise ValueError(f"the recorder stores {self.context_dim} context columns; pass context (k, K)")
+            block[:, self.dims.num_columns :] = context
         return block
 
     def add_rows(
@@ -52,13 +58,14 @@ class TrajectoryRecorder:
         actions: np.ndarray,
         contacts: np.ndarray,
         terminations: np.ndarray,
+        context: np.ndarray | None = None,
     ) -> None:
         """Append one row to the open trajectory of each of ``env_ids`` (k,); arrays are (k, width)."""
         env_ids = np.asarray(env_ids, dtype=np.int64)
         k = env_ids.size
         if k == 0:
             return
-        block = self._row_block(states, actions, contacts, terminations)
+        block = self._row_block(states, actions, contacts, terminations, context)
         first = self._num_stored
         self._blocks.append(block)
         self._num_stored += k
@@ -85,15 +92,20 @@ class TrajectoryRecorder:
             self._open[env] = []
             self._open_rows[env] = 0
 
-    def finish(self, max_rows: int | None = None, min_length: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Close every trajectory and return ``(data (rows, columns) float32, trajectory_offsets (T + 1,))``.
+    def finish(
+        self, max_rows: int | None = None, min_length: int = 1
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Close every trajectory; return ``(data (rows, columns), trajectory_offsets (T + 1,), context (rows, K))``.
+
+        ``context`` is None when the recorder stores no context columns.
 
         Trajectories keep their closing order (environment order within a step). With ``max_rows`` the tail is cut
         so exactly ``max_rows`` rows remain (the last trajectory is shortened; trajectories that would become shorter
         than ``min_length`` rows are dropped instead).
         """
         self.close(np.arange(self.num_envs))
-        store = np.concatenate(self._blocks) if self._blocks else np.zeros((0, self.dims.num_columns), np.float32)
+        width = self.dims.num_columns + self.context_dim
+        store = np.concatenate(self._blocks) if self._blocks else np.zeros((0, width), np.float32)
         trajectories = [t for t in self._closed if t.size >= min_length]
         if max_rows is not None:
             kept, total = [], 0
@@ -114,5 +126,8 @@ class TrajectoryRecorder:
             trajectories = kept
         lengths = np.array([t.size for t in trajectories], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        data = store[np.concatenate(trajectories)] if trajectories else store[:0]
-        return data, offsets
+        rows = store[np.concatenate(trajectories)] if trajectories else store[:0]
+        columns = self.dims.num_columns
+        data = np.ascontiguousarray(rows[:, :columns])
+        context = np.ascontiguousarray(rows[:, columns:]) if self.context_dim else None
+        return data, offsets, context

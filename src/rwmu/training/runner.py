@@ -265,6 +265,47 @@ def saved_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def select_checkpoints(run_dir: str | Path, spec: str) -> list[tuple[int, Path]]:
+    """The saved checkpoints of ``run_dir`` that ``spec`` names, by iteration.
+
+    Args:
+        spec: ``"all"``; iterations ``"0,50,100"``; or ``"START:STOP:STEP"`` (every saved iteration from START to
+            STOP inclusive that is a multiple of STEP after START; STEP defaults to every saved one).
+    """
+    saved = saved_checkpoints(run_dir)
+    if not saved:
+        raise RwmuError(f"{run_dir}: holds no model_<iteration>.pt checkpoints; give the run folder of rwmu "
+                        f"train-online or rwmu train-policy")  # fmt: skip
+    available = dict(saved)
+    text = spec.strip()
+    try:
+        if text == "all":
+            return saved
+        if ":" in text:
+            parts = [int(x) if x else None for x in text.split(":")]
+            if len(parts) not in (2, 3):
+                raise ValueError
+            start, stop = parts[0] or 0, parts[1] if parts[1] is not None else saved[-1][0]
+            step = parts[2] if len(parts) == 3 and parts[2] else 1
+            if step < 1:
+                raise ValueError
+            chosen = [(k, p) for k, p in saved if start <= k <= stop and (k - start) % step == 0]
+        else:
+            wanted = [int(x) for x in text.split(",")]
+            missing = [k for k in wanted if k not in available]
+            if missing:
+                have = ", ".join(str(k) for k in available)
+                raise RwmuError(f"--checkpoints {spec}: {run_dir} has no model_{missing[0]}.pt (saved: {have})")
+            chosen = [(k, available[k]) for k in wanted]
+    except ValueError:
+        raise RwmuError(f"--checkpoints {spec!r}: give 'all', iterations like '0,50,100' or a range "
+                        f"'START:STOP:STEP'") from None  # fmt: skip
+    if not chosen:
+        raise RwmuError(f"--checkpoints {spec}: selects none of the saved iterations of {run_dir} "
+                        f"({saved[0][0]} .. {saved[-1][0]})")  # fmt: skip
+    return chosen
+
+
 def latest_checkpoint(run_dir: str | Path) -> Path:
     """The ``model_<it>.pt`` with the highest iteration in ``run_dir``."""
     found = saved_checkpoints(run_dir)
