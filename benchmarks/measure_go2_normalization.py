@@ -3,7 +3,7 @@
     python benchmarks/measure_go2_normalization.py --steps 200000 --seed 0
 
 Collects exactly as ``rwmu collect --task go2_flat --policy scripted --num-envs 64`` does (per-episode gait
-diversity, action noise, pushes), then prints per-column mean and std of the states and actions, rounded to 3
+diversity, action noise, pushes), then prints per-column mean and std of the states, actions and extensions, rounded to 3
 significant digits, with stds floored at ``--std-floor``. Paste the output into ``src/rwmu/tasks/go2_flat.py``.
 """
 
@@ -57,6 +57,9 @@ def main() -> None:
         print(")")
     print(f"_ACTION_MEAN: tuple[float, ...] | None = {_fmt(a_mean)}")
     print(f"_ACTION_STD: tuple[float, ...] | None = {_fmt(a_std)}")
+    extensions = ds.extensions.astype(np.float64)
+    print(f"_EXTENSION_MEAN: tuple[float, ...] | None = {_fmt(extensions.mean(0))}  # {', '.join(GO2_FLAT.extension_names)}")
+    print(f"_EXTENSION_STD: tuple[float, ...] | None = {_fmt(np.maximum(extensions.std(0), args.std_floor))}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.envs.imagination import ImaginationConfig, ImaginationEnv
 from rwmu.errors import RwmuError
 from rwmu.models import WorldModelConfig, WorldModelEnsemble
+from rwmu.models.config import ArchitectureConfig
 from rwmu.tasks import get_task
 from rwmu.tasks.observations import build_policy_observation
 from rwmu.tasks.rewards import TERM_NAMES
@@ -286,3 +287,55 @@ def test_errors_for_unusable_inputs(dataset):
     wrong.normalization = None
     with pytest.raises(RwmuError, match="do not match"):
         make_env(dataset, model=wrong)
+
+
+GO2 = get_task("go2_flat")
+
+
+def go2_model(clearance: float, termination_logit: float) -> WorldModelEnsemble:
+    """A tiny Go2 world model that keeps the state (zero state deltas) and predicts a fixed body clearance [m] and a
+    fixed termination logit, so the termination each mode reports is known."""
+    torch.manual_seed(0)
+    arch = ArchitectureConfig(ensemble_size=2, history_horizon=M, rnn_hidden_size=16, rnn_num_layers=1,
+                              head_shape=(16,))  # fmt: skip
+    model = WorldModelEnsemble(arch.to_model_config(GO2.dims))
+    model.normalization = Normalization.from_task(GO2)
+    with torch.no_grad():
+        for head, values in ((model.state_heads.mean, None), (model.auxiliary_heads.extension, (0.3, clearance)),
+                             (model.auxiliary_heads.termination, (termination_logit,))):  # fmt: skip
+            last = head.num_layers - 1
+            getattr(head, f"weight_{last}").zero_()
+            bias = getattr(head, f"bias_{last}")
+            if values is None:
+                bias.zero_()
+            else:
+                normalized = model.normalization.normalize_extension(torch.tensor(values)) if len(values) == 2 else (
+                    torch.tensor(values))  # fmt: skip
+                bias.copy_(normalized.expand_as(bias))
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def go2_dataset():
+    ds = make_synthetic_dataset(3, 60, task=GO2, seed=0)
+    ds.data[:, GO2.dims.state_slice][:, 6:9] = (0.0, 0.0, -1.0)  # upright: only the clearance can end an episode
+    return ds
+
+
+@pytest.mark.parametrize(
+    ("mode", "clearance", "logit", "falls"),
+    [("rule", -0.02, -10.0, True), ("rule", 0.1, 10.0, False), ("auto", -0.02, -10.0, True),
+     ("head", -0.02, -10.0, False), ("head", 0.1, 10.0, True)],
+)  # fmt: skip
+def test_termination_rule_on_predicted_clearance_or_learned_head(go2_dataset, mode, clearance, logit, falls):
+    env = ImaginationEnv(go2_model(clearance, logit), go2_dataset, GO2,
+                         ImaginationConfig(num_envs=4, pushes=False, termination=mode), seed=0)  # fmt: skip
+    _, _, dones, extras = env.step(torch.zeros(4, 12))
+    assert bool(dones.bool().all()) == falls and not bool(extras["time_outs"].any())
+    assert bool(dones.bool().any()) == falls
+
+
+def test_rule_mode_needs_the_extension_columns_in_the_model(dataset):
+    with pytest.raises(RwmuError, match="defines no termination rule"):
+        make_env(dataset, termination="rule")  # the ANYmal task has no rule
+    assert make_env(dataset, termination="auto").termination_rule is None  # auto falls back to the head

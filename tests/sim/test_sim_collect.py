@@ -20,6 +20,7 @@ from rwmu.sim.recorder import TrajectoryRecorder
 from rwmu.tasks.go2_flat import GO2_FLAT
 
 SHORT_TASK = dataclasses.replace(GO2_FLAT, episode_length=20)
+PLAIN_DIMS = dataclasses.replace(GO2_FLAT.dims, extension=0)  # recorder tests: no extension columns
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_no_trajectory_shorter_than_the_minimum_and_exact_rows():
 
 
 def test_recorder_trims_an_earlier_trajectory_rather_than_write_a_short_tail():
-    dims = GO2_FLAT.dims
+    dims = PLAIN_DIMS
     rec = TrajectoryRecorder(1, dims)
     z = lambda k, w: np.zeros((k, w))  # noqa: E731
     for length in (100, 50):
@@ -50,7 +51,7 @@ def test_recorder_trims_an_earlier_trajectory_rather_than_write_a_short_tail():
 
 
 def test_recorder_boundaries_fall_continues_time_out_splits():
-    dims = GO2_FLAT.dims
+    dims = PLAIN_DIMS
     rec = TrajectoryRecorder(2, dims)
     z = lambda k, w: np.zeros((k, w))  # noqa: E731
     rec.add_rows([0, 1], z(2, 45) + [[1], [2]], z(2, 12), z(2, 8), [0, 0])  # reset rows
@@ -96,14 +97,18 @@ def test_row_convention_and_boundaries(collected):
 
 def test_recorder_keeps_context_beside_the_rows():
     rec = TrajectoryRecorder(2, GO2_FLAT.dims, context_dim=3)
+    e = np.array([[0.3, 0.1], [0.31, 0.11]])
     z = lambda k, w: np.zeros((k, w))  # noqa: E731
-    rec.add_rows([0, 1], z(2, 45) + [[1], [2]], z(2, 12), z(2, 8), [0, 0], [[1, 0, 0], [2, 0, 0]])
-    rec.add_rows([0, 1], z(2, 45) + [[3], [4]], z(2, 12), z(2, 8), [0, 0], [[3, 0, 0], [4, 0, 0]])
+    rec.add_rows([0, 1], z(2, 45) + [[1], [2]], z(2, 12), z(2, 8), [0, 0], [[1, 0, 0], [2, 0, 0]], e)
+    rec.add_rows([0, 1], z(2, 45) + [[3], [4]], z(2, 12), z(2, 8), [0, 0], [[3, 0, 0], [4, 0, 0]], e)
     data, offsets, context = rec.finish()
     assert data.shape == (4, GO2_FLAT.dims.num_columns) and context.shape == (4, 3)
     np.testing.assert_array_equal(context[:, 0], data[:, 0])  # each context row stays with its own row
+    np.testing.assert_allclose(data[:, GO2_FLAT.dims.extension_slice], np.concatenate([e[[0]], e[[0]], e[[1]], e[[1]]]))
     with pytest.raises(ValueError, match="context"):
-        rec.add_rows([0], z(1, 45), z(1, 12), z(1, 8), [0])
+        rec.add_rows([0], z(1, 45), z(1, 12), z(1, 8), [0], None, e[:1])
+    with pytest.raises(ValueError, match="extension"):
+        rec.add_rows([0], z(1, 45), z(1, 12), z(1, 8), [0], [[0, 0, 0]])
 
 
 class ObservationLog:

@@ -241,3 +241,14 @@ def test_rsl_rl_may_set_random_episode_lengths():
     env.step(torch.zeros(2, 12))
     assert env.episode_length_buf.tolist() == [6, 8]
     env.close()
+
+
+def test_go2_termination_rule_reads_tilt_and_clearance():
+    task = get_task("go2_flat")
+    rule, layout = task.termination_rule, task.layout
+    state = torch.zeros(4, task.dims.state)
+    state[:, 8] = torch.tensor([-1.0, -1.0, -0.4, -0.6])  # upright, upright, tilted past 60 degrees, 53 degrees
+    extension = torch.tensor([[0.3, 0.1], [0.1, -0.002], [0.3, 0.1], [0.3, 0.1]])
+    assert rule(state, extension, layout).tolist() == [False, True, True, False]
+    assert rule(state, None, layout).tolist() == [False, False, True, False]  # without extensions: tilt only
+    assert get_task("anymal_d_flat").termination_rule is None

@@ -14,7 +14,8 @@ from rwmu.models.checkpoint import save_world_model
 from rwmu.models.config import ArchitectureConfig
 from rwmu.training.world_model import WorldModelTrainer
 from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
-from rwmu.training.world_model_loss import state_loss, world_model_loss
+from rwmu.tasks import get_task
+from rwmu.training.world_model_loss import event_pos_weights, state_loss, world_model_loss
 
 
 def tiny_config(iterations=20, base="gru", **optim):
@@ -221,3 +222,29 @@ def test_trainer_leaves_the_callers_dataset_untouched(tmp_path):
     before = ds.data.copy()
     WorldModelTrainer(ds, None, tmp_path, tiny_config(iterations=1))
     assert (ds.data == before).all()
+
+
+def test_event_weights_count_each_columns_rare_positives():
+    flags = torch.zeros(100, 3)
+    flags[:50, 0] = 1.0  # common: weight 1
+    flags[:4, 1] = 1.0  # rare: 96 / 4 = 24
+    assert event_pos_weights(flags, "none", 100.0) is None
+    torch.testing.assert_close(event_pos_weights(flags, "balanced", 100.0), torch.tensor([1.0, 24.0, 100.0]))
+    torch.testing.assert_close(event_pos_weights(flags, "sqrt", 100.0), torch.tensor([1.0, 24.0**0.5, 10.0]))
+    torch.testing.assert_close(event_pos_weights(flags, "balanced", 10.0), torch.tensor([1.0, 10.0, 10.0]))
+
+
+def test_weighted_events_raise_the_loss_of_missed_rare_events(tmp_path):
+    go2 = get_task("go2_flat")
+    ds = make_synthetic_dataset(num_trajectories=3, steps=300, seed=2, task=go2)
+    plain = WorldModelTrainer(ds, go2, tmp_path / "a", tiny_config(1))
+    weighted = WorldModelTrainer(ds, go2, tmp_path / "b", tiny_config(1, event_weighting="balanced"))
+    assert plain.contact_pos_weight is None and weighted.contact_pos_weight.shape == (8,)
+    assert weighted.contact_pos_weight.min() >= 1.0
+    weighted.model.load_state_dict(plain.model.state_dict())
+    batch = plain.data[:200].reshape(20, 10, -1)[:, : plain.window]
+    with torch.no_grad():
+        a = world_model_loss(plain.model, batch, bootstrap=False, generator=torch.Generator().manual_seed(0))
+        b = world_model_loss(weighted.model, batch, bootstrap=False, generator=torch.Generator().manual_seed(0),
+                             contact_pos_weight=weighted.contact_pos_weight)  # fmt: skip
+    assert float(b.contact) > float(a.contact) and float(b.state) == pytest.approx(float(a.state))

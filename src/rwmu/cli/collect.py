@@ -113,7 +113,9 @@ def run(cmd: Command) -> int:
         written = "dataset.rwmu"
     write_run_config(out, {"command": cmd, "task": task.name, "scripted": scripted})
     coverage = speed_coverage(dataset)
-    report = {**stats.as_dict(), "seconds": seconds, "speed_coverage": coverage}
+    # "falls" counts every simulated fall; "terminations" those in the rows written (the tail beyond --steps is cut).
+    report = {**stats.as_dict(), "terminations": dataset.num_terminations, "seconds": seconds,
+              "speed_coverage": coverage}  # fmt: skip
     if segment_stats is not None:
         report["segments"] = dataset.meta["provenance"]["segments"]
     write_json_atomic(out / "collect_stats.json", report)

@@ -33,9 +33,12 @@ Reward. ``r~ = r - lambda * u * dt`` with the task reward ``r`` of the core and 
 ``-lambda * u * dt`` is the core's penalty term ``uncertainty_penalty``. The reference code writes
 ``r += weight * u * dt`` with ``weight = -lambda``.
 
-Episode end. Termination is the model's predicted termination, ``round(sigmoid(logit))``; a time-out after
-``episode_length`` steps is reported in ``extras["time_outs"]`` so PPO bootstraps it. Contacts likewise come from
-the predicted contact logits. Commands are resampled and pushes applied by the core; a push adds its kick to the
+Episode end (``termination``). ``"rule"``: the task's termination rule (:class:`rwmu.tasks.base.TerminationRule`)
+applied to the predicted state and extension columns, e.g. the Go2's tilt and body clearance, the very rule of the
+simulator; ``"head"``: the model's learned termination, ``round(sigmoid(logit))``, trained on the rare recorded
+falls; ``"auto"`` (default) takes the rule where the task has one and the model predicts its extension columns, the
+head otherwise. A time-out after ``episode_length`` steps is reported in ``extras["time_outs"]`` so PPO bootstraps
+it. Contacts come from the predicted contact logits. Commands are resampled and pushes applied by the core; a push adds its kick to the
 imagined body-frame base velocity (physical units), which is then renormalised for the model.
 
 Logging (``extras["log"]``, averaged by rsl_rl's logger over an iteration): the core's episode logs
@@ -113,6 +116,11 @@ class ImaginationConfig:
     observation_noise: bool | None = dataclasses.field(
         default=None, metadata={"help": "uniform observation noise; none = the task's setting (off)"}
     )
+    termination: Literal["auto", "rule", "head"] = dataclasses.field(
+        default="auto",  # module docstring: the task's rule on predicted states where possible
+        metadata={"help": "episode end: rule (the task's fall rule on predicted states), head (learned "
+                          "termination) or auto (rule where the model predicts its columns)"},
+    )  # fmt: skip
     log_window: int = 100  # steps kept for step_statistics() (set to the steps per PPO iteration)
 
     def validate(self) -> None:
@@ -133,6 +141,8 @@ class ImaginationConfig:
             raise RwmuError(f"random_init_noise_std must be >= 0, got {self.random_init_noise_std}")
         if self.episode_length is not None and self.episode_length < 1:
             raise RwmuError(f"episode_length must be >= 1, got {self.episode_length}")
+        if self.termination not in ("auto", "rule", "head"):
+            raise RwmuError(f"termination must be auto, rule or head, got {self.termination!r}")
 
 
 @dataclass
@@ -248,6 +258,7 @@ class ImaginationEnv(LocomotionVecEnv):
         self.ensemble_size = int(model.ensemble_size)
         self.use_members = config.dynamics == "member" and self.ensemble_size > 1
         self.reduction = config.reduction
+        self.termination_rule = self._termination_rule(model, task, config.termination)
 
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(seed))
@@ -294,6 +305,20 @@ class ImaginationEnv(LocomotionVecEnv):
                 f"world model predicts {model.dims.contact} contacts, task {task.name} needs {task.dims.contact}"
             )
 
+    @staticmethod
+    def _termination_rule(model, task: Task, mode: str):
+        """The task's rule if ``mode`` asks for it (or allows it) and the model predicts its columns, else None."""
+        rule = task.termination_rule
+        usable = rule is not None and (rule.clearance_column is None or model.dims.extension == task.dims.extension)
+        if mode == "rule" and not usable:
+            why = "defines no termination rule" if rule is None else (
+                f"needs the {task.dims.extension} extension columns {', '.join(task.extension_names)}, which the "
+                f"world model does not predict ({model.dims.extension} extension columns)")  # fmt: skip
+            raise RwmuError(f"--env.termination rule: task {task.name} {why}; use --env.termination head")
+        if mode == "head" or not usable:
+            return None
+        return rule
+
     # ------------------------------------------------------------------ VecEnv interface
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
         """Advance every environment one control step.
@@ -327,7 +352,10 @@ class ImaginationEnv(LocomotionVecEnv):
             contacts = (out.contact > 0).float()  # round(sigmoid(logit))
         else:
             contacts = torch.zeros(self.num_envs, self.task.dims.contact, device=self.device)
-        if out.termination is not None:
+        if self.termination_rule is not None:
+            extension = self.normalization.denormalize_extension(out.extension) if out.extension is not None else None
+            terminated = self.termination_rule(next_physical, extension, self.task.layout)
+        elif out.termination is not None:
             terminated = out.termination[:, 0] > 0
         else:
             terminated = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)

@@ -156,7 +156,7 @@ def collect_dataset(
         obs = env.reset()[0]["policy"]
         policy.reset(None)
         recorder.add_rows(all_ids, env.states.numpy(), zeros_action, env.contacts.numpy(), zeros_flag,
-                          env.commands.numpy())  # fmt: skip
+                          env.commands.numpy(), env.extension.numpy())  # fmt: skip
         bar = tqdm(total=config.steps, desc="collect", unit="row", disable=not progress, dynamic_ncols=True)
         with bar:
             # Enough rows in long-enough trajectories, and one trajectory long enough to trim so that exactly
@@ -171,7 +171,7 @@ def collect_dataset(
                 # The next observation's command; an ended episode keeps the command its last step tracked.
                 row_commands = torch.where(done[:, None], rec.command, env.commands)
                 recorder.add_rows(all_ids, rec.state.numpy(), rec.action.numpy(), rec.contacts.numpy(),
-                                  rec.terminated.numpy(), row_commands.numpy())  # fmt: skip
+                                  rec.terminated.numpy(), row_commands.numpy(), rec.extension.numpy())  # fmt: skip
                 time_out_ids = torch.nonzero(rec.time_out, as_tuple=False).squeeze(-1)
                 done_ids = torch.nonzero(done, as_tuple=False).squeeze(-1)
                 recorder.close(time_out_ids.numpy())  # a time-out ends the trajectory; a fall does not
@@ -179,7 +179,8 @@ def collect_dataset(
                 if done_ids.numel() > 0:
                     d = done_ids.numpy()
                     recorder.add_rows(d, env.states[done_ids].numpy(), zeros_action[d], env.contacts[done_ids].numpy(),
-                                      zeros_flag[d], env.commands[done_ids].numpy())  # fmt: skip
+                                      zeros_flag[d], env.commands[done_ids].numpy(),
+                                      env.extension[done_ids].numpy())  # fmt: skip
                     policy.reset(done_ids)
                     episode_returns.append(running_return[done_ids].clone())
                     running_return[done_ids] = 0.0

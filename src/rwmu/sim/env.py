@@ -28,6 +28,7 @@ import torch
 
 from rwmu.errors import RwmuError
 from rwmu.sim.pool import ShardPool
+from rwmu.sim.state import EXTENSION_DIM
 from rwmu.tasks.base import Task
 from rwmu.tasks.go2_flat import DEFAULT_JOINT_POS, GO2_ACTUATION, GO2_FLAT, Go2ActuationConfig
 from rwmu.tasks.locomotion import LocomotionCore, LocomotionVecEnv
@@ -77,7 +78,8 @@ class StepRecord:
     Attributes:
         state: (n, 45) state reached; action: (n, 12) action that led to it; contacts: (n, 8);
         terminated: (n,) bool; time_out: (n,) bool (episode length reached without termination);
-        command: (n, 3) command during the step; reward: (n,); terms: name -> (n,); base_pos: (n, 3) world [m].
+        command: (n, 3) command during the step; reward: (n,); terms: name -> (n,); base_pos: (n, 3) world [m];
+        extension: (n, 2) [base height, body clearance] [m] (the task's extension columns).
     """
 
     state: torch.Tensor
@@ -89,6 +91,7 @@ class StepRecord:
     reward: torch.Tensor
     terms: dict[str, torch.Tensor]
     base_pos: torch.Tensor
+    extension: torch.Tensor
 
 
 class Go2VecEnv(LocomotionVecEnv):
@@ -97,7 +100,8 @@ class Go2VecEnv(LocomotionVecEnv):
     Attributes (rsl_rl): ``num_envs``, ``num_actions`` (12), ``max_episode_length`` (``task.episode_length``),
     ``episode_length_buf`` (n,) long, ``device`` ("cpu"), ``cfg`` (the :class:`Go2EnvConfig`).
     Other: ``core`` (the :class:`~rwmu.tasks.locomotion.LocomotionCore`), ``states`` (n, 45) physical states (after
-    this step's pushes), ``contacts`` (n, 8), ``base_pos`` (n, 3), ``commands`` (n, 3), ``last_actions`` (n, 12),
+    this step's pushes), ``contacts`` (n, 8), ``extension`` (n, 2) [base height, body clearance], ``base_pos`` (n, 3),
+    ``commands`` (n, 3), ``last_actions`` (n, 12),
     ``last_step`` (:class:`StepRecord`), :meth:`set_fixed_commands`.
     """
 
@@ -123,8 +127,12 @@ class Go2VecEnv(LocomotionVecEnv):
             self._randomize_parameters()
         self.core = LocomotionCore(task, n, self.device, self.generator, pushes=config.pushes)
         self.task = self.core.task
+        if task.dims.extension != EXTENSION_DIM:
+            raise RwmuError(f"task {task.name} has {task.dims.extension} extension columns; the Go2 simulator "
+                            f"records {EXTENSION_DIM} (base height, body clearance)")  # fmt: skip
         self.states = torch.zeros(n, task.dims.state)
         self.contacts = torch.zeros(n, task.dims.contact)
+        self.extension = torch.zeros(n, EXTENSION_DIM)
         self.base_pos = torch.zeros(n, 3)
         self.last_step: StepRecord | None = None
         self.reset()
@@ -158,6 +166,7 @@ class Go2VecEnv(LocomotionVecEnv):
         out = self.pool.reset(ids, joint_offsets.numpy(), torch.cat([lin, ang], dim=1).numpy(), yaw.numpy())
         self.states[env_ids] = torch.from_numpy(out.states).float()
         self.contacts[env_ids] = torch.from_numpy(out.contacts).float()
+        self.extension[env_ids] = torch.from_numpy(out.extension).float()
         self.base_pos[env_ids] = torch.from_numpy(out.base_pos).float()
         self.core.reset(env_ids)
 
@@ -180,12 +189,13 @@ class Go2VecEnv(LocomotionVecEnv):
         out = self.pool.step(targets.numpy())
         self.states = torch.from_numpy(out.states).float()
         self.contacts = torch.from_numpy(out.contacts).float()
+        self.extension = torch.from_numpy(out.extension).float()
         self.base_pos = torch.from_numpy(out.base_pos).float()
         outcome = self.core.step(self.states, actions, self.contacts, torch.from_numpy(out.terminated))
         self.last_step = StepRecord(
             state=self.states.clone(), action=actions, contacts=self.contacts.clone(), terminated=outcome.terminated,
             time_out=outcome.time_out, command=outcome.command, reward=outcome.reward, terms=outcome.terms,
-            base_pos=self.base_pos.clone(),
+            base_pos=self.base_pos.clone(), extension=self.extension.clone(),
         )  # fmt: skip
         self.reset_envs(outcome.reset_ids)
         self._push(self.core.advance())

@@ -107,6 +107,7 @@ class Go2Indices:
         base_body: id of the trunk body.
         foot_geoms: (4,) foot geom ids, legs FL, FR, RL, RR.
         robot_geoms: ids of every collision geom of the robot.
+        termination_geoms: ids of the base, hip and thigh collision geoms (a floor contact of one ends an episode).
     """
 
     qpos_joint: np.ndarray
@@ -119,6 +120,7 @@ class Go2Indices:
     base_body: int
     foot_geoms: np.ndarray
     robot_geoms: np.ndarray
+    termination_geoms: np.ndarray
 
 
 BASE, THIGH, CALF, FOOT = 0, 1, 2, 3
@@ -155,6 +157,12 @@ def go2_indices(model: mujoco.MjModel) -> Go2Indices:
     floor = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "floor")
     geom_category[floor] = -1
     foot_geoms = np.array([np.flatnonzero((geom_category == FOOT) & (geom_leg == leg))[0] for leg in range(4)])
+    termination_geoms = np.flatnonzero((geom_category == BASE) | (geom_category == THIGH))
+    shapes = {int(mujoco.mjtGeom.mjGEOM_BOX), int(mujoco.mjtGeom.mjGEOM_CAPSULE), int(mujoco.mjtGeom.mjGEOM_SPHERE)}
+    unsupported = [int(g) for g in termination_geoms if int(model.geom_type[g]) not in shapes]
+    if unsupported:
+        raise RwmuError(f"Go2 model {go2_scene_path()}: collision geom {unsupported[0]} of the base, hips or thighs is "
+                        f"not a box, capsule or sphere; the body clearance (rwmu.sim.state) cannot measure it")
     return Go2Indices(
         qpos_joint=np.asarray(qpos_joint, dtype=np.int64),
         qvel_joint=np.asarray(qvel_joint, dtype=np.int64),
@@ -166,6 +174,7 @@ def go2_indices(model: mujoco.MjModel) -> Go2Indices:
         base_body=int(base_body),
         foot_geoms=foot_geoms.astype(np.int64),
         robot_geoms=np.flatnonzero(geom_category >= 0).astype(np.int64),
+        termination_geoms=termination_geoms.astype(np.int64),
     )
 
 

@@ -110,9 +110,7 @@ class ShardPool:
         order = np.concatenate([np.flatnonzero(self._owner[env_ids] == w) for w in range(self.num_workers)])
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
-        return StepOutput(
-            merged.states[inverse], merged.contacts[inverse], merged.terminated[inverse], merged.base_pos[inverse]
-        )
+        return merged.select(inverse)
 
     # ------------------------------------------------------------------------------------------------------------
     def step(self, joint_targets: np.ndarray) -> StepOutput:

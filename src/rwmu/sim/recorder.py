@@ -37,12 +37,16 @@ class TrajectoryRecorder:
         self._closed: list[np.ndarray] = []  # row ids of finished trajectories, in closing order
         self.num_rows = 0
 
-    def _row_block(self, states, actions, contacts, terminations, context) -> np.ndarray:
+    def _row_block(self, states, actions, contacts, terminations, context, extensions) -> np.ndarray:
         k = states.shape[0]
         block = np.zeros((k, self.dims.num_columns + self.context_dim), dtype=np.float32)
         block[:, self.dims.state_slice] = states
         block[:, self.dims.action_slice] = actions
         block[:, self.dims.contact_slice] = contacts
+        if self.dims.extension:
+            if extensions is None:
+                raise ValueError(f"the layout has {self.dims.extension} extension columns; pass extensions (k, E)")
+            block[:, self.dims.extension_slice] = extensions
         if self.dims.termination:
             block[:, self.dims.termination_slice] = np.asarray(terminations, dtype=np.float32).reshape(k, 1)
         if self.context_dim:
@@ -59,13 +63,14 @@ class TrajectoryRecorder:
         contacts: np.ndarray,
         terminations: np.ndarray,
         context: np.ndarray | None = None,
+        extensions: np.ndarray | None = None,
     ) -> None:
         """Append one row to the open trajectory of each of ``env_ids`` (k,); arrays are (k, width)."""
         env_ids = np.asarray(env_ids, dtype=np.int64)
         k = env_ids.size
         if k == 0:
             return
-        block = self._row_block(states, actions, contacts, terminations, context)
+        block = self._row_block(states, actions, contacts, terminations, context, extensions)
         first = self._num_stored
         self._blocks.append(block)
         self._num_stored += k

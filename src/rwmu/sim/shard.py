@@ -19,7 +19,16 @@ import mujoco
 import numpy as np
 
 from rwmu.sim.model import go2_indices, load_go2_model, standing_height
-from rwmu.sim.state import NUM_CONTACTS, STATE_DIM, contact_flags, quat_to_matrix, states_from_arrays, tilted
+from rwmu.sim.state import (
+    EXTENSION_DIM,
+    NUM_CONTACTS,
+    STATE_DIM,
+    body_clearance,
+    contact_flags,
+    quat_to_matrix,
+    states_from_arrays,
+    tilted,
+)
 from rwmu.tasks.go2_flat import GO2_ACTUATION, Go2ActuationConfig
 
 
@@ -32,21 +41,25 @@ class StepOutput:
         contacts: (n, 8) float64 in {0, 1}.
         terminated: (n,) bool: base/hip/thigh on the floor or tilted beyond the limit.
         base_pos: (n, 3) float64 world position of the trunk [m] (diagnostics, not part of the state).
+        extension: (n, 2) float64 [base height, body clearance] [m], the task's extension columns
+            (``rwmu.tasks.go2_flat.EXTENSION_NAMES``): what the termination rule depends on besides the tilt.
     """
 
     states: np.ndarray
     contacts: np.ndarray
     terminated: np.ndarray
     base_pos: np.ndarray
+    extension: np.ndarray
+
+    def select(self, rows: np.ndarray) -> "StepOutput":
+        return StepOutput(**{name: getattr(self, name)[rows] for name in _FIELDS})
 
     @staticmethod
     def concatenate(parts: list["StepOutput"]) -> "StepOutput":
-        return StepOutput(
-            states=np.concatenate([p.states for p in parts]),
-            contacts=np.concatenate([p.contacts for p in parts]),
-            terminated=np.concatenate([p.terminated for p in parts]),
-            base_pos=np.concatenate([p.base_pos for p in parts]),
-        )
+        return StepOutput(**{name: np.concatenate([getattr(p, name) for p in parts]) for name in _FIELDS})
+
+
+_FIELDS = ("states", "contacts", "terminated", "base_pos", "extension")
 
 
 class Go2Shard:
@@ -162,7 +175,8 @@ class Go2Shard:
         env_ids = np.asarray(env_ids, dtype=np.int64)
         k = len(env_ids)
         if k == 0:
-            empty = np.zeros((0, STATE_DIM)), np.zeros((0, NUM_CONTACTS)), np.zeros(0, bool), np.zeros((0, 3))
+            empty = (np.zeros((0, STATE_DIM)), np.zeros((0, NUM_CONTACTS)), np.zeros(0, bool), np.zeros((0, 3)),
+                     np.zeros((0, EXTENSION_DIM)))  # fmt: skip
             return StepOutput(*empty)
         datas = [self.datas[e] for e in env_ids]
         qpos = np.stack([d.qpos for d in datas])
@@ -171,10 +185,15 @@ class Go2Shard:
         states = states_from_arrays(qpos, qvel, force, self.indices)
         contacts = np.zeros((k, NUM_CONTACTS))
         body_contact = np.zeros(k, dtype=bool)
-        for j, d in enumerate(datas):
+        extension = np.zeros((k, EXTENSION_DIM))
+        extension[:, 0] = qpos[:, 2]
+        geoms = self.indices.termination_geoms
+        for j, (e, d) in enumerate(zip(env_ids, datas)):
             contacts[j], body_contact[j] = contact_flags(d, self.indices)
+            extension[j, 1] = body_clearance(d, self.models[e], geoms)
         terminated = body_contact | tilted(states)
-        return StepOutput(states=states, contacts=contacts, terminated=terminated, base_pos=qpos[:, 0:3].copy())
+        return StepOutput(states=states, contacts=contacts, terminated=terminated, base_pos=qpos[:, 0:3].copy(),
+                          extension=extension)  # fmt: skip
 
     def get_qpos(self, env_id: int) -> np.ndarray:
         """Full ``qpos`` of one environment (for rendering)."""

@@ -12,18 +12,17 @@ orientation from the quaternion ``qpos[3:7]``.
 
 from __future__ import annotations
 
-import math
-
 import mujoco
 import numpy as np
 
 from rwmu.sim.model import BASE, CALF, FOOT, THIGH, Go2Indices
-from rwmu.tasks.go2_flat import TERMINATION_TILT_RAD
+from rwmu.tasks.go2_flat import EXTENSION_NAMES, GO2_TERMINATION_RULE
 
 STATE_DIM = 45
 NUM_CONTACTS = 8
+EXTENSION_DIM = len(EXTENSION_NAMES)  # base height, body clearance
 # Projected gravity z above this means the body is tilted more than TERMINATION_TILT_RAD from upright.
-TILT_GRAVITY_Z = -math.cos(TERMINATION_TILT_RAD)
+TILT_GRAVITY_Z = GO2_TERMINATION_RULE.max_gravity_z
 
 
 def quat_to_matrix(quat: np.ndarray) -> np.ndarray:
@@ -83,6 +82,26 @@ def contact_flags(data: mujoco.MjData, indices: Go2Indices) -> tuple[np.ndarray,
     flags[4 + leg[category == FOOT]] = 1.0
     body_contact = bool(np.any((category == BASE) | (category == THIGH)))
     return flags, body_contact
+
+
+def body_clearance(data: mujoco.MjData, model: mujoco.MjModel, geoms: np.ndarray) -> float:
+    """Height [m] of the lowest point of the collision ``geoms`` above the floor (z = 0) in one environment.
+
+    With ``geoms`` the base, hip and thigh collision geoms (``Go2Indices.termination_geoms``), this is the distance the
+    termination rule's body contact depends on: a contact needs a clearance of about 0. Lowest points: a sphere's
+    centre minus its radius; a capsule's adds half its length times the vertical part of its axis; a box's adds each
+    half-size times the vertical part of its axis. (Read after ``mj_step1``, as the contacts are.)
+    """
+    xpos = data.geom_xpos[geoms]  # (G, 3)
+    vertical = data.geom_xmat[geoms].reshape(-1, 3, 3)[:, 2, :]  # (G, 3): world z of each local axis
+    size = model.geom_size[geoms]
+    kind = model.geom_type[geoms]
+    reach = np.where(
+        kind == mujoco.mjtGeom.mjGEOM_BOX,
+        np.abs(vertical * size).sum(-1),
+        np.where(kind == mujoco.mjtGeom.mjGEOM_CAPSULE, size[:, 0] + size[:, 1] * np.abs(vertical[:, 2]), size[:, 0]),
+    )
+    return float((xpos[:, 2] - reach).min())
 
 
 def tilted(states: np.ndarray) -> np.ndarray:

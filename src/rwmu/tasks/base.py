@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
+
 from rwmu.data.layout import DataDims
 
 
@@ -106,6 +108,28 @@ class ObservationNoise:
 
 
 @dataclass(frozen=True)
+class TerminationRule:
+    """A task's fall rule written on the state and the extension columns, so it applies to predicted states too.
+
+    An episode ends when the body is tilted beyond the limit (projected gravity z above ``max_gravity_z``) or when the
+    extension column ``clearance_column`` (the height of the lowest base, hip or thigh point above the floor) drops
+    below ``min_clearance``. The simulator's own rule is the contact itself; recorded as extension columns, the
+    clearance lets imagination apply the same rule to the world model's predictions (docs/method.md section 6).
+    """
+
+    max_gravity_z: float  # projected gravity z above this: tilted beyond the limit
+    clearance_column: int | None = None  # index into the extension columns; None: tilt only
+    min_clearance: float = 0.0  # [m] a clearance below this counts as a body contact with the floor
+
+    def __call__(self, state: torch.Tensor, extension: torch.Tensor | None, layout: "StateLayout") -> torch.Tensor:
+        """(n,) bool from PHYSICAL ``state`` (n, S) and ``extension`` (n, E) (None: tilt only)."""
+        fallen = state[:, layout.gravity.start + 2] > self.max_gravity_z
+        if self.clearance_column is not None and extension is not None:
+            fallen = fallen | (extension[:, self.clearance_column] < self.min_clearance)
+        return fallen
+
+
+@dataclass(frozen=True)
 class Task:
     """A locomotion task: the facts every stage of the pipeline shares."""
 
@@ -121,6 +145,8 @@ class Task:
     state_std: tuple[float, ...] | None = None
     action_mean: tuple[float, ...] | None = None
     action_std: tuple[float, ...] | None = None
+    extension_mean: tuple[float, ...] | None = None
+    extension_std: tuple[float, ...] | None = None
     layout: StateLayout = field(default_factory=StateLayout)
     # Contact columns that are undesired (thigh/shank on the ground) and the feet, as indices into the contacts.
     undesired_contact_ids: tuple[int, ...] = ()
@@ -130,6 +156,7 @@ class Task:
     commands: CommandConfig = field(default_factory=CommandConfig)
     pushes: PushConfig = field(default_factory=PushConfig)
     observation_noise: ObservationNoise = field(default_factory=ObservationNoise)
+    termination_rule: TerminationRule | None = None  # None: only the recorded / learned termination flag
 
     def __post_init__(self) -> None:
         checks = {
@@ -146,6 +173,8 @@ class Task:
             ("state_std", self.state_std, self.dims.state),
             ("action_mean", self.action_mean, self.dims.action),
             ("action_std", self.action_std, self.dims.action),
+            ("extension_mean", self.extension_mean, self.dims.extension),
+            ("extension_std", self.extension_std, self.dims.extension),
         ):
             if values is not None and len(values) != dim:
                 raise ValueError(f"task {self.name}: {key} has {len(values)} entries, dims say {dim}")

@@ -26,14 +26,19 @@ Choices (all documented in ``docs/go2.md``):
   FL, FR, RL, RR touching the floor.
 - Termination: a base (trunk or hip) or thigh collision geom touches the floor, or the body is tilted by more than
   ``TERMINATION_TILT_RAD`` from upright.
+- Extension columns (:data:`EXTENSION_NAMES`): the base height above the floor and the body clearance, the height of
+  the lowest point of the base, hip and thigh collision geoms, both in metres. The state says nothing about either,
+  yet the termination rule depends on the second; recorded, they let the world model predict them and imagination
+  apply the same rule (:data:`GO2_TERMINATION_RULE`) to predicted states.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from rwmu.data.layout import DataDims
-from rwmu.tasks.base import Task, locomotion_state_names
+from rwmu.tasks.base import Task, TerminationRule, locomotion_state_names
 
 LEGS = ("FL", "FR", "RL", "RR")
 JOINT_TYPES = ("hip", "thigh", "calf")
@@ -50,6 +55,11 @@ DEFAULT_JOINT_POS: tuple[float, ...] = (
 # Body tilt beyond which an episode terminates: 60 degrees between the body z axis and the world vertical, i.e.
 # projected gravity z > -cos(60 deg) = -0.5. Chosen so that a stumble is not a termination, a roll-over is.
 TERMINATION_TILT_RAD = 1.0471975511965976
+EXTENSION_NAMES = ("base_height", "body_clearance")
+# The fall rule on (predicted) states: tilt beyond TERMINATION_TILT_RAD, or a body clearance below 0 (a base, hip or
+# thigh point under the floor plane, which is when MuJoCo reports the contact).
+GO2_TERMINATION_RULE = TerminationRule(max_gravity_z=-math.cos(TERMINATION_TILT_RAD), clearance_column=1,
+                                       min_clearance=0.0)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -68,43 +78,50 @@ class Go2ActuationConfig:
 GO2_ACTUATION = Go2ActuationConfig()
 
 # Normalisation constants MEASURED from scripted-controller data (per-column mean and std, 3 significant digits):
-# 200,000 rows, 860 episodes (126 falls) of `rwmu collect --policy scripted --num-envs 64 --seed 0` settings
+# 200,000 rows, 852 episodes (152 falls) of `rwmu collect --policy scripted --num-envs 64 --seed 0` settings
 # (per-episode gait diversity, action noise, pushes). Regenerate (about a minute) and paste the printed tuples:
 #     python benchmarks/measure_go2_normalization.py --steps 200000 --seed 0
 # Joint positions are relative to DEFAULT_JOINT_POS. Stds are floored at 0.01.
 _STATE_MEAN: tuple[float, ...] | None = (
-    (-0.0675, -0.00555, -0.00577)  # base linear velocity
-    + (0.00553, 0.0097, 0.0235)  # base angular velocity
-    + (0.0399, -0.000381, -0.994)  # projected gravity
-    + (-0.0879, 0.0901, -0.0864, 0.0902, 0.149, 0.13, 0.143, 0.117, -0.274, -0.283, -0.198, -0.227)  # joint pos
-    + (-0.0268, 0.0265, -0.0123, 0.0159, 0.0399, 0.0296, 0.0412, 0.026, -0.0635, -0.0597, -0.0586, -0.0507)  # vel
-    + (-1.26, 1.29, -1.08, 1.08, -0.845, -0.412, -1.69, -1.14, 5.94, 6.06, 2.54, 3.09)  # joint torques
+    (-0.0793, -0.014, -0.00624)  # base linear velocity
+    + (0.00382, 0.00952, 0.0254)  # base angular velocity
+    + (0.0396, 0.0012, -0.994)  # projected gravity
+    + (-0.0891, 0.0941, -0.086, 0.0931, 0.147, 0.126, 0.139, 0.115, -0.272, -0.283, -0.198, -0.23)  # joint pos
+    + (-0.0238, 0.0289, -0.0113, 0.0196, 0.0373, 0.0314, 0.0338, 0.0271, -0.0602, -0.0566, -0.0492, -0.0492)  # vel
+    + (-1.2, 1.25, -1.05, 1.07, -0.903, -0.397, -1.7, -1.11, 5.95, 6.01, 2.54, 3.08)  # joint torques
 )
 _STATE_STD: tuple[float, ...] | None = (
-    (0.268, 0.434, 0.154)  # base linear velocity
-    + (1.35, 0.837, 0.678)  # base angular velocity
-    + (0.0479, 0.0849, 0.0244)  # projected gravity
-    + (0.16, 0.166, 0.175, 0.167, 0.202, 0.221, 0.227, 0.248, 0.217, 0.22, 0.271, 0.272)  # joint positions
-    + (3.17, 3.01, 3.45, 3.24, 3.85, 4.54, 4.59, 5.06, 4.7, 4.8, 5.7, 5.57)  # joint velocities
-    + (3.41, 3.67, 3.34, 3.37, 4.65, 4.66, 4.66, 4.42, 6.95, 6.84, 5.13, 5.71)  # joint torques
+    (0.277, 0.441, 0.156)  # base linear velocity
+    + (1.37, 0.845, 0.674)  # base angular velocity
+    + (0.0489, 0.09, 0.0264)  # projected gravity
+    + (0.162, 0.169, 0.176, 0.168, 0.203, 0.227, 0.23, 0.252, 0.218, 0.226, 0.272, 0.276)  # joint pos
+    + (3.22, 3.07, 3.45, 3.27, 3.85, 4.6, 4.56, 5.14, 4.73, 4.92, 5.73, 5.7)  # vel
+    + (3.46, 3.73, 3.32, 3.39, 4.67, 4.71, 4.66, 4.46, 7.02, 6.9, 5.18, 5.84)  # joint torques
 )
 # Actions: statistics of the rows an action led to (reset rows, whose action is zero, left out).
 _ACTION_MEAN: tuple[float, ...] | None = (
-    -0.609, 0.624, -0.566, 0.581, 0.431, 0.44, 0.238, 0.244, 0.0906, 0.0776, -0.29, -0.293
+    -0.601, 0.632, -0.558, 0.589, 0.409, 0.427, 0.219, 0.241, 0.099, 0.0672, -0.288, -0.311
 )
-_ACTION_STD: tuple[float, ...] | None = (0.932, 0.922, 0.963, 0.951, 1.14, 1.15, 1.29, 1.29, 1.77, 1.77, 1.58, 1.58)
+_ACTION_STD: tuple[float, ...] | None = (0.943, 0.935, 0.964, 0.952, 1.15, 1.17, 1.29, 1.31, 1.78, 1.79, 1.59, 1.6)
+_EXTENSION_MEAN: tuple[float, ...] | None = (0.301, 0.141)  # base_height, body_clearance
+_EXTENSION_STD: tuple[float, ...] | None = (0.0137, 0.0212)
 
 GO2_FLAT = Task(
     name="go2_flat",
-    dims=DataDims(state=45, action=12, extension=0, contact=8, termination=1),  # 66 columns, as ANYmal-D flat
+    # State, action, contacts and termination as ANYmal-D flat (66 columns), plus the 2 extension columns: 68.
+    dims=DataDims(state=45, action=12, extension=2, contact=8, termination=1),
     dt=GO2_ACTUATION.physics_dt * GO2_ACTUATION.decimation,  # 0.02 s
     state_names=locomotion_state_names(JOINT_NAMES),
     action_names=tuple(f"joint_pos_target/{j}" for j in JOINT_NAMES),
     contact_names=tuple(f"{leg}_thigh_calf" for leg in LEGS) + tuple(f"{leg}_foot" for leg in LEGS),
+    extension_names=EXTENSION_NAMES,
     state_mean=_STATE_MEAN,
     state_std=_STATE_STD,
     action_mean=_ACTION_MEAN,
     action_std=_ACTION_STD,
+    extension_mean=_EXTENSION_MEAN,
+    extension_std=_EXTENSION_STD,
+    termination_rule=GO2_TERMINATION_RULE,
     undesired_contact_ids=(0, 1, 2, 3),
     foot_contact_ids=(4, 5, 6, 7),
     episode_length=256,  # steps (docs/method.md section 3), 5.12 s

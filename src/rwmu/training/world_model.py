@@ -26,15 +26,18 @@ from rwmu.models.checkpoint import load_world_model, save_world_model
 from rwmu.models.ensemble import WorldModelEnsemble
 from rwmu.models.rollout import open_loop_rollout, relative_error
 from rwmu.training.world_model_config import TrainModelConfig
-from rwmu.training.world_model_loss import split_columns, world_model_loss
+from rwmu.training.world_model_loss import event_pos_weights, split_columns, world_model_loss
 from rwmu.utils.io import write_json_atomic, write_run_config
 
 
 def normalized_tensor(data: np.ndarray, dims, norm, device) -> torch.Tensor:
-    """A normalised copy of the whole dataset (state and action columns). ``(rows, cols)``; ``data`` is untouched."""
+    """A normalised copy of the whole dataset (state, action and extension columns). ``(rows, cols)``; ``data`` is
+    untouched."""
     t = torch.tensor(np.asarray(data, dtype=np.float32), device=device)
     t[:, dims.state_slice] = norm.normalize_state(t[:, dims.state_slice])
     t[:, dims.action_slice] = norm.normalize_action(t[:, dims.action_slice])
+    if dims.extension:
+        t[:, dims.extension_slice] = norm.normalize_extension(t[:, dims.extension_slice])
     return t
 
 
@@ -117,6 +120,11 @@ class WorldModelTrainer:
                 self.generator.set_state(ckpt["generator_state"].cpu())
 
         self.data = normalized_tensor(dataset.data, dims, self.norm, self.device)
+        # Positive-class weights of the rare events (--optim.event-weighting), from the whole dataset's rows.
+        self.contact_pos_weight = event_pos_weights(self.data[:, dims.contact_slice], opt.event_weighting,
+                                                    opt.max_event_weight)  # fmt: skip
+        self.termination_pos_weight = event_pos_weights(self.data[:, dims.termination_slice], opt.event_weighting,
+                                                        opt.max_event_weight)  # fmt: skip
         train_starts, val_starts = split_windows(dataset, self.window, val.val_fraction, seed=config.seed,
                                                  block_length=val.block_length)  # fmt: skip
         if len(train_starts) == 0:
@@ -170,7 +178,9 @@ class WorldModelTrainer:
                 metrics["val/rel_error_forecast_mean"] = float(err.mean())
                 metrics["val/no_change_rel_error_forecast_mean"] = float(hold.mean())
                 loss = world_model_loss(self.model, w, loss_type=self.cfg.optim.state_loss, bootstrap=False,
-                                        bound_weight=self.cfg.optim.bound_loss_weight, generator=self.generator)  # fmt: skip
+                                        bound_weight=self.cfg.optim.bound_loss_weight, generator=self.generator,
+                                        contact_pos_weight=self.contact_pos_weight,
+                                        termination_pos_weight=self.termination_pos_weight)  # fmt: skip
                 metrics.update({f"val/loss_{k}": v for k, v in loss.as_floats().items()})
             if h in self.cfg.validation.horizons:
                 metrics[f"val/rel_error_at_{h}"] = float(err[-1])
@@ -216,7 +226,9 @@ class WorldModelTrainer:
                                      device=self.device)  # fmt: skip
                 batch = gather_windows(self.data, self.train_starts[pick], self.window)
                 loss = world_model_loss(self.model, batch, loss_type=opt.state_loss, bootstrap=opt.bootstrap,
-                                        bound_weight=opt.bound_loss_weight, generator=self.generator)  # fmt: skip
+                                        bound_weight=opt.bound_loss_weight, generator=self.generator,
+                                        contact_pos_weight=self.contact_pos_weight,
+                                        termination_pos_weight=self.termination_pos_weight)  # fmt: skip
                 if not torch.isfinite(loss.total):
                     raise RwmuError(
                         f"loss became {float(loss.total)} at iteration {self.iteration}; lower --optim.learning-rate "

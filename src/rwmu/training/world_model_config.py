@@ -21,6 +21,11 @@ class OptimConfig:
     bound_loss_weight: float = 1.0  # docs/method.md section 5
     bootstrap: bool = True  # each head sees its own resample of the batch
     max_grad_norm: float = 10.0  # rwmu choice: clip only outliers
+    event_weighting: Literal["none", "sqrt", "balanced"] = "none"
+    """weight of the positive class in the contact and termination losses, per column: none (reference: plain
+    binary cross-entropy), balanced (negatives/positives in the training data) or sqrt (its square root); capped at
+    max_event_weight. Rare events (falls, thigh contacts) are otherwise learned as 'never'"""
+    max_event_weight: float = 100.0
 
 
 @dataclass(frozen=True)

@@ -131,8 +131,14 @@ def auxiliary_losses(
     contacts: torch.Tensor,
     terminations: torch.Tensor,
     rows: torch.Tensor,
+    contact_pos_weight: torch.Tensor | None = None,
+    termination_pos_weight: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Teacher-forced auxiliary losses for rows M .. M+N-1 (extension MSE, contact BCE, termination BCE)."""
+    """Teacher-forced auxiliary losses for rows M .. M+N-1 (extension MSE, contact BCE, termination BCE).
+
+    ``contact_pos_weight`` (C,) and ``termination_pos_weight`` (1,) weight the positive class of each column
+    (:func:`event_pos_weights`); None is plain binary cross-entropy.
+    """
     M = model.history_horizon
     N = states.shape[1] - M
     if model.is_recurrent:
@@ -151,9 +157,29 @@ def auxiliary_losses(
 
     zero = states.new_zeros(())
     ext_loss = F.mse_loss(ext, target(extensions)) if ext is not None else zero
-    con_loss = F.binary_cross_entropy_with_logits(con, target(contacts)) if con is not None else zero
-    term_loss = F.binary_cross_entropy_with_logits(term, target(terminations)) if term is not None else zero
+    con_loss = (F.binary_cross_entropy_with_logits(con, target(contacts), pos_weight=contact_pos_weight)
+                if con is not None else zero)  # fmt: skip
+    term_loss = (F.binary_cross_entropy_with_logits(term, target(terminations), pos_weight=termination_pos_weight)
+                 if term is not None else zero)  # fmt: skip
     return ext_loss, con_loss, term_loss
+
+
+def event_pos_weights(flags: torch.Tensor, mode: str, cap: float) -> torch.Tensor | None:
+    """Positive-class weights ``(K,)`` for 0/1 event columns ``flags`` ``(rows, K)``; None for ``mode == "none"``.
+
+    ``balanced``: negatives / positives of each column; ``sqrt``: its square root; both clipped to [1, ``cap``] (a
+    column without positives gets ``cap``).
+    """
+    if mode == "none" or flags.shape[-1] == 0:
+        return None
+    positives = flags.sum(0)
+    ratio = (flags.shape[0] - positives) / positives.clamp(min=1.0)
+    ratio = torch.where(positives > 0, ratio, torch.full_like(ratio, cap))
+    if mode == "sqrt":
+        ratio = ratio.sqrt()
+    elif mode != "balanced":
+        raise ValueError(f"event weighting must be none, sqrt or balanced, got {mode!r}")
+    return ratio.clamp(1.0, cap)
 
 
 def bound_loss(model: WorldModelEnsemble) -> torch.Tensor:
@@ -170,12 +196,14 @@ def world_model_loss(
     bootstrap: bool = True,
     bound_weight: float = 1.0,
     generator: torch.Generator | None = None,
+    contact_pos_weight: torch.Tensor | None = None,
+    termination_pos_weight: torch.Tensor | None = None,
 ) -> LossTerms:
-    """The full objective on ``(b, M + N, cols)`` normalised windows."""
+    """The full objective on ``(b, M + N, cols)`` normalised windows (event weights: :func:`auxiliary_losses`)."""
     s, a, e, c, t = split_columns(windows, model.dims)
     rows = _member_rows(windows.shape[0], model.ensemble_size, bootstrap, generator, windows.device)
     l_state = state_loss(model, s, a, rows, loss_type, generator)
-    l_ext, l_con, l_term = auxiliary_losses(model, s, a, e, c, t, rows)
+    l_ext, l_con, l_term = auxiliary_losses(model, s, a, e, c, t, rows, contact_pos_weight, termination_pos_weight)
     l_bound = bound_loss(model)
     total = l_state + bound_weight * l_bound + l_ext + l_con + l_term
     return LossTerms(total, l_state, l_bound, l_con, l_term, l_ext)
