@@ -15,6 +15,7 @@ from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.envs.imagination import ImaginationConfig, ImaginationEnv
 from rwmu.errors import RwmuError
 from rwmu.models import WorldModelConfig, WorldModelEnsemble
+from rwmu.models.calibration import uncertainty_quantile, uncertainty_reference
 from rwmu.models.config import ArchitectureConfig
 from rwmu.tasks import get_task
 from rwmu.tasks.observations import build_policy_observation
@@ -339,3 +340,69 @@ def test_rule_mode_needs_the_extension_columns_in_the_model(dataset):
     with pytest.raises(RwmuError, match="defines no termination rule"):
         make_env(dataset, termination="rule")  # the ANYmal task has no rule
     assert make_env(dataset, termination="auto").termination_rule is None  # auto falls back to the head
+
+
+def test_excess_penalty_charges_only_uncertainty_above_the_data_quantile(dataset):
+    model = small_model()
+    env = make_env(dataset, model=model, uncertainty_penalty=2.0, penalty="excess", penalty_quantile=0.5)
+    reference = env.uncertainty_reference
+    assert reference["windows"] > 0 and "imagination dataset" in reference["source"]  # the model stores none
+    u0 = uncertainty_quantile(reference, 0.5, model.config.reduction)
+    assert env.uncertainty_floor == pytest.approx(u0) and u0 > 0
+    rec = Recorder(env)
+    env.step(torch.zeros(4, 12))
+    u = rec.outputs[-1].epistemic
+    torch.testing.assert_close(env.last_step_terms["uncertainty_penalty"], -2.0 * (u - u0).clamp(min=0) * TASK.dt)
+    # A model that stores a reference uses it as is.
+    model.uncertainty_reference = {**reference, "std_sum": [2 * v for v in reference["std_sum"]], "source": "x"}
+    again = make_env(dataset, model=model, penalty="excess", penalty_quantile=0.5)
+    assert again.uncertainty_floor == pytest.approx(2 * u0)
+
+
+def test_halting_ends_episodes_where_the_model_is_unsure(dataset):
+    never = make_env(dataset, halt_quantile=None)
+    assert never.halt_threshold == math.inf
+    model = small_model()
+    env = make_env(dataset, model=model, halt_quantile=0.5)
+    rec = Recorder(env)
+    _, _, dones, extras = env.step(torch.full((4, 12), 3.0))  # far from the data's actions
+    u = rec.outputs[-1].epistemic
+    halted = u > env.halt_threshold
+    assert bool(halted.any())
+    assert bool(dones.bool()[halted].all())
+    assert float(extras["log"]["Imagination/halted"]) == pytest.approx(float(halted.float().mean()))
+
+
+def test_uncertainty_reference_quantiles(dataset):
+    model = small_model()
+    data = torch.as_tensor(dataset.data).clone()
+    norm = model.normalization
+    data[:, dataset.dims.state_slice] = norm.normalize_state(data[:, dataset.dims.state_slice])
+    data[:, dataset.dims.action_slice] = norm.normalize_action(data[:, dataset.dims.action_slice])
+    starts = torch.tensor([0, 10, 20, 70, 130])
+    ref = uncertainty_reference(model, data, starts, source="test")
+    assert ref["windows"] == 5 and ref["source"] == "test"
+    for reduction in ("std_sum", "var_sum"):
+        values = ref[reduction]
+        assert len(values) == len(ref["levels"]) and values == sorted(values)
+        # The extremes are the smallest and largest u of the five windows, as imagination would compute them.
+        model.reset()
+        s, a = [], []
+        for t in starts.tolist():
+            s.append(data[t : t + M, dataset.dims.state_slice])
+            a.append(data[t + 1 : t + M + 1, dataset.dims.action_slice])
+        u = model.predict(torch.stack(s), torch.stack(a), reduction=reduction).epistemic
+        assert values[0] == pytest.approx(float(u.min()), rel=1e-5)
+        assert values[-1] == pytest.approx(float(u.max()), rel=1e-5)
+        assert uncertainty_quantile(ref, 0.997, reduction) == pytest.approx((values[-3] + values[-2]) / 2)
+
+
+def test_standing_share_of_the_commands_is_configurable(dataset):
+    shares = {}
+    for fraction in (0.0, 0.5, None):
+        env = make_env(dataset, num_envs=400, standing_fraction=fraction)
+        shares[fraction] = float((env.commands.abs().sum(-1) == 0).float().mean())
+    assert shares[0.0] == 0.0 and 0.4 < shares[0.5] < 0.6 and shares[None] < 0.1  # None: the task's 2 %
+    assert ImaginationConfig().standing_fraction == 0.125  # the evaluation's share: 1 of 8 schedules stands
+    with pytest.raises(RwmuError, match="standing fraction"):
+        make_env(dataset, standing_fraction=1.5)

@@ -10,7 +10,8 @@ from rwmu import load_world_model
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
 from rwmu.models import WorldModelConfig, WorldModelEnsemble
-from rwmu.models.checkpoint import save_world_model
+from rwmu.models.calibration import uncertainty_reference
+from rwmu.models.checkpoint import describe_checkpoint, save_world_model
 from rwmu.models.config import ArchitectureConfig
 from rwmu.training.world_model import WorldModelTrainer
 from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
@@ -91,6 +92,13 @@ def test_checkpoint_round_trip_keeps_weights_config_and_normalization(dataset, t
         assert torch.equal(v, model.state_dict()[k])
     assert torch.equal(model.normalization.state_std, trainer.norm.state_std)
     assert not model.training
+    # The uncertainty on held-out windows is stored with the weights (the excess penalty's reference).
+    ref = model.uncertainty_reference
+    assert ref["source"] == "held-out windows" and ref["windows"] == len(trainer.calibration_starts) > 0
+    assert ref["std_sum"] == sorted(ref["std_sum"]) and ref["std_sum"][-1] > 0
+    again = uncertainty_reference(model, trainer.data, trainer.calibration_starts, source="held-out windows")
+    assert again["var_sum"] == pytest.approx(ref["var_sum"], rel=1e-5)
+    assert describe_checkpoint(tmp_path / "model_latest.pt")["uncertainty_reference"]["std_sum"]["p50"] > 0
 
 
 def test_loss_is_per_head_mean_and_uses_zero_state_for_every_head():

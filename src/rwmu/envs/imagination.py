@@ -29,9 +29,14 @@ environment draws one ensemble member at every reset and follows that member's m
 ensemble mean. Either way the penalty uses the disagreement of all members, reduced as ``reduction`` says
 (docs/method.md section 7.2).
 
-Reward. ``r~ = r - lambda * u * dt`` with the task reward ``r`` of the core and ``lambda = uncertainty_penalty >= 0``;
-``-lambda * u * dt`` is the core's penalty term ``uncertainty_penalty``. The reference code writes
-``r += weight * u * dt`` with ``weight = -lambda``.
+Reward. ``r~ = r - lambda * u * dt`` with the task reward ``r`` of the core and ``lambda = uncertainty_penalty >= 0``
+(``penalty = "reference"``; the reference code writes ``r += weight * u * dt`` with ``weight = -lambda``), or
+``r~ = r - lambda * max(0, u - u0) * dt`` (``penalty = "excess"``), which charges only the uncertainty above the
+model's own level on its data: ``u0`` is the ``penalty_quantile`` of ``u`` on held-out dataset windows, stored in the
+world-model checkpoint by ``rwmu train-model`` (:mod:`rwmu.models.calibration`; measured on this dataset's windows
+for a model without one). ``-lambda * (...) * dt`` is the core's penalty term ``uncertainty_penalty``. With
+``halt_quantile`` set, an episode also ends (as a termination) where ``u`` exceeds that quantile, as MOReL's HALT
+state does: imagination stops trusting the model there.
 
 Episode end (``termination``). ``"rule"``: the task's termination rule (:class:`rwmu.tasks.base.TerminationRule`)
 applied to the predicted state and extension columns, e.g. the Go2's tilt and body clearance, the very rule of the
@@ -50,6 +55,7 @@ per step ``Imagination/reward``, ``Imagination/task_reward`` and ``Imagination/e
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import deque
 from dataclasses import dataclass
 from typing import Literal
@@ -61,6 +67,7 @@ from tensordict import TensorDict
 from rwmu.data.normalization import Normalization
 from rwmu.data.windows import gather_windows, window_starts
 from rwmu.errors import RwmuError
+from rwmu.models.calibration import uncertainty_quantile, uncertainty_reference
 from rwmu.tasks.base import Task
 from rwmu.tasks.locomotion import LocomotionCore, LocomotionVecEnv, reward_names
 
@@ -113,9 +120,27 @@ class ImaginationConfig:
     pushes: bool = dataclasses.field(
         default=True, metadata={"help": "random base-velocity pushes (docs/method.md section 3)"}
     )
+    standing_fraction: float | None = dataclasses.field(
+        default=0.125,  # one of the 8 built-in evaluation schedules is "stand" (docs/go2.md); the task's is 2 %
+        metadata={"help": "share of commands that are zero (standing); none = the task's (2 %)"},
+    )
     observation_noise: bool | None = dataclasses.field(
         default=None, metadata={"help": "uniform observation noise; none = the task's setting (off)"}
     )
+    penalty: Literal["reference", "excess"] = dataclasses.field(
+        default="reference",  # paper Eq. 5 / reference code: r - lambda * u * dt
+        metadata={"help": "reference: r - lambda*u*dt; excess: r - lambda*max(0, u - u0)*dt with u0 the model's "
+                          "--env.penalty-quantile of u on held-out data"},
+    )  # fmt: skip
+    penalty_quantile: float = dataclasses.field(
+        default=0.9,  # rwmu choice: charge what 90 % of held-out data windows stay under (docs/method.md 6.1)
+        metadata={"help": "u0 of the excess penalty: this quantile of u on held-out data windows"},
+    )
+    halt_quantile: float | None = dataclasses.field(
+        default=None,  # off, as in MOPO; MOReL halts where the ensemble disagrees beyond its data level
+        metadata={"help": "end an episode (as a termination) where u exceeds this quantile of u on held-out "
+                          "data (MOReL-style halting); none = never"},
+    )  # fmt: skip
     termination: Literal["auto", "rule", "head"] = dataclasses.field(
         default="auto",  # module docstring: the task's rule on predicted states where possible
         metadata={"help": "episode end: rule (the task's fall rule on predicted states), head (learned "
@@ -143,6 +168,12 @@ class ImaginationConfig:
             raise RwmuError(f"episode_length must be >= 1, got {self.episode_length}")
         if self.termination not in ("auto", "rule", "head"):
             raise RwmuError(f"termination must be auto, rule or head, got {self.termination!r}")
+        if self.penalty not in ("reference", "excess"):
+            raise RwmuError(f"penalty must be reference or excess, got {self.penalty!r}")
+        for name in ("penalty_quantile", "halt_quantile"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise RwmuError(f"{name} must be in [0, 1], got {value}")
 
 
 @dataclass
@@ -259,6 +290,12 @@ class ImaginationEnv(LocomotionVecEnv):
         self.use_members = config.dynamics == "member" and self.ensemble_size > 1
         self.reduction = config.reduction
         self.termination_rule = self._termination_rule(model, task, config.termination)
+        self.uncertainty_reference = self._uncertainty_reference(model, dataset)
+        reduction = self.reduction or model.config.reduction
+        self.uncertainty_floor = (uncertainty_quantile(self.uncertainty_reference, config.penalty_quantile, reduction)
+                                  if config.penalty == "excess" else 0.0)  # fmt: skip
+        self.halt_threshold = (uncertainty_quantile(self.uncertainty_reference, config.halt_quantile, reduction)
+                               if config.halt_quantile is not None else math.inf)  # fmt: skip
 
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(seed))
@@ -271,6 +308,7 @@ class ImaginationEnv(LocomotionVecEnv):
         self.core = LocomotionCore(
             task, n, self.device, self.generator, episode_length=config.episode_length, pushes=config.pushes,
             observation_noise=config.observation_noise, penalty_names=PENALTY_NAMES,
+            standing_fraction=config.standing_fraction,
         )  # fmt: skip
         self.task = self.core.task
         self.state = torch.zeros(n, s, device=self.device)  # (n, S) normalised current state
@@ -304,6 +342,28 @@ class ImaginationEnv(LocomotionVecEnv):
             raise RwmuError(
                 f"world model predicts {model.dims.contact} contacts, task {task.name} needs {task.dims.contact}"
             )
+
+    def _uncertainty_reference(self, model, dataset) -> dict | None:
+        """The model's stored uncertainty quantiles, measured here on this dataset's windows if it has none and the
+        penalty or halting needs them."""
+        needed = self.cfg.penalty == "excess" or self.cfg.halt_quantile is not None
+        if not needed or model.uncertainty_reference:
+            return model.uncertainty_reference
+        m = self.history_horizon
+        starts = window_starts(dataset, m + 1)
+        if starts.size == 0:
+            raise RwmuError(f"the dataset has no {m + 1}-row window to measure the world model's uncertainty on")
+        pick = np.sort(np.random.default_rng(0).choice(starts.size, size=min(2048, starts.size), replace=False))
+        rows = gather_windows(torch.as_tensor(dataset.data), torch.as_tensor(starts[pick]), m + 1).to(self.device)
+        dims = dataset.dims
+        rows[..., dims.state_slice] = self.normalization.normalize_state(rows[..., dims.state_slice])
+        rows[..., dims.action_slice] = self.normalization.normalize_action(rows[..., dims.action_slice])
+        compact = rows.reshape(-1, rows.shape[-1])
+        offsets = torch.arange(0, compact.shape[0], m + 1, device=self.device)
+        reference = uncertainty_reference(model, compact, offsets,
+                                          source="imagination dataset windows (the model stores no reference)")
+        model.reset()
+        return reference
 
     @staticmethod
     def _termination_rule(model, task: Task, mode: str):
@@ -360,7 +420,9 @@ class ImaginationEnv(LocomotionVecEnv):
         else:
             terminated = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         epistemic = out.epistemic
-        penalty = -self.penalty_scale * epistemic
+        penalty = -self.penalty_scale * (epistemic - self.uncertainty_floor).clamp(min=0.0)
+        halted = epistemic > self.halt_threshold
+        terminated = terminated | halted
         outcome = self.core.step(next_physical, actions, contacts, terminated, {"uncertainty_penalty": penalty})
         self.last_step_terms = outcome.all_terms
 
@@ -376,6 +438,7 @@ class ImaginationEnv(LocomotionVecEnv):
             "Imagination/reward": reward.mean(),
             "Imagination/task_reward": task_reward.mean(),
             "Imagination/epistemic_uncertainty": epistemic.mean(),
+            "Imagination/halted": halted.float().mean(),
             **outcome.log,
         }
         self.step_history.append(torch.stack((reward.mean(), task_reward.mean(), epistemic.mean())))

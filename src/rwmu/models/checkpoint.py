@@ -1,8 +1,9 @@
 """World-model checkpoints: ours, and reference-format files such as ``pretrain_rnn_ens.pt``.
 
 Our checkpoint is a torch file (a dict) with the reference's key ``system_dynamics_state_dict`` for the weights,
-plus ``format``, ``config`` (the architecture), ``normalization``, ``iter``, ``task``, ``data`` and ``train`` (what it
-was trained on and how), and the optimizer state under ``system_dynamics_optimizer_state_dict`` for resuming.
+plus ``format``, ``config`` (the architecture), ``normalization``, ``uncertainty_reference`` (quantiles of the
+epistemic uncertainty on held-out data, :mod:`rwmu.models.calibration`), ``iter``, ``task``, ``data`` and ``train``
+(what it was trained on and how), and the optimizer state under ``system_dynamics_optimizer_state_dict`` for resuming.
 A reference file carries only the weights; the architecture is read back from the tensor shapes.
 """
 
@@ -48,6 +49,7 @@ def save_world_model(
         WEIGHTS_KEY: model.state_dict(),
         "iter": int(iteration),
         "normalization": model.normalization.to_dict() if model.normalization is not None else None,
+        "uncertainty_reference": model.uncertainty_reference,
     }
     if optimizer is not None:
         payload[OPTIMIZER_KEY] = optimizer.state_dict()
@@ -179,6 +181,7 @@ def load_world_model(
         model.normalization = Normalization.from_dict(norm).to(device)
     elif task is not None and task.state_mean is not None:
         model.normalization = Normalization.from_task(task).to(device)
+    model.uncertainty_reference = ckpt.get("uncertainty_reference")
     model.eval()
     return (model, ckpt) if return_checkpoint else model
 
@@ -199,4 +202,18 @@ def describe_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         "train": ckpt.get("train"),
         "validation": ckpt.get("validation"),
         "normalization": norm,
+        "uncertainty_reference": _reference_summary(model.uncertainty_reference),
     }
+
+
+def _reference_summary(reference: dict | None) -> dict | None:
+    """Median, 90 % and 99 % quantiles of a stored uncertainty reference (``rwmu model info``)."""
+    if not reference:
+        return None
+    levels = reference["levels"]
+    picks = {f"p{round(100 * q)}": q for q in (0.5, 0.9, 0.99)}
+    return {
+        "source": reference.get("source"), "windows": reference.get("windows"),
+        **{r: {name: reference[r][levels.index(q)] for name, q in picks.items()} for r in ("std_sum", "var_sum")
+           if r in reference},
+    }  # fmt: skip

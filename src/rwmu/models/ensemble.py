@@ -100,6 +100,8 @@ class WorldModelEnsemble(nn.Module):
             c.extension_shape, c.contact_shape, c.termination_shape,
         )  # fmt: skip
         self.normalization = None  # rwmu.data.normalization.Normalization, attached by the loader/trainer
+        # Quantiles of u on held-out data (rwmu.models.calibration.uncertainty_reference), attached by the trainer.
+        self.uncertainty_reference: dict | None = None
         self._state_hidden: Hidden | None = None
         self._aux_hidden: Hidden | None = None
 

@@ -106,6 +106,7 @@ class LocomotionCore:
         episode_length: steps per episode; None uses ``task.episode_length``.
         pushes: False disables the task's pushes (every kick zero).
         observation_noise: overrides ``task.observation_noise.enabled``; None keeps the task's setting.
+        standing_fraction: overrides ``task.commands.standing_fraction`` (the share of zero commands); None keeps it.
         penalty_names: names of the penalties the environment adds to the task reward (e.g.
             ``("uncertainty_penalty",)``); each gets an episode sum, and ``total`` is summed too.
 
@@ -129,7 +130,13 @@ class LocomotionCore:
         pushes: bool = True,
         observation_noise: bool | None = None,
         penalty_names: tuple[str, ...] = (),
+        standing_fraction: float | None = None,
     ):
+        if standing_fraction is not None:
+            if not 0.0 <= standing_fraction <= 1.0:
+                raise RwmuError(f"standing fraction must be in [0, 1], got {standing_fraction}")
+            task = dataclasses.replace(task, commands=dataclasses.replace(task.commands,
+                                                                          standing_fraction=float(standing_fraction)))
         if not pushes:
             task = dataclasses.replace(task, pushes=dataclasses.replace(task.pushes, enabled=False))
         if observation_noise is not None:

@@ -22,12 +22,15 @@ from tqdm import tqdm
 from rwmu.data.normalization import Normalization
 from rwmu.data.windows import gather_windows, split_windows
 from rwmu.errors import RwmuError
+from rwmu.models.calibration import uncertainty_reference
 from rwmu.models.checkpoint import load_world_model, save_world_model
 from rwmu.models.ensemble import WorldModelEnsemble
 from rwmu.models.rollout import open_loop_rollout, relative_error
 from rwmu.training.world_model_config import TrainModelConfig
 from rwmu.training.world_model_loss import event_pos_weights, split_columns, world_model_loss
 from rwmu.utils.io import write_json_atomic, write_run_config
+
+CALIBRATION_WINDOWS = 2048  # windows the stored uncertainty quantiles are measured on
 
 
 def normalized_tensor(data: np.ndarray, dims, norm, device) -> torch.Tensor:
@@ -131,6 +134,12 @@ class WorldModelTrainer:
             raise RwmuError(f"no training windows of {self.window} rows in the data; record longer trajectories")
         self.train_starts = torch.as_tensor(train_starts, device=self.device)
         self.val_sets = self._validation_sets(val_starts)
+        # Windows the uncertainty reference is measured on (rwmu.models.calibration): held out where there are any.
+        pool, self.calibration_source = (val_starts, "held-out windows") if len(val_starts) else (
+            train_starts, "training windows (nothing held out)")  # fmt: skip
+        pick = np.random.default_rng(config.seed + 2).choice(len(pool), size=min(CALIBRATION_WINDOWS, len(pool)),
+                                                             replace=False)  # fmt: skip
+        self.calibration_starts = torch.as_tensor(np.sort(pool[pick]), device=self.device)
         self.data_path = data_path
         self.command = command  # the whole command config, recorded in config.json (rwmu train-model)
         self.logger = None
@@ -201,6 +210,11 @@ class WorldModelTrainer:
             "validation": metrics,
             "generator_state": self.generator.get_state(),
         }
+        was_training = self.model.training
+        self.model.eval()
+        self.model.uncertainty_reference = uncertainty_reference(self.model, self.data, self.calibration_starts,
+                                                                 source=self.calibration_source)  # fmt: skip
+        self.model.train(was_training)
         save_world_model(self.out_dir / name, self.model, iteration=self.iteration, optimizer=self.optimizer,
                          extra=extra)  # fmt: skip
 
