@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,6 +43,20 @@ def simulated_task(name: str) -> Task:
     if task.name != "go2_flat":
         raise RwmuError(f"--task {task.name}: no simulator for this task; only go2_flat is simulated")
     return task
+
+
+def check_output_file(path: Path, flag: str) -> None:
+    """Refuse, before any work, an output file that cannot be written: a folder, or a parent that is not a folder
+    or not writable."""
+    path = Path(path)
+    if path.is_dir():
+        raise RwmuError(f"{flag} {path}: is a folder; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise RwmuError(f"{flag} {path}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK):
+        raise RwmuError(f"{flag} {path}: {existing} is not writable; choose another location")
 
 
 def check_device(device: str) -> None:

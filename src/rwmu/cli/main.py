@@ -18,6 +18,7 @@ from types import ModuleType
 import tyro
 
 from rwmu.cli import (
+    check_model,
     collect,
     data,
     demo,
@@ -41,6 +42,7 @@ COMMANDS: dict[str, ModuleType] = {
     "model": model,
     "train-model": train_model,
     "eval-uncertainty": eval_uncertainty,
+    "check-model": check_model,
     "train-policy": train_policy,
     "play-imagination": play_imagination,
     "train-online": train_online,

@@ -19,7 +19,8 @@ class Rollout:
     Attributes:
         state: ``(n, H, S)`` predicted states ``s_M .. s_{M+H-1}``.
         epistemic: ``(n, H)``; aleatoric: ``(n, H)``.
-        contact: ``(n, H, C)`` logits or None; termination: ``(n, H, 1)`` logits or None.
+        contact: ``(n, H, C)`` logits or None; termination: ``(n, H, 1)`` logits or None;
+        extension: ``(n, H, E)`` normalised extension values or None.
     """
 
     state: torch.Tensor
@@ -27,6 +28,7 @@ class Rollout:
     aleatoric: torch.Tensor
     contact: torch.Tensor | None
     termination: torch.Tensor | None
+    extension: torch.Tensor | None = None
 
 
 @torch.no_grad()
@@ -56,7 +58,7 @@ def open_loop_rollout(
         raise ValueError(f"rollout of {horizon} steps needs windows of {M + horizon} rows, got {states.shape[1]}")
     model.reset()
     hist_s, hist_a = states[:, :M], actions[:, 1 : M + 1]
-    preds, epi, alea, con, term = [], [], [], [], []
+    preds, epi, alea, con, term, ext = [], [], [], [], [], []
     for k in range(horizon):
         out = model.predict(hist_s, hist_a, member_ids=member_ids, reduction=reduction)
         preds.append(out.state)
@@ -64,6 +66,7 @@ def open_loop_rollout(
         alea.append(out.aleatoric)
         con.append(out.contact)
         term.append(out.termination)
+        ext.append(out.extension)
         if k == horizon - 1:
             break
         next_a = actions[:, M + k + 1 : M + k + 2]
@@ -74,7 +77,7 @@ def open_loop_rollout(
             hist_a = torch.cat([hist_a[:, 1:], next_a], dim=1)
     model.reset()
     stack = lambda xs: torch.stack(xs, dim=1) if xs[0] is not None else None  # noqa: E731
-    return Rollout(stack(preds), stack(epi), stack(alea), stack(con), stack(term))
+    return Rollout(stack(preds), stack(epi), stack(alea), stack(con), stack(term), stack(ext))
 
 
 def relative_error(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
