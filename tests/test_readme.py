@@ -31,6 +31,7 @@ TINY: dict[str, list[str]] = {
     "train-policy": ["--iterations", "2", "--steps-per-env", "8", "--env.num-envs", "16"],
     "play-imagination": ["--steps", "8", "--num-envs", "8"],
     "evaluate": ["--episodes", "1", "--max-envs", "1", "--schedules", "forward_0.5", "--no-progress"],
+    "check-model": ["--episodes", "1", "--num-envs", "1", "--windows", "16", "--horizon", "4", "--no-progress"],
     "sweep": ["--lambdas", "0", "--seeds", "0", "--jobs", "1", "--iterations", "1", "--num-envs", "8",
               "--steps-per-env", "4", "--episodes", "1", "--no-behavior"],  # fmt: skip
 }
@@ -67,6 +68,7 @@ def test_the_readme_loop_runs_as_written(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "runs/unc/summary.json").read_text())["windows"] == 4
     evaluation = json.loads((tmp_path / "runs/pi/eval.json").read_text())
     assert evaluation["episodes"] == 1 and evaluation["command"]["policy"] == "runs/pi"
+    assert json.loads((tmp_path / "runs/pi/check.json").read_text())["policy"]["windows"] > 0
     assert {p.name for p in (tmp_path / "runs/pi/export").iterdir()} >= {"policy.pt", "policy.onnx", "policy.json"}
     assert (tmp_path / "runs/sweep/sweep.csv").is_file()
     stored = json.loads((tmp_path / "runs/pi/config.json").read_text())["config"]["command"]
