@@ -43,6 +43,13 @@ def test_tiny_demo_writes_the_report(tiny_demo):
     assert {"collect", "world_model", "uncertainty", "policy_lam1", "policy_lam0", "evaluate_behaviour"} <= set(stages)
     md = (out / "report.md").read_text()
     assert "Where the time goes" in md and "![true return](true_return.png)" in md
+    # The closed-loop check of each trained policy, and the penalty against the task reward, are in the report.
+    assert "Imagination against the simulator" in md
+    for p in stored["policies"][1:]:
+        check = json.loads((out / "model_check" / f"{evaluation_key(p['policy'])}.json").read_text())
+        assert p["model_check"]["u_ratio"] == check["u_ratio"] and check["policy"]["windows"] == 32
+        assert p["penalty_per_step"] == pytest.approx(p["imagined_task_reward"] - p["imagined_reward"])
+        assert p["imagined_episode_length"] is not None
     assert any("collect" in m for m in messages)
 
 

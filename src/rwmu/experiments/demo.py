@@ -34,6 +34,7 @@ from rwmu.data.loading import load_dataset
 from rwmu.data.native_format import save_dataset
 from rwmu.errors import RwmuError
 from rwmu.evaluation import uncertainty as unc
+from rwmu.evaluation.model_check import ModelCheckConfig, check_model, format_model_check
 from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
 from rwmu.evaluation.tables import format_evaluation_table
 from rwmu.evaluation.uncertainty import UncertaintyEvalConfig
@@ -99,6 +100,8 @@ class DemoConfig:
     evaluation: EvaluationConfig = field(default_factory=lambda: EvaluationConfig(
         episodes=32,  # 4 per command schedule (rwmu evaluate: 16)
     ))  # fmt: skip
+    # rwmu check-model on each MOPO-PPO policy (docs/method.md section 8.4), at its defaults but half the episodes
+    model_check: ModelCheckConfig = field(default_factory=lambda: ModelCheckConfig(episodes=8, num_envs=8))
     seed: int = field(default=0, metadata={"help": "seed of every stage"})
     # 1 thread: measured on 2 cores with one other busy process, torch's default 2 threads trained the world model
     # ~15x slower (oversubscription); raise it on an idle many-core machine
@@ -117,6 +120,7 @@ class DemoConfig:
             uncertainty=replace(self.uncertainty, seed=self.seed, device=self.device),
             policy=replace(self.policy, seed=self.seed, device=self.device),
             evaluation=replace(self.evaluation, seed=self.seed),
+            model_check=replace(self.model_check, seed=self.seed),
         )
 
     def policy_config(self, lam: float) -> PolicyTrainingConfig:
@@ -199,6 +203,7 @@ def _tiny_preset() -> DemoConfig:
         policy=dataclasses.replace(PolicyTrainingConfig(), iterations=2, steps_per_env=8, save_interval=2,
                                    env=dataclasses.replace(PolicyTrainingConfig().env, num_envs=16)),
         evaluation=EvaluationConfig(episodes=2),
+        model_check=ModelCheckConfig(episodes=1, num_envs=1, windows=32, horizon=4),
     )  # fmt: skip
 
 
@@ -299,6 +304,14 @@ def stage_policy(config: PolicyTrainingConfig, run_dir: Path, paths: DemoPaths, 
                  progress=progress)  # fmt: skip
 
 
+def stage_model_check(config: ModelCheckConfig, paths: DemoPaths, task: Task, name: str, policy_spec: str) -> None:
+    """``rwmu check-model`` of one policy against the demo's world model and data."""
+    model = load_world_model(paths.world_model, task=task)
+    report = check_model(model, policy_spec, load_dataset(paths.data, task=task), task, config)
+    print(format_model_check(report)[-1])
+    write_json_atomic(paths.model_check(name), {"policy": policy_spec, **report, "config": to_jsonable(config)})
+
+
 def stage_evaluate(config: EvaluationConfig, paths: DemoPaths, task: Task, name: str, policy_spec: str,
                    progress: bool = True) -> None:  # fmt: skip
     """Score one policy in MuJoCo on the unpenalised reward (as ``rwmu evaluate --json``)."""
@@ -356,6 +369,14 @@ def run_demo(out_dir: str | Path, config: DemoConfig | None = None, log: Callabl
         stages.run(f"evaluate_{key}", paths.evaluation(key).is_file(),
                    lambda key=key, spec=spec: stage_evaluate(run.evaluation, paths, task, key, spec, run.progress),
                    f"{name}: {run.evaluation.episodes} MuJoCo episodes, unpenalised reward")  # fmt: skip
+
+    for name, spec in policies.items():
+        if spec == "scripted":
+            continue
+        key = evaluation_key(name)
+        stages.run(f"check_{key}", paths.model_check(key).is_file(),
+                   lambda key=key, spec=spec: stage_model_check(run.model_check, paths, task, key, spec),
+                   f"{name}: world model replayed on {run.model_check.episodes} MuJoCo episodes of the policy")
 
     report = stages.run("report", False, lambda: build_demo_report(out, run, policies, stages.table()),
                         "report.md, report.json and plots")  # fmt: skip

@@ -50,6 +50,7 @@ def build_demo_report(out: Path, config: DemoConfig, policies: dict[str, str],
     unc = _read_json(paths.uncertainty_dir / "summary.json") or {}
     policy_summaries = {lam: _read_json(paths.policy_dir(lam) / "summary.json") or {} for lam in config.lambdas}
     evaluations = {name: _read_json(paths.evaluation(evaluation_key(name))) or {} for name in policies}
+    checks = {name: _read_json(paths.model_check(evaluation_key(name))) or {} for name in policies}
 
     # ---- plots
     plots: dict[str, str] = {}
@@ -92,6 +93,10 @@ def build_demo_report(out: Path, config: DemoConfig, policies: dict[str, str],
             "lin_vel_error_mean": e.get("lin_vel_error_mean"), "yaw_rate_error_mean": e.get("yaw_rate_error_mean"),
             "imagined_reward": s.get("imagined_reward"), "imagined_task_reward": s.get("imagined_task_reward"),
             "epistemic_uncertainty": s.get("epistemic_uncertainty"),
+            "penalty_per_step": (s["imagined_task_reward"] - s["imagined_reward"]) if s.get("imagined_reward")
+            is not None and s.get("imagined_task_reward") is not None else None,
+            "imagined_episode_length": s.get("mean_episode_length"),
+            "model_check": _check_row(checks.get(name) or {}),
             "checkpoint": policies[name],
         })  # fmt: skip
     modes = unc.get("modes", {})
@@ -119,6 +124,23 @@ def build_demo_report(out: Path, config: DemoConfig, policies: dict[str, str],
     markdown = _markdown(data, config, behaviour)
     rep.write_report(out, markdown, data)
     return data
+
+
+def _check_row(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The figures of one ``rwmu check-model`` report the demo shows (None when there is none)."""
+    if not report:
+        return None
+    on_policy, on_data = report["policy"], report["data"]
+    falls = on_policy.get("falls_rule") or on_policy.get("falls_head") or {}
+    contacts = on_policy.get("contacts") or {}
+    return {
+        "u_ratio": report.get("u_ratio"), "u_policy_p50": on_policy["u"]["p50"], "u_data_p50": on_data["u"]["p50"],
+        "one_step_error_policy": on_policy["one_step_rel_error"], "one_step_error_data": on_data["one_step_rel_error"],
+        "falls_real": falls.get("real"), "falls_predicted": falls.get("predicted"),
+        "fall_precision": falls.get("precision"), "fall_recall": falls.get("recall"),
+        "undesired_rate_predicted": contacts.get("undesired_rate_predicted"),
+        "undesired_rate_real": contacts.get("undesired_rate_real"),
+    }  # fmt: skip
 
 
 def _markdown(data: dict[str, Any], config: DemoConfig, behaviour: dict[str, Any]) -> str:
@@ -151,6 +173,25 @@ def _markdown(data: dict[str, Any], config: DemoConfig, behaviour: dict[str, Any
               "", f"Maximum possible return (perfect tracking, no penalties, full episode): "
               f"{rep.format_number(data['max_return'])}.", "", "![true return](true_return.png)", ""]  # fmt: skip
     lines += comparison_lines(data["policies"]) + [""]
+    trained = [r for r in data["policies"] if r["lambda"] is not None]
+    if trained:
+        lines += ["## Imagination against the simulator", "",
+                  "The penalty's size against the task reward, the length of imagined episodes, and `rwmu check-model` "
+                  "(docs/method.md section 8.4): each policy rolled in MuJoCo and replayed through the world model. "
+                  "A u ratio well above 1 means the policy lives where the model is unsure; falls the model misses "
+                  "are falls imagination never punished.", ""]  # fmt: skip
+        rows = []
+        for r in trained:
+            c = r.get("model_check") or {}
+            rows.append([r["policy"], r["imagined_task_reward"], r["penalty_per_step"], r["imagined_episode_length"],
+                         c.get("u_ratio"), c.get("one_step_error_policy"), c.get("one_step_error_data"),
+                         f"{c.get('falls_predicted')} / {c.get('falls_real')}" if c else None,
+                         f"{rep.format_number(c.get('undesired_rate_predicted'))} / "
+                         f"{rep.format_number(c.get('undesired_rate_real'))}" if c else None])  # fmt: skip
+        lines += [rep.markdown_table(["policy", "imagined task reward/step", "penalty/step", "imagined episode "
+                                      "length", "u ratio (policy/data)", "one-step error (policy)", "one-step error "
+                                      "(data)", "falls predicted / real", "undesired contacts predicted / real"],
+                                     rows), ""]  # fmt: skip
     lines += ["## Does the uncertainty track the error?", ""]
     unc_rows = [[mode.replace("_", " "), m.get("pearson_all"), m.get("pearson_step_averaged"), m.get("spearman_all"),
                  m.get("final_l1"), m.get("final_epistemic"), m.get("final_aleatoric")]

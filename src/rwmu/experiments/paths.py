@@ -60,3 +60,6 @@ class DemoPaths:
 
     def evaluation(self, name: str) -> Path:
         return self.out / "evaluation" / f"{name}.json"
+
+    def model_check(self, name: str) -> Path:
+        return self.out / "model_check" / f"{name}.json"
