@@ -149,6 +149,7 @@ def test_sweep_cli_end_to_end_on_the_tiny_demo(tiny_demo, tmp_path):
         evaluation = json.loads((tmp_path / "sweep" / "runs" / f"lam{lambda_label(run['lambda'])}_seed0" /
                                  "evaluation.json").read_text())  # fmt: skip
         assert run["true_return_mean"] == evaluation["return_mean"] and evaluation["episodes"] == 2
+        assert run["u_ratio"] is not None  # rwmu check-model ran on every policy
     summary = json.loads((tmp_path / "sweep" / "runs" / "lam1_seed0" / "summary.json").read_text())
     assert summary["uncertainty_penalty"] == 1.0 and summary["iterations"] == 2
     mtime = (tmp_path / "sweep" / "runs" / "lam1_seed0" / "evaluation.json").stat().st_mtime_ns

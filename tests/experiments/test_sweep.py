@@ -21,6 +21,9 @@ def _finish(run, true_return, imagined, imagined_task, episodes=4, falls=1, std=
     write_json_atomic(run.run_dir / sw.EVALUATION_JSON, {
         "return_mean": true_return, "return_std": std, "episodes": episodes, "falls": falls,
         "fall_rate": falls / episodes})
+    write_json_atomic(run.run_dir / sw.MODEL_CHECK_JSON, {
+        "u_ratio": 1.5, "policy": {"falls_rule": {"recall": 0.25}, "contacts": {"undesired_rate_predicted": 0.01,
+                                                                                  "undesired_rate_real": 0.04}}})
 
 
 def test_mean_std_is_sample_std_and_ignores_missing():
@@ -71,6 +74,7 @@ def test_run_state_and_skip_logic(tmp_path, monkeypatch):
     (partial.run_dir / "model_2.pt").write_bytes(b"x")
     _finish(trained, 1.0, 0.1, 0.2)
     (trained.run_dir / sw.EVALUATION_JSON).unlink()
+    (trained.run_dir / sw.MODEL_CHECK_JSON).unlink()
     _finish(finished, 1.0, 0.1, 0.2)
     assert [sw.run_state(r) for r in (new, partial, trained, finished)] == ["new", "partial", "trained", "finished"]
 
@@ -87,12 +91,16 @@ def test_run_state_and_skip_logic(tmp_path, monkeypatch):
     monkeypatch.setattr(sw, "_run_logged", fake_run)
     assert sw.execute_run(config, finished, {}) == "finished"
     assert calls == []  # a finished run does nothing
+    (finished.run_dir / sw.MODEL_CHECK_JSON).unlink()
+    sw.execute_run(config, finished, {})
+    assert len(calls) == 1 and "check-model" in calls[0]  # a finished run without its model check: the check only
+    calls.clear()
     sw.execute_run(config, trained, {})
-    assert len(calls) == 1 and "evaluate" in calls[0]  # trained: evaluation only
-    assert str(trained.run_dir / "model_4.pt") in calls[0]
+    assert len(calls) == 2 and "evaluate" in calls[0] and "check-model" in calls[1]  # trained: evaluate, check
+    assert str(trained.run_dir / "model_4.pt") in calls[0] and str(trained.run_dir / "model_4.pt") in calls[1]
     calls.clear()
     sw.execute_run(config, partial, {})
-    train, _ = calls
+    train, _, _ = calls
     assert "train-policy" in train and "--resume" in train  # partial: training continues
     assert train[-2:] == ["--iterations", "5"]  # user flags last, so they override
     assert train[train.index("--env.uncertainty-penalty") + 1] == "1.0" and train[train.index("--seed") + 1] == str(partial.seed)

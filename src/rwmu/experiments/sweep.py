@@ -7,7 +7,9 @@ runs are skipped, a run with checkpoints but no summary continues with ``--resum
 finished sweep extends it: each run trained for fewer iterations resumes from its last checkpoint to the new total
 and is evaluated again. Results:
 
-- ``sweep.csv``: one row per run (lambda, seed, true return mean/std over episodes, falls, imagined rewards);
+- ``sweep.csv``: one row per run (lambda, seed, true return mean/std over episodes, falls, imagined rewards, and
+  from ``rwmu check-model``: u on the policy's states relative to the data, the recall of its real falls, predicted
+  and real undesired-contact rates);
 - ``sweep.json``: per-run records, per-lambda aggregates (mean and sample std over seeds) and the behaviour
   controller's return;
 - ``sweep.png``: true return against lambda with std error bars, imagined rewards (penalised and task-only);
@@ -46,8 +48,10 @@ from rwmu.utils.io import (
 )
 
 EVALUATION_JSON = "evaluation.json"
+MODEL_CHECK_JSON = "model_check.json"
 CSV_COLUMNS = ("lambda", "seed", "true_return_mean", "true_return_std", "episodes", "falls", "fall_rate",
-               "imagined_reward", "imagined_task_reward", "epistemic_uncertainty", "train_seconds", "run_dir")  # fmt: skip
+               "imagined_reward", "imagined_task_reward", "epistemic_uncertainty", "u_ratio", "fall_recall",
+               "undesired_contacts_predicted", "undesired_contacts_real", "train_seconds", "run_dir")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,14 @@ def evaluate_command(config: SweepConfig, policy: str, json_path: Path) -> list[
                              "--no-progress"]  # fmt: skip
 
 
+def check_command(config: SweepConfig, policy: str, json_path: Path) -> list[str]:
+    """``rwmu check-model`` of one policy against the sweep's world model and data, writing ``json_path`` (as many
+    MuJoCo episodes as the evaluation)."""
+    return rwmu_command() + ["check-model", "--task", config.task, "--world-model", str(config.world_model), "--data",
+                             str(config.data), "--policy", policy, "--seed", str(config.eval_seed), "--episodes",
+                             str(config.episodes), "--json", str(json_path), "--no-progress"]  # fmt: skip
+
+
 def _run_logged(cmd: list[str], log_path: Path, env: dict[str, str]) -> None:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") as log:
@@ -163,15 +175,17 @@ def _run_logged(cmd: list[str], log_path: Path, env: dict[str, str]) -> None:
 
 
 def execute_run(config: SweepConfig, run: SweepRun, env: dict[str, str]) -> str:
-    """Train (or continue) and evaluate one run; return the state it started from."""
+    """Train (or continue), evaluate and check the model on one run; return the state it started from."""
     state = run_state(run, requested_iterations(config.train_args))
-    if state == "finished":
-        return state
     log_path = run.run_dir / "log.txt"
     if state in ("new", "partial"):
         _run_logged(train_command(config, run, resume=state == "partial"), log_path, env)
-    _run_logged(evaluate_command(config, str(latest_checkpoint(run.run_dir)), run.run_dir / EVALUATION_JSON),
-                log_path, env)  # fmt: skip
+    if state != "finished":
+        _run_logged(evaluate_command(config, str(latest_checkpoint(run.run_dir)), run.run_dir / EVALUATION_JSON),
+                    log_path, env)  # fmt: skip
+    if state != "finished" or not (run.run_dir / MODEL_CHECK_JSON).is_file():  # a new policy gets a new check
+        _run_logged(check_command(config, str(latest_checkpoint(run.run_dir)), run.run_dir / MODEL_CHECK_JSON),
+                    log_path, env)  # fmt: skip
     return state
 
 
@@ -192,6 +206,11 @@ def read_run_record(run: SweepRun, iterations: int | None = None) -> dict[str, A
         return None
     summary = json.loads((run.run_dir / SUMMARY_JSON).read_text())
     evaluation = json.loads((run.run_dir / EVALUATION_JSON).read_text())
+    check_path = run.run_dir / MODEL_CHECK_JSON
+    check = json.loads(check_path.read_text()) if check_path.is_file() else {}
+    on_policy = check.get("policy", {})
+    falls = on_policy.get("falls_rule") or on_policy.get("falls_head") or {}
+    contacts = on_policy.get("contacts") or {}
     return {
         "lambda": run.lam,
         "seed": run.seed,
@@ -203,6 +222,10 @@ def read_run_record(run: SweepRun, iterations: int | None = None) -> dict[str, A
         "imagined_reward": summary.get("imagined_reward"),
         "imagined_task_reward": summary.get("imagined_task_reward"),
         "epistemic_uncertainty": summary.get("epistemic_uncertainty"),
+        "u_ratio": check.get("u_ratio"),  # rwmu check-model: median u on the policy's states / on the data
+        "fall_recall": falls.get("recall"),  # share of the policy's real falls that imagination predicts
+        "undesired_contacts_predicted": contacts.get("undesired_rate_predicted"),
+        "undesired_contacts_real": contacts.get("undesired_rate_real"),
         "train_seconds": summary.get("wall_time_s"),
         "run_dir": str(run.run_dir),
     }
