@@ -161,29 +161,28 @@ def read_native_header(path: str | os.PathLike) -> dict[str, Any]:
     return header
 
 
+def _read_block(path: Path, offset: int, shape: tuple[int, int], crc32: int, what: str, mmap: bool) -> np.ndarray:
+    """A float32 block ``shape`` at byte ``offset``, its CRC-32 checked; memory-mapped read-only with ``mmap``."""
+    if mmap:
+        block = np.memmap(path, dtype="<f4", mode="r", offset=offset, shape=shape)
+    else:
+        block = np.fromfile(path, dtype="<f4", count=shape[0] * shape[1], offset=offset).reshape(shape)
+    if zlib.crc32(memoryview(np.ascontiguousarray(block)).cast("B")) != crc32:
+        raise RwmuError(f"{path}: native dataset is corrupt ({what} checksum mismatch); re-create it")
+    return block if block.dtype == np.float32 else block.astype(np.float32)  # big-endian hosts
+
+
 def read_native_dataset(path: str | os.PathLike, mmap: bool = False) -> TrajectoryDataset:
     """Read a native file, checking the header and the data's CRC-32; ``mmap`` maps the data read-only."""
     path = Path(path)
     header = read_native_header(path)
     dims: DataDims = header["_dims"]
-    rows, cols, offset = header["num_rows"], header["num_columns"], header["data_offset"]
-    if mmap:
-        data = np.memmap(path, dtype="<f4", mode="r", offset=offset, shape=(rows, cols))
-    else:
-        data = np.fromfile(path, dtype="<f4", count=rows * cols, offset=offset).reshape(rows, cols)
-    if zlib.crc32(memoryview(np.ascontiguousarray(data)).cast("B")) != header["crc32"]:
-        raise RwmuError(f"{path}: native dataset is corrupt (data checksum mismatch); re-create it")
-    if data.dtype != np.float32:  # big-endian hosts
-        data = data.astype(np.float32)
+    rows, cols = header["num_rows"], header["num_columns"]
+    data = _read_block(path, header["data_offset"], (rows, cols), header["crc32"], "data", mmap)
     context = None
     if header["context_names"]:
-        k, context_offset = len(header["context_names"]), header["context_offset"]
-        if mmap:
-            context = np.memmap(path, dtype="<f4", mode="r", offset=context_offset, shape=(rows, k))
-        else:
-            context = np.fromfile(path, dtype="<f4", count=rows * k, offset=context_offset).reshape(rows, k)
-        if zlib.crc32(memoryview(np.ascontiguousarray(context)).cast("B")) != header["context_crc32"]:
-            raise RwmuError(f"{path}: native dataset is corrupt (context checksum mismatch); re-create it")
+        shape = (rows, len(header["context_names"]))
+        context = _read_block(path, header["context_offset"], shape, header["context_crc32"], "context", mmap)
     provenance = dict(header.get("provenance") or {})
     provenance["loaded_from"] = str(path.resolve())
     meta = {
