@@ -70,9 +70,9 @@ def test_rejects_non_positive_std():
 def test_extension_columns_are_normalised_and_old_checkpoints_still_load():
     go2 = get_task("go2_flat")
     norm = Normalization.from_task(go2)
-    e = torch.tensor([[0.301, 0.141], [0.2, -0.01]])
+    e = torch.tensor([[0.301, 0.141, 0.0357, 0.037, 0.0565, 0.0577], [0.2, -0.01, 0.0, 0.1, 0.2, 0.3]])
     torch.testing.assert_close(norm.denormalize_extension(norm.normalize_extension(e)), e)
-    torch.testing.assert_close(norm.normalize_extension(e)[0], torch.zeros(2), atol=1e-3, rtol=0)
+    torch.testing.assert_close(norm.normalize_extension(e)[0, :2], torch.zeros(2), atol=1e-3, rtol=0)
     back = Normalization.from_dict(norm.to_dict())
     torch.testing.assert_close(back.extension_std, norm.extension_std)
     old = {k: v for k, v in norm.to_dict().items() if not k.startswith("extension")}
@@ -81,4 +81,4 @@ def test_extension_columns_are_normalised_and_old_checkpoints_still_load():
     ds = make_synthetic_dataset(2, 50, task=go2, seed=1)
     from_data = Normalization.from_dataset(ds)
     z = from_data.normalize_extension(torch.as_tensor(ds.extensions))
-    assert z.shape == (ds.num_rows, 2) and z.mean(0).abs().max() < 1e-4
+    assert z.shape == (ds.num_rows, 6) and z.mean(0).abs().max() < 1e-4

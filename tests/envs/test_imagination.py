@@ -293,24 +293,27 @@ def test_errors_for_unusable_inputs(dataset):
 GO2 = get_task("go2_flat")
 
 
-def go2_model(clearance: float, termination_logit: float) -> WorldModelEnsemble:
-    """A tiny Go2 world model that keeps the state (zero state deltas) and predicts a fixed body clearance [m] and a
-    fixed termination logit, so the termination each mode reports is known."""
+def go2_model(clearance: float, termination_logit: float, leg_clearance: float = 0.1,
+              contact_logit: float = -10.0) -> WorldModelEnsemble:  # fmt: skip
+    """A tiny Go2 world model that keeps the state (zero state deltas) and predicts a fixed body clearance [m], leg
+    clearances, termination logit and contact logits, so the terminations and contacts each mode reports are known."""
     torch.manual_seed(0)
     arch = ArchitectureConfig(ensemble_size=2, history_horizon=M, rnn_hidden_size=16, rnn_num_layers=1,
                               head_shape=(16,))  # fmt: skip
     model = WorldModelEnsemble(arch.to_model_config(GO2.dims))
     model.normalization = Normalization.from_task(GO2)
     with torch.no_grad():
-        for head, values in ((model.state_heads.mean, None), (model.auxiliary_heads.extension, (0.3, clearance)),
-                             (model.auxiliary_heads.termination, (termination_logit,))):  # fmt: skip
+        extension = (0.3, clearance) + (leg_clearance,) * 4
+        for head, values in ((model.state_heads.mean, None), (model.auxiliary_heads.extension, extension),
+                             (model.auxiliary_heads.termination, (termination_logit,)),
+                             (model.auxiliary_heads.contact, (contact_logit,) * 8)):  # fmt: skip
             last = head.num_layers - 1
             getattr(head, f"weight_{last}").zero_()
             bias = getattr(head, f"bias_{last}")
             if values is None:
                 bias.zero_()
             else:
-                normalized = model.normalization.normalize_extension(torch.tensor(values)) if len(values) == 2 else (
+                normalized = model.normalization.normalize_extension(torch.tensor(values)) if len(values) == 6 else (
                     torch.tensor(values))  # fmt: skip
                 bias.copy_(normalized.expand_as(bias))
     return model.eval()
@@ -406,3 +409,14 @@ def test_standing_share_of_the_commands_is_configurable(dataset):
     assert ImaginationConfig().standing_fraction == 0.125  # the evaluation's share: 1 of 8 schedules stands
     with pytest.raises(RwmuError, match="standing fraction"):
         make_env(dataset, standing_fraction=1.5)
+
+
+@pytest.mark.parametrize(("mode", "leg", "logit", "undesired"),
+                         [("auto", -0.01, -10.0, 1.0), ("auto", 0.1, 10.0, 0.0), ("head", -0.01, 10.0, 1.0),
+                          ("head", -0.01, -10.0, 0.0)])  # fmt: skip
+def test_undesired_contacts_from_predicted_leg_clearance_or_the_head(go2_dataset, mode, leg, logit, undesired):
+    env = ImaginationEnv(go2_model(0.1, -10.0, leg_clearance=leg, contact_logit=logit), go2_dataset, GO2,
+                         ImaginationConfig(num_envs=4, pushes=False, contacts=mode), seed=0)  # fmt: skip
+    env.step(torch.zeros(4, 12))
+    term = env.last_step_terms["undesired_contacts"]  # weight -1 x number of undesired contacts x dt
+    torch.testing.assert_close(term, torch.full((4,), -4.0 * undesired * GO2.dt))

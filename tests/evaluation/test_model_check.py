@@ -58,7 +58,7 @@ def test_report_on_policy_rollouts_and_on_the_data(world):
     assert report["u_ratio"] == pytest.approx(policy["u"]["p50"] / behaviour["u"]["p50"])
     # Scoring the data again gives the same figures (fixed window draw per seed).
     assert score_windows(model, data, GO2, config)["one_step_rel_error"] == behaviour["one_step_rel_error"]
-    assert len(format_model_check(report)) == 10
+    assert len(format_model_check(report)) == 11
 
 
 def test_cli_check_model_writes_json_and_refuses_bad_input(world, tmp_path):

@@ -97,7 +97,7 @@ def test_row_convention_and_boundaries(collected):
 
 def test_recorder_keeps_context_beside_the_rows():
     rec = TrajectoryRecorder(2, GO2_FLAT.dims, context_dim=3)
-    e = np.array([[0.3, 0.1], [0.31, 0.11]])
+    e = np.array([[0.3, 0.1, 0.1, 0.1, 0.1, 0.1], [0.31, 0.11, 0.1, 0.1, 0.1, 0.1]])
     z = lambda k, w: np.zeros((k, w))  # noqa: E731
     rec.add_rows([0, 1], z(2, 45) + [[1], [2]], z(2, 12), z(2, 8), [0, 0], [[1, 0, 0], [2, 0, 0]], e)
     rec.add_rows([0, 1], z(2, 45) + [[3], [4]], z(2, 12), z(2, 8), [0, 0], [[3, 0, 0], [4, 0, 0]], e)

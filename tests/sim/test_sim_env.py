@@ -202,16 +202,16 @@ def test_rsl_rl_ppo_runs_online_in_the_simulator(tmp_path):
         evaluate_policy(str(tmp_path / "model_2.pt"), config, SHORT_TASK, progress=False)
 
 
-def test_extension_columns_base_height_and_clearance_reproduce_the_termination_rule():
+def test_extension_columns_reproduce_the_termination_and_contact_rules():
     # A standing robot: base at its spawn height, body well clear of the floor, no termination.
     env = Go2VecEnv(Go2EnvConfig(num_envs=2, seed=4, pushes=False), GO2_FLAT)
     try:
-        assert env.extension.shape == (2, 2)
+        assert env.extension.shape == (2, 6)
         torch.testing.assert_close(env.extension[:, 0], env.base_pos[:, 2])
         assert bool((env.extension[:, 1] > 0.05).all())
         # Fold the legs (large negative thigh and calf targets) until the body reaches the floor: the rule on the
         # recorded extension (clearance < 0) and the projected gravity agrees with the simulator on every step.
-        rule, agree, falls = GO2_FLAT.termination_rule, [], 0
+        rule, contact_rule, agree, falls, leg_contacts = GO2_FLAT.termination_rule, GO2_FLAT.contact_rule, [], 0, 0
         actions = torch.zeros(2, 12)
         actions[:, 4:8], actions[:, 8:12] = -8.0, 8.0
         for _ in range(80):
@@ -219,7 +219,11 @@ def test_extension_columns_base_height_and_clearance_reproduce_the_termination_r
             rec = env.last_step
             predicted = rule(rec.state, rec.extension, GO2_FLAT.layout)
             agree.append(bool((predicted == rec.terminated).all()))
+            # The undesired contacts (thigh or calf on the floor) follow from the leg clearances.
+            agree.append(bool(torch.equal(contact_rule(torch.zeros_like(rec.contacts), rec.extension)[:, :4],
+                                          rec.contacts[:, :4])))  # fmt: skip
             falls += int(rec.terminated.sum())
-        assert falls > 0 and all(agree)
+            leg_contacts += int(rec.contacts[:, :4].sum())
+        assert falls > 0 and leg_contacts > 0 and all(agree)
     finally:
         env.close()

@@ -248,7 +248,16 @@ def test_go2_termination_rule_reads_tilt_and_clearance():
     rule, layout = task.termination_rule, task.layout
     state = torch.zeros(4, task.dims.state)
     state[:, 8] = torch.tensor([-1.0, -1.0, -0.4, -0.6])  # upright, upright, tilted past 60 degrees, 53 degrees
-    extension = torch.tensor([[0.3, 0.1], [0.1, -0.002], [0.3, 0.1], [0.3, 0.1]])
+    extension = torch.tensor([[0.3, 0.1], [0.1, -0.002], [0.3, 0.1], [0.3, 0.1]]).repeat(1, 3)
     assert rule(state, extension, layout).tolist() == [False, True, True, False]
     assert rule(state, None, layout).tolist() == [False, False, True, False]  # without extensions: tilt only
     assert get_task("anymal_d_flat").termination_rule is None
+
+
+def test_go2_contact_rule_sets_undesired_contacts_from_leg_clearances():
+    task = get_task("go2_flat")
+    contacts = torch.tensor([[1.0, 0, 0, 0, 1, 1, 1, 1]])
+    extension = torch.tensor([[0.3, 0.1, 0.05, 0.0005, 0.2, -0.01]])  # contact within the 1 mm margin
+    out = task.contact_rule(contacts, extension)
+    assert out.tolist() == [[0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]]  # feet untouched, legs from the clearances
+    assert contacts[0, 0] == 1.0  # the input is not modified

@@ -43,7 +43,9 @@ applied to the predicted state and extension columns, e.g. the Go2's tilt and bo
 simulator; ``"head"``: the model's learned termination, ``round(sigmoid(logit))``, trained on the rare recorded
 falls; ``"auto"`` (default) takes the rule where the task has one and the model predicts its extension columns, the
 head otherwise. A time-out after ``episode_length`` steps is reported in ``extras["time_outs"]`` so PPO bootstraps
-it. Contacts come from the predicted contact logits. Commands are resampled and pushes applied by the core; a push adds its kick to the
+it. Contacts (``contacts``, same choices) come from the predicted contact logits, except those the task's contact rule
+(:class:`rwmu.tasks.base.ContactRule`) derives from predicted extension columns: the Go2's undesired thigh/calf
+contacts, from each leg's predicted clearance above the floor. Commands are resampled and pushes applied by the core; a push adds its kick to the
 imagined body-frame base velocity (physical units), which is then renormalised for the model.
 
 Logging (``extras["log"]``, averaged by rsl_rl's logger over an iteration): the core's episode logs
@@ -68,7 +70,7 @@ from rwmu.data.normalization import Normalization
 from rwmu.data.windows import gather_windows, window_starts
 from rwmu.errors import RwmuError
 from rwmu.models.calibration import uncertainty_quantile, uncertainty_reference
-from rwmu.tasks.base import Task
+from rwmu.tasks.base import Task, TerminationRule
 from rwmu.tasks.locomotion import LocomotionCore, LocomotionVecEnv, reward_names
 
 __all__ = ["REWARD_NAMES", "DatasetHistorySampler", "HistoryBatch", "ImaginationConfig", "ImaginationEnv"]
@@ -146,6 +148,12 @@ class ImaginationConfig:
         metadata={"help": "episode end: rule (the task's fall rule on predicted states), head (learned "
                           "termination) or auto (rule where the model predicts its columns)"},
     )  # fmt: skip
+    contacts: Literal["auto", "rule", "head"] = dataclasses.field(
+        default="auto",  # module docstring: the task's contact rule on predicted clearances where possible
+        metadata={"help": "contacts: rule (the task's contact rule on predicted extension columns for the contacts "
+                          "it covers), head (learned contacts only) or auto (rule where the model predicts its "
+                          "columns)"},
+    )  # fmt: skip
     log_window: int = 100  # steps kept for step_statistics() (set to the steps per PPO iteration)
 
     def validate(self) -> None:
@@ -166,8 +174,9 @@ class ImaginationConfig:
             raise RwmuError(f"random_init_noise_std must be >= 0, got {self.random_init_noise_std}")
         if self.episode_length is not None and self.episode_length < 1:
             raise RwmuError(f"episode_length must be >= 1, got {self.episode_length}")
-        if self.termination not in ("auto", "rule", "head"):
-            raise RwmuError(f"termination must be auto, rule or head, got {self.termination!r}")
+        for name in ("termination", "contacts"):
+            if getattr(self, name) not in ("auto", "rule", "head"):
+                raise RwmuError(f"{name} must be auto, rule or head, got {getattr(self, name)!r}")
         if self.penalty not in ("reference", "excess"):
             raise RwmuError(f"penalty must be reference or excess, got {self.penalty!r}")
         for name in ("penalty_quantile", "halt_quantile"):
@@ -289,7 +298,8 @@ class ImaginationEnv(LocomotionVecEnv):
         self.ensemble_size = int(model.ensemble_size)
         self.use_members = config.dynamics == "member" and self.ensemble_size > 1
         self.reduction = config.reduction
-        self.termination_rule = self._termination_rule(model, task, config.termination)
+        self.termination_rule = self._task_rule(model, task, task.termination_rule, config.termination, "termination")
+        self.contact_rule = self._task_rule(model, task, task.contact_rule, config.contacts, "contacts")
         self.uncertainty_reference = self._uncertainty_reference(model, dataset)
         reduction = self.reduction or model.config.reduction
         self.uncertainty_floor = (uncertainty_quantile(self.uncertainty_reference, config.penalty_quantile, reduction)
@@ -366,15 +376,16 @@ class ImaginationEnv(LocomotionVecEnv):
         return reference
 
     @staticmethod
-    def _termination_rule(model, task: Task, mode: str):
-        """The task's rule if ``mode`` asks for it (or allows it) and the model predicts its columns, else None."""
-        rule = task.termination_rule
-        usable = rule is not None and (rule.clearance_column is None or model.dims.extension == task.dims.extension)
+    def _task_rule(model, task: Task, rule, mode: str, flag: str):
+        """``rule`` (the task's termination or contact rule) if ``mode`` asks for it (or allows it) and the model
+        predicts the extension columns it reads, else None (the learned head)."""
+        reads_extension = not isinstance(rule, TerminationRule) or rule.clearance_column is not None
+        usable = rule is not None and (not reads_extension or model.dims.extension == task.dims.extension)
         if mode == "rule" and not usable:
-            why = "defines no termination rule" if rule is None else (
+            why = f"defines no {flag} rule" if rule is None else (
                 f"needs the {task.dims.extension} extension columns {', '.join(task.extension_names)}, which the "
                 f"world model does not predict ({model.dims.extension} extension columns)")  # fmt: skip
-            raise RwmuError(f"--env.termination rule: task {task.name} {why}; use --env.termination head")
+            raise RwmuError(f"--env.{flag} rule: task {task.name} {why}; use --env.{flag} head")
         if mode == "head" or not usable:
             return None
         return rule
@@ -408,12 +419,14 @@ class ImaginationEnv(LocomotionVecEnv):
         out = self._predict(self.normalization.normalize_action(actions))
         next_state = out.state
         next_physical = self.normalization.denormalize_state(next_state)
+        extension = self.normalization.denormalize_extension(out.extension) if out.extension is not None else None
         if out.contact is not None:
             contacts = (out.contact > 0).float()  # round(sigmoid(logit))
         else:
             contacts = torch.zeros(self.num_envs, self.task.dims.contact, device=self.device)
+        if self.contact_rule is not None:
+            contacts = self.contact_rule(contacts, extension)
         if self.termination_rule is not None:
-            extension = self.normalization.denormalize_extension(out.extension) if out.extension is not None else None
             terminated = self.termination_rule(next_physical, extension, self.task.layout)
         elif out.termination is not None:
             terminated = out.termination[:, 0] > 0

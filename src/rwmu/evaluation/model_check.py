@@ -12,7 +12,8 @@ policy's states and on the dataset's for comparison:
 - predicted against real falls (precision and recall) with the termination imagination uses (the task's rule on the
   predicted state and extension columns, or the learned head), and with the learned head alone;
 - contact accuracy of the feet and of the undesired (thigh/calf) contacts, and the rate of undesired contacts
-  predicted against real: the undesired-contact penalty of imagination is only as good as that rate.
+  predicted against real, with imagination's contacts (the task's contact rule on predicted clearances, or the
+  learned head) and with the head alone: the undesired-contact penalty of imagination is only as good as that rate.
 
 ``rwmu check-model`` prints it; this is how a user learns whether to trust imagination for a policy.
 """
@@ -101,15 +102,18 @@ def score_windows(model, ds: TrajectoryDataset, task: Task, config: ModelCheckCo
     real_fall = rows[:, M, dims.termination_slice][:, 0].numpy() > 0.5 if dims.termination else np.zeros(len(starts), bool)
     head = one.termination[:, 0, 0].numpy() > 0 if one.termination is not None else np.zeros(len(starts), bool)
     out["falls_head"] = _rates(head, real_fall)
+    has_extension = one.extension is not None and dims.extension == model.dims.extension and dims.extension > 0
+    extension = norm.denormalize_extension(one.extension[:, 0]) if has_extension else None
     rule = task.termination_rule
-    if rule is not None and one.extension is not None and dims.extension == model.dims.extension:
+    if rule is not None and has_extension:
         state = norm.denormalize_state(one.state[:, 0])
-        extension = norm.denormalize_extension(one.extension[:, 0])
         out["falls_rule"] = _rates(rule(state, extension, task.layout).numpy(), real_fall)
     else:
         out["falls_rule"] = None
     if one.contact is not None and dims.contact:
-        predicted = one.contact[:, 0].numpy() > 0
+        head_contacts = (one.contact[:, 0] > 0).float()
+        imagined = task.contact_rule(head_contacts, extension) if task.contact_rule and has_extension else head_contacts
+        predicted, by_head = imagined.numpy() > 0.5, head_contacts.numpy() > 0.5
         real = rows[:, M, dims.contact_slice].numpy() > 0.5
         feet, undesired = list(task.foot_contact_ids), list(task.undesired_contact_ids)
         out["contacts"] = {
@@ -117,6 +121,7 @@ def score_windows(model, ds: TrajectoryDataset, task: Task, config: ModelCheckCo
             "undesired_accuracy": float((predicted[:, undesired] == real[:, undesired]).mean()) if undesired else None,
             "undesired_rate_real": float(real[:, undesired].any(-1).mean()) if undesired else None,
             "undesired_rate_predicted": float(predicted[:, undesired].any(-1).mean()) if undesired else None,
+            "undesired_rate_head": float(by_head[:, undesired].any(-1).mean()) if undesired else None,
         }  # fmt: skip
 
     # Open loop: windows of M + horizon rows without a fall before their last row.
@@ -187,6 +192,7 @@ def format_model_check(report: dict[str, Any]) -> list[str]:
         ("undesired contacts: predicted / real rate",
          lambda m: f"{fmt((m.get('contacts') or {}).get('undesired_rate_predicted'))} / "
                    f"{fmt((m.get('contacts') or {}).get('undesired_rate_real'))}"),
+        ("undesired contacts by the learned head", lambda m: fmt((m.get("contacts") or {}).get("undesired_rate_head"))),
     ]  # fmt: skip
     width = max(len(name) for name, _ in rows)
     lines = [f"{'':<{width}}  {'policy in MuJoCo':<36}  behaviour data"]

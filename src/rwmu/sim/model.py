@@ -22,7 +22,7 @@ import mujoco
 import numpy as np
 
 from rwmu.errors import RwmuError
-from rwmu.tasks.go2_flat import DEFAULT_JOINT_POS, GO2_ACTUATION, JOINT_NAMES, LEGS, Go2ActuationConfig
+from rwmu.tasks.go2_flat import CONTACT_MARGIN, DEFAULT_JOINT_POS, GO2_ACTUATION, JOINT_NAMES, LEGS, Go2ActuationConfig
 
 FOOT_RADIUS = 0.022  # [m] radius of the foot collision sphere in go2.xml
 SPAWN_CLEARANCE = 0.002  # [m] gap between the lowest foot and the floor at a reset
@@ -107,7 +107,10 @@ class Go2Indices:
         base_body: id of the trunk body.
         foot_geoms: (4,) foot geom ids, legs FL, FR, RL, RR.
         robot_geoms: ids of every collision geom of the robot.
-        termination_geoms: ids of the base, hip and thigh collision geoms (a floor contact of one ends an episode).
+        clearance_geoms: ids of the base, hip, thigh and calf collision geoms, whose clearance above the floor the
+            extension columns record (:func:`rwmu.sim.state.clearances`).
+        clearance_groups: 5 index arrays into ``clearance_geoms``: the base, hips and thighs (a floor contact ends an
+            episode), then the thigh and calf of leg FL, FR, RL, RR (an undesired contact).
     """
 
     qpos_joint: np.ndarray
@@ -120,7 +123,8 @@ class Go2Indices:
     base_body: int
     foot_geoms: np.ndarray
     robot_geoms: np.ndarray
-    termination_geoms: np.ndarray
+    clearance_geoms: np.ndarray
+    clearance_groups: tuple[np.ndarray, ...]
 
 
 BASE, THIGH, CALF, FOOT = 0, 1, 2, 3
@@ -157,12 +161,19 @@ def go2_indices(model: mujoco.MjModel) -> Go2Indices:
     floor = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "floor")
     geom_category[floor] = -1
     foot_geoms = np.array([np.flatnonzero((geom_category == FOOT) & (geom_leg == leg))[0] for leg in range(4)])
-    termination_geoms = np.flatnonzero((geom_category == BASE) | (geom_category == THIGH))
+    clearance_geoms = np.flatnonzero((geom_category == BASE) | (geom_category == THIGH) | (geom_category == CALF))
     shapes = {int(mujoco.mjtGeom.mjGEOM_BOX), int(mujoco.mjtGeom.mjGEOM_CAPSULE), int(mujoco.mjtGeom.mjGEOM_SPHERE)}
-    unsupported = [int(g) for g in termination_geoms if int(model.geom_type[g]) not in shapes]
+    unsupported = [int(g) for g in clearance_geoms if int(model.geom_type[g]) not in shapes]
     if unsupported:
-        raise RwmuError(f"Go2 model {go2_scene_path()}: collision geom {unsupported[0]} of the base, hips or thighs is "
-                        f"not a box, capsule or sphere; the body clearance (rwmu.sim.state) cannot measure it")
+        raise RwmuError(f"Go2 model {go2_scene_path()}: collision geom {unsupported[0]} of the base or a leg is not a "
+                        f"box, capsule or sphere; its clearance (rwmu.sim.state) cannot be measured")
+    margins = set(np.round(model.geom_margin[clearance_geoms], 9).tolist())
+    if margins != {CONTACT_MARGIN}:
+        raise RwmuError(f"Go2 model {go2_scene_path()}: robot geom margins {sorted(margins)} differ from the task's "
+                        f"contact margin {CONTACT_MARGIN} m that the fall and contact rules assume")
+    category, leg_of = geom_category[clearance_geoms], geom_leg[clearance_geoms]
+    clearance_groups = (np.flatnonzero((category == BASE) | (category == THIGH)),) + tuple(
+        np.flatnonzero(((category == THIGH) | (category == CALF)) & (leg_of == leg)) for leg in range(4))
     return Go2Indices(
         qpos_joint=np.asarray(qpos_joint, dtype=np.int64),
         qvel_joint=np.asarray(qvel_joint, dtype=np.int64),
@@ -174,7 +185,8 @@ def go2_indices(model: mujoco.MjModel) -> Go2Indices:
         base_body=int(base_body),
         foot_geoms=foot_geoms.astype(np.int64),
         robot_geoms=np.flatnonzero(geom_category >= 0).astype(np.int64),
-        termination_geoms=termination_geoms.astype(np.int64),
+        clearance_geoms=clearance_geoms.astype(np.int64),
+        clearance_groups=clearance_groups,
     )
 
 

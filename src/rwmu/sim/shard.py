@@ -23,7 +23,7 @@ from rwmu.sim.state import (
     EXTENSION_DIM,
     NUM_CONTACTS,
     STATE_DIM,
-    body_clearance,
+    clearances,
     contact_flags,
     quat_to_matrix,
     states_from_arrays,
@@ -41,8 +41,8 @@ class StepOutput:
         contacts: (n, 8) float64 in {0, 1}.
         terminated: (n,) bool: base/hip/thigh on the floor or tilted beyond the limit.
         base_pos: (n, 3) float64 world position of the trunk [m] (diagnostics, not part of the state).
-        extension: (n, 2) float64 [base height, body clearance] [m], the task's extension columns
-            (``rwmu.tasks.go2_flat.EXTENSION_NAMES``): what the termination rule depends on besides the tilt.
+        extension: (n, 6) float64 [base height, body clearance, leg clearance FL, FR, RL, RR] [m], the task's
+            extension columns (``rwmu.tasks.go2_flat.EXTENSION_NAMES``): what the fall and contact rules read.
     """
 
     states: np.ndarray
@@ -185,12 +185,10 @@ class Go2Shard:
         states = states_from_arrays(qpos, qvel, force, self.indices)
         contacts = np.zeros((k, NUM_CONTACTS))
         body_contact = np.zeros(k, dtype=bool)
-        extension = np.zeros((k, EXTENSION_DIM))
-        extension[:, 0] = qpos[:, 2]
-        geoms = self.indices.termination_geoms
-        for j, (e, d) in enumerate(zip(env_ids, datas)):
+        for j, d in enumerate(datas):
             contacts[j], body_contact[j] = contact_flags(d, self.indices)
-            extension[j, 1] = body_clearance(d, self.models[e], geoms)
+        # Geom sizes are the same in every model copy (randomisation changes friction, mass and motors only).
+        extension = np.concatenate([qpos[:, 2:3], clearances(datas, self.base_model, self.indices)], axis=-1)
         terminated = body_contact | tilted(states)
         return StepOutput(states=states, contacts=contacts, terminated=terminated, base_pos=qpos[:, 0:3].copy(),
                           extension=extension)  # fmt: skip

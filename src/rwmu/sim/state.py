@@ -20,7 +20,7 @@ from rwmu.tasks.go2_flat import EXTENSION_NAMES, GO2_TERMINATION_RULE
 
 STATE_DIM = 45
 NUM_CONTACTS = 8
-EXTENSION_DIM = len(EXTENSION_NAMES)  # base height, body clearance
+EXTENSION_DIM = len(EXTENSION_NAMES)  # base height, body clearance, 4 leg clearances
 # Projected gravity z above this means the body is tilted more than TERMINATION_TILT_RAD from upright.
 TILT_GRAVITY_Z = GO2_TERMINATION_RULE.max_gravity_z
 
@@ -84,24 +84,31 @@ def contact_flags(data: mujoco.MjData, indices: Go2Indices) -> tuple[np.ndarray,
     return flags, body_contact
 
 
-def body_clearance(data: mujoco.MjData, model: mujoco.MjModel, geoms: np.ndarray) -> float:
-    """Height [m] of the lowest point of the collision ``geoms`` above the floor (z = 0) in one environment.
+def lowest_points(xpos: np.ndarray, xmat: np.ndarray, kind: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Height [m] of the lowest point of each geom: ``(k, G)`` from ``xpos`` (k, G, 3), ``xmat`` (k, G, 9).
 
-    With ``geoms`` the base, hip and thigh collision geoms (``Go2Indices.termination_geoms``), this is the distance the
-    termination rule's body contact depends on: a contact needs a clearance of about 0. Lowest points: a sphere's
-    centre minus its radius; a capsule's adds half its length times the vertical part of its axis; a box's adds each
-    half-size times the vertical part of its axis. (Read after ``mj_step1``, as the contacts are.)
+    ``kind`` (G,) and ``size`` (G, 3) are the geoms' MuJoCo type and size. Lowest points: a sphere's centre minus its
+    radius; a capsule's also minus half its length times the vertical part of its axis; a box's minus each half-size
+    times the vertical part of that axis. (Read after ``mj_step1``, as the contacts are.)
     """
-    xpos = data.geom_xpos[geoms]  # (G, 3)
-    vertical = data.geom_xmat[geoms].reshape(-1, 3, 3)[:, 2, :]  # (G, 3): world z of each local axis
-    size = model.geom_size[geoms]
-    kind = model.geom_type[geoms]
+    vertical = xmat.reshape(*xmat.shape[:-1], 3, 3)[..., 2, :]  # (k, G, 3): world z of each local axis
     reach = np.where(
         kind == mujoco.mjtGeom.mjGEOM_BOX,
         np.abs(vertical * size).sum(-1),
-        np.where(kind == mujoco.mjtGeom.mjGEOM_CAPSULE, size[:, 0] + size[:, 1] * np.abs(vertical[:, 2]), size[:, 0]),
+        np.where(kind == mujoco.mjtGeom.mjGEOM_CAPSULE, size[:, 0] + size[:, 1] * np.abs(vertical[..., 2]), size[:, 0]),
     )
-    return float((xpos[:, 2] - reach).min())
+    return xpos[..., 2] - reach
+
+
+def clearances(datas: list[mujoco.MjData], model: mujoco.MjModel, indices: Go2Indices) -> np.ndarray:
+    """``(k, 5)`` clearances [m] above the floor of ``k`` environments: the body (base, hips and thighs: what ends an
+    episode), then the thigh and calf of leg FL, FR, RL, RR (what makes an undesired contact). A contact needs a
+    clearance of about 0 (MuJoCo reports it once a geom reaches the floor plane)."""
+    geoms = indices.clearance_geoms
+    xpos = np.stack([d.geom_xpos[geoms] for d in datas])  # (k, G, 3)
+    xmat = np.stack([d.geom_xmat[geoms] for d in datas])  # (k, G, 9)
+    low = lowest_points(xpos, xmat, model.geom_type[geoms], model.geom_size[geoms])  # (k, G)
+    return np.stack([low[:, group].min(-1) for group in indices.clearance_groups], axis=-1)
 
 
 def tilted(states: np.ndarray) -> np.ndarray:

@@ -130,6 +130,31 @@ class TerminationRule:
 
 
 @dataclass(frozen=True)
+class ContactRule:
+    """Contacts written on extension columns, so they apply to predicted states too.
+
+    Contact ``contact_ids[i]`` is on where the extension column ``clearance_columns[i]`` (the height of the lowest point
+    of that body part above the floor) is below ``min_clearance``; the other contacts keep their own value (the learned
+    head's in imagination). The Go2 uses it for the rare undesired thigh/calf contacts, which a classifier trained on
+    behaviour data predicts as "never" on the very states where a policy kneels.
+    """
+
+    contact_ids: tuple[int, ...]
+    clearance_columns: tuple[int, ...]
+    min_clearance: float = 0.0  # [m]
+
+    def __post_init__(self) -> None:
+        if len(self.contact_ids) != len(self.clearance_columns):
+            raise ValueError("ContactRule needs one clearance column per contact id")
+
+    def __call__(self, contacts: torch.Tensor, extension: torch.Tensor) -> torch.Tensor:
+        """``contacts`` (n, C) 0/1 with the rule's contacts replaced from PHYSICAL ``extension`` (n, E); a new tensor."""
+        out = contacts.clone()
+        out[:, list(self.contact_ids)] = (extension[:, list(self.clearance_columns)] < self.min_clearance).to(out)
+        return out
+
+
+@dataclass(frozen=True)
 class Task:
     """A locomotion task: the facts every stage of the pipeline shares."""
 
@@ -157,6 +182,7 @@ class Task:
     pushes: PushConfig = field(default_factory=PushConfig)
     observation_noise: ObservationNoise = field(default_factory=ObservationNoise)
     termination_rule: TerminationRule | None = None  # None: only the recorded / learned termination flag
+    contact_rule: ContactRule | None = None  # None: only the recorded / learned contact flags
 
     def __post_init__(self) -> None:
         checks = {

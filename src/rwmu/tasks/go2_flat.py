@@ -26,10 +26,11 @@ Choices (all documented in ``docs/go2.md``):
   FL, FR, RL, RR touching the floor.
 - Termination: a base (trunk or hip) or thigh collision geom touches the floor, or the body is tilted by more than
   ``TERMINATION_TILT_RAD`` from upright.
-- Extension columns (:data:`EXTENSION_NAMES`): the base height above the floor and the body clearance, the height of
-  the lowest point of the base, hip and thigh collision geoms, both in metres. The state says nothing about either,
-  yet the termination rule depends on the second; recorded, they let the world model predict them and imagination
-  apply the same rule (:data:`GO2_TERMINATION_RULE`) to predicted states.
+- Extension columns (:data:`EXTENSION_NAMES`), in metres: the base height above the floor; the body clearance, the
+  height of the lowest point of the base, hip and thigh collision geoms; and per leg the clearance of its thigh and
+  calf. The state says nothing about them, yet the termination and the undesired contacts depend on them; recorded,
+  they let the world model predict them and imagination apply the same rules (:data:`GO2_TERMINATION_RULE`,
+  :data:`GO2_CONTACT_RULE`) to predicted states.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import math
 from dataclasses import dataclass
 
 from rwmu.data.layout import DataDims
-from rwmu.tasks.base import Task, TerminationRule, locomotion_state_names
+from rwmu.tasks.base import ContactRule, Task, TerminationRule, locomotion_state_names
 
 LEGS = ("FL", "FR", "RL", "RR")
 JOINT_TYPES = ("hip", "thigh", "calf")
@@ -55,11 +56,16 @@ DEFAULT_JOINT_POS: tuple[float, ...] = (
 # Body tilt beyond which an episode terminates: 60 degrees between the body z axis and the world vertical, i.e.
 # projected gravity z > -cos(60 deg) = -0.5. Chosen so that a stumble is not a termination, a roll-over is.
 TERMINATION_TILT_RAD = 1.0471975511965976
-EXTENSION_NAMES = ("base_height", "body_clearance")
-# The fall rule on (predicted) states: tilt beyond TERMINATION_TILT_RAD, or a body clearance below 0 (a base, hip or
-# thigh point under the floor plane, which is when MuJoCo reports the contact).
+EXTENSION_NAMES = ("base_height", "body_clearance") + tuple(f"leg_clearance_{leg}" for leg in LEGS)
+# MuJoCo reports a contact once a geom comes within its margin of the floor: the Go2 MJCF's robot geoms have 1 mm
+# (rwmu.sim.model checks it).
+CONTACT_MARGIN = 0.001
+# The fall rule on (predicted) states: tilt beyond TERMINATION_TILT_RAD, or a base, hip or thigh point within the
+# contact margin of the floor (a body contact).
 GO2_TERMINATION_RULE = TerminationRule(max_gravity_z=-math.cos(TERMINATION_TILT_RAD), clearance_column=1,
-                                       min_clearance=0.0)  # fmt: skip
+                                       min_clearance=CONTACT_MARGIN)  # fmt: skip
+# Undesired contacts 0-3 (thigh or calf of leg FL, FR, RL, RR on the floor) from the leg clearances (columns 2-5).
+GO2_CONTACT_RULE = ContactRule(contact_ids=(0, 1, 2, 3), clearance_columns=(2, 3, 4, 5), min_clearance=CONTACT_MARGIN)
 
 
 @dataclass(frozen=True)
@@ -103,13 +109,14 @@ _ACTION_MEAN: tuple[float, ...] | None = (
     -0.601, 0.632, -0.558, 0.589, 0.409, 0.427, 0.219, 0.241, 0.099, 0.0672, -0.288, -0.311
 )
 _ACTION_STD: tuple[float, ...] | None = (0.943, 0.935, 0.964, 0.952, 1.15, 1.17, 1.29, 1.31, 1.78, 1.79, 1.59, 1.6)
-_EXTENSION_MEAN: tuple[float, ...] | None = (0.301, 0.141)  # base_height, body_clearance
-_EXTENSION_STD: tuple[float, ...] | None = (0.0137, 0.0212)
+# Extensions: base height, body clearance, leg clearance FL, FR, RL, RR [m].
+_EXTENSION_MEAN: tuple[float, ...] | None = (0.301, 0.141, 0.0357, 0.037, 0.0565, 0.0577)
+_EXTENSION_STD: tuple[float, ...] | None = (0.0137, 0.0212, 0.037, 0.0381, 0.0527, 0.0542)
 
 GO2_FLAT = Task(
     name="go2_flat",
-    # State, action, contacts and termination as ANYmal-D flat (66 columns), plus the 2 extension columns: 68.
-    dims=DataDims(state=45, action=12, extension=2, contact=8, termination=1),
+    # State, action, contacts and termination as ANYmal-D flat (66 columns), plus the 6 extension columns: 72.
+    dims=DataDims(state=45, action=12, extension=6, contact=8, termination=1),
     dt=GO2_ACTUATION.physics_dt * GO2_ACTUATION.decimation,  # 0.02 s
     state_names=locomotion_state_names(JOINT_NAMES),
     action_names=tuple(f"joint_pos_target/{j}" for j in JOINT_NAMES),
@@ -122,6 +129,7 @@ GO2_FLAT = Task(
     extension_mean=_EXTENSION_MEAN,
     extension_std=_EXTENSION_STD,
     termination_rule=GO2_TERMINATION_RULE,
+    contact_rule=GO2_CONTACT_RULE,
     undesired_contact_ids=(0, 1, 2, 3),
     foot_contact_ids=(4, 5, 6, 7),
     episode_length=256,  # steps (docs/method.md section 3), 5.12 s
