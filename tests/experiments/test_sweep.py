@@ -137,8 +137,9 @@ def test_raising_iterations_extends_finished_runs(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(sw, "_run_logged", lambda cmd, log_path, env: calls.append(cmd))
     assert sw.execute_run(config, run, {}) == "partial"
-    train, evaluate = calls
+    train, evaluate, check = calls  # the longer policy gets a new evaluation and a new model check
     assert "--resume" in train and train[-2:] == ["--iterations", "12"] and "evaluate" in evaluate
+    assert "check-model" in check
 
 
 def test_write_results_from_run_files(tmp_path):
