@@ -259,24 +259,24 @@ def default_column_names(dims: DataDims) -> list[str]:
 def check_context_values(context: np.ndarray, names: Sequence[str], source: str,
                          line_of: Callable[[int], int]) -> None:
     """Context values must be finite; the error names the row and the context column."""
-    finite = np.isfinite(context)
+    _check_finite(context, source, line_of, lambda col: f"context column {names[col]!r}")
+
+
+def _check_finite(values: np.ndarray, source: str, line_of: Callable[[int], int],
+                  column: Callable[[int], str]) -> None:  # fmt: skip
+    """Raise on the first NaN/Inf of ``values`` (rows, columns), naming its row and ``column(index)``."""
+    finite = np.isfinite(values)
     if not finite.all():
         row, col = np.argwhere(~finite)[0]
         raise RwmuError(
-            f"{source}: row {line_of(int(row))}, context column {names[col]!r}: value {context[row, col]} is not "
-            f"finite; remove or repair rows with NaN/Inf"
+            f"{source}: row {line_of(int(row))}, {column(int(col))}: value {values[row, col]} is not finite; "
+            f"remove or repair rows with NaN/Inf"
         )
 
 
 def check_array_values(data: np.ndarray, dims: DataDims, source: str, line_of: Callable[[int], int]) -> None:
     """Finite everywhere; contacts and termination exactly 0 or 1. ``line_of(row_index)`` gives the 1-based row."""
-    finite = np.isfinite(data)
-    if not finite.all():
-        row, col = np.argwhere(~finite)[0]
-        raise RwmuError(
-            f"{source}: row {line_of(int(row))}, column {int(col) + 1}: value {data[row, col]} is not finite; "
-            f"remove or repair rows with NaN/Inf"
-        )
+    _check_finite(data, source, line_of, lambda col: f"column {col + 1}")
     start = dims.state + dims.action + dims.extension
     flags = data[:, start:]
     if flags.size:
