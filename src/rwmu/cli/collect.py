@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 import tyro
 
-from rwmu.cli.common import simulated_task
+from rwmu.cli.common import check_output_file, simulated_task
 from rwmu.behavior import TrotConfig, TrotDiversity
 from rwmu.data import save_dataset, write_csv_dataset
 from rwmu.errors import RwmuError
@@ -65,6 +65,7 @@ def run(cmd: Command) -> int:
     out = cmd.out
     if out.exists() and not out.is_dir():
         raise RwmuError(f"--out {out}: exists and is not a folder")
+    check_output_file(out / "collect_stats.json", "--out")  # the folder can be created and written
     if out.is_dir() and (any(out.glob("state_action_data_*.csv")) or (out / "dataset.rwmu").exists()):
         raise RwmuError(f"--out {out}: already holds a dataset (state_action_data_*.csv or dataset.rwmu); "
                         f"choose an empty folder")  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import tyro
 
-from rwmu.cli.common import simulated_task
+from rwmu.cli.common import check_output_file, simulated_task
 from rwmu.errors import RwmuError
 from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
 from rwmu.evaluation.tables import format_evaluation_table
@@ -47,6 +47,9 @@ def run(cmd: Command) -> int:
     config = cmd.eval
     if config.max_envs < 1 or config.num_workers < 1:
         raise RwmuError("--max-envs and --num-workers must be >= 1")
+    for flag, path in (("--json", cmd.json), ("--video", cmd.video)):  # checked before the episodes run
+        if path is not None:
+            check_output_file(path, flag)
     result = evaluate_policy(cmd.policy, config, task, video_path=cmd.video, progress=cmd.progress,
                              video_steps=cmd.video_steps)  # fmt: skip
     result["policy"] = cmd.policy

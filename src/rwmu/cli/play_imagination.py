@@ -13,7 +13,7 @@ from typing import Literal
 
 import torch
 
-from rwmu.cli.common import check_device
+from rwmu.cli.common import check_device, check_output_file
 from rwmu.data.loading import load_dataset
 from rwmu.envs.imagination import ImaginationEnv
 from rwmu.errors import RwmuError
@@ -62,6 +62,8 @@ def run(cmd: Command) -> int:
     if cmd.steps < 1 or cmd.num_envs < 1:
         raise RwmuError("--steps and --num-envs must be >= 1")
     check_device(cmd.device)
+    if cmd.json is not None:
+        check_output_file(cmd.json, "--json")
     actor, info = load_actor(cmd.policy, device=cmd.device)
     task = get_task(cmd.task or info["task"])
     if cmd.task is None and info.get("reward_weights"):
