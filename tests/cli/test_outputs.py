@@ -17,9 +17,10 @@ def a_file(tmp_path):
 def test_evaluate_refuses_a_json_it_cannot_write_before_the_episodes(tmp_path, a_file, capsys):
     assert main(["evaluate", "--policy", "zero", "--episodes", "64", "--json", str(tmp_path)]) == 2
     assert main(["evaluate", "--policy", "zero", "--json", str(a_file / "out.json")]) == 2
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert "--json" in err and "is a folder" in err and "is not a folder" in err and "Traceback" not in err
-    assert "episodes" not in capsys.readouterr().out  # refused before any episode ran
+    assert "episodes" not in captured.out  # refused before any episode ran
     assert not (tmp_path / "out.json").exists()
 
 
