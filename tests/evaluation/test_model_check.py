@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -71,3 +72,12 @@ def test_cli_check_model_writes_json_and_refuses_bad_input(world, tmp_path):
     assert main(args + ["--json", str(tmp_path)]) == 2  # a folder, refused before any work
     assert main(["check-model", "--world-model", str(folder / "data.rwmu"), "--data", str(folder / "data.rwmu"),
                  "--policy", "zero"]) == 2  # fmt: skip
+
+
+def test_a_policy_that_falls_at_once_gets_a_note_not_an_error(world):
+    model, data, _ = world
+    short = dataclasses.replace(GO2, episode_length=3)  # every episode ends before the model's 4-step history fills
+    report = check_model(model, "zero", data, short, ModelCheckConfig(episodes=1, num_envs=1, windows=16))
+    assert report["policy"]["windows"] == 0 and "nothing to replay" in report["policy"]["note"]
+    assert report["u_ratio"] is None and report["data"]["windows"] == 16
+    assert any("nothing to replay" in line for line in format_model_check(report))

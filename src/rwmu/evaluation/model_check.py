@@ -89,8 +89,13 @@ def score_windows(model, ds: TrajectoryDataset, task: Task, config: ModelCheckCo
 
     # One step: windows of M + 1 rows (the last row may be a fall).
     starts = _pick(window_starts(ds, M + 1), config.windows, config.seed)
-    if starts.size == 0:
-        raise RwmuError(f"no {M + 1}-row window in the data to check the model on; roll longer episodes")
+    if starts.size == 0:  # every episode ended within the model's history: nothing to replay, and that is the finding
+        lengths = ds.trajectory_lengths
+        out.update(windows=0, one_step_rel_error=None, u=None, falls_head=None, falls_rule=None, contacts=None,
+                   open_loop_rel_error=None, open_loop_windows=0,
+                   note=f"no episode lasted the model's {M}-step history plus one step (longest trajectory "
+                        f"{int(lengths.max())} rows, {out['falls']} falls): nothing to replay")  # fmt: skip
+        return out
     rows = gather_windows(data, torch.as_tensor(starts), M + 1)
     one = open_loop_rollout(model, rows[..., dims.state_slice], rows[..., dims.action_slice], 1)
     true_next = rows[:, M : M + 1, dims.state_slice]
@@ -159,10 +164,12 @@ def check_model(model, policy: str | Any, dataset: TrajectoryDataset, task: Task
     rollouts, _ = collect_dataset(actor, collect, task, provenance={"policy": str(policy)}, progress=progress)
     on_policy = score_windows(model, rollouts, task, config)
     on_data = score_windows(model, dataset, task, config)
+    if on_data["windows"] == 0:
+        raise RwmuError(f"the dataset has no {model.history_horizon + 1}-row window to check the model on")
     data_u = on_data["u"]["p50"]
     return {
         "policy": on_policy, "data": on_data, "horizon": config.horizon,
-        "u_ratio": on_policy["u"]["p50"] / data_u if data_u > 0 else None,
+        "u_ratio": on_policy["u"]["p50"] / data_u if on_policy["u"] and data_u > 0 else None,
     }  # fmt: skip
 
 
@@ -184,7 +191,8 @@ def format_model_check(report: dict[str, Any]) -> list[str]:
         ("windows scored", lambda m: fmt(m["windows"])),
         ("one-step relative error", lambda m: fmt(m["one_step_rel_error"])),
         (f"open-loop relative error at {report['horizon']} steps", lambda m: fmt(m["open_loop_rel_error"])),
-        ("u mean / median / p90", lambda m: f"{fmt(m['u']['mean'])} / {fmt(m['u']['p50'])} / {fmt(m['u']['p90'])}"),
+        ("u mean / median / p90", lambda m: f"{fmt(m['u']['mean'])} / {fmt(m['u']['p50'])} / {fmt(m['u']['p90'])}"
+         if m["u"] else "-"),
         ("falls predicted vs real (imagination)", lambda m: falls(m, "falls_rule") if m.get("falls_rule")
          else falls(m, "falls_head")),
         ("falls predicted vs real (learned head)", lambda m: falls(m, "falls_head")),
@@ -198,5 +206,7 @@ def format_model_check(report: dict[str, Any]) -> list[str]:
     lines = [f"{'':<{width}}  {'policy in MuJoCo':<36}  behaviour data"]
     for name, get in rows:
         lines.append(f"{name:<{width}}  {get(report['policy']):<36}  {get(report['data'])}")
+    if report["policy"].get("note"):
+        lines.append(f"policy: {report['policy']['note']}")
     lines.append(f"u on the policy's states is {fmt(report['u_ratio'], 2)}x its median on the data")
     return lines

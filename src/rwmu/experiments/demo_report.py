@@ -134,7 +134,8 @@ def _check_row(report: dict[str, Any]) -> dict[str, Any] | None:
     falls = on_policy.get("falls_rule") or on_policy.get("falls_head") or {}
     contacts = on_policy.get("contacts") or {}
     return {
-        "u_ratio": report.get("u_ratio"), "u_policy_p50": on_policy["u"]["p50"], "u_data_p50": on_data["u"]["p50"],
+        "u_ratio": report.get("u_ratio"), "u_policy_p50": (on_policy["u"] or {}).get("p50"),
+        "u_data_p50": on_data["u"]["p50"],
         "one_step_error_policy": on_policy["one_step_rel_error"], "one_step_error_data": on_data["one_step_rel_error"],
         "falls_real": falls.get("real"), "falls_predicted": falls.get("predicted"),
         "fall_precision": falls.get("precision"), "fall_recall": falls.get("recall"),
