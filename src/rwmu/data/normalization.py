@@ -142,3 +142,12 @@ class Normalization:
         if self.extension_mean.numel() == 0:
             return e
         return e * self.extension_std + self.extension_mean
+
+    def normalize_rows(self, rows: torch.Tensor, dims) -> torch.Tensor:
+        """Dataset rows ``(..., columns)`` laid out as ``dims`` (:class:`~rwmu.data.layout.DataDims`) with their state,
+        action and extension columns normalised, in place; contacts and termination stay 0/1. Returns ``rows``."""
+        rows[..., dims.state_slice] = self.normalize_state(rows[..., dims.state_slice])
+        rows[..., dims.action_slice] = self.normalize_action(rows[..., dims.action_slice])
+        if dims.extension:
+            rows[..., dims.extension_slice] = self.normalize_extension(rows[..., dims.extension_slice])
+        return rows

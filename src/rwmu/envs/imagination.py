@@ -69,8 +69,8 @@ from tensordict import TensorDict
 from rwmu.data.normalization import Normalization
 from rwmu.data.windows import gather_windows, window_starts
 from rwmu.errors import RwmuError
-from rwmu.models.calibration import uncertainty_quantile, uncertainty_reference
-from rwmu.tasks.base import Task, TerminationRule
+from rwmu.models.calibration import CALIBRATION_WINDOWS, uncertainty_quantile, uncertainty_reference
+from rwmu.tasks.base import Task
 from rwmu.tasks.locomotion import LocomotionCore, LocomotionVecEnv, reward_names
 
 __all__ = ["REWARD_NAMES", "DatasetHistorySampler", "HistoryBatch", "ImaginationConfig", "ImaginationEnv"]
@@ -363,12 +363,10 @@ class ImaginationEnv(LocomotionVecEnv):
         starts = window_starts(dataset, m + 1)
         if starts.size == 0:
             raise RwmuError(f"the dataset has no {m + 1}-row window to measure the world model's uncertainty on")
-        pick = np.sort(np.random.default_rng(0).choice(starts.size, size=min(2048, starts.size), replace=False))
+        count = min(CALIBRATION_WINDOWS, starts.size)
+        pick = np.sort(np.random.default_rng(0).choice(starts.size, size=count, replace=False))
         rows = gather_windows(torch.as_tensor(dataset.data), torch.as_tensor(starts[pick]), m + 1).to(self.device)
-        dims = dataset.dims
-        rows[..., dims.state_slice] = self.normalization.normalize_state(rows[..., dims.state_slice])
-        rows[..., dims.action_slice] = self.normalization.normalize_action(rows[..., dims.action_slice])
-        compact = rows.reshape(-1, rows.shape[-1])
+        compact = self.normalization.normalize_rows(rows, dataset.dims).reshape(-1, rows.shape[-1])
         offsets = torch.arange(0, compact.shape[0], m + 1, device=self.device)
         reference = uncertainty_reference(model, compact, offsets,
                                           source="imagination dataset windows (the model stores no reference)")
@@ -379,8 +377,7 @@ class ImaginationEnv(LocomotionVecEnv):
     def _task_rule(model, task: Task, rule, mode: str, flag: str):
         """``rule`` (the task's termination or contact rule) if ``mode`` asks for it (or allows it) and the model
         predicts the extension columns it reads, else None (the learned head)."""
-        reads_extension = not isinstance(rule, TerminationRule) or rule.clearance_column is not None
-        usable = rule is not None and (not reads_extension or model.dims.extension == task.dims.extension)
+        usable = rule is not None and (not rule.reads_extension or model.dims.extension == task.dims.extension)
         if mode == "rule" and not usable:
             why = f"defines no {flag} rule" if rule is None else (
                 f"needs the {task.dims.extension} extension columns {', '.join(task.extension_names)}, which the "

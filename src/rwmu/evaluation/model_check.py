@@ -50,17 +50,6 @@ class ModelCheckConfig:
     """most windows scored per source (policy, data)"""
 
 
-def _normalized(ds: TrajectoryDataset, model) -> torch.Tensor:
-    """``(rows, columns)`` copy of the data with state, action and extension columns in the model's units."""
-    norm, dims = model.normalization, ds.dims
-    t = torch.as_tensor(np.asarray(ds.data, dtype=np.float32)).clone()
-    t[:, dims.state_slice] = norm.normalize_state(t[:, dims.state_slice])
-    t[:, dims.action_slice] = norm.normalize_action(t[:, dims.action_slice])
-    if dims.extension:
-        t[:, dims.extension_slice] = norm.normalize_extension(t[:, dims.extension_slice])
-    return t
-
-
 def _pick(starts: np.ndarray, count: int, seed: int) -> np.ndarray:
     if starts.size <= count:
         return starts
@@ -83,7 +72,7 @@ def score_windows(model, ds: TrajectoryDataset, task: Task, config: ModelCheckCo
     M, dims = model.history_horizon, ds.dims
     if dims != task.dims or model.dims.state != dims.state:
         raise RwmuError(f"data ({dims.describe()}) does not fit the world model or task {task.name}")
-    data = _normalized(ds, model)
+    data = model.normalization.normalize_rows(torch.tensor(np.asarray(ds.data, dtype=np.float32)), dims)
     norm = model.normalization
     out: dict[str, Any] = {"rows": ds.num_rows, "episodes": ds.num_episodes, "falls": ds.num_terminations}
 

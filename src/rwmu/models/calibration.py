@@ -22,6 +22,7 @@ from rwmu.errors import RwmuError
 UNCERTAINTY_LEVELS = tuple(i / 100 for i in range(100)) + (0.995, 0.999, 1.0)
 """Quantile levels stored in a reference, increasing: every percent, 99.5 %, 99.9 % and the maximum."""
 REDUCTIONS = ("std_sum", "var_sum")
+CALIBRATION_WINDOWS = 2048  # most windows a reference is measured on
 
 
 @torch.no_grad()

@@ -121,6 +121,11 @@ class TerminationRule:
     clearance_column: int | None = None  # index into the extension columns; None: tilt only
     min_clearance: float = 0.0  # [m] a clearance below this counts as a body contact with the floor
 
+    @property
+    def reads_extension(self) -> bool:
+        """Whether the rule needs the extension columns (a tilt-only rule does not)."""
+        return self.clearance_column is not None
+
     def __call__(self, state: torch.Tensor, extension: torch.Tensor | None, layout: "StateLayout") -> torch.Tensor:
         """(n,) bool from PHYSICAL ``state`` (n, S) and ``extension`` (n, E) (None: tilt only)."""
         fallen = state[:, layout.gravity.start + 2] > self.max_gravity_z
@@ -146,6 +151,11 @@ class ContactRule:
     def __post_init__(self) -> None:
         if len(self.contact_ids) != len(self.clearance_columns):
             raise ValueError("ContactRule needs one clearance column per contact id")
+
+    @property
+    def reads_extension(self) -> bool:
+        """Always: every contact it sets comes from an extension column."""
+        return True
 
     def __call__(self, contacts: torch.Tensor, extension: torch.Tensor) -> torch.Tensor:
         """``contacts`` (n, C) 0/1 with the rule's contacts replaced from PHYSICAL ``extension`` (n, E); a new tensor."""

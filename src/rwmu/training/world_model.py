@@ -22,7 +22,7 @@ from tqdm import tqdm
 from rwmu.data.normalization import Normalization
 from rwmu.data.windows import gather_windows, split_windows
 from rwmu.errors import RwmuError
-from rwmu.models.calibration import uncertainty_reference
+from rwmu.models.calibration import CALIBRATION_WINDOWS, uncertainty_reference
 from rwmu.models.checkpoint import load_world_model, save_world_model
 from rwmu.models.ensemble import WorldModelEnsemble
 from rwmu.models.rollout import open_loop_rollout, relative_error
@@ -30,18 +30,10 @@ from rwmu.training.world_model_config import TrainModelConfig
 from rwmu.training.world_model_loss import event_pos_weights, split_columns, world_model_loss
 from rwmu.utils.io import write_json_atomic, write_run_config
 
-CALIBRATION_WINDOWS = 2048  # windows the stored uncertainty quantiles are measured on
-
-
 def normalized_tensor(data: np.ndarray, dims, norm, device) -> torch.Tensor:
     """A normalised copy of the whole dataset (state, action and extension columns). ``(rows, cols)``; ``data`` is
     untouched."""
-    t = torch.tensor(np.asarray(data, dtype=np.float32), device=device)
-    t[:, dims.state_slice] = norm.normalize_state(t[:, dims.state_slice])
-    t[:, dims.action_slice] = norm.normalize_action(t[:, dims.action_slice])
-    if dims.extension:
-        t[:, dims.extension_slice] = norm.normalize_extension(t[:, dims.extension_slice])
-    return t
+    return norm.normalize_rows(torch.tensor(np.asarray(data, dtype=np.float32), device=device), dims)
 
 
 class _Logger:
