@@ -55,6 +55,14 @@ def test_aggregate_runs_per_lambda_by_hand():
     assert one["imagined_reward_mean"] == pytest.approx(0.05)
     assert one["imagined_task_reward_std"] == pytest.approx(math.sqrt(0.005))
     assert one["epistemic_uncertainty_mean"] == pytest.approx(1.5)
+    # 95 % Student-t half-width over 2 seeds: t(0.975, 1) = 12.706 times std / sqrt(2); undefined for one seed
+    assert one["true_return_ci95"] == pytest.approx(12.7062047 * math.sqrt(2.0) / math.sqrt(2), rel=1e-6)
+    assert math.isnan(zero["true_return_ci95"])
+
+
+def test_mean_ci95_matches_the_t_table():
+    mean, half = sw.mean_ci95([1.0, 2.0, 3.0, 4.0, None])
+    assert mean == 2.5 and half == pytest.approx(3.18245 * math.sqrt(5 / 3) / 2, rel=1e-5)  # t(0.975, 3)
 
 
 def test_plan_runs_names_and_validation(tmp_path):

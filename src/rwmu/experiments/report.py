@@ -1,5 +1,5 @@
 """Report writing for experiments: Markdown tables, PNG plots (matplotlib Agg, no pyplot state), JSON and the
-mean / spread over seeds that the sweep reports.
+mean / spread over seeds (and the 95 % interval of the mean) that the sweep reports.
 
 Everything is written atomically (:mod:`rwmu.utils.io`), so an interrupted run never leaves a half-written report.
 The plot helpers take plain Python lists / dicts (the numbers that also go into the JSON), so a report can be
@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 from typing import Any, Iterable, Sequence
+
+from scipy import stats
 
 from rwmu.evaluation.plots import new_figure, save_figure
 from rwmu.utils.io import write_json_atomic, write_text_atomic
@@ -27,6 +29,16 @@ def mean_std(values: Iterable[Any]) -> tuple[float, float]:
     if len(xs) < 2:
         return mean, 0.0
     return mean, math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
+
+
+def mean_ci95(values: Iterable[Any]) -> tuple[float, float]:
+    """Mean and the half-width of its two-sided 95 % Student-t interval over the finite values (NaN half-width for
+    fewer than two values; NaN mean for none)."""
+    xs = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    mean, std = mean_std(xs)
+    if len(xs) < 2:
+        return mean, float("nan")
+    return mean, float(stats.t.ppf(0.975, len(xs) - 1)) * std / math.sqrt(len(xs))
 
 
 # ------------------------------------------------------------------------------------------------------------------

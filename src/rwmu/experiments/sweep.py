@@ -36,7 +36,7 @@ from rwmu.errors import RwmuError
 from rwmu.experiments import report as rep
 from rwmu.experiments import sweep_curve
 from rwmu.experiments.paths import SUMMARY_JSON, lambda_label
-from rwmu.experiments.report import mean_std
+from rwmu.experiments.report import mean_ci95, mean_std
 from rwmu.training.runner import latest_checkpoint
 from rwmu.utils.io import (
     folder_lock,
@@ -50,6 +50,7 @@ from rwmu.utils.io import (
 EVALUATION_JSON = "evaluation.json"
 MODEL_CHECK_JSON = "model_check.json"
 CSV_COLUMNS = ("lambda", "seed", "true_return_mean", "true_return_std", "episodes", "falls", "fall_rate",
+               "normalized_score",
                "imagined_reward", "imagined_task_reward", "epistemic_uncertainty", "u_ratio", "fall_recall",
                "undesired_contacts_predicted", "undesired_contacts_real", "train_seconds", "run_dir")  # fmt: skip
 
@@ -66,7 +67,9 @@ class SweepConfig:
     task: str = "go2_flat"
     episodes: int = 16  # MuJoCo episodes per policy (rwmu evaluate default)
     eval_seed: int = 0  # same evaluation episodes for every policy
-    behavior: bool = True  # also evaluate the scripted behaviour controller (the data's source)
+    behavior: bool = True  # also evaluate the behaviour policy (the data's source)
+    # the behaviour policy as rwmu evaluate --policy takes it: scripted (the demo data's), a checkpoint, an export
+    behavior_policy: str = "scripted"
     # extra `rwmu train-policy` flags (e.g. --iterations 50); the command line builds them from its own flags
     train_args: tyro.conf.Suppress[tuple[str, ...]] = ()
     curve: bool = False  # also score every saved checkpoint: true return against PPO iterations (sweep_curve.*)
@@ -219,6 +222,7 @@ def read_run_record(run: SweepRun, iterations: int | None = None) -> dict[str, A
         "episodes": evaluation.get("episodes"),
         "falls": evaluation.get("falls"),
         "fall_rate": evaluation.get("fall_rate"),
+        "normalized_score": evaluation.get("normalized_score"),
         "imagined_reward": summary.get("imagined_reward"),
         "imagined_task_reward": summary.get("imagined_task_reward"),
         "epistemic_uncertainty": summary.get("epistemic_uncertainty"),
@@ -231,15 +235,18 @@ def read_run_record(run: SweepRun, iterations: int | None = None) -> dict[str, A
     }
 
 
-AGGREGATED_KEYS = ("true_return_mean", "fall_rate", "imagined_reward", "imagined_task_reward", "epistemic_uncertainty")
+AGGREGATED_KEYS = ("true_return_mean", "fall_rate", "normalized_score", "imagined_reward", "imagined_task_reward",
+                   "epistemic_uncertainty")
 
 
 def aggregate_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per lambda (ascending): number of seeds, and mean / sample std over seeds of each per-run value.
 
     ``true_return`` is the per-run mean return over MuJoCo episodes, so ``true_return_std`` is the spread across
-    seeds (not across episodes). Keys: ``lambda``, ``seeds``, ``true_return_mean``, ``true_return_std``,
-    ``fall_rate_mean``/``_std``, ``imagined_reward_mean``/``_std``, ``imagined_task_reward_mean``/``_std``,
+    seeds (not across episodes), and ``true_return_ci95`` the half-width of the 95 % Student-t interval of the mean
+    over seeds (NaN with one seed). Keys: ``lambda``, ``seeds``, ``true_return_mean``, ``true_return_std``,
+    ``true_return_ci95``, ``normalized_score_mean``/``_std``, ``fall_rate_mean``/``_std``, ``falls`` and
+    ``episodes`` (summed over seeds), ``imagined_reward_mean``/``_std``, ``imagined_task_reward_mean``/``_std``,
     ``epistemic_uncertainty_mean``/``_std``.
     """
     by_lambda: dict[float, list[dict[str, Any]]] = {}
@@ -252,6 +259,9 @@ def aggregate_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for key in AGGREGATED_KEYS:
             name = "true_return" if key == "true_return_mean" else key
             row[f"{name}_mean"], row[f"{name}_std"] = mean_std([r.get(key) for r in group])
+        row["true_return_ci95"] = mean_ci95([r.get("true_return_mean") for r in group])[1]
+        row["falls"] = sum(int(r.get("falls") or 0) for r in group)
+        row["episodes"] = sum(int(r.get("episodes") or 0) for r in group)
         rows.append(row)
     return rows
 
@@ -274,23 +284,28 @@ def write_results(out_dir: str | Path, records: list[dict[str, Any]], behavior: 
         "runs": records,
         "aggregated": aggregated,
         "behavior": None if not behavior else {k: behavior.get(k) for k in
-                                                ("return_mean", "return_std", "episodes", "falls", "fall_rate")},
+                                                ("policy", "return_mean", "return_std", "episodes", "falls",
+                                                 "fall_rate", "normalized_score")},
         "pending": pending or [],
         "definitions": {
             "true_return_mean": "per run: mean MuJoCo return over episodes (unpenalised task reward)",
             "aggregated.*_std": "sample std (ddof=1) over seeds of the per-run values; 0 with one seed",
+            "aggregated.true_return_ci95": "half-width of the 95 % Student-t interval of the mean over seeds",
+            "normalized_score": "rwmu evaluate's: 0 = standing still (zero actions), 1 = the shipped expert",
             "imagined_reward": "mean reward per imagined env step over the last PPO iteration, penalty included",
             "imagined_task_reward": "the same without the uncertainty penalty",
         },
     }
     write_json_atomic(out / "sweep.json", data)
-    rows = [[a["lambda"], len(a["seeds"]), a["true_return_mean"], a["true_return_std"], a["fall_rate_mean"],
-             a["imagined_reward_mean"], a["imagined_task_reward_mean"]] for a in aggregated]  # fmt: skip
+    rows = [[a["lambda"], len(a["seeds"]), a["true_return_mean"], a["true_return_ci95"], a["true_return_std"],
+             a["normalized_score_mean"], f"{a['falls']}/{a['episodes']}", a["imagined_reward_mean"],
+             a["imagined_task_reward_mean"]] for a in aggregated]  # fmt: skip
     md = ["# MOPO-PPO lambda sweep", "",
-          rep.markdown_table(["lambda", "seeds", "true return (mean)", "std over seeds", "fall rate",
-                              "imagined reward/step", "imagined task reward/step"], rows), ""]  # fmt: skip
+          rep.markdown_table(["lambda", "seeds", "true return (mean)", "95 % interval +-", "std over seeds",
+                              "normalised score", "falls", "imagined reward/step", "imagined task reward/step"],
+                             rows), ""]  # fmt: skip
     if behavior_return is not None:
-        md += [f"Behaviour controller: true return {rep.format_number(behavior_return)} +- "
+        md += [f"Behaviour policy ({behavior.get('policy')}): true return {rep.format_number(behavior_return)} +- "
                f"{rep.format_number(behavior.get('return_std'))} over {behavior.get('episodes')} episodes.", ""]
     if pending:
         md += [f"Not finished yet: {', '.join(pending)}.", ""]
@@ -375,7 +390,7 @@ def _run_sweep_locked(out: Path, config: SweepConfig, log: Callable[[str], None]
         futures = {pool.submit(execute_run, config, r, env): r.name for r in todo}
         behavior_future = None
         if config.behavior and not behavior_path.is_file():
-            behavior_future = pool.submit(_run_logged, evaluate_command(config, "scripted", behavior_path),
+            behavior_future = pool.submit(_run_logged, evaluate_command(config, config.behavior_policy, behavior_path),
                                           out / "behavior_log.txt", env)  # fmt: skip
         failures += _wait_for(futures, "sweep", "run", log)
         if behavior_future is not None:

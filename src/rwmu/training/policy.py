@@ -11,7 +11,8 @@ and runs :class:`ImaginationRunner` (rsl_rl's ``OnPolicyRunner``) on it. The run
   ``log_code_state``;
 - ``summary.json``: ``imagined_reward`` / ``imagined_task_reward``, the mean reward per environment step over the
   last iteration with and without the uncertainty penalty (defined even if no episode ended), the mean epistemic
-  uncertainty, and rsl_rl's mean episode return when episodes ended.
+  uncertainty, rsl_rl's mean episode return when episodes ended, and ``behavior_cloning`` (pairs, fit MSE and
+  action std, with ``--behavior.*``).
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
 from rwmu.data.loading import load_dataset
 from rwmu.envs.imagination import ImaginationEnv
 from rwmu.errors import RwmuError
 from rwmu.models.checkpoint import load_world_model
+from rwmu.training.behavior_cloning import BehaviorRegularizedPPO, behavior_pairs, fit_actor
 from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.training.runner import (
     RwmuRunner,
@@ -62,6 +65,22 @@ class ImaginationRunner(RwmuRunner):
                             "...); resume with the same --world-model or start a new --out")  # fmt: skip
 
 
+def clone_behavior(runner: RwmuRunner, dataset, task, config: PolicyTrainingConfig, fit: bool) -> dict | None:
+    """Behaviour cloning around PPO as ``config.behavior`` asks (:mod:`rwmu.training.behavior_cloning`): fit the
+    actor to the data (a new run only) and hand the regulariser its pairs. Returns the fit's figures, or None."""
+    settings = config.behavior
+    if not settings.uses_data:
+        return None
+    observations, actions = behavior_pairs(dataset, task)
+    generator = torch.Generator(device=config.device).manual_seed(config.seed)
+    result: dict = {"pairs": int(observations.shape[0])}
+    if settings.init and fit:
+        result.update(fit_actor(runner.alg.actor, observations, actions, settings, generator))
+    if isinstance(runner.alg, BehaviorRegularizedPPO):
+        runner.alg.set_behavior_data(observations, actions, generator)
+    return result
+
+
 def train_policy(
     task,
     world_model_path: str | Path,
@@ -89,6 +108,7 @@ def train_policy(
     out_dir = Path(out_dir)
     device = str(config.device)
     resume_path = check_run_start(out_dir, config, resume)
+    config.behavior.validate()
     seed_everything(config.seed)
     world_model_path = Path(world_model_path)
     model = load_world_model(world_model_path, device=device, task=task)
@@ -107,6 +127,7 @@ def train_policy(
                                verbose=config.verbose, progress=progress, log_code_state=config.log_code_state,
                                print_networks=config.print_networks)  # fmt: skip
     info["rsl_rl_cfg"] = to_jsonable(runner.cfg)
+    behavior = clone_behavior(runner, dataset, task, config, fit=resume_path is None)
     done_iterations, remaining = runner.continue_from(resume_path, config.iterations)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_run_config(out_dir, {"command": command, "train_policy": config, "task": task, "rsl_rl": info["rsl_rl_cfg"]})
@@ -137,6 +158,7 @@ def train_policy(
         "env_steps_per_second": remaining * config.steps_per_env * env.num_envs / wall,
         "wall_time_s": wall + float(earlier.get("wall_time_s", 0.0)),
         "world_model": info["world_model"],
+        "behavior_cloning": behavior,
         "history": {
             key: list(earlier.get("history", {}).get(key, [])) + [h[stat] for h in runner.iteration_stats]
             for key, stat in (("imagined_reward", "reward"), ("imagined_task_reward", "task_reward"),

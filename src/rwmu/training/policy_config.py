@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rwmu.envs.imagination import ImaginationConfig
+from rwmu.training.behavior_cloning import BehaviorCloningConfig
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class PolicyTrainingConfig:
     env: ImaginationConfig = field(default_factory=ImaginationConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     policy: ActorCriticConfig = field(default_factory=ActorCriticConfig)
+    behavior: BehaviorCloningConfig = field(default_factory=BehaviorCloningConfig)
 
 
 def _reference_preset() -> PolicyTrainingConfig:

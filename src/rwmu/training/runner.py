@@ -41,16 +41,19 @@ def rsl_rl_train_cfg(config: Any) -> dict:
                        "project_name": config.wandb_project}  # fmt: skip
     else:
         logger = "tensorboard"
+    algorithm: dict[str, Any] = {"class_name": "rsl_rl.algorithms:PPO",
+                                 **{f.name: getattr(ppo, f.name) for f in dataclasses.fields(ppo)}}  # fmt: skip
+    behavior = getattr(config, "behavior", None)
+    if behavior is not None and (behavior.regularizer_steps > 0 or behavior.critic_warmup > 0):
+        algorithm = {**algorithm, "class_name": "rwmu.training.behavior_cloning:BehaviorRegularizedPPO",
+                     **behavior.algorithm_kwargs()}  # fmt: skip
     return {
         "num_steps_per_env": int(config.steps_per_env),
         "save_interval": int(config.save_interval),
         "obs_groups": {"actor": ["policy"], "critic": ["policy"]},
         "logger": logger,
         "check_for_nan": True,
-        "algorithm": {
-            "class_name": "rsl_rl.algorithms:PPO",
-            **{f.name: getattr(ppo, f.name) for f in dataclasses.fields(ppo)},
-        },
+        "algorithm": algorithm,
         "actor": {
             "class_name": "rsl_rl.models:MLPModel",
             "hidden_dims": list(pol.actor_hidden_dims),
