@@ -13,7 +13,7 @@ set -euo pipefail
 DATASETS=${1:?folder of experiments/graded_datasets.py}
 OUT=${2:?output folder}
 SEEDS=${SEEDS:-"0 1 2"}
-LAMBDAS=${LAMBDAS:-"0 1"}
+LAMBDAS=${LAMBDAS:-"0 1 3"}
 JOBS=${JOBS:-2}
 export OMP_NUM_THREADS=1
 # PPO scale of every MOPO-PPO run (CPU budget: about 4 minutes per run on one core).
@@ -21,7 +21,7 @@ PPO="--iterations 100 --num-envs 512 --steps-per-env 24"
 # Behaviour cloning around PPO (docs/method.md section 6.4) and MOPO's short branched rollouts (h = 48 steps).
 BC="--behavior.init --behavior.regularizer-steps 5 --behavior.critic-warmup 10 --env.episode-length 48"
 
-for d in medium mixed; do
+for d in ${NAMES:-medium mixed}; do
   DATA="$DATASETS/$d/dataset.rwmu"
   WM="$OUT/$d/wm"
   [ -f "$WM/model_best.pt" ] || rwmu train-model --task go2_flat --data "$DATA" --out "$WM" \

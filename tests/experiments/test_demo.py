@@ -64,6 +64,16 @@ def test_tiny_demo_rerun_skips_finished_stages(tiny_demo):
     assert (out / "world_model" / "model_best.pt").stat().st_mtime_ns == mtime
 
 
+def test_tiny_demo_repeats_with_the_same_seed(tiny_demo, tmp_path):
+    out, config, report, _ = tiny_demo
+    again = run_demo(tmp_path / "again", config, log=lambda s: None)
+    keys = ("true_return_mean", "true_return_std", "falls", "imagined_reward", "imagined_task_reward")
+    first = [[p.get(k) for k in keys] for p in report["policies"]]
+    assert first == [[p.get(k) for k in keys] for p in again["policies"]]
+    lam1 = json.loads((out / "policy_lam1" / "summary.json").read_text())
+    assert lam1["behavior_cloning"]["pairs"] > 0 and "mse" in lam1["behavior_cloning"]  # the demo clones first
+
+
 def test_demo_refuses_a_folder_with_other_settings(tiny_demo):
     out, config, _, _ = tiny_demo
     other = dataclasses.replace(config, seed=config.seed + 1)

@@ -45,6 +45,7 @@ from rwmu.models.config import ArchitectureConfig
 from rwmu.sim.collect import CollectConfig, collect_dataset
 from rwmu.tasks import get_task
 from rwmu.tasks.base import Task
+from rwmu.training.behavior_cloning import BehaviorCloningConfig
 from rwmu.training.policy import train_policy
 from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.training.runner import latest_checkpoint, saved_checkpoints
@@ -93,7 +94,13 @@ class DemoConfig:
         iterations=150,  # paper Table S11: 2500
         steps_per_env=24,  # paper Table S11: 100; the reference code's 24 (docs/method.md section 7)
         save_interval=150,  # only the final checkpoint (rwmu train-policy: every 50 iterations)
-        env=dataclasses.replace(PolicyTrainingConfig().env, num_envs=256),  # paper Table S11: 4096
+        env=dataclasses.replace(
+            PolicyTrainingConfig().env,
+            num_envs=256,  # paper Table S11: 4096
+            episode_length=48,  # MOPO's short branched rollouts (docs/method.md section 6.4); the task's: 256
+        ),
+        # start from the behaviour-cloned actor and keep it near the data (docs/method.md section 6.4; paper: off)
+        behavior=BehaviorCloningConfig(init=True, regularizer_steps=5, critic_warmup=10),
     ))  # fmt: skip
     lambdas: tuple[float, ...] = field(default=(1.0, 0.0), metadata={  # paper Table S11's 1, and 0 (no penalty)
         "help": "uncertainty penalties, one policy each (docs/method.md section 6)"})
@@ -200,8 +207,10 @@ def _tiny_preset() -> DemoConfig:
             checkpoint_interval=4,
         ),
         uncertainty=UncertaintyEvalConfig(windows=4, horizon=16),
-        policy=dataclasses.replace(PolicyTrainingConfig(), iterations=2, steps_per_env=8, save_interval=2,
-                                   env=dataclasses.replace(PolicyTrainingConfig().env, num_envs=16)),
+        policy=dataclasses.replace(PolicyTrainingConfig(), iterations=3, steps_per_env=8, save_interval=3,
+                                   env=dataclasses.replace(PolicyTrainingConfig().env, num_envs=16),
+                                   behavior=BehaviorCloningConfig(init=True, init_steps=20, batch_size=256,
+                                                                  regularizer_steps=2, critic_warmup=1)),
         evaluation=EvaluationConfig(episodes=2),
         model_check=ModelCheckConfig(episodes=1, num_envs=1, windows=32, horizon=4),
     )  # fmt: skip
