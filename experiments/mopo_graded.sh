@@ -1,46 +1,65 @@
 #!/usr/bin/env bash
 # MOPO-PPO on the graded datasets (docs/results.md section 6): for the medium and the mixed dataset of
 # experiments/graded_datasets.py, a world model, then `rwmu sweep` over lambda x 3 seeds of
-#   bc       behaviour cloning alone (the cloned actor, frozen through a one-iteration run),
-#   mopo_bc  MOPO-PPO from the cloned actor with the behaviour-cloning regulariser and short branched rollouts,
-#   mopo     MOPO-PPO from a random actor (as the paper, at the same CPU scale),
+#   bc               behaviour cloning alone (the cloned actor, frozen through a one-iteration run),
+#   fbc              filtered behaviour cloning: only the episodes with the top 10 % true returns ("%BC"),
+#   mopo_fbc         MOPO-PPO from the filtered-BC actor, with the behaviour-cloning regulariser (on the same pairs)
+#                    and short branched rollouts (h = 48),
+#   mopo_bc          the same from the BC actor of all the data,
+#   mopo             MOPO-PPO from a random actor (as the paper, at the same CPU scale),
+#   mopo_fbc_excess  mopo_fbc with the calibrated penalty (only u above the data's 0.9 quantile is charged),
 # every policy scored in MuJoCo on the unpenalised reward (rwmu evaluate, 32 episodes, the 8 built-in schedules) and
 # checked with rwmu check-model; then experiments/mopo_graded_table.py writes the table, the ONNX exports and
 # docs/results/policies.json.
 #   bash experiments/mopo_graded.sh results/datasets results/grid
-# Resumes: a finished world model or sweep run is skipped (rwmu sweep resumes run by run).
+# Resumes: a finished world model or sweep run is skipped (rwmu sweep resumes run by run). Sweeps run in order of
+# importance, so a stopped experiment still has the main comparison.
 set -euo pipefail
 DATASETS=${1:?folder of experiments/graded_datasets.py}
 OUT=${2:?output folder}
 SEEDS=${SEEDS:-"0 1 2"}
-LAMBDAS=${LAMBDAS:-"0 1 3"}
 JOBS=${JOBS:-2}
 export OMP_NUM_THREADS=1
 # PPO scale of every MOPO-PPO run (CPU budget: about 4 minutes per run on one core).
 PPO="--iterations 100 --num-envs 512 --steps-per-env 24"
 # Behaviour cloning around PPO (docs/method.md section 6.4) and MOPO's short branched rollouts (h = 48 steps).
 BC="--behavior.init --behavior.regularizer-steps 5 --behavior.critic-warmup 10 --env.episode-length 48"
+FILTER="--behavior.top-fraction 0.1"
+NAMES=${NAMES:-"medium mixed"}
 
-for d in ${NAMES:-medium mixed}; do
-  DATA="$DATASETS/$d/dataset.rwmu"
-  WM="$OUT/$d/wm"
-  [ -f "$WM/model_best.pt" ] || rwmu train-model --task go2_flat --data "$DATA" --out "$WM" \
+sweep() {  # sweep DATASET METHOD FLAGS...: one rwmu sweep into OUT/DATASET/METHOD
+  local d=$1 method=$2
+  shift 2
+  rwmu sweep --out "$OUT/$d/$method" --world-model "$OUT/$d/wm/model_best.pt" --data "$DATASETS/$d/dataset.rwmu" \
+      --seeds $SEEDS --episodes 32 --jobs "$JOBS" "$@"
+}
+
+for d in $NAMES; do
+  [ -f "$OUT/$d/wm/model_best.pt" ] || rwmu train-model --task go2_flat --data "$DATASETS/$d/dataset.rwmu" \
+      --out "$OUT/$d/wm" \
       --architecture.history-horizon 16 --architecture.rnn-hidden-size 128 --architecture.rnn-num-layers 1 \
       --optim.iterations 3000 --optim.batch-size 256 --optim.learning-rate 1e-3 --validation.interval 500 \
       --validation.windows 64 --validation.horizons 8 32 --checkpoint-interval 500 --no-progress
+done
+for d in $NAMES; do
   BEHAVIOR="--no-behavior"  # the mixed data has no single behaviour policy: datasets.json gives its mixture's score
   if [ "$d" = medium ]; then
     BEHAVIOR="--behavior-policy $(python -c "import json,sys; g=json.load(open(sys.argv[1])); \
 print(g['run'] + '/' + next(e['checkpoints'] for e in g['datasets'] if e['dataset'] == 'medium') + '.pt')" \
       "$DATASETS/datasets.json")"
   fi
-  COMMON=(--world-model "$WM/model_best.pt" --data "$DATA" --seeds $SEEDS --episodes 32 --jobs "$JOBS")
+  ONE="--lambdas 0 --iterations 1 --num-envs 64 --steps-per-env 24 --no-behavior"
+  sweep "$d" bc $ONE --train-args="--behavior.init --behavior.critic-warmup 1"
+  sweep "$d" fbc $ONE --train-args="--behavior.init --behavior.critic-warmup 1 $FILTER"
   # shellcheck disable=SC2086
-  rwmu sweep --out "$OUT/$d/bc" "${COMMON[@]}" --lambdas 0 --iterations 1 --num-envs 64 --steps-per-env 24 \
-      --no-behavior --train-args="--behavior.init --behavior.critic-warmup 1"
+  sweep "$d" mopo_fbc --lambdas 0 1 $PPO --train-args="$BC $FILTER" $BEHAVIOR
   # shellcheck disable=SC2086
-  rwmu sweep --out "$OUT/$d/mopo_bc" "${COMMON[@]}" --lambdas $LAMBDAS $PPO --train-args="$BC" $BEHAVIOR
+  sweep "$d" mopo_bc --lambdas 0 1 3 $PPO --train-args="$BC" --no-behavior
   # shellcheck disable=SC2086
-  rwmu sweep --out "$OUT/$d/mopo" "${COMMON[@]}" --lambdas 1 $PPO --no-behavior
+  sweep "$d" mopo --lambdas 1 $PPO --no-behavior
+done
+for d in $NAMES; do
+  # shellcheck disable=SC2086
+  sweep "$d" mopo_fbc_excess --lambdas 1 $PPO --train-args="$BC $FILTER --env.penalty excess" --no-behavior
 done
 python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"

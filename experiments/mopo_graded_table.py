@@ -27,9 +27,12 @@ from rwmu.training.runner import latest_checkpoint
 from rwmu.utils.io import write_csv_atomic, write_json_atomic, write_text_atomic
 
 METHODS = {  # sweep folder -> what it is (experiments/mopo_graded.sh)
-    "bc": "behaviour cloning (the actor fitted to the data; no PPO update)",
+    "bc": "behaviour cloning of all the data (no PPO update)",
+    "fbc": "filtered behaviour cloning: the episodes with the top 10 % true returns",
+    "mopo_fbc": "MOPO-PPO from the filtered-BC actor, with the BC regulariser and 48-step branched rollouts",
+    "mopo_bc": "MOPO-PPO from the BC actor of all the data, with the BC regulariser and 48-step branched rollouts",
     "mopo": "MOPO-PPO from a random actor (paper Table S11 settings at CPU scale)",
-    "mopo_bc": "MOPO-PPO from the behaviour-cloned actor, with the behaviour-cloning regulariser",
+    "mopo_fbc_excess": "mopo_fbc with the calibrated penalty lambda * max(0, u - u0), u0 = the data's 0.9 quantile",
 }
 COLUMNS = ("dataset", "method", "lambda", "seeds", "return_mean", "return_ci95", "normalized_score", "falls",
            "episodes", "imagined_episode_length", "u_ratio")  # fmt: skip
@@ -80,7 +83,7 @@ def main() -> None:
                              "return_mean": agg["true_return_mean"], "return_ci95": agg["true_return_ci95"],
                              "normalized_score": agg["normalized_score_mean"], "falls": agg["falls"],
                              "episodes": agg["episodes"],
-                             "imagined_episode_length": rep.mean_std(lengths)[0] if method != "bc" else None,
+                             "imagined_episode_length": rep.mean_std(lengths)[0] if "mopo" in method else None,
                              "u_ratio": rep.mean_std([r.get("u_ratio") for r in runs])[0]})  # fmt: skip
                 for r in runs:
                     if args.no_export:
@@ -88,7 +91,7 @@ def main() -> None:
                     run_dir = Path(r["run_dir"])
                     onnx = export_onnx(latest_checkpoint(run_dir), args.policies / name / f"{method}_{run_dir.name}")
                     manifest.append({"file": str(onnx), "dataset": name, "method": description,
-                                     "lambda": r["lambda"] if method != "bc" else None, "seed": r["seed"],
+                                     "lambda": r["lambda"] if "mopo" in method else None, "seed": r["seed"],
                                      "true_return": r["true_return_mean"], "normalized_score": r["normalized_score"],
                                      "falls": r["falls"], "episodes": r["episodes"]})  # fmt: skip
     args.publish.mkdir(parents=True, exist_ok=True)

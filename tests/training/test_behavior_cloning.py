@@ -12,6 +12,7 @@ from rwmu.data.dataset import COMMAND_CONTEXT_NAMES, TrajectoryDataset
 from rwmu.data.native_format import save_dataset
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
+from rwmu.tasks.dataset_rewards import dataset_rewards
 from rwmu.tasks.observations import build_policy_observation
 from rwmu.training.behavior_cloning import BehaviorCloningConfig, behavior_pairs
 from rwmu.training.policy import train_policy
@@ -131,3 +132,23 @@ def test_resumed_run_keeps_the_warmup_count(tmp_path, one_thread):
     after = _actor(tmp_path / "run/model_2.pt")
     for name in before:  # update 3 of 3 was still warm-up: the actor did not move
         torch.testing.assert_close(before[name], after[name])
+
+
+def test_filtered_pairs_come_from_the_best_complete_episodes():
+    ds = with_commands(make_synthetic_dataset(6, 300, task=TASK, seed=4))
+    scored = dataset_rewards(ds, TASK)
+    complete = scored.episode_complete
+    assert complete.sum() >= 4
+    threshold = np.quantile(scored.episode_returns[complete], 0.5)
+    best = complete & (scored.episode_returns >= threshold)
+    all_obs, all_actions = behavior_pairs(ds, TASK)
+    obs, actions = behavior_pairs(ds, TASK, top_fraction=0.5)
+    assert 0 < obs.shape[0] < all_obs.shape[0]
+    # Exactly the pairs whose row lies in one of the best episodes, in row order.
+    ends = np.zeros(ds.num_rows, dtype=bool)
+    ends[ds.trajectory_offsets[1:] - 1] = True
+    ends |= ds.terminations[:, 0] > 0.5
+    rows = np.flatnonzero(~ends & best[scored.episode_of_row])
+    np.testing.assert_array_equal(actions.numpy(), ds.actions[rows + 1])
+    with pytest.raises(RwmuError, match="top-fraction"):
+        BehaviorCloningConfig(top_fraction=0.0).validate()

@@ -14,6 +14,10 @@ Offline model-based RL fails most often by drifting to states the world model ne
   2021) that pulls the actor back to the data's actions on the data's states. ``critic_warmup`` freezes the actor for
   the first iterations so that PPO's first advantages come from a trained critic, not a random one.
 
+Filtered behaviour cloning (``top_fraction`` < 1): only the episodes with the highest true returns (the task's
+reward recomputed from the data, :mod:`rwmu.tasks.dataset_rewards`) are cloned, as "%BC" does (Chen et al. 2021);
+on data that mixes good and bad behaviour, this clones the good.
+
 Pairs (:func:`behavior_pairs`). Row ``t`` of a trajectory holds ``s_t`` and the action that led to it
 (docs/method.md section 2), so the policy observation at row ``t`` is built from ``s_t``, the row's command
 (context columns, :data:`rwmu.data.dataset.COMMAND_CONTEXT_NAMES`) and the row's action column as the last action,
@@ -36,6 +40,7 @@ from tensordict import TensorDict
 from rwmu.data.dataset import TrajectoryDataset
 from rwmu.errors import RwmuError
 from rwmu.tasks.base import Task
+from rwmu.tasks.dataset_rewards import dataset_rewards
 from rwmu.tasks.observations import build_policy_observation
 
 __all__ = ["BehaviorCloningConfig", "BehaviorRegularizedPPO", "behavior_pairs", "fit_actor"]
@@ -64,6 +69,11 @@ class BehaviorCloningConfig:
         default=None,  # Gaussian MLE of the data's actions around the fitted mean (module docstring)
         metadata={"help": "action std after the initialisation; none = each action's RMS residual of the fit"},
     )
+    top_fraction: float = dataclasses.field(
+        default=1.0,  # all the data; "%BC" (Chen et al. 2021) clones the best 10 %
+        metadata={"help": "clone only the complete episodes whose true return is in this top fraction (filtered "
+                          "behaviour cloning); 1 = every row"},
+    )  # fmt: skip
     min_action_std: float = dataclasses.field(
         default=0.05,  # rwmu choice: a deterministic behaviour policy leaves PPO some exploration
         metadata={"help": "lower bound of the fitted action std"},
@@ -89,6 +99,8 @@ class BehaviorCloningConfig:
             raise RwmuError(f"--behavior.learning-rate must be > 0, got {self.learning_rate}")
         if self.action_std is not None and not self.action_std > 0:
             raise RwmuError(f"--behavior.action-std must be > 0, got {self.action_std}")
+        if not 0.0 < self.top_fraction <= 1.0:
+            raise RwmuError(f"--behavior.top-fraction must be in (0, 1], got {self.top_fraction}")
         if not self.min_action_std > 0:
             raise RwmuError(f"--behavior.min-action-std must be > 0, got {self.min_action_std}")
         if self.regularizer_steps < 0 or self.critic_warmup < 0:
@@ -102,8 +114,11 @@ class BehaviorCloningConfig:
                 "regularizer_batch_size": self.batch_size, "critic_warmup": self.critic_warmup}  # fmt: skip
 
 
-def behavior_pairs(dataset: TrajectoryDataset, task: Task, source: str = "--data") -> tuple[torch.Tensor, torch.Tensor]:
-    """The dataset's (policy observation, action taken) pairs (module docstring).
+def behavior_pairs(dataset: TrajectoryDataset, task: Task, source: str = "--data",
+                   top_fraction: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """The dataset's (policy observation, action taken) pairs (module docstring); with ``top_fraction`` < 1 only
+    those of the complete episodes whose return (:func:`rwmu.tasks.dataset_rewards.dataset_rewards`) is at least
+    the ``1 - top_fraction`` quantile of the complete episodes' returns.
 
     Returns:
         observations (P, task.observation_dim) and actions (P, A), float32, physical units.
@@ -117,7 +132,16 @@ def behavior_pairs(dataset: TrajectoryDataset, task: Task, source: str = "--data
     ends = np.zeros(dataset.num_rows, dtype=bool)
     ends[dataset.trajectory_offsets[1:] - 1] = True
     ends |= dataset.terminations[:, 0] > 0.5
-    rows = np.flatnonzero(~ends)
+    keep = ~ends
+    if top_fraction < 1.0:
+        scored = dataset_rewards(dataset, task, source)
+        complete = scored.episode_complete
+        if not complete.any():
+            raise RwmuError(f"{source}: no complete episode to rank for --behavior.top-fraction; use 1")
+        threshold = np.quantile(scored.episode_returns[complete], 1.0 - top_fraction)
+        best = complete & (scored.episode_returns >= threshold)
+        keep &= best[scored.episode_of_row]
+    rows = np.flatnonzero(keep)
     if rows.size == 0:
         raise RwmuError(f"{source}: no row has a following action in its episode; nothing to clone")
     state = torch.from_numpy(dataset.states[rows])

@@ -71,7 +71,7 @@ def clone_behavior(runner: RwmuRunner, dataset, task, config: PolicyTrainingConf
     settings = config.behavior
     if not settings.uses_data:
         return None
-    observations, actions = behavior_pairs(dataset, task)
+    observations, actions = behavior_pairs(dataset, task, top_fraction=settings.top_fraction)
     generator = torch.Generator(device=config.device).manual_seed(config.seed)
     result: dict = {"pairs": int(observations.shape[0])}
     if settings.init and fit:
