@@ -12,8 +12,8 @@
 # checked with rwmu check-model; then experiments/mopo_graded_table.py writes the table, the ONNX exports and
 # docs/results/policies.json.
 #   bash experiments/mopo_graded.sh results/datasets results/grid
-# Resumes: a finished world model or sweep run is skipped (rwmu sweep resumes run by run). Sweeps run in order of
-# importance, so a stopped experiment still has the main comparison.
+# Resumes: a finished world model or sweep run is skipped (rwmu sweep resumes run by run). The methods run in order
+# of importance over both datasets, so a stopped experiment still has the main comparison.
 set -euo pipefail
 DATASETS=${1:?folder of experiments/graded_datasets.py}
 OUT=${2:?output folder}
@@ -41,25 +41,29 @@ for d in $NAMES; do
       --optim.iterations 3000 --optim.batch-size 256 --optim.learning-rate 1e-3 --validation.interval 500 \
       --validation.windows 64 --validation.horizons 8 32 --checkpoint-interval 500 --no-progress
 done
-for d in $NAMES; do
-  BEHAVIOR="--no-behavior"  # the mixed data has no single behaviour policy: datasets.json gives its mixture's score
-  if [ "$d" = medium ]; then
-    BEHAVIOR="--behavior-policy $(python -c "import json,sys; g=json.load(open(sys.argv[1])); \
+behavior_flag() {  # rwmu sweep's behaviour-policy flag for dataset $1: medium has one behaviour policy
+  if [ "$1" = medium ]; then
+    echo "--behavior-policy $(python -c "import json,sys; g=json.load(open(sys.argv[1])); \
 print(g['run'] + '/' + next(e['checkpoints'] for e in g['datasets'] if e['dataset'] == 'medium') + '.pt')" \
       "$DATASETS/datasets.json")"
+  else
+    echo "--no-behavior"  # the mixed data has no single behaviour policy: datasets.json gives its mixture's score
   fi
-  ONE="--lambdas 0 --iterations 1 --num-envs 64 --steps-per-env 24 --no-behavior"
+}
+ONE="--lambdas 0 --iterations 1 --num-envs 64 --steps-per-env 24 --no-behavior"
+# shellcheck disable=SC2086
+for d in $NAMES; do
   sweep "$d" bc $ONE --train-args="--behavior.init --behavior.critic-warmup 1"
   sweep "$d" fbc $ONE --train-args="--behavior.init --behavior.critic-warmup 1 $FILTER"
-  # shellcheck disable=SC2086
-  sweep "$d" mopo_fbc --lambdas 0 1 $PPO --train-args="$BC $FILTER" $BEHAVIOR
-  # shellcheck disable=SC2086
-  sweep "$d" mopo_bc --lambdas 0 1 3 $PPO --train-args="$BC" --no-behavior
-  # shellcheck disable=SC2086
-  sweep "$d" mopo --lambdas 1 $PPO --no-behavior
 done
+# shellcheck disable=SC2086,SC2046
+for d in $NAMES; do sweep "$d" mopo_bc --lambdas 0 1 $PPO --train-args="$BC" $(behavior_flag "$d"); done
+# shellcheck disable=SC2086
+for d in $NAMES; do sweep "$d" mopo_fbc --lambdas 0 1 $PPO --train-args="$BC $FILTER" --no-behavior; done
+# shellcheck disable=SC2086
+for d in $NAMES; do sweep "$d" mopo --lambdas 1 $PPO --no-behavior; done
+# shellcheck disable=SC2086
 for d in $NAMES; do
-  # shellcheck disable=SC2086
   sweep "$d" mopo_fbc_excess --lambdas 1 $PPO --train-args="$BC $FILTER --env.penalty excess" --no-behavior
 done
 python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"
