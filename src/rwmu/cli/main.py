@@ -4,7 +4,8 @@ Every subcommand module defines ``SUMMARY`` (one line), ``Command`` (a frozen da
 ``rwmu data`` has ``SUBCOMMANDS``, name -> dataclass, instead), ``run(command) -> int`` and, where a preset or a
 resumed run changes the defaults, ``defaults(argv) -> Command | None``. Flags given on the command line always win
 over those defaults.
-User errors (:class:`rwmu.errors.RwmuError`) end as one line on stderr and exit code 2, without a traceback.
+User errors (:class:`rwmu.errors.RwmuError`) and operating-system errors (an output that cannot be written, a full
+disk) end as one line on stderr and exit code 2, without a traceback.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from rwmu.cli import (
     train_online,
     train_policy,
 )
-from rwmu.errors import RwmuError
+from rwmu.errors import RwmuError, os_error_message
 from rwmu.version import __version__
 
 BOX_CHARACTERS = " │╭╮╰╯─┃━┏┓┗┛•"
@@ -135,6 +136,11 @@ def run_command(argv: list[str]) -> int:
     except RwmuError as err:
         print(f"rwmu {name}: error: {err}", file=sys.stderr)
         return err.exit_code
+    except BrokenPipeError:
+        raise
+    except OSError as err:  # an output that could not be written after all (permissions, disk full, ...)
+        print(f"rwmu {name}: error: {os_error_message(err)}", file=sys.stderr)
+        return RwmuError.exit_code
     except KeyboardInterrupt:
         print(f"rwmu {name}: interrupted", file=sys.stderr)
         return 130

@@ -13,12 +13,22 @@ from typing import Annotated
 
 import tyro
 
-from rwmu.cli.common import Dims, check_device, resolve_task_and_dims, resumed_command, stored_config
+from rwmu.cli.common import (
+    Dims,
+    check_device,
+    check_output_folder,
+    resolve_task_and_dims,
+    resumed_command,
+    stored_config,
+)
+from rwmu.data.layout import DataDims
 from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
 from rwmu.tasks import get_task, task_names
+from rwmu.tasks.base import Task
 from rwmu.training.world_model import WorldModelTrainer
 from rwmu.training.world_model_config import TrainModelConfig
+from rwmu.utils.io import folder_lock
 
 SUMMARY = "train a world model (ensemble with epistemic uncertainty) on a dataset"
 
@@ -48,6 +58,13 @@ def defaults(argv: list[str]) -> Command | None:
 def run(cmd: Command) -> int:
     task, dims = resolve_task_and_dims(cmd.task, cmd.dims)
     check_device(cmd.train.device)
+    check_output_folder(cmd.out, "--out")
+    with folder_lock(cmd.out, "rwmu train-model"):
+        return _train(cmd, task, dims)
+
+
+def _train(cmd: Command, task: Task | None, dims: DataDims | None) -> int:
+    """Check a resumed run against its stored settings, load the data and train (``--out`` is locked)."""
     if cmd.resume:
         stored = stored_config(cmd.out, Command)
         if stored is not None and stored.train.architecture != cmd.train.architecture:

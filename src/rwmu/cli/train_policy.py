@@ -22,11 +22,12 @@ from typing import Annotated, Literal
 
 import tyro
 
-from rwmu.cli.common import check_device, resumed_command
+from rwmu.cli.common import check_device, check_output_folder, resumed_command
 from rwmu.tasks import get_task
 from rwmu.tasks.base import RewardWeights
 from rwmu.training.policy import train_policy
 from rwmu.training.policy_config import PRESETS, PolicyTrainingConfig
+from rwmu.utils.io import folder_lock
 
 SUMMARY = "train a policy with MOPO-PPO in the world model (uncertainty-penalised imagination)"
 
@@ -72,6 +73,13 @@ def defaults(argv: list[str]) -> Command:
 
 def run(cmd: Command) -> int:
     check_device(cmd.train.device)
+    check_output_folder(cmd.out, "--out")
+    with folder_lock(cmd.out, "rwmu train-policy"):
+        return _train(cmd)
+
+
+def _train(cmd: Command) -> int:
+    """Train (or continue) the policy run in ``--out`` (locked) and print its figures."""
     task = replace(get_task(cmd.task), rewards=cmd.rewards)
     data = [str(p) for p in cmd.data]
     summary = train_policy(task, cmd.world_model, data[0] if len(data) == 1 else data, cmd.out, cmd.train,
