@@ -83,3 +83,36 @@ def test_torchscript_archives_are_told_apart(tmp_path):
     torch.save({"w": torch.zeros(1)}, saved)
     assert is_torchscript_archive(script) and not is_torchscript_archive(saved)
     assert not is_torchscript_archive(tmp_path / "missing.pt")
+
+
+class _System:
+    def __reduce__(self):
+        return (os.system, ("echo PAYLOAD-RAN",))
+
+
+@pytest.mark.parametrize("argv", [
+    ["evaluate", "--policy", "{file}", "--episodes", "1"],
+    ["export", "{file}", "--out", "{tmp}/export"],
+    ["train-policy", "--task", "anymal_d_flat", "--world-model", "{file}", "--data", "{tmp}", "--out", "{tmp}/run"],
+    ["eval-uncertainty", "--world-model", "{file}", "--data", "{tmp}", "--out", "{tmp}/unc"],
+])  # fmt: skip
+@pytest.mark.parametrize("make, expected", [
+    (lambda p: torch.save({"actor_state_dict": {}, "x": _System()}, p),
+     "refused, not a plain-tensor checkpoint: it holds the Python object posix.system, and loading it could run code"),
+    (lambda p: torch.save({"actor_state_dict": {}, "x": _System()}, p, _use_new_zipfile_serialization=False),
+     "it holds the Python object posix.system"),
+    (lambda p: p.write_bytes(__import__("pickle").dumps({"x": _System()})),
+     "refused, not a torch checkpoint file but a bare Python pickle, and loading it could run code"),
+    (lambda p: p.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 3), "not a torch checkpoint file (nor any checkpoint"),
+    (lambda p: p.write_text("hello"), "not a torch checkpoint file (nor any checkpoint"),
+])  # fmt: skip
+def test_every_command_refuses_unsafe_or_unreadable_checkpoints_in_one_line(tmp_path, capfd, argv, make, expected):
+    from rwmu.cli.main import main
+
+    path = tmp_path / "model_1.pt"
+    make(path)
+    assert main([a.format(file=path, tmp=tmp_path) for a in argv]) == 2
+    err = capfd.readouterr()
+    line = err.err.strip()
+    assert f"error: {path}: " in line and expected in line and "\n" not in line
+    assert "weights_only" not in line and "Traceback" not in line and "PAYLOAD-RAN" not in err.out + err.err
