@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 
 import pytest
@@ -251,3 +252,23 @@ def test_policy_reader_errors_and_run_folders(untrained_world_model, tmp_path):
     assert resolve_policy_checkpoint(run / "model_2.pt") == run / "model_2.pt"
     with pytest.raises(RwmuError, match="no such file or folder"):
         resolve_policy_checkpoint(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("schedule", ["adaptive", "fixed"])
+def test_a_diverging_run_stops_in_one_line_and_writes_no_policy(untrained_world_model, tmp_path, one_thread,
+                                                                  capsys, recwarn, schedule):  # fmt: skip
+    wm, data = untrained_world_model
+    out = tmp_path / "run"
+    code = main(["train-policy", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data),
+                 "--out", str(out), "--env.num-envs", "8", "--steps-per-env", "4", "--iterations", "20",
+                 "--save-interval", "1", "--ppo.learning-rate", "1e8", "--ppo.schedule", schedule])  # fmt: skip
+    assert code == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]  # (the progress bar is above it)
+    assert re.fullmatch(r"rwmu train-policy: error: PPO diverged at iteration \d+: the actor's .*; lower "
+                        r"--ppo.learning-rate \(now 1e\+08\) or --ppo.max-grad-norm \(now 1\) and re-run; no "
+                        r"checkpoint of a diverged policy was written", line), line  # fmt: skip
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+    assert not list(out.glob("model_*.pt"))
+    assert main(["train-policy", "--task", "anymal_d_flat", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    assert "--ppo.learning-rate" in help_text and "--ppo.max-grad-norm" in help_text

@@ -189,8 +189,26 @@ class WorldModelTrainer:
         self.model.train()
         return metrics
 
+    def _check_finite(self, values: dict[str, float], quantity: str) -> None:
+        """Stop (:meth:`_divergence`) if a value of ``values`` (a loss's terms, or ``{"total": gradient norm}``) is
+        NaN or infinite, before it reaches the weights."""
+        bad = next((k for k, v in values.items() if not math.isfinite(v)), None)
+        if bad is not None:
+            what = quantity if bad == "total" else f"{bad} term of the {quantity}"
+            raise self._divergence(f"the {what} became {values[bad]}")
+
+    def _divergence(self, problem: str) -> RwmuError:
+        """One line naming the iteration, what diverged and the flags to change."""
+        opt = self.cfg.optim
+        return RwmuError(f"world-model training diverged at iteration {self.iteration}: {problem}; lower "
+                         f"--optim.learning-rate (now {opt.learning_rate:g}) or --optim.max-grad-norm (now "
+                         f"{opt.max_grad_norm:g}), or check the data with rwmu data info; checkpoints saved before "
+                         f"it are kept, nothing diverged was written")  # fmt: skip
+
     # ------------------------------------------------------------------ checkpoints
     def _save(self, name: str, metrics: dict | None = None) -> None:
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            raise self._divergence("the model's weights became NaN/Inf")
 
         extra = {
             "task": self.task.name if self.task is not None else None,
@@ -235,14 +253,11 @@ class WorldModelTrainer:
                                         bound_weight=opt.bound_loss_weight, generator=self.generator,
                                         contact_pos_weight=self.contact_pos_weight,
                                         termination_pos_weight=self.termination_pos_weight)  # fmt: skip
-                if not torch.isfinite(loss.total):
-                    raise RwmuError(
-                        f"loss became {float(loss.total)} at iteration {self.iteration}; lower --optim.learning-rate "
-                        "or check the data normalisation (rwmu data info)"
-                    )
+                self._check_finite(loss.as_floats(), "loss")
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.total.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), opt.max_grad_norm)
+                self._check_finite({"total": float(grad_norm)}, "gradient norm")
                 self.optimizer.step()
                 self.iteration += 1
                 bar.update(1)
