@@ -272,3 +272,24 @@ def test_a_diverging_run_stops_in_one_line_and_writes_no_policy(untrained_world_
     assert main(["train-policy", "--task", "anymal_d_flat", "--help"]) == 0
     help_text = capsys.readouterr().out
     assert "--ppo.learning-rate" in help_text and "--ppo.max-grad-norm" in help_text
+
+
+def test_resume_refuses_another_task_data_or_network(untrained_world_model, tmp_path, one_thread, capsys):
+    wm, data = untrained_world_model
+    out = tmp_path / "run"
+    assert main(["train-policy", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data),
+                 "--out", str(out), "--env.num-envs", "8", "--steps-per-env", "4", "--iterations", "1",
+                 "--policy.actor-hidden-dims", "16", "16"]) == 0  # fmt: skip
+    capsys.readouterr()
+    resume = ["train-policy", "--out", str(out), "--resume", "--iterations", "2"]
+    for extra, expected in (
+        (["--task", "go2_flat"], "--task go2_flat differs from anymal_d_flat"),
+        (["--data", str(tmp_path)], f"--data {tmp_path} differs from {data}"),
+        (["--policy.actor-hidden-dims", "32", "32"], "--policy.actor-hidden-dims 32 32 differs from 16 16"),
+        (["--policy.activation", "tanh"], "--policy.activation tanh differs from elu"),
+    ):
+        assert main(resume + extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (f"rwmu train-policy: error: --resume: {expected} of the run in {out}; drop "
+                       f"{extra[0]} to continue the run, or start a new --out"), err  # fmt: skip
+    assert sorted(p.name for p in out.glob("model_*.pt")) == ["model_0.pt"]

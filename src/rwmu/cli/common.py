@@ -115,3 +115,19 @@ def stored_config(out: Path, cls: type[T]) -> T | None:
         raise RwmuError(f"{path}: not a config.json written by rwmu (key config.command is missing); "
                         f"resume only a run rwmu started, or choose a new --out") from None  # fmt: skip
     return config_from_dict(cls, stored)
+
+
+def check_resume_unchanged(out: Path, flag: str, stored: Any, given: Any) -> None:
+    """Refuse ``--resume`` with a ``flag`` whose value ``given`` differs from the ``stored`` one of the run in
+    ``out`` (a resumed run continues on the same data, task and architecture)."""
+    if stored == given:
+        return
+    raise RwmuError(f"--resume: {flag} {_flag_value(given)} differs from {_flag_value(stored)} of the run in {out}; "
+                    f"drop {flag} to continue the run, or start a new --out")  # fmt: skip
+
+
+def _flag_value(value: Any) -> str:
+    """A flag's value as it is typed on the command line."""
+    if isinstance(value, (tuple, list)):
+        return " ".join(map(str, value))
+    return str(value)

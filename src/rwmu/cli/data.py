@@ -163,7 +163,8 @@ def example(cmd: Example) -> int:
     else:
         write_csv_dataset(ds, cmd.out)
         config_dir, where = cmd.out, f"{cmd.out}/"
-    write_run_config(config_dir, {"command": cmd, "dims": ds.dims.as_dict(), "generator": ds.meta["provenance"]},
+    write_run_config(config_dir, {"command": cmd, "task": task.name if task is not None else None,
+                                  "dims": ds.dims.as_dict(), "generator": ds.meta["provenance"]},
                      name="example_config.json")  # fmt: skip
     print(f"wrote synthetic example data to {where} ({ds.summary()})")
     return 0

@@ -17,6 +17,7 @@ from rwmu.cli.common import (
     Dims,
     check_device,
     check_output_folder,
+    check_resume_unchanged,
     resolve_task_and_dims,
     resumed_command,
     stored_config,
@@ -63,13 +64,23 @@ def run(cmd: Command) -> int:
         return _train(cmd, task, dims)
 
 
+def check_resumed_command(cmd: Command) -> None:
+    """Refuse a ``--resume`` whose data, task, dims or architecture differ from the run's stored command."""
+    stored = stored_config(cmd.out, Command)
+    if stored is None:
+        return
+    if stored.train.architecture != cmd.train.architecture:
+        raise RwmuError(f"--resume: the run in {cmd.out} was trained with another architecture; drop the "
+                        f"--architecture.* flags or start a new --out")  # fmt: skip
+    for flag, before, now in (("--data", stored.data, cmd.data), ("--task", stored.task, cmd.task),
+                              ("--dims", stored.dims, cmd.dims)):  # fmt: skip
+        check_resume_unchanged(cmd.out, flag, before, now)
+
+
 def _train(cmd: Command, task: Task | None, dims: DataDims | None) -> int:
     """Check a resumed run against its stored settings, load the data and train (``--out`` is locked)."""
     if cmd.resume:
-        stored = stored_config(cmd.out, Command)
-        if stored is not None and stored.train.architecture != cmd.train.architecture:
-            raise RwmuError(f"--resume: the run in {cmd.out} was trained with another architecture; drop the "
-                            f"--architecture.* flags or start a new --out")  # fmt: skip
+        check_resumed_command(cmd)
     window = cmd.train.architecture.history_horizon + cmd.train.optim.forecast_horizon
     sources = [str(p) for p in cmd.data]
     dataset = load_dataset(sources[0] if len(sources) == 1 else sources, task=task, dims=dims, min_rows=window)

@@ -22,7 +22,13 @@ from typing import Annotated, Literal
 
 import tyro
 
-from rwmu.cli.common import check_device, check_output_folder, resumed_command
+from rwmu.cli.common import (
+    check_device,
+    check_output_folder,
+    check_resume_unchanged,
+    resumed_command,
+    stored_config,
+)
 from rwmu.tasks import get_task
 from rwmu.tasks.base import RewardWeights
 from rwmu.training.policy import train_policy
@@ -78,8 +84,23 @@ def run(cmd: Command) -> int:
         return _train(cmd)
 
 
+def check_resumed_command(cmd: Command) -> None:
+    """Refuse a ``--resume`` whose task, data, world model or networks differ from the run's stored command."""
+    stored = stored_config(cmd.out, Command)
+    if stored is None:
+        return
+    for flag, before, now in (("--task", stored.task, cmd.task), ("--data", stored.data, cmd.data),
+                              ("--world-model", stored.world_model, cmd.world_model)):  # fmt: skip
+        check_resume_unchanged(cmd.out, flag, before, now)
+    for name in ("actor_hidden_dims", "critic_hidden_dims", "activation", "obs_normalization"):
+        flag = "--policy." + name.replace("_", "-")
+        check_resume_unchanged(cmd.out, flag, getattr(stored.train.policy, name), getattr(cmd.train.policy, name))
+
+
 def _train(cmd: Command) -> int:
     """Train (or continue) the policy run in ``--out`` (locked) and print its figures."""
+    if cmd.resume:
+        check_resumed_command(cmd)
     task = replace(get_task(cmd.task), rewards=cmd.rewards)
     data = [str(p) for p in cmd.data]
     summary = train_policy(task, cmd.world_model, data[0] if len(data) == 1 else data, cmd.out, cmd.train,

@@ -36,6 +36,18 @@ def normalized_tensor(data: np.ndarray, dims, norm, device) -> torch.Tensor:
     return norm.normalize_rows(torch.tensor(np.asarray(data, dtype=np.float32), device=device), dims)
 
 
+def check_same_data(path: Path, ckpt: dict, dataset) -> None:
+    """Refuse to resume the checkpoint ``ckpt`` (``path``) on another dataset than it was trained on (told by its
+    row and trajectory counts)."""
+    trained_on = ckpt.get("data") if isinstance(ckpt.get("data"), dict) else {}
+    before = (trained_on.get("rows"), trained_on.get("trajectories"))
+    now = (int(dataset.num_rows), int(dataset.num_trajectories))
+    if None not in before and before != now:
+        raise RwmuError(f"--resume: {path} was trained on {before[0]} rows in {before[1]} trajectories "
+                        f"({trained_on.get('path')}), --data has {now[0]} rows in {now[1]}; resume with the same "
+                        f"--data or start a new --out")  # fmt: skip
+
+
 class _Logger:
     """TensorBoard (default), Weights & Biases (optional) or nothing."""
 
@@ -93,9 +105,10 @@ class WorldModelTrainer:
         torch.manual_seed(config.seed)
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         if resume:
-            self.model, ckpt = load_world_model(latest, device=self.device, return_checkpoint=True)
+            self.model, ckpt = load_world_model(latest, device=self.device, task=task, return_checkpoint=True)
             if self.model.dims != dims:
                 raise RwmuError(f"--resume: {latest} was trained on dims {self.model.dims}, the data has {dims}")
+            check_same_data(latest, ckpt, dataset)
         else:
             self.model = WorldModelEnsemble(arch.to_model_config(dims)).to(self.device)
             if config.normalization == "task" and task is not None and task.state_mean is not None:
