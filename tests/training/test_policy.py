@@ -293,3 +293,13 @@ def test_resume_refuses_another_task_data_or_network(untrained_world_model, tmp_
         assert err == (f"rwmu train-policy: error: --resume: {expected} of the run in {out}; drop "
                        f"{extra[0]} to continue the run, or start a new --out"), err  # fmt: skip
     assert sorted(p.name for p in out.glob("model_*.pt")) == ["model_0.pt"]
+
+
+@pytest.mark.parametrize("std", ["-0.5", "0"])
+def test_a_non_positive_initial_noise_std_is_refused(untrained_world_model, tmp_path, capsys, std):
+    wm, data = untrained_world_model
+    assert main(["train-policy", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data),
+                 "--out", str(tmp_path / "run"), "--policy.init-noise-std", std]) == 2  # fmt: skip
+    assert capsys.readouterr().err.strip() == (f"rwmu train-policy: error: --policy.init-noise-std {float(std):g}: "
+                                               "the initial action noise std must be > 0 (the paper's is 1.0)")
+    assert not list((tmp_path / "run").glob("model_*.pt"))

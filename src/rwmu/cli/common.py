@@ -131,3 +131,10 @@ def _flag_value(value: Any) -> str:
     if isinstance(value, (tuple, list)):
         return " ".join(map(str, value))
     return str(value)
+
+
+def resume_note(program: str, out: Path, saved: Path | None) -> str:
+    """What an interrupted run left in ``out`` (its checkpoint ``saved``, if any) and how to continue it."""
+    if saved is not None and saved.is_file():
+        return f"saved {saved}; continue with: {program} --out {out} --resume"
+    return f"no checkpoint was saved yet in {out}; start again with the same command"

@@ -18,6 +18,7 @@ from rwmu.cli.common import (
     check_device,
     check_output_folder,
     check_resume_unchanged,
+    resume_note,
     resolve_task_and_dims,
     resumed_command,
     stored_config,
@@ -54,6 +55,11 @@ class Command:
 def defaults(argv: list[str]) -> Command | None:
     """With ``--resume``: the stored command of the run in ``--out``."""
     return resumed_command(argv, Command)
+
+
+def interrupted(cmd: Command) -> str:
+    """After Ctrl-C: what the run saved and how to continue it."""
+    return resume_note("rwmu train-model", cmd.out, cmd.out / "model_latest.pt")
 
 
 def run(cmd: Command) -> int:

@@ -26,6 +26,7 @@ from rwmu.cli.common import (
     check_device,
     check_output_folder,
     check_resume_unchanged,
+    resume_note,
     resumed_command,
     stored_config,
 )
@@ -33,6 +34,7 @@ from rwmu.tasks import get_task
 from rwmu.tasks.base import RewardWeights
 from rwmu.training.policy import train_policy
 from rwmu.training.policy_config import PRESETS, PolicyTrainingConfig
+from rwmu.training.runner import saved_checkpoints
 from rwmu.utils.io import folder_lock
 
 SUMMARY = "train a policy with MOPO-PPO in the world model (uncertainty-penalised imagination)"
@@ -75,6 +77,12 @@ def defaults(argv: list[str]) -> Command:
     rewards = get_task(known.task).rewards if known.task else RewardWeights()
     return Command(task=known.task or tyro.MISSING, world_model=tyro.MISSING, data=tyro.MISSING, out=tyro.MISSING,
                    preset=known.preset, train=PRESETS[known.preset](), rewards=rewards)  # fmt: skip
+
+
+def interrupted(cmd: Command) -> str:
+    """After Ctrl-C: what the run saved and how to continue it."""
+    saved = saved_checkpoints(cmd.out) if cmd.out.is_dir() else []
+    return resume_note("rwmu train-policy", cmd.out, saved[-1][1] if saved else None)
 
 
 def run(cmd: Command) -> int:

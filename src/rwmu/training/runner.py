@@ -254,13 +254,16 @@ class RwmuRunner(OnPolicyRunner):
 def check_run_start(out_dir: Path, config: Any, resume: str | Path | bool | None) -> Path | None:
     """Check a policy run's settings before any work; return the checkpoint to resume from (or None).
 
-    ``config`` has ``device``, ``iterations``, ``steps_per_env`` and ``logger``; ``resume`` is True (the latest
+    ``config`` has ``device``, ``iterations``, ``steps_per_env``, ``logger`` and ``policy.init_noise_std``; ``resume`` is True (the latest
     checkpoint in ``out_dir``), a checkpoint path, or falsy (``out_dir`` must not hold a run yet).
     """
     if str(config.device).startswith("cuda") and not torch.cuda.is_available():
         raise RwmuError(f"--device {config.device}: no CUDA device is available here; use --device cpu")
     if config.iterations < 1 or config.steps_per_env < 1:
         raise RwmuError("--iterations and --steps-per-env must be >= 1")
+    if not config.policy.init_noise_std > 0:
+        raise RwmuError(f"--policy.init-noise-std {config.policy.init_noise_std:g}: the initial action noise std must "
+                        f"be > 0 (the paper's is 1.0)")  # fmt: skip
     if config.logger == "wandb":
         try:
             import wandb  # noqa: F401 - optional dependency
