@@ -75,3 +75,16 @@ def test_an_atomic_write_that_fails_leaves_nothing(tmp_path):
         tmp.write_text("half")
         raise RuntimeError
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_created_for_a_refused_run_is_removed_again(tmp_path):
+    with pytest.raises(RwmuError), folder_lock(tmp_path / "new", "rwmu collect"):
+        raise RwmuError("refused before writing anything")
+    assert not (tmp_path / "new").exists()
+    with folder_lock(tmp_path / "used", "rwmu collect"):
+        (tmp_path / "used" / "config.json").write_text("{}")
+    assert sorted(p.name for p in (tmp_path / "used").iterdir()) == [".lock", "config.json"]
+    (tmp_path / "existing").mkdir()
+    with folder_lock(tmp_path / "existing", "rwmu collect"):
+        pass
+    assert (tmp_path / "existing").is_dir()  # a folder the user made stays

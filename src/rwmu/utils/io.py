@@ -57,9 +57,23 @@ def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[None]:
     Raises :class:`RwmuError` at once, naming the holder's pid, if another process holds it, so two invocations
     never work in one folder; a lock left by a dead process is free again (``flock`` dies with its process). Once
     held, the temporary files an interrupted run left in the folder (:func:`remove_stale_temp_files`) are removed.
+    A folder it created is removed again if nothing but the lock was written into it (a run refused early).
     """
     folder = Path(folder)
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with _locked(folder, what):
+            yield
+    finally:
+        if created and folder.is_dir() and [p.name for p in folder.iterdir()] == [".lock"]:  # a run refused before writing anything
+            (folder / ".lock").unlink(missing_ok=True)
+            folder.rmdir()
+
+
+@contextlib.contextmanager
+def _locked(folder: Path, what: str) -> Iterator[None]:
+    """:func:`folder_lock` on an existing ``folder``."""
     with open(folder / ".lock", "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
