@@ -32,3 +32,33 @@ def test_every_command_has_help(capsys):
         argv = [name, next(iter(module.SUBCOMMANDS)), "--help"] if hasattr(module, "SUBCOMMANDS") else [name, "--help"]
         assert main(argv) == 0, name
         assert "usage: rwmu " + name in capsys.readouterr().out
+
+
+def _interrupt(command):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("name, argv", [
+    ("train-model", ["--data", "d", "--task", "anymal_d_flat"]),
+    ("train-policy", ["--task", "anymal_d_flat", "--world-model", "wm.pt", "--data", "d"]),
+    ("train-online", []),
+])  # fmt: skip
+def test_ctrl_c_says_what_was_saved_and_how_to_continue(tmp_path, monkeypatch, capsys, name, argv):
+    out = tmp_path / "run"
+    monkeypatch.setattr(COMMANDS[name], "run", _interrupt)
+    assert main([name, *argv, "--out", str(out)]) == 130
+    assert capsys.readouterr().err.strip() == (f"rwmu {name}: interrupted; no checkpoint was saved yet in {out}; "
+                                               f"start again with the same command")  # fmt: skip
+    out.mkdir()
+    saved = out / ("model_latest.pt" if name == "train-model" else "model_7.pt")
+    saved.write_bytes(b"")
+    (out / "model_3.pt").write_bytes(b"")
+    assert main([name, *argv, "--out", str(out)]) == 130
+    assert capsys.readouterr().err.strip() == (f"rwmu {name}: interrupted; saved {saved}; continue with: rwmu {name} "
+                                               f"--out {out} --resume")  # fmt: skip
+
+
+def test_ctrl_c_in_other_commands_is_one_line_and_130(monkeypatch, capsys):
+    monkeypatch.setattr(COMMANDS["evaluate"], "run", _interrupt)
+    assert main(["evaluate", "--policy", "zero"]) == 130
+    assert capsys.readouterr().err.strip() == "rwmu evaluate: interrupted"

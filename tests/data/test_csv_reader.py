@@ -36,18 +36,31 @@ def write(path: Path, rows) -> Path:
 
 
 def test_folder_is_read_in_numeric_order(tmp_path):
-    for k in (0, 1, 2, 9, 10, 11):
+    for k in range(12):
         write(tmp_path / f"state_action_data_{k}.csv", good_rows(3 + k % 3, start=100 * k))
     (tmp_path / "notes.txt").write_text("not data")
     names = [p.name for p in find_csv_files(tmp_path)]
-    assert names[3:] == ["state_action_data_9.csv", "state_action_data_10.csv", "state_action_data_11.csv"]
+    assert names[9:] == ["state_action_data_9.csv", "state_action_data_10.csv", "state_action_data_11.csv"]
     ds = load_dataset(tmp_path, dims=DIMS)
     first_values = ds.data[ds.trajectory_offsets[:-1], 0]
-    np.testing.assert_array_equal(first_values, [0, 100, 200, 900, 1000, 1100])
-    assert ds.num_trajectories == 6
-    assert ds.trajectory_lengths.tolist() == [3, 4, 5, 3, 4, 5]
+    np.testing.assert_array_equal(first_values, 100 * np.arange(12))
+    assert ds.num_trajectories == 12
+    assert ds.trajectory_lengths.tolist() == [3 + k % 3 for k in range(12)]
     assert ds.data.dtype == np.float32
     assert ds.meta["provenance"]["source_files"][-1].endswith("state_action_data_11.csv")
+
+
+def test_a_gap_in_the_numbering_is_refused(tmp_path, capsys):
+    from rwmu.cli.main import main
+
+    for k in (0, 1, 2, 4, 5, 7):
+        write(tmp_path / f"state_action_data_{k}.csv", good_rows(3))
+    with pytest.raises(RwmuError) as err:
+        find_csv_files(tmp_path)
+    assert str(err.value) == (f"{tmp_path}: state_action_data_3.csv is missing between state_action_data_0.csv and "
+                              "state_action_data_7.csv (2 missing); restore it, or renumber the files without a gap")
+    assert main(["data", "validate", str(tmp_path), "--dims", "3", "2", "0", "2", "1"]) == 2
+    assert "state_action_data_3.csv is missing" in capsys.readouterr().err
 
 
 def test_explicit_files_keep_given_order_and_values_round_trip(tmp_path):

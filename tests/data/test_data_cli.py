@@ -53,3 +53,41 @@ def test_example_small_system_native(tmp_path):
     assert code == 0
     ds = load_dataset(out / "example.rwmu")
     assert ds.dims.num_columns == 11 and ds.num_trajectories == 3
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+def test_data_of_another_task_is_refused_with_both_names(tmp_path, capsys):
+    csv_dir, native = tmp_path / "anymal", tmp_path / "anymal.rwmu"
+    for out, fmt in ((csv_dir, "csv"), (native, "rwmu")):
+        assert main(["data", "example", "--task", "anymal_d_flat", "--trajectories", "2", "--steps", "50",
+                     "--format", fmt, "--out", str(out)]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["data", "validate", str(csv_dir), "--task", "go2_flat"]) == 2
+    assert _one_error_line(capsys) == (
+        f"rwmu data: error: {csv_dir}: the data was recorded for task anymal_d_flat ({csv_dir}/example_config.json), "
+        f"not go2_flat; give --task anymal_d_flat, or data recorded for go2_flat")  # fmt: skip
+    assert main(["data", "validate", str(native), "--task", "go2_flat"]) == 2
+    assert "recorded for task anymal_d_flat (its header), not go2_flat" in _one_error_line(capsys)
+    assert main(["data", "validate", str(csv_dir), "--task", "anymal_d_flat"]) == 0
+
+
+def test_a_task_mismatch_is_caught_even_when_the_widths_agree(tmp_path):
+    from rwmu.data.native_format import save_dataset
+    from rwmu.data.synthetic import make_synthetic_dataset
+    from rwmu.errors import RwmuError
+
+    go2 = get_task("go2_flat")
+    ds = make_synthetic_dataset(1, 30, dims=go2.dims, seed=0)
+    ds.meta["task"] = "anymal_d_flat"
+    save_dataset(ds, tmp_path / "d.rwmu")
+    try:
+        load_dataset(tmp_path / "d.rwmu", task=go2)
+    except RwmuError as err:
+        assert "recorded for task anymal_d_flat" in str(err) and "not go2_flat" in str(err)
+    else:
+        raise AssertionError("data of another task was accepted")

@@ -83,3 +83,57 @@ def test_torchscript_archives_are_told_apart(tmp_path):
     torch.save({"w": torch.zeros(1)}, saved)
     assert is_torchscript_archive(script) and not is_torchscript_archive(saved)
     assert not is_torchscript_archive(tmp_path / "missing.pt")
+
+
+class _System:
+    def __reduce__(self):
+        return (os.system, ("echo PAYLOAD-RAN",))
+
+
+@pytest.mark.parametrize("argv", [
+    ["evaluate", "--policy", "{file}", "--episodes", "1"],
+    ["export", "{file}", "--out", "{tmp}/export"],
+    ["train-policy", "--task", "anymal_d_flat", "--world-model", "{file}", "--data", "{tmp}", "--out", "{tmp}/run"],
+    ["eval-uncertainty", "--world-model", "{file}", "--data", "{tmp}", "--out", "{tmp}/unc"],
+])  # fmt: skip
+@pytest.mark.parametrize("make, expected", [
+    (lambda p: torch.save({"actor_state_dict": {}, "x": _System()}, p),
+     "refused, not a plain-tensor checkpoint: it holds the Python object posix.system, and loading it could run code"),
+    (lambda p: torch.save({"actor_state_dict": {}, "x": _System()}, p, _use_new_zipfile_serialization=False),
+     "it holds the Python object posix.system"),
+    (lambda p: p.write_bytes(__import__("pickle").dumps({"x": _System()})),
+     "refused, not a torch checkpoint file but a bare Python pickle, and loading it could run code"),
+    (lambda p: p.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 3), "not a torch checkpoint file (nor any checkpoint"),
+    (lambda p: p.write_text("hello"), "not a torch checkpoint file (nor any checkpoint"),
+])  # fmt: skip
+def test_every_command_refuses_unsafe_or_unreadable_checkpoints_in_one_line(tmp_path, capfd, argv, make, expected):
+    from rwmu.cli.main import main
+
+    path = tmp_path / "model_1.pt"
+    make(path)
+    assert main([a.format(file=path, tmp=tmp_path) for a in argv]) == 2
+    err = capfd.readouterr()
+    line = err.err.strip()
+    assert f"error: {path}: " in line and expected in line and "\n" not in line
+    assert "weights_only" not in line and "Traceback" not in line and "PAYLOAD-RAN" not in err.out + err.err
+
+
+def test_a_world_model_of_another_task_is_refused_with_both_names(tmp_path, capsys):
+    from rwmu.cli.main import main
+    from rwmu.models import WorldModelConfig, WorldModelEnsemble
+    from rwmu.models.checkpoint import save_world_model
+    from rwmu.tasks import get_task
+
+    path = tmp_path / "anymal_wm.pt"
+    model = WorldModelEnsemble(WorldModelConfig(ensemble_size=2, history_horizon=4, rnn_hidden_size=8,
+                                                rnn_num_layers=1, state_mean_shape=(8,), state_logstd_shape=(8,),
+                                                contact_shape=(8,), termination_shape=(8,)))  # fmt: skip
+    save_world_model(path, model, extra={"task": "anymal_d_flat"})
+    with pytest.raises(RwmuError, match="a world model trained for task anymal_d_flat, not go2_flat"):
+        load_world_model(path, task=get_task("go2_flat"))
+    assert load_world_model(path, task=get_task("anymal_d_flat")).dims == get_task("anymal_d_flat").dims
+    assert main(["train-policy", "--task", "go2_flat", "--world-model", str(path), "--data", str(tmp_path),
+                 "--out", str(tmp_path / "run")]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert err == (f"rwmu train-policy: error: {path}: a world model trained for task anymal_d_flat, not go2_flat; "
+                   f"give --task anymal_d_flat, or a world model trained on go2_flat data")  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 
 import pytest
@@ -251,3 +252,54 @@ def test_policy_reader_errors_and_run_folders(untrained_world_model, tmp_path):
     assert resolve_policy_checkpoint(run / "model_2.pt") == run / "model_2.pt"
     with pytest.raises(RwmuError, match="no such file or folder"):
         resolve_policy_checkpoint(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("schedule", ["adaptive", "fixed"])
+def test_a_diverging_run_stops_in_one_line_and_writes_no_policy(untrained_world_model, tmp_path, one_thread,
+                                                                  capsys, recwarn, schedule):  # fmt: skip
+    wm, data = untrained_world_model
+    out = tmp_path / "run"
+    code = main(["train-policy", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data),
+                 "--out", str(out), "--env.num-envs", "8", "--steps-per-env", "4", "--iterations", "20",
+                 "--save-interval", "1", "--ppo.learning-rate", "1e8", "--ppo.schedule", schedule])  # fmt: skip
+    assert code == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]  # (the progress bar is above it)
+    assert re.fullmatch(r"rwmu train-policy: error: PPO diverged at iteration \d+: the actor's .*; lower "
+                        r"--ppo.learning-rate \(now 1e\+08\) or --ppo.max-grad-norm \(now 1\) and re-run; no "
+                        r"checkpoint of a diverged policy was written", line), line  # fmt: skip
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+    assert not list(out.glob("model_*.pt"))
+    assert main(["train-policy", "--task", "anymal_d_flat", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    assert "--ppo.learning-rate" in help_text and "--ppo.max-grad-norm" in help_text
+
+
+def test_resume_refuses_another_task_data_or_network(untrained_world_model, tmp_path, one_thread, capsys):
+    wm, data = untrained_world_model
+    out = tmp_path / "run"
+    assert main(["train-policy", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data),
+                 "--out", str(out), "--env.num-envs", "8", "--steps-per-env", "4", "--iterations", "1",
+                 "--policy.actor-hidden-dims", "16", "16"]) == 0  # fmt: skip
+    capsys.readouterr()
+    resume = ["train-policy", "--out", str(out), "--resume", "--iterations", "2"]
+    for extra, expected in (
+        (["--task", "go2_flat"], "--task go2_flat differs from anymal_d_flat"),
+        (["--data", str(tmp_path)], f"--data {tmp_path} differs from {data}"),
+        (["--policy.actor-hidden-dims", "32", "32"], "--policy.actor-hidden-dims 32 32 differs from 16 16"),
+        (["--policy.activation", "tanh"], "--policy.activation tanh differs from elu"),
+    ):
+        assert main(resume + extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (f"rwmu train-policy: error: --resume: {expected} of the run in {out}; drop "
+                       f"{extra[0]} to continue the run, or start a new --out"), err  # fmt: skip
+    assert sorted(p.name for p in out.glob("model_*.pt")) == ["model_0.pt"]
+
+
+@pytest.mark.parametrize("std", ["-0.5", "0"])
+def test_a_non_positive_initial_noise_std_is_refused(untrained_world_model, tmp_path, capsys, std):
+    wm, data = untrained_world_model
+    assert main(["train-policy", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data),
+                 "--out", str(tmp_path / "run"), "--policy.init-noise-std", std]) == 2  # fmt: skip
+    assert capsys.readouterr().err.strip() == (f"rwmu train-policy: error: --policy.init-noise-std {float(std):g}: "
+                                               "the initial action noise std must be > 0 (the paper's is 1.0)")
+    assert not list((tmp_path / "run").glob("model_*.pt"))

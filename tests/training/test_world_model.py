@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 
@@ -7,6 +8,7 @@ import pytest
 import torch
 
 from rwmu import load_world_model
+from rwmu.data.loading import load_dataset
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
 from rwmu.models import WorldModelConfig, WorldModelEnsemble
@@ -256,3 +258,57 @@ def test_weighted_events_raise_the_loss_of_missed_rare_events(tmp_path):
         b = world_model_loss(weighted.model, batch, bootstrap=False, generator=torch.Generator().manual_seed(0),
                              contact_pos_weight=weighted.contact_pos_weight)  # fmt: skip
     assert float(b.contact) > float(a.contact) and float(b.state) == pytest.approx(float(a.state))
+
+
+def flags_in_message(message: str) -> list[str]:
+    return re.findall(r"--[a-z][a-z.-]*[a-z]", message)
+
+
+def test_cli_divergence_is_one_line_naming_iteration_quantity_and_real_flags(tmp_path):
+    from rwmu.data.csv_format import write_csv_dataset
+
+    write_csv_dataset(make_synthetic_dataset(num_trajectories=2, steps=120, seed=1), tmp_path / "data")
+    out = tmp_path / "run"
+    r = run_cli("train-model", "--data", str(tmp_path / "data"), "--dims", "6", "2", "0", "2", "1", "--out", str(out),
+                "--optim.iterations", "30", "--optim.batch-size", "16", "--architecture.ensemble-size", "2",
+                "--architecture.history-horizon", "4", "--architecture.rnn-hidden-size", "8",
+                "--architecture.head-shape", "8", "--validation.interval", "5", "--validation.horizons", "4",
+                "--optim.forecast-horizon", "3", "--checkpoint-interval", "5", "--logger", "none", "--no-progress",
+                "--optim.learning-rate", "1e8")  # fmt: skip
+    assert r.returncode == 2
+    line = r.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Warning" not in line, r.stderr  # no torch warning leaks
+    assert re.search(r"diverged at iteration \d+: the (loss|gradient norm|model's weights) became", line), line
+    assert "--optim.learning-rate (now 1e+08)" in line
+    help_text = run_cli("train-model", "--help").stdout
+    assert flags_in_message(line) and all(flag in help_text for flag in flags_in_message(line))
+    assert not list(out.rglob("*.pt")) and not list(out.rglob("*.tmp"))  # nothing diverged was written
+
+
+def test_resume_refuses_another_dataset_task_or_architecture(tmp_path, capsys):
+    from rwmu.cli.main import main
+
+    for name, trajectories in (("data", 2), ("other", 3)):
+        assert main(["data", "example", "--task", "anymal_d_flat", "--trajectories", str(trajectories), "--steps",
+                     "60", "--out", str(tmp_path / name)]) == 0  # fmt: skip
+    out = tmp_path / "run"
+    tiny = ["--optim.iterations", "2", "--optim.batch-size", "8", "--architecture.ensemble-size", "2",
+            "--architecture.history-horizon", "4", "--architecture.rnn-hidden-size", "8", "--architecture.head-shape",
+            "8", "--validation.interval", "2", "--validation.horizons", "4", "--optim.forecast-horizon", "3",
+            "--logger", "none", "--no-progress"]  # fmt: skip
+    assert main(["train-model", "--data", str(tmp_path / "data"), "--task", "anymal_d_flat", "--out", str(out),
+                 *tiny]) == 0  # fmt: skip
+    capsys.readouterr()
+    resume = ["train-model", "--out", str(out), "--resume", "--optim.iterations", "4"]
+    for extra, expected in (
+        (["--data", str(tmp_path / "other")], f"--data {tmp_path / 'other'} differs from {tmp_path / 'data'}"),
+        (["--task", "go2_flat"], "--task go2_flat differs from anymal_d_flat"),
+        (["--architecture.rnn-hidden-size", "12"], "was trained with another architecture"),
+    ):
+        assert main(resume + extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert expected in err and "start a new --out" in err and "\n" not in err, err
+    with pytest.raises(RwmuError, match="was trained on 120 rows in 2 trajectories .* --data has 180 rows in 3"):
+        WorldModelTrainer(load_dataset(tmp_path / "other", task=get_task("anymal_d_flat")), None, out,
+                          tiny_config(iterations=4), resume=True)  # fmt: skip
+    assert main(resume) == 0  # the same data, task and architecture continue

@@ -20,15 +20,16 @@ from typing import Annotated, Literal
 
 import tyro
 
-from rwmu.cli.common import check_output_file, simulated_task
+from rwmu.cli.common import check_output_folder, simulated_task
 from rwmu.behavior import TrotConfig, TrotDiversity
 from rwmu.data import save_dataset, write_csv_dataset
 from rwmu.errors import RwmuError
 from rwmu.data.statistics import format_speed_coverage, speed_coverage
+from rwmu.tasks.base import Task
 from rwmu.sim.collect import CollectConfig, CollectSegment, NoisyPolicy, collect_dataset, collect_mixture
 from rwmu.training.policy_loader import SHIPPED_POLICIES, load_policy, policy_file
 from rwmu.training.runner import select_checkpoints
-from rwmu.utils.io import file_sha256, write_json_atomic, write_run_config
+from rwmu.utils.io import file_sha256, folder_lock, write_json_atomic, write_run_config
 
 SUMMARY = "record an offline dataset with a behaviour policy in the MuJoCo Go2 simulator"
 
@@ -62,10 +63,14 @@ def run(cmd: Command) -> int:
     config = cmd.collect
     if config.steps < 1 or config.num_envs < 1 or config.num_workers < 1:
         raise RwmuError("--steps, --num-envs and --num-workers must be >= 1")
-    out = cmd.out
-    if out.exists() and not out.is_dir():
-        raise RwmuError(f"--out {out}: exists and is not a folder")
-    check_output_file(out / "collect_stats.json", "--out")  # the folder can be created and written
+    check_output_folder(cmd.out, "--out")
+    with folder_lock(cmd.out, "rwmu collect"):
+        return _collect(cmd, task)
+
+
+def _collect(cmd: Command, task: Task) -> int:
+    """Record the dataset into ``--out`` (locked) and write its statistics."""
+    config, out = cmd.collect, cmd.out
     if out.is_dir() and (any(out.glob("state_action_data_*.csv")) or (out / "dataset.rwmu").exists()):
         raise RwmuError(f"--out {out}: already holds a dataset (state_action_data_*.csv or dataset.rwmu); "
                         f"choose an empty folder")  # fmt: skip

@@ -6,6 +6,8 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,18 +47,42 @@ def simulated_task(name: str) -> Task:
     return task
 
 
+MIN_FREE_BYTES = 1 << 20
+"""Free space an output location needs to be worth starting a command (1 MiB: a config and a first file)."""
+
+
 def check_output_file(path: Path, flag: str) -> None:
-    """Refuse, before any work, an output file that cannot be written: a folder, or a parent that is not a folder
-    or not writable."""
+    """Refuse, before any work, an output file that cannot be written: a folder, or a parent that is not a folder,
+    cannot be created, is not writable or sits on a full disk."""
     path = Path(path)
     if path.is_dir():
         raise RwmuError(f"{flag} {path}: is a folder; give a file name")
-    parent = path.parent if str(path.parent) else Path(".")
-    existing = next((p for p in (parent, *parent.parents) if p.exists()), Path("."))
+    _check_writable_location(path, path.parent if str(path.parent) else Path("."), flag)
+
+
+def check_output_folder(path: Path, flag: str) -> None:
+    """Refuse, before any work, an output folder that cannot be used: an existing file, or a location that is not
+    a folder, cannot be created, is not writable or sits on a full disk. Creates nothing."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RwmuError(f"{flag} {path}: exists and is a file, not a folder; give a folder name")
+    _check_writable_location(path, path, flag)
+
+
+def _check_writable_location(path: Path, folder: Path, flag: str) -> None:
+    """Check that ``folder`` (``path``'s folder) exists or can be created, by writing a probe folder into its
+    nearest existing ancestor and removing it again."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
     if not existing.is_dir():
-        raise RwmuError(f"{flag} {path}: {existing} is not a folder")
-    if not os.access(existing, os.W_OK):
-        raise RwmuError(f"{flag} {path}: {existing} is not writable; choose another location")
+        raise RwmuError(f"{flag} {path}: {existing} is not a folder; choose another location")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".rwmu-probe-", dir=existing))
+    except OSError as err:
+        raise RwmuError(f"{flag} {path}: cannot write in {existing} ({err.strerror}); choose another "
+                        f"location") from None  # fmt: skip
+    if shutil.disk_usage(existing).free < MIN_FREE_BYTES:
+        raise RwmuError(f"{flag} {path}: the disk holding {existing} is full; free some space or choose another "
+                        f"location")  # fmt: skip
 
 
 def check_device(device: str) -> None:
@@ -89,3 +115,26 @@ def stored_config(out: Path, cls: type[T]) -> T | None:
         raise RwmuError(f"{path}: not a config.json written by rwmu (key config.command is missing); "
                         f"resume only a run rwmu started, or choose a new --out") from None  # fmt: skip
     return config_from_dict(cls, stored)
+
+
+def check_resume_unchanged(out: Path, flag: str, stored: Any, given: Any) -> None:
+    """Refuse ``--resume`` with a ``flag`` whose value ``given`` differs from the ``stored`` one of the run in
+    ``out`` (a resumed run continues on the same data, task and architecture)."""
+    if stored == given:
+        return
+    raise RwmuError(f"--resume: {flag} {_flag_value(given)} differs from {_flag_value(stored)} of the run in {out}; "
+                    f"drop {flag} to continue the run, or start a new --out")  # fmt: skip
+
+
+def _flag_value(value: Any) -> str:
+    """A flag's value as it is typed on the command line."""
+    if isinstance(value, (tuple, list)):
+        return " ".join(map(str, value))
+    return str(value)
+
+
+def resume_note(program: str, out: Path, saved: Path | None) -> str:
+    """What an interrupted run left in ``out`` (its checkpoint ``saved``, if any) and how to continue it."""
+    if saved is not None and saved.is_file():
+        return f"saved {saved}; continue with: {program} --out {out} --resume"
+    return f"no checkpoint was saved yet in {out}; start again with the same command"

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import tyro
 
-from rwmu.cli.common import Dims, resolve_task_and_dims
+from rwmu.cli.common import Dims, check_output_file, check_output_folder, resolve_task_and_dims
 from rwmu.data import NATIVE_SUFFIX, TrajectoryDataset, load_dataset, save_dataset, write_csv_dataset
 from rwmu.data.statistics import column_statistics, format_speed_coverage, speed_coverage
 from rwmu.data.synthetic import DEFAULT_DIMS, make_synthetic_dataset
@@ -140,6 +140,7 @@ def convert(cmd: Convert) -> int:
         raise RwmuError("rwmu data convert SRC [SRC ...] DST: give the data to convert, then the output path")
     task, dims = resolve_task_and_dims(cmd.task, cmd.dims)
     sources, dst = cmd.src[:-1], cmd.src[-1]
+    (check_output_file if dst.suffix == NATIVE_SUFFIX else check_output_folder)(dst, "DST")
     ds = load_dataset(_source(sources), task=task, dims=dims)
     if dst.suffix == NATIVE_SUFFIX:
         save_dataset(ds, dst)
@@ -152,15 +153,18 @@ def convert(cmd: Convert) -> int:
 
 def example(cmd: Example) -> int:
     task, dims = resolve_task_and_dims(cmd.task if cmd.dims is None else None, cmd.dims)
+    native = cmd.format == "rwmu"
+    target = (cmd.out if cmd.out.suffix == NATIVE_SUFFIX else cmd.out / "example.rwmu") if native else cmd.out
+    (check_output_file if native else check_output_folder)(target, "--out")
     ds = make_synthetic_dataset(cmd.trajectories, cmd.steps, dims=dims or DEFAULT_DIMS, seed=cmd.seed, task=task)
-    if cmd.format == "rwmu":
-        target = cmd.out if cmd.out.suffix == NATIVE_SUFFIX else cmd.out / "example.rwmu"
+    if native:
         save_dataset(ds, target)
         config_dir, where = target.parent, str(target)
     else:
         write_csv_dataset(ds, cmd.out)
         config_dir, where = cmd.out, f"{cmd.out}/"
-    write_run_config(config_dir, {"command": cmd, "dims": ds.dims.as_dict(), "generator": ds.meta["provenance"]},
+    write_run_config(config_dir, {"command": cmd, "task": task.name if task is not None else None,
+                                  "dims": ds.dims.as_dict(), "generator": ds.meta["provenance"]},
                      name="example_config.json")  # fmt: skip
     print(f"wrote synthetic example data to {where} ({ds.summary()})")
     return 0

@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 
 import tyro
 
+from rwmu.cli.common import check_output_folder
 from rwmu.experiments.demo import PRESETS, DemoConfig, run_demo
 
 SUMMARY = "end-to-end demo: Go2 data, world model, uncertainty check, MOPO-PPO at lambda 1 and 0, MuJoCo scores"
@@ -43,5 +44,6 @@ def defaults(argv: list[str]) -> Command:
 
 
 def run(cmd: Command) -> int:
+    check_output_folder(cmd.out, "--out")
     run_demo(cmd.out, cmd.demo)
     return 0

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import tyro
 
-from rwmu.cli.common import Dims, check_device, resolve_task_and_dims
+from rwmu.cli.common import Dims, check_device, check_output_folder, resolve_task_and_dims
 from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
 from rwmu.evaluation.uncertainty import UncertaintyEvalConfig, evaluate_uncertainty, format_table, write_report
@@ -46,6 +46,7 @@ def run(cmd: Command) -> int:
     config = cmd.eval
     config.check()
     check_device(config.device)
+    check_output_folder(cmd.out, "--out")
     task, dims = resolve_task_and_dims(cmd.task, cmd.dims)
     model, ckpt = load_world_model(cmd.world_model, device=config.device, task=task, return_checkpoint=True)
     if dims is not None and dims != model.dims:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import tyro
 
+from rwmu.cli.common import check_output_folder
 from rwmu.training.export import export_policy
 
 SUMMARY = "export a trained policy's actor to TorchScript and ONNX for deployment"
@@ -28,6 +29,7 @@ class Command:
 
 
 def run(cmd: Command) -> int:
+    check_output_folder(cmd.out, "--out")
     paths = export_policy(cmd.policy, cmd.out)
     for kind, path in paths.items():
         print(f"{kind:<12} {path}")

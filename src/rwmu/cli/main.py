@@ -1,10 +1,12 @@
 """The ``rwmu`` command: one subcommand per job, each with one typed config tree parsed by tyro.
 
 Every subcommand module defines ``SUMMARY`` (one line), ``Command`` (a frozen dataclass; a group such as
-``rwmu data`` has ``SUBCOMMANDS``, name -> dataclass, instead), ``run(command) -> int`` and, where a preset or a
-resumed run changes the defaults, ``defaults(argv) -> Command | None``. Flags given on the command line always win
-over those defaults.
-User errors (:class:`rwmu.errors.RwmuError`) end as one line on stderr and exit code 2, without a traceback.
+``rwmu data`` has ``SUBCOMMANDS``, name -> dataclass, instead), ``run(command) -> int``; where a preset or a
+resumed run changes the defaults, ``defaults(argv) -> Command | None``; and where a run can be continued,
+``interrupted(command) -> str`` (what was saved and how to continue, printed after Ctrl-C with exit code 130).
+Flags given on the command line always win over those defaults.
+User errors (:class:`rwmu.errors.RwmuError`) and operating-system errors (an output that cannot be written, a full
+disk) end as one line on stderr and exit code 2, without a traceback.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from rwmu.cli import (
     train_online,
     train_policy,
 )
-from rwmu.errors import RwmuError
+from rwmu.errors import RwmuError, os_error_message
 from rwmu.version import __version__
 
 BOX_CHARACTERS = " │╭╮╰╯─┃━┏┓┗┛•"
@@ -102,6 +104,13 @@ def one_line(tyro_message: str) -> str:
     return text.rstrip(" .;:")
 
 
+def interruption_note(module: ModuleType, command: object) -> str:
+    """``; what was saved and how to continue`` for a command whose module says so (``interrupted(command)``)."""
+    if command is None or not hasattr(module, "interrupted"):
+        return ""
+    return f"; {module.interrupted(command)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return run_command(list(sys.argv[1:] if argv is None else argv))
@@ -122,6 +131,7 @@ def run_command(argv: list[str]) -> int:
     if name not in COMMANDS:
         print(f"rwmu: error: unknown command {name!r}; run `rwmu --help` for the list", file=sys.stderr)
         return 2
+    command = None
     try:
         captured = io.StringIO()
         try:
@@ -135,8 +145,13 @@ def run_command(argv: list[str]) -> int:
     except RwmuError as err:
         print(f"rwmu {name}: error: {err}", file=sys.stderr)
         return err.exit_code
+    except BrokenPipeError:
+        raise
+    except OSError as err:  # an output that could not be written after all (permissions, disk full, ...)
+        print(f"rwmu {name}: error: {os_error_message(err)}", file=sys.stderr)
+        return RwmuError.exit_code
     except KeyboardInterrupt:
-        print(f"rwmu {name}: interrupted", file=sys.stderr)
+        print(f"rwmu {name}: interrupted{interruption_note(COMMANDS[name], command)}", file=sys.stderr)
         return 130
 
 

@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 
 import tyro
 
+from rwmu.cli.common import check_output_folder
 from rwmu.experiments.sweep import SweepConfig, run_sweep
 
 SUMMARY = "MOPO-PPO over a grid of lambda and seeds; true (MuJoCo) return against lambda"
@@ -54,5 +55,6 @@ class Command:
 
 
 def run(cmd: Command) -> int:
+    check_output_folder(cmd.out, "--out")
     run_sweep(cmd.out, dataclasses.replace(cmd.sweep, train_args=cmd.train_policy_flags()))
     return 0

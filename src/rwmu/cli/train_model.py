@@ -13,12 +13,24 @@ from typing import Annotated
 
 import tyro
 
-from rwmu.cli.common import Dims, check_device, resolve_task_and_dims, resumed_command, stored_config
+from rwmu.cli.common import (
+    Dims,
+    check_device,
+    check_output_folder,
+    check_resume_unchanged,
+    resume_note,
+    resolve_task_and_dims,
+    resumed_command,
+    stored_config,
+)
+from rwmu.data.layout import DataDims
 from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
 from rwmu.tasks import get_task, task_names
+from rwmu.tasks.base import Task
 from rwmu.training.world_model import WorldModelTrainer
 from rwmu.training.world_model_config import TrainModelConfig
+from rwmu.utils.io import folder_lock
 
 SUMMARY = "train a world model (ensemble with epistemic uncertainty) on a dataset"
 
@@ -45,14 +57,36 @@ def defaults(argv: list[str]) -> Command | None:
     return resumed_command(argv, Command)
 
 
+def interrupted(cmd: Command) -> str:
+    """After Ctrl-C: what the run saved and how to continue it."""
+    return resume_note("rwmu train-model", cmd.out, cmd.out / "model_latest.pt")
+
+
 def run(cmd: Command) -> int:
     task, dims = resolve_task_and_dims(cmd.task, cmd.dims)
     check_device(cmd.train.device)
+    check_output_folder(cmd.out, "--out")
+    with folder_lock(cmd.out, "rwmu train-model"):
+        return _train(cmd, task, dims)
+
+
+def check_resumed_command(cmd: Command) -> None:
+    """Refuse a ``--resume`` whose data, task, dims or architecture differ from the run's stored command."""
+    stored = stored_config(cmd.out, Command)
+    if stored is None:
+        return
+    if stored.train.architecture != cmd.train.architecture:
+        raise RwmuError(f"--resume: the run in {cmd.out} was trained with another architecture; drop the "
+                        f"--architecture.* flags or start a new --out")  # fmt: skip
+    for flag, before, now in (("--data", stored.data, cmd.data), ("--task", stored.task, cmd.task),
+                              ("--dims", stored.dims, cmd.dims)):  # fmt: skip
+        check_resume_unchanged(cmd.out, flag, before, now)
+
+
+def _train(cmd: Command, task: Task | None, dims: DataDims | None) -> int:
+    """Check a resumed run against its stored settings, load the data and train (``--out`` is locked)."""
     if cmd.resume:
-        stored = stored_config(cmd.out, Command)
-        if stored is not None and stored.train.architecture != cmd.train.architecture:
-            raise RwmuError(f"--resume: the run in {cmd.out} was trained with another architecture; drop the "
-                            f"--architecture.* flags or start a new --out")  # fmt: skip
+        check_resumed_command(cmd)
     window = cmd.train.architecture.history_horizon + cmd.train.optim.forecast_horizon
     sources = [str(p) for p in cmd.data]
     dataset = load_dataset(sources[0] if len(sources) == 1 else sources, task=task, dims=dims, min_rows=window)

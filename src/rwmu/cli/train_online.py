@@ -16,8 +16,10 @@ from typing import Annotated
 
 import tyro
 
-from rwmu.cli.common import resumed_command, simulated_task
+from rwmu.cli.common import check_output_folder, resume_note, resumed_command, simulated_task
 from rwmu.training.online import OnlineTrainingConfig, train_online
+from rwmu.training.runner import saved_checkpoints
+from rwmu.utils.io import folder_lock
 
 SUMMARY = "train a policy with PPO online in the MuJoCo Go2 simulator (an expert, data source, upper bound)"
 
@@ -40,9 +42,17 @@ def defaults(argv: list[str]) -> Command | None:
     return resumed_command(argv, Command)
 
 
+def interrupted(cmd: Command) -> str:
+    """After Ctrl-C: what the run saved and how to continue it."""
+    saved = saved_checkpoints(cmd.out) if cmd.out.is_dir() else []
+    return resume_note("rwmu train-online", cmd.out, saved[-1][1] if saved else None)
+
+
 def run(cmd: Command) -> int:
     task = simulated_task(cmd.task)
-    summary = train_online(task, cmd.out, cmd.train, resume=cmd.resume, command=cmd)
+    check_output_folder(cmd.out, "--out")
+    with folder_lock(cmd.out, "rwmu train-online"):
+        summary = train_online(task, cmd.out, cmd.train, resume=cmd.resume, command=cmd)
     print(f"{summary['iterations']} iterations, {summary['control_steps_per_second']:.0f} control steps/s, "
           f"{summary['wall_time_s'] / 60:.1f} min; command scale {summary['command_scale']:.1f}")
     print(f"policy: {summary['final_checkpoint']}; score it with rwmu evaluate --policy {cmd.out}")

@@ -22,11 +22,20 @@ from typing import Annotated, Literal
 
 import tyro
 
-from rwmu.cli.common import check_device, resumed_command
+from rwmu.cli.common import (
+    check_device,
+    check_output_folder,
+    check_resume_unchanged,
+    resume_note,
+    resumed_command,
+    stored_config,
+)
 from rwmu.tasks import get_task
 from rwmu.tasks.base import RewardWeights
 from rwmu.training.policy import train_policy
 from rwmu.training.policy_config import PRESETS, PolicyTrainingConfig
+from rwmu.training.runner import saved_checkpoints
+from rwmu.utils.io import folder_lock
 
 SUMMARY = "train a policy with MOPO-PPO in the world model (uncertainty-penalised imagination)"
 
@@ -70,8 +79,36 @@ def defaults(argv: list[str]) -> Command:
                    preset=known.preset, train=PRESETS[known.preset](), rewards=rewards)  # fmt: skip
 
 
+def interrupted(cmd: Command) -> str:
+    """After Ctrl-C: what the run saved and how to continue it."""
+    saved = saved_checkpoints(cmd.out) if cmd.out.is_dir() else []
+    return resume_note("rwmu train-policy", cmd.out, saved[-1][1] if saved else None)
+
+
 def run(cmd: Command) -> int:
     check_device(cmd.train.device)
+    check_output_folder(cmd.out, "--out")
+    with folder_lock(cmd.out, "rwmu train-policy"):
+        return _train(cmd)
+
+
+def check_resumed_command(cmd: Command) -> None:
+    """Refuse a ``--resume`` whose task, data, world model or networks differ from the run's stored command."""
+    stored = stored_config(cmd.out, Command)
+    if stored is None:
+        return
+    for flag, before, now in (("--task", stored.task, cmd.task), ("--data", stored.data, cmd.data),
+                              ("--world-model", stored.world_model, cmd.world_model)):  # fmt: skip
+        check_resume_unchanged(cmd.out, flag, before, now)
+    for name in ("actor_hidden_dims", "critic_hidden_dims", "activation", "obs_normalization"):
+        flag = "--policy." + name.replace("_", "-")
+        check_resume_unchanged(cmd.out, flag, getattr(stored.train.policy, name), getattr(cmd.train.policy, name))
+
+
+def _train(cmd: Command) -> int:
+    """Train (or continue) the policy run in ``--out`` (locked) and print its figures."""
+    if cmd.resume:
+        check_resumed_command(cmd)
     task = replace(get_task(cmd.task), rewards=cmd.rewards)
     data = [str(p) for p in cmd.data]
     summary = train_policy(task, cmd.world_model, data[0] if len(data) == 1 else data, cmd.out, cmd.train,

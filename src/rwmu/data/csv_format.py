@@ -43,7 +43,8 @@ CSV_FLOAT_FORMAT = "%.9g"
 
 
 def find_csv_files(folder: str | os.PathLike) -> list[Path]:
-    """``state_action_data_<k>.csv`` files in ``folder``, sorted by the integer ``k``."""
+    """``state_action_data_<k>.csv`` files in ``folder``, sorted by the integer ``k``; a gap in the numbering (a lost
+    file) is refused."""
     folder = Path(folder)
     if not folder.is_dir():
         raise RwmuError(f"{folder}: no such folder")
@@ -65,6 +66,11 @@ def find_csv_files(folder: str | os.PathLike) -> list[Path]:
         raise RwmuError(
             f"{folder}: folder {what}; expected files state_action_data_0.csv, state_action_data_1.csv, ..."
         )
+    missing = sorted(set(range(min(numbered), max(numbered) + 1)) - set(numbered))
+    if missing:
+        raise RwmuError(f"{folder}: state_action_data_{missing[0]}.csv is missing between "
+                        f"state_action_data_{min(numbered)}.csv and state_action_data_{max(numbered)}.csv "
+                        f"({len(missing)} missing); restore it, or renumber the files without a gap")  # fmt: skip
     return [numbered[k] for k in sorted(numbered)]
 
 

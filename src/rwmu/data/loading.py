@@ -12,6 +12,7 @@ CSV column widths come from a task object or explicit :class:`~rwmu.data.layout.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Sequence
@@ -59,9 +60,11 @@ def load_dataset(
                 f"a .csv file or a .rwmu file"
             )
         if path.is_dir():
+            check_recorded_task(path, *recorded_task(path), task)
             files = find_csv_files(path)
         elif is_native_file(path):
             ds = read_native_dataset(path, mmap=mmap)
+            check_recorded_task(path, ds.meta.get("task"), "its header", task)
             _check_native_against(ds, path, task, dims)
             _check_min_rows(ds, min_rows, path)
             return ds
@@ -76,6 +79,7 @@ def load_dataset(
         files = []
         for item in paths:  # folders expand to their numbered CSV files, in the given order of the list
             if item.is_dir():
+                check_recorded_task(item, *recorded_task(item), task)
                 files.extend(find_csv_files(item))
             elif not item.is_file():
                 raise RwmuError(f"{item}: no such file or folder")
@@ -84,6 +88,35 @@ def load_dataset(
             else:
                 files.append(item)
     return read_csv_dataset(files, task, dims, min_rows)
+
+
+RUN_CONFIGS = ("config.json", "example_config.json")
+"""The files rwmu writes beside a CSV dataset it records (rwmu collect, rwmu data example), with the task under
+``config.task``."""
+
+
+def recorded_task(folder: Path) -> tuple[str | None, str]:
+    """``(task name, where it was read)`` that rwmu recorded beside the CSV files in ``folder``, or ``(None, "")``
+    (data from elsewhere, or recorded without a task)."""
+    for name in RUN_CONFIGS:
+        path = folder / name
+        try:
+            recorded = json.loads(path.read_text())["config"]["task"] if path.is_file() else None
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(recorded, dict):  # rwmu collect records the whole task object
+            recorded = recorded.get("name")
+        if isinstance(recorded, str):
+            return recorded, str(path)
+    return None, ""
+
+
+def check_recorded_task(path: Path, recorded: str | None, source: str, task: DatasetSchema | None) -> None:
+    """Refuse data recorded for another task than ``task``, naming both (nothing to check if either is None)."""
+    if task is None or recorded is None or recorded == task.name:
+        return
+    raise RwmuError(f"{path}: the data was recorded for task {recorded} ({source}), not {task.name}; give "
+                    f"--task {recorded}, or data recorded for {task.name}")  # fmt: skip
 
 
 def _check_min_rows(ds: TrajectoryDataset, min_rows: int, path: Path) -> None:

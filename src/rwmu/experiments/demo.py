@@ -51,7 +51,7 @@ from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.training.runner import latest_checkpoint, saved_checkpoints
 from rwmu.training.world_model import WorldModelTrainer
 from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
-from rwmu.utils.io import run_metadata, to_jsonable, write_json_atomic, write_run_config
+from rwmu.utils.io import folder_lock, run_metadata, to_jsonable, write_json_atomic, write_run_config
 
 # ------------------------------------------------------------------------------------------------------------------
 # Settings
@@ -343,7 +343,12 @@ def run_demo(out_dir: str | Path, config: DemoConfig | None = None, log: Callabl
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise RwmuError(f"--out {out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out, "rwmu demo"):
+        return _run_demo_locked(out, config, log)
+
+
+def _run_demo_locked(out: Path, config: DemoConfig, log: Callable[[str], None]) -> dict:
+    """:func:`run_demo` once ``out`` is locked."""
     run = config.resolved()
     _check_same_config(out, run)
     write_run_config(out, {"demo": run})

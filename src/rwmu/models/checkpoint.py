@@ -149,7 +149,8 @@ def load_world_model(
     Args:
         path: a ``.pt`` file with ``system_dynamics_state_dict`` (ours or the reference's) or a bare state dict.
         device: where to put it.
-        task: a :class:`rwmu.tasks.Task` whose normalisation is attached when the file carries none (reference files).
+        task: a :class:`rwmu.tasks.Task` whose normalisation is attached when the file carries none (reference files);
+            a checkpoint recorded for another task is refused.
         history_horizon: M for files that do not record it (recurrent reference files default to 32).
         return_checkpoint: also return the raw checkpoint dict (metadata, optimizer state).
 
@@ -158,10 +159,15 @@ def load_world_model(
         or, for reference files, from the tensor shapes; weights load with strict checking.
 
     Raises:
-        RwmuError: missing/unreadable file, a policy-only checkpoint, or weights that fit no world model.
+        RwmuError: missing/unreadable file, a policy-only checkpoint, a model of another task than ``task``, or
+            weights that fit no world model.
     """
     p = Path(path)
     ckpt = read_checkpoint(p, device)
+    recorded = ckpt.get("task")
+    if task is not None and isinstance(recorded, str) and recorded != task.name:
+        raise RwmuError(f"{p}: a world model trained for task {recorded}, not {task.name}; give --task {recorded}, "
+                        f"or a world model trained on {task.name} data")  # fmt: skip
     sd = _weights_of(ckpt, p)
     try:
         if isinstance(ckpt.get("config"), dict):

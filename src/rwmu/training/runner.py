@@ -33,6 +33,14 @@ CHECKPOINT_FORMAT = "rwmu.policy"
 CHECKPOINT_VERSION = 1
 
 
+def _non_finite_in_message(message: str) -> str | None:
+    """rsl_rl's NaN check names the observation group, rewards or dones that held NaN: what it says, or None."""
+    if "NaN" not in message and "nan" not in message:
+        return None
+    return (f"the imagined or simulated {message.split(' returned by')[0].removeprefix('The ')} held NaN "
+            "(the policy's actions drove the environment out of range)")  # fmt: skip
+
+
 def rsl_rl_train_cfg(config: Any) -> dict:
     """The rsl_rl (5.x) ``train_cfg`` dict for ``OnPolicyRunner``."""
     ppo, pol = config.ppo, config.policy
@@ -152,6 +160,7 @@ class RwmuRunner(OnPolicyRunner):
         self.iteration_stats: list[dict[str, float]] = []
         self._bar = None
         self._progress = progress and not verbose
+        self._iteration = 0  # the iteration in progress, for the divergence error
 
     def iteration_statistics(self) -> dict[str, float]:
         """Figures of the iteration just done: by default rsl_rl's mean return and length of the last <= 100
@@ -167,6 +176,7 @@ class RwmuRunner(OnPolicyRunner):
         """Raise :class:`RwmuError` if the checkpoint ``loaded`` (from ``path``) cannot continue this run."""
 
     def _after_iteration(self, it: int, collect_time: float, learn_time: float) -> None:
+        self._iteration = it + 1
         stats = self.iteration_statistics()
         self.iteration_stats.append({**stats, "collect_time": collect_time, "learn_time": learn_time})
         if self._bar is not None:
@@ -174,16 +184,45 @@ class RwmuRunner(OnPolicyRunner):
             self._bar.update(1)
 
     def learn(self, num_learning_iterations: int, init_at_random_ep_len: bool = False) -> None:
+        """rsl_rl's loop; a run that diverges (NaN/Inf weights or observations, a negative noise std) stops with
+        one :class:`RwmuError` line (:meth:`divergence`) instead of rsl_rl's or torch's traceback."""
         if self._progress:
             self._bar = tqdm(total=num_learning_iterations, desc=self.progress_label, unit="it", dynamic_ncols=True)
+        self._iteration = int(self.current_learning_iteration)
         try:
             super().learn(num_learning_iterations, init_at_random_ep_len=init_at_random_ep_len)
+        except (ValueError, RuntimeError) as err:
+            problem = self.non_finite_quantity() or _non_finite_in_message(str(err))
+            if problem is None:
+                raise
+            raise self.divergence(problem, self._iteration) from None
         finally:
             if self._bar is not None:
                 self._bar.close()
                 self._bar = None
 
+    def non_finite_quantity(self) -> str | None:
+        """What of the actor and critic diverged (a NaN/Inf parameter, a non-positive noise std), or None."""
+        for owner, module in (("actor", self.alg.actor), ("critic", self.alg.critic)):
+            for name, param in module.named_parameters():
+                if not torch.isfinite(param).all():
+                    return f"the {owner}'s parameter {name} is NaN/Inf"
+                if "std" in name.split(".")[-1] and bool((param <= 0).any()):
+                    return f"the {owner}'s action noise {name} became <= 0"
+        return None
+
+    def divergence(self, problem: str, iteration: int) -> RwmuError:
+        """The one-line error of a run that diverged at ``iteration``."""
+        algorithm = self.cfg["algorithm"]
+        return RwmuError(f"PPO diverged at iteration {iteration}: {problem}; lower --ppo.learning-rate (now "
+                         f"{algorithm['learning_rate']:g}) or --ppo.max-grad-norm (now "
+                         f"{algorithm['max_grad_norm']:g}) and re-run; no checkpoint of a diverged policy was "
+                         f"written")  # fmt: skip
+
     def save(self, path: str, infos: dict | None = None) -> None:
+        problem = self.non_finite_quantity()
+        if problem is not None:  # never write a diverged policy
+            raise self.divergence(problem, int(self.current_learning_iteration))
         saved = self.alg.save()
         saved["iter"] = self.current_learning_iteration
         saved["infos"] = {**(infos or {}), "rwmu": self.rwmu_info}
@@ -215,13 +254,16 @@ class RwmuRunner(OnPolicyRunner):
 def check_run_start(out_dir: Path, config: Any, resume: str | Path | bool | None) -> Path | None:
     """Check a policy run's settings before any work; return the checkpoint to resume from (or None).
 
-    ``config`` has ``device``, ``iterations``, ``steps_per_env`` and ``logger``; ``resume`` is True (the latest
+    ``config`` has ``device``, ``iterations``, ``steps_per_env``, ``logger`` and ``policy.init_noise_std``; ``resume`` is True (the latest
     checkpoint in ``out_dir``), a checkpoint path, or falsy (``out_dir`` must not hold a run yet).
     """
     if str(config.device).startswith("cuda") and not torch.cuda.is_available():
         raise RwmuError(f"--device {config.device}: no CUDA device is available here; use --device cpu")
     if config.iterations < 1 or config.steps_per_env < 1:
         raise RwmuError("--iterations and --steps-per-env must be >= 1")
+    if not config.policy.init_noise_std > 0:
+        raise RwmuError(f"--policy.init-noise-std {config.policy.init_noise_std:g}: the initial action noise std must "
+                        f"be > 0 (the paper's is 1.0)")  # fmt: skip
     if config.logger == "wandb":
         try:
             import wandb  # noqa: F401 - optional dependency

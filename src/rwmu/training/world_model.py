@@ -36,6 +36,18 @@ def normalized_tensor(data: np.ndarray, dims, norm, device) -> torch.Tensor:
     return norm.normalize_rows(torch.tensor(np.asarray(data, dtype=np.float32), device=device), dims)
 
 
+def check_same_data(path: Path, ckpt: dict, dataset) -> None:
+    """Refuse to resume the checkpoint ``ckpt`` (``path``) on another dataset than it was trained on (told by its
+    row and trajectory counts)."""
+    trained_on = ckpt.get("data") if isinstance(ckpt.get("data"), dict) else {}
+    before = (trained_on.get("rows"), trained_on.get("trajectories"))
+    now = (int(dataset.num_rows), int(dataset.num_trajectories))
+    if None not in before and before != now:
+        raise RwmuError(f"--resume: {path} was trained on {before[0]} rows in {before[1]} trajectories "
+                        f"({trained_on.get('path')}), --data has {now[0]} rows in {now[1]}; resume with the same "
+                        f"--data or start a new --out")  # fmt: skip
+
+
 class _Logger:
     """TensorBoard (default), Weights & Biases (optional) or nothing."""
 
@@ -93,9 +105,10 @@ class WorldModelTrainer:
         torch.manual_seed(config.seed)
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         if resume:
-            self.model, ckpt = load_world_model(latest, device=self.device, return_checkpoint=True)
+            self.model, ckpt = load_world_model(latest, device=self.device, task=task, return_checkpoint=True)
             if self.model.dims != dims:
                 raise RwmuError(f"--resume: {latest} was trained on dims {self.model.dims}, the data has {dims}")
+            check_same_data(latest, ckpt, dataset)
         else:
             self.model = WorldModelEnsemble(arch.to_model_config(dims)).to(self.device)
             if config.normalization == "task" and task is not None and task.state_mean is not None:
@@ -189,8 +202,26 @@ class WorldModelTrainer:
         self.model.train()
         return metrics
 
+    def _check_finite(self, values: dict[str, float], quantity: str) -> None:
+        """Stop (:meth:`_divergence`) if a value of ``values`` (a loss's terms, or ``{"total": gradient norm}``) is
+        NaN or infinite, before it reaches the weights."""
+        bad = next((k for k, v in values.items() if not math.isfinite(v)), None)
+        if bad is not None:
+            what = quantity if bad == "total" else f"{bad} term of the {quantity}"
+            raise self._divergence(f"the {what} became {values[bad]}")
+
+    def _divergence(self, problem: str) -> RwmuError:
+        """One line naming the iteration, what diverged and the flags to change."""
+        opt = self.cfg.optim
+        return RwmuError(f"world-model training diverged at iteration {self.iteration}: {problem}; lower "
+                         f"--optim.learning-rate (now {opt.learning_rate:g}) or --optim.max-grad-norm (now "
+                         f"{opt.max_grad_norm:g}), or check the data with rwmu data info; checkpoints saved before "
+                         f"it are kept, nothing diverged was written")  # fmt: skip
+
     # ------------------------------------------------------------------ checkpoints
     def _save(self, name: str, metrics: dict | None = None) -> None:
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            raise self._divergence("the model's weights became NaN/Inf")
 
         extra = {
             "task": self.task.name if self.task is not None else None,
@@ -235,14 +266,11 @@ class WorldModelTrainer:
                                         bound_weight=opt.bound_loss_weight, generator=self.generator,
                                         contact_pos_weight=self.contact_pos_weight,
                                         termination_pos_weight=self.termination_pos_weight)  # fmt: skip
-                if not torch.isfinite(loss.total):
-                    raise RwmuError(
-                        f"loss became {float(loss.total)} at iteration {self.iteration}; lower --optim.learning-rate "
-                        "or check the data normalisation (rwmu data info)"
-                    )
+                self._check_finite(loss.as_floats(), "loss")
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.total.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), opt.max_grad_norm)
+                self._check_finite({"total": float(grad_norm)}, "gradient norm")
                 self.optimizer.step()
                 self.iteration += 1
                 bar.update(1)

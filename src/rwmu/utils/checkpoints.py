@@ -9,7 +9,6 @@ The callers add only their own key checks.
 from __future__ import annotations
 
 import os
-import pickle
 import re
 import warnings
 import zipfile
@@ -20,6 +19,9 @@ import torch
 
 from rwmu.errors import RwmuError
 
+PICKLE_MAGIC = b"\x80"
+"""First byte of a pickle stream of protocol 2 or later (a bare pickle, or torch's legacy format)."""
+
 
 def is_torchscript_archive(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a TorchScript archive (``torch.jit.save``), told from a ``torch.save`` file by its
@@ -28,6 +30,27 @@ def is_torchscript_archive(path: str | os.PathLike) -> bool:
         with zipfile.ZipFile(path) as archive:
             return any(name.endswith("/constants.pkl") or name == "constants.pkl" for name in archive.namelist())
     except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def refusal(path: Path, torch_error: str, what: str) -> str:
+    """Why torch's ``weights_only`` reader refused ``path``, in one line that never quotes torch's advice to load it
+    unsafely: it pickles Python objects (code could run), it is a bare pickle, or it is no checkpoint at all."""
+    unsafe = re.search(r"GLOBAL ([\w.]+)", torch_error)  # the pickle names a callable/class torch refused
+    if unsafe:
+        return (f"{path}: refused, not a plain-tensor checkpoint: it holds the Python object {unsafe.group(1)}, and "
+                f"loading it could run code; give {what} (only tensors, numbers, strings, lists and dicts)")
+    if _starts_with(path, PICKLE_MAGIC):
+        return (f"{path}: refused, not a torch checkpoint file but a bare Python pickle, and loading it could run "
+                f"code; give {what}")  # fmt: skip
+    return f"{path}: not a torch checkpoint file (nor any checkpoint: not written by torch.save); give {what}"
+
+
+def _starts_with(path: Path, prefix: bytes) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(prefix)) == prefix
+    except OSError:
         return False
 
 
@@ -56,14 +79,8 @@ def read_torch_checkpoint(
         with warnings.catch_warnings():  # torch warns about pickle protocols of foreign files; the error says enough
             warnings.simplefilter("ignore")
             obj = torch.load(p, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        unsafe = re.search(r"GLOBAL ([\w.]+)", str(err))  # the pickle names a callable/class torch refused
-        if unsafe:
-            raise RwmuError(f"{p}: not a plain-tensor checkpoint (it pickles the Python object {unsafe.group(1)}, "
-                            f"which rwmu refuses to unpickle as it could run code); give {what}") from None  # fmt: skip
-        raise RwmuError(f"{p}: not a torch checkpoint file; give {what}") from None
-    except Exception:  # noqa: BLE001 - truncated zips, wrong magic numbers, empty files: not a torch checkpoint
-        raise RwmuError(f"{p}: not a torch checkpoint file; give {what}") from None
+    except Exception as err:  # noqa: BLE001 - refused pickles, truncated zips, wrong magic numbers, empty files
+        raise RwmuError(refusal(p, str(err), what)) from None
     if not isinstance(obj, dict):
         raise RwmuError(f"{p}: holds a {type(obj).__name__}, not a checkpoint dictionary; give {what}")
     return obj

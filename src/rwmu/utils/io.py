@@ -54,10 +54,26 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[None]:
     """Hold an exclusive lock on ``folder/.lock`` (released when the process ends, even if killed).
 
-    Raises :class:`RwmuError` at once if another process holds it, so two invocations never work in one folder.
+    Raises :class:`RwmuError` at once, naming the holder's pid, if another process holds it, so two invocations
+    never work in one folder; a lock left by a dead process is free again (``flock`` dies with its process). Once
+    held, the temporary files an interrupted run left in the folder (:func:`remove_stale_temp_files`) are removed.
+    A folder it created is removed again if nothing but the lock was written into it (a run refused early).
     """
     folder = Path(folder)
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with _locked(folder, what):
+            yield
+    finally:
+        if created and folder.is_dir() and [p.name for p in folder.iterdir()] == [".lock"]:  # a run refused before writing anything
+            (folder / ".lock").unlink(missing_ok=True)
+            folder.rmdir()
+
+
+@contextlib.contextmanager
+def _locked(folder: Path, what: str) -> Iterator[None]:
+    """:func:`folder_lock` on an existing ``folder``."""
     with open(folder / ".lock", "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -70,10 +86,26 @@ def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[None]:
         handle.truncate()
         handle.write(f"{what} (pid {os.getpid()})")
         handle.flush()
+        remove_stale_temp_files(folder)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Remove the ``.<name>.<random>.tmp`` files that killed :func:`atomic_path` writes left in ``folder`` and its
+    subfolders (not in a subfolder with its own ``.lock``: another run's folder, cleaned when that run starts).
+    Call it only while holding :func:`folder_lock` on ``folder``. Returns the removed paths."""
+    removed = []
+    for path in sorted(Path(folder).rglob(".*.tmp")):
+        owners = path.relative_to(folder).parents
+        if any((Path(folder) / owner / ".lock").exists() for owner in owners if str(owner) != "."):
+            continue
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

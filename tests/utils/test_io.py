@@ -1,0 +1,90 @@
+"""Run-folder locks and the clean-up of temporary files that killed atomic writes leave behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import rwmu
+from rwmu.errors import RwmuError
+from rwmu.utils.io import atomic_path, folder_lock, remove_stale_temp_files
+
+HOLD_LOCK = """
+import sys, time
+from rwmu.utils.io import folder_lock
+with folder_lock(sys.argv[1], sys.argv[2]):
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+
+def hold_lock(folder: Path, what: str = "rwmu train-model") -> subprocess.Popen:
+    """A separate process holding ``folder``'s lock until killed (started and locked when this returns)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(rwmu.__file__).parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(folder), what], stdout=subprocess.PIPE, env=env,
+                            text=True)  # fmt: skip
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+@pytest.fixture()
+def holder(tmp_path):
+    proc = hold_lock(tmp_path / "run")
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_held_folder_is_refused_with_the_holders_pid(tmp_path, holder):
+    with pytest.raises(RwmuError, match=f"rwmu train-model \\(pid {holder.pid}\\) is working in this folder"):
+        with folder_lock(tmp_path / "run", "rwmu train-model"):
+            pass
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_the_lock_of_a_dead_process_is_taken_over(tmp_path, holder, sig):
+    holder.send_signal(sig)
+    holder.wait()
+    with folder_lock(tmp_path / "run", "rwmu collect"):
+        assert (tmp_path / "run" / ".lock").read_text() == f"rwmu collect (pid {os.getpid()})"
+
+
+def test_stale_temp_files_are_removed_but_not_those_of_a_nested_run(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "nested").mkdir()
+    (run / "nested" / ".lock").write_text("")
+    stale = [run / ".model_latest.pt.k2j3.tmp", run / "checkpoints" / ".model_10.pt.a1b2.tmp"]
+    kept = [run / "model_latest.pt", run / "nested" / ".model_1.pt.zz.tmp", run / "notes.tmp"]
+    for path in stale + kept:
+        path.write_text("x")
+    with folder_lock(run, "rwmu train-model"):
+        assert not any(p.exists() for p in stale)
+    assert all(p.exists() for p in kept)
+    assert remove_stale_temp_files(run / "nested") == [run / "nested" / ".model_1.pt.zz.tmp"]
+
+
+def test_an_atomic_write_that_fails_leaves_nothing(tmp_path):
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "model.pt") as tmp:
+        tmp.write_text("half")
+        raise RuntimeError
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_created_for_a_refused_run_is_removed_again(tmp_path):
+    with pytest.raises(RwmuError), folder_lock(tmp_path / "new", "rwmu collect"):
+        raise RwmuError("refused before writing anything")
+    assert not (tmp_path / "new").exists()
+    with folder_lock(tmp_path / "used", "rwmu collect"):
+        (tmp_path / "used" / "config.json").write_text("{}")
+    assert sorted(p.name for p in (tmp_path / "used").iterdir()) == [".lock", "config.json"]
+    (tmp_path / "existing").mkdir()
+    with folder_lock(tmp_path / "existing", "rwmu collect"):
+        pass
+    assert (tmp_path / "existing").is_dir()  # a folder the user made stays
