@@ -254,8 +254,9 @@ class RwmuRunner(OnPolicyRunner):
 def check_run_start(out_dir: Path, config: Any, resume: str | Path | bool | None) -> Path | None:
     """Check a policy run's settings before any work; return the checkpoint to resume from (or None).
 
-    ``config`` has ``device``, ``iterations``, ``steps_per_env``, ``logger`` and ``policy.init_noise_std``; ``resume`` is True (the latest
-    checkpoint in ``out_dir``), a checkpoint path, or falsy (``out_dir`` must not hold a run yet).
+    ``config`` has ``device``, ``iterations``, ``steps_per_env``, ``logger`` and ``policy.init_noise_std``;
+    ``resume`` is True (the latest checkpoint in ``out_dir``), a checkpoint path, or falsy (``out_dir`` must not hold
+    a run yet).
     """
     if str(config.device).startswith("cuda") and not torch.cuda.is_available():
         raise RwmuError(f"--device {config.device}: no CUDA device is available here; use --device cpu")
