@@ -169,3 +169,16 @@ def test_episode_accounting_by_hand():
     assert summary["max_return"] == pytest.approx((1.0 + 0.5) * 0.02 * 3)
     assert summary["per_schedule"]["x"]["return_mean"] == pytest.approx(3.75)
     assert summary["per_schedule"]["x"]["falls"] == 1 and summary["per_schedule"]["y"]["episodes"] == 1
+
+
+def test_action_noise_changes_the_policy_not_the_score_references():
+    task = dataclasses.replace(GO2_FLAT, episode_length=40)
+    base = EvaluationConfig(episodes=2, schedules=("forward_0.5",), score_reference="zero")
+    clean = evaluate_policy("expert", base, task, progress=False)
+    noisy = evaluate_policy("expert", dataclasses.replace(base, action_noise=1.0), task, progress=False)
+    assert noisy["return_mean"] != clean["return_mean"]
+    assert noisy["score_references"] == clean["score_references"]  # the references run without the noise
+    again = evaluate_policy("expert", dataclasses.replace(base, action_noise=1.0), task, progress=False)
+    assert again["return_mean"] == noisy["return_mean"]  # seeded noise
+    with pytest.raises(RwmuError, match="--action-noise"):
+        evaluate_policy("expert", dataclasses.replace(base, action_noise=-1.0), task, progress=False)

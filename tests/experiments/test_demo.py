@@ -27,7 +27,10 @@ def test_tiny_demo_writes_the_report(tiny_demo):
     assert (out / "report.md").is_file() and (out / "report.json").is_file()
     stored = json.loads((out / "report.json").read_text())
     names = [p["policy"] for p in stored["policies"]]
-    assert names == ["behaviour (scripted)", "MOPO-PPO lambda=1", "MOPO-PPO lambda=0"]
+    assert names == ["behaviour (expert, action noise 0.5)", "MOPO-PPO lambda=1", "MOPO-PPO lambda=0"]
+    behaviour = json.loads((out / "evaluation" / f"{evaluation_key(names[0])}.json").read_text())
+    assert behaviour["config"]["action_noise"] == 0.5  # scored as it recorded the data
+    assert json.loads((out / "data" / "config.json").read_text())["config"]["action_noise"] == 0.5
     for p in stored["policies"]:  # numbers come from the MuJoCo evaluation files
         evaluation = json.loads((out / "evaluation" / f"{evaluation_key(p['policy'])}.json").read_text())
         assert p["true_return_mean"] == evaluation["return_mean"]

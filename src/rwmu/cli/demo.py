@@ -1,7 +1,8 @@
 """The whole pipeline end to end on a small Go2 problem (CPU, about 10 minutes on 2 cores).
 
-Collects data with the scripted controller in MuJoCo, trains a world model, evaluates its uncertainty against its
-error, trains MOPO-PPO at each lambda, scores every policy and the behaviour controller in MuJoCo on the
+Collects data with a behaviour policy in MuJoCo (the shipped expert with action noise 0.5; --behavior-policy,
+--action-noise), trains a world model, evaluates its uncertainty against its error, trains MOPO-PPO at each lambda
+(from the behaviour-cloned actor), scores every policy and the behaviour policy in MuJoCo on the
 unpenalised reward, and writes OUT/report.md (+ PNG plots) and OUT/report.json. Re-running with the same --out
 continues: stages whose outputs exist are skipped. Every stage's settings are flags (e.g.
 --world-model.optim.iterations, --policy.iterations, --policy.env.num-envs, --collect.steps, --lambdas 1 0);

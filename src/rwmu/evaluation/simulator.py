@@ -24,6 +24,7 @@ from tqdm import tqdm
 from rwmu.errors import RwmuError
 from rwmu.evaluation.schedules import COMMAND_SCHEDULES, read_schedule_file, schedule_tensor
 from rwmu.evaluation.video import VideoRecorder
+from rwmu.sim.collect import NoisyPolicy
 from rwmu.sim.env import Go2EnvConfig, Go2VecEnv
 from rwmu.tasks.base import Task
 from rwmu.tasks.go2_flat import GO2_FLAT
@@ -46,6 +47,9 @@ class EvaluationConfig:
     score_reference: str | None = "expert"
     """the policy scoring 1 of the normalised score (0: zero actions, standing still), on the same episodes; None
     skips the score"""
+    action_noise: float = 0.0
+    """Gaussian noise std (action units) added to the policy's actions, as `rwmu collect --action-noise` records
+    noisy data (the score references run without it)"""
 
 
 def evaluate_policy(
@@ -73,10 +77,14 @@ def evaluate_policy(
         raise RwmuError("no command schedule to run: give --schedules or --commands")
     if config.episodes < 1:
         raise RwmuError(f"--episodes must be >= 1, got {config.episodes}")
+    if not config.action_noise >= 0:
+        raise RwmuError(f"--action-noise must be >= 0, got {config.action_noise}")
     n = min(config.episodes, config.max_envs)
     T = task.episode_length
     reference = _score_reference(config.score_reference, task)
     policy = load_policy(policy_spec, n, task, config.seed) if isinstance(policy_spec, (str, Path)) else policy_spec
+    if config.action_noise > 0:
+        policy = NoisyPolicy(policy, config.action_noise, seed=config.seed + 1)
     env = Go2VecEnv(Go2EnvConfig(num_envs=n, num_workers=config.num_workers, seed=config.seed,
                                  pushes=config.pushes), task)  # fmt: skip
     schedules = {name: schedule_tensor(available[name], T) for name in names_used}
@@ -120,7 +128,7 @@ def normalized_score(return_mean: float, reference: str | None, config: Evaluati
     1 the reference policy (the shipped expert by default); ``normalized_score`` is None without a reference."""
     if reference is None:
         return {"normalized_score": None, "score_references": None}
-    plain = dataclasses.replace(config, score_reference=None)
+    plain = dataclasses.replace(config, score_reference=None, action_noise=0.0)
     zero = evaluate_policy("zero", plain, task, progress=False)["return_mean"]
     top = evaluate_policy(reference, plain, task, progress=False)["return_mean"]
     return {"normalized_score": (return_mean - zero) / (top - zero) if top != zero else None,

@@ -3,12 +3,13 @@
 Stages (each writes into its own sub-folder of the output folder and is skipped on a re-run when its outputs exist,
 so an interrupted demo continues where it stopped):
 
-1. ``collect``      -> ``data/dataset.rwmu``: the scripted trotting controller in the MuJoCo Go2 simulator;
+1. ``collect``      -> ``data/dataset.rwmu``: the behaviour policy in the MuJoCo Go2 simulator (default: the shipped
+   expert with action noise 0.5, a "noisy expert" dataset; or the scripted trotting controller);
 2. ``world_model``  -> ``world_model/model_best.pt``: RWM-U ensemble trained offline on that data;
 3. ``uncertainty``  -> ``uncertainty/summary.json``: the uncertainty-versus-error protocol of ``docs/method.md``
    section 8 (held out);
 4. ``policy_lam<l>`` -> ``policy_lam<l>/summary.json``: MOPO-PPO in imagination, one run per lambda;
-5. ``evaluate``     -> ``evaluation/<name>.json``: every policy and the behaviour controller in MuJoCo on the true,
+5. ``evaluate``     -> ``evaluation/<name>.json``: every policy and the behaviour policy in MuJoCo on the true,
    unpenalised reward;
 6. ``report``       -> ``report.md``, ``report.json`` and PNG plots.
 
@@ -42,11 +43,12 @@ from rwmu.experiments.demo_report import build_demo_report, describe_world_model
 from rwmu.experiments.paths import DemoPaths, evaluation_key, lambda_label
 from rwmu.models.checkpoint import load_world_model
 from rwmu.models.config import ArchitectureConfig
-from rwmu.sim.collect import CollectConfig, collect_dataset
+from rwmu.sim.collect import CollectConfig, NoisyPolicy, collect_dataset
 from rwmu.tasks import get_task
 from rwmu.tasks.base import Task
 from rwmu.training.behavior_cloning import BehaviorCloningConfig
 from rwmu.training.policy import train_policy
+from rwmu.training.policy_loader import load_policy
 from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.training.runner import latest_checkpoint, saved_checkpoints
 from rwmu.training.world_model import WorldModelTrainer
@@ -63,6 +65,12 @@ class DemoConfig:
     (:meth:`resolved`); each policy run's ``policy.env.uncertainty_penalty`` is one of ``lambdas``.
     """
 
+    behavior_policy: str = field(default="expert", metadata={
+        "help": "the policy that records the data: the shipped expert (default), any rwmu evaluate --policy, or "
+                "scripted (the trotting controller with per-episode gait diversity)"})  # fmt: skip
+    action_noise: float = field(default=0.5, metadata={  # rwmu choice: a noisy expert, as D4RL's noisy datasets
+        "help": "Gaussian action noise std added to a learned behaviour policy while it records the data and when "
+                "it is scored (scripted: its own per-episode noise)"})  # fmt: skip
     collect: CollectConfig = field(default_factory=lambda: CollectConfig(
         # ~25 s on 64 envs; the paper-scale data set is ~1M transitions (docs/method.md section 2, PRESETS["paper"])
         steps=100_000,
@@ -116,6 +124,19 @@ class DemoConfig:
     device: str = field(default="cpu", metadata={"help": "torch device for the world model and PPO (cpu or cuda)"})
     progress: bool = field(default=True, metadata={"help": "tqdm progress bars"})
 
+    @property
+    def behaviour_label(self) -> str:
+        """The behaviour policy's name in the report."""
+        if self.behavior_policy == "scripted":
+            return "behaviour (scripted)"
+        noise = f", action noise {self.action_noise:g}" if self.action_noise > 0 else ""
+        return f"behaviour ({Path(self.behavior_policy).name}{noise})"
+
+    def behaviour_evaluation(self) -> EvaluationConfig:
+        """How the behaviour policy is scored: as it recorded the data, with its action noise."""
+        noise = 0.0 if self.behavior_policy == "scripted" else self.action_noise
+        return dataclasses.replace(self.resolved().evaluation, action_noise=noise)
+
     def resolved(self) -> DemoConfig:
         """This config with ``seed``, ``device`` and ``progress`` written into every stage's config, overriding the
         stages' own values: the configs the stages run with."""
@@ -151,6 +172,10 @@ class DemoConfig:
             raise RwmuError(f"--lambdas {' '.join(f'{lam:g}' for lam in self.lambdas)}: every lambda must be >= 0")
         if len({lambda_label(lam) for lam in self.lambdas}) != len(self.lambdas):
             raise RwmuError(f"--lambdas {' '.join(f'{lam:g}' for lam in self.lambdas)}: values repeat")
+        if not self.action_noise >= 0:
+            raise RwmuError(f"--action-noise must be >= 0, got {self.action_noise}")
+        if self.behavior_policy != "scripted":
+            load_policy(self.behavior_policy, 1, get_task("go2_flat"))  # a policy that does not load fails here
         if self.threads is not None and self.threads < 1:
             raise RwmuError(f"--threads must be >= 1, got {self.threads}")
         m, n = self.world_model.architecture.history_horizon, self.world_model.optim.forecast_horizon
@@ -264,17 +289,27 @@ class StageLog:
 
 # ------------------------------------------------------------------------------------------------------------------
 # Stages: each takes its stage's resolved config (DemoConfig.resolved) and hands it to the library as it is
-def stage_collect(config: CollectConfig, paths: DemoPaths, task: Task, progress: bool = True) -> None:
-    """Record ``config.steps`` rows with the scripted controller (per-episode gait diversity and action noise)."""
-    scripted = TrotConfig(diversity=TrotDiversity(), seed=config.seed + 1)  # as `rwmu collect --policy scripted`
-    policy = TrotController(config.num_envs, scripted, dt=task.dt)
+def stage_collect(config: CollectConfig, paths: DemoPaths, task: Task, behavior_policy: str, action_noise: float,
+                  progress: bool = True) -> None:  # fmt: skip
+    """Record ``config.steps`` rows with the behaviour policy: the scripted controller (per-episode gait diversity
+    and action noise, as ``rwmu collect --policy scripted``) or a learned policy with Gaussian action noise (as
+    ``rwmu collect --policy P --action-noise STD``)."""
+    scripted = None
+    if behavior_policy == "scripted":
+        scripted = TrotConfig(diversity=TrotDiversity(), seed=config.seed + 1)
+        policy: Any = TrotController(config.num_envs, scripted, dt=task.dt)
+    else:
+        policy = load_policy(behavior_policy, config.num_envs, task, config.seed)
+        if action_noise > 0:
+            policy = NoisyPolicy(policy, action_noise, seed=config.seed + 1)
     start = time.perf_counter()
-    provenance = {"policy": "scripted", "seed": config.seed, "by": "rwmu demo"}
+    provenance = {"policy": behavior_policy, "action_noise": action_noise if scripted is None else None,
+                  "seed": config.seed, "by": "rwmu demo"}  # fmt: skip
     dataset, stats = collect_dataset(policy, config, task, progress=progress, provenance=provenance)
     seconds = time.perf_counter() - start
     save_dataset(dataset, paths.data)
-    write_run_config(paths.data.parent, {"collect": config, "task": task.name, "policy": "scripted",
-                                         "scripted": scripted})  # fmt: skip
+    write_run_config(paths.data.parent, {"collect": config, "task": task.name, "policy": behavior_policy,
+                                         "action_noise": action_noise, "scripted": scripted})  # fmt: skip
     write_json_atomic(paths.collect_stats, {**stats.as_dict(), "seconds": seconds})
 
 
@@ -323,7 +358,8 @@ def stage_model_check(config: ModelCheckConfig, paths: DemoPaths, task: Task, na
 
 def stage_evaluate(config: EvaluationConfig, paths: DemoPaths, task: Task, name: str, policy_spec: str,
                    progress: bool = True) -> None:  # fmt: skip
-    """Score one policy in MuJoCo on the unpenalised reward (as ``rwmu evaluate --json``)."""
+    """Score one policy in MuJoCo on the unpenalised reward (as ``rwmu evaluate --json``, ``--action-noise`` from
+    ``config``)."""
     result = evaluate_policy(policy_spec, config, task, progress=progress)
     result["policy"] = policy_spec
     print(format_evaluation_table(result).splitlines()[0])
@@ -359,8 +395,9 @@ def _run_demo_locked(out: Path, config: DemoConfig, log: Callable[[str], None]) 
 
     c = run.collect
     stages.run("collect", paths.data.is_file() and paths.collect_stats.is_file(),
-               lambda: stage_collect(c, paths, task, run.progress),
-               f"{c.steps} rows from the scripted controller in {c.num_envs} MuJoCo Go2s")  # fmt: skip
+               lambda: stage_collect(c, paths, task, run.behavior_policy, run.action_noise, run.progress),
+               f"{c.steps} rows from {run.behaviour_label.removeprefix('behaviour ')} in {c.num_envs} MuJoCo "
+               "Go2s")  # fmt: skip
     stages.run("world_model", (paths.world_model_dir / "summary.json").is_file() and paths.world_model.is_file(),
                lambda: stage_world_model(run.world_model, paths, task), describe_world_model(run.world_model))
     u = run.uncertainty
@@ -375,17 +412,19 @@ def _run_demo_locked(out: Path, config: DemoConfig, log: Callable[[str], None]) 
                                                 run.progress),
                    f"MOPO-PPO lambda={lam:g}: {p.iterations} iterations x {p.env.num_envs} envs x "
                    f"{p.steps_per_env} steps")  # fmt: skip
-    policies = {"behaviour (scripted)": "scripted"}
+    policies = {run.behaviour_label: run.behavior_policy}
     for lam in run.lambdas:
         policies[f"MOPO-PPO lambda={lam:g}"] = str(latest_checkpoint(paths.policy_dir(lam)))
     for name, spec in policies.items():
         key = evaluation_key(name)
         stages.run(f"evaluate_{key}", paths.evaluation(key).is_file(),
-                   lambda key=key, spec=spec: stage_evaluate(run.evaluation, paths, task, key, spec, run.progress),
+                   lambda key=key, spec=spec, name=name: stage_evaluate(
+                       run.behaviour_evaluation() if name == run.behaviour_label else run.evaluation, paths, task,
+                       key, spec, run.progress),
                    f"{name}: {run.evaluation.episodes} MuJoCo episodes, unpenalised reward")  # fmt: skip
 
     for name, spec in policies.items():
-        if spec == "scripted":
+        if name == run.behaviour_label:
             continue
         key = evaluation_key(name)
         stages.run(f"check_{key}", paths.model_check(key).is_file(),

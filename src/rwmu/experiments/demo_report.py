@@ -40,7 +40,7 @@ def build_demo_report(out: Path, config: DemoConfig, policies: dict[str, str],
 
     Args:
         config: the :class:`~rwmu.experiments.demo.DemoConfig` of the run.
-        policies: label -> policy spec (``scripted`` or checkpoint path), in display order.
+        policies: label -> policy spec (the behaviour policy's, then checkpoint paths), in display order.
         stages: :meth:`StageLog.table` rows (stage, status, seconds, what).
     """
     out = Path(out)
@@ -58,8 +58,8 @@ def build_demo_report(out: Path, config: DemoConfig, policies: dict[str, str],
     means = [evaluations[n].get("return_mean", float("nan")) for n in names]
     stds = [evaluations[n].get("return_std", 0.0) for n in names]
     max_return = next((e.get("max_return") for e in evaluations.values() if e.get("max_return") is not None), None)
-    rep.plot_return_bars(out / "true_return.png", [n.replace(" (scripted)", "").replace("MOPO-PPO ", "")
-                                                   for n in names], means, stds, max_return=max_return)  # fmt: skip
+    short = ["behaviour" if n == config.behaviour_label else n.replace("MOPO-PPO ", "") for n in names]
+    rep.plot_return_bars(out / "true_return.png", short, means, stds, max_return=max_return)
     plots["true_return"] = "true_return.png"
     histories = {f"lambda={lam:g}": s.get("history", {}) for lam, s in policy_summaries.items() if s}
     if histories:
@@ -80,7 +80,7 @@ def build_demo_report(out: Path, config: DemoConfig, policies: dict[str, str],
             plots[f"uncertainty_{key}"] = f"uncertainty/{unc_files[key]}"
 
     # ---- numbers
-    behaviour = evaluations.get("behaviour (scripted)", {})
+    behaviour = evaluations.get(config.behaviour_label, {})
     policy_rows = []
     for name in names:
         e = evaluations[name]
@@ -150,7 +150,7 @@ def _markdown(data: dict[str, Any], config: DemoConfig, behaviour: dict[str, Any
     lines += [
         "What ran (every number below comes from this folder's files; `stages.json` has the wall times):", "",
         f"1. **Data**: {data['data']['rows']} rows ({data['data']['trajectories']} trajectories, "
-        f"{data['data']['falls']} falls) from the scripted trotting controller in MuJoCo (`data/`).",
+        f"{data['data']['falls']} falls) from the {config.behaviour_label} in MuJoCo (`data/`).",
         f"2. **World model**: {describe_world_model(config.world_model)} (`world_model/`). Held-out relative "
         "error over the forecast: "
         f"{rep.format_number(data['world_model']['val_rel_error_forecast_mean'])} (no-change baseline "
