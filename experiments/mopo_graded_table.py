@@ -61,7 +61,9 @@ def main() -> None:
     rows, manifest = [], []
     for entry in graded["datasets"]:
         name = entry["dataset"]
-        rows.append({"dataset": name, "method": "behaviour policy (" + entry["checkpoints"].replace("model_", "") + ")",
+        ckpts = entry["checkpoints"].replace("model_", "").split()
+        label = f"iteration {ckpts[0]}" if len(ckpts) == 1 else f"{len(ckpts)} checkpoints, {ckpts[0]}..{ckpts[-1]}"
+        rows.append({"dataset": name, "method": f"behaviour policy ({label})",
                      "lambda": None, "seeds": None, "return_mean": entry["behaviour_return"], "return_ci95": None,
                      "normalized_score": entry["behaviour_normalized_score"],
                      "falls": f"{entry['behaviour_fall_rate']:.0%} of episodes"})  # fmt: skip
@@ -79,7 +81,8 @@ def main() -> None:
             for agg in sweep["aggregated"]:
                 runs = [r for r in sweep["runs"] if r["lambda"] == agg["lambda"]]
                 lengths = [_imagined_length(Path(r["run_dir"])) for r in runs]
-                rows.append({"dataset": name, "method": method, "lambda": agg["lambda"], "seeds": len(agg["seeds"]),
+                rows.append({"dataset": name, "method": method, "lambda": agg["lambda"] if "mopo" in method else None,
+                             "seeds": len(agg["seeds"]),
                              "return_mean": agg["true_return_mean"], "return_ci95": agg["true_return_ci95"],
                              "normalized_score": agg["normalized_score_mean"], "falls": agg["falls"],
                              "episodes": agg["episodes"],
