@@ -28,14 +28,6 @@ def with_commands(dataset: TrajectoryDataset, seed: int = 0) -> TrajectoryDatase
     return TrajectoryDataset(dataset.data.copy(), dataset.dims, dataset.trajectory_offsets, meta, commands)
 
 
-@pytest.fixture()
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_pairs_are_the_observation_at_a_row_and_the_action_of_the_next():
     ds = with_commands(make_synthetic_dataset(3, 40, task=TASK, seed=2))
     ds.data[10, ds.dims.termination_slice] = 1.0  # an episode ends at row 10 (the next row is a reset)

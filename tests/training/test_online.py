@@ -24,14 +24,6 @@ from rwmu.training.online import (
 SHORT_TASK = dataclasses.replace(GO2_FLAT, episode_length=16)
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_env(reward=TrainingRewardConfig(), curriculum=CommandCurriculumConfig(), n=4):
     return OnlineGo2Env(Go2EnvConfig(num_envs=n, seed=0), SHORT_TASK, reward, curriculum)
 

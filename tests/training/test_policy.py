@@ -33,15 +33,6 @@ from rwmu.utils.io import file_sha256
 from tests.training.tiny_world import TASK, write_untrained_world
 
 
-@pytest.fixture()
-def one_thread():
-    """Tiny networks run fastest on one thread (and do not fight other processes for the cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny_config(iterations: int, num_envs: int = 8, steps: int = 4, **env) -> PolicyTrainingConfig:
     base = PolicyTrainingConfig(iterations=iterations, steps_per_env=steps, save_interval=1000)
     return dataclasses.replace(base, env=dataclasses.replace(base.env, num_envs=num_envs, **env))

@@ -25,7 +25,7 @@ from rwmu.errors import RwmuError
 from rwmu.tasks.base import Task
 from rwmu.tasks.rewards import RewardComputer
 
-__all__ = ["DatasetRewards", "dataset_rewards"]
+__all__ = ["DatasetRewards", "dataset_rewards", "recorded_commands"]
 
 
 @dataclass
@@ -49,14 +49,20 @@ class DatasetRewards:
     episode_complete: np.ndarray
 
 
+def recorded_commands(dataset: TrajectoryDataset, task: Task, source: str, purpose: str) -> np.ndarray:
+    """The dataset's (N, 3) commands, after checking that it has them and ``task``'s dims; ``purpose`` completes
+    the error line ("so <purpose> cannot be ...")."""
+    if dataset.commands is None:
+        raise RwmuError(f"{source}: the dataset has no command columns, so {purpose}; collect it with rwmu collect")
+    dims, want = dataset.dims, task.dims
+    if (dims.state, dims.action, dims.contact) != (want.state, want.action, want.contact):
+        raise RwmuError(f"{source}: dataset dims ({dims.describe()}) do not match task {task.name}'s")
+    return dataset.commands
+
+
 def dataset_rewards(dataset: TrajectoryDataset, task: Task, source: str = "dataset") -> DatasetRewards:
     """Every row's reward and every episode's return (module docstring)."""
-    commands = dataset.commands
-    if commands is None:
-        raise RwmuError(f"{source}: the dataset has no command columns, so its rewards cannot be computed; "
-                        f"collect it with rwmu collect")  # fmt: skip
-    if dataset.dims.state != task.dims.state or dataset.dims.contact != task.dims.contact:
-        raise RwmuError(f"{source}: dataset dims ({dataset.dims.describe()}) do not match task {task.name}'s")
+    commands = recorded_commands(dataset, task, source, "its rewards cannot be computed")
     offsets = dataset.trajectory_offsets
     starts, lengths = offsets[:-1], np.diff(offsets)
     n_traj, t_max = len(starts), int(lengths.max())

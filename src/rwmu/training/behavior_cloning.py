@@ -40,7 +40,7 @@ from tensordict import TensorDict
 from rwmu.data.dataset import TrajectoryDataset
 from rwmu.errors import RwmuError
 from rwmu.tasks.base import Task
-from rwmu.tasks.dataset_rewards import dataset_rewards
+from rwmu.tasks.dataset_rewards import dataset_rewards, recorded_commands
 from rwmu.tasks.observations import build_policy_observation
 
 __all__ = ["BehaviorCloningConfig", "BehaviorRegularizedPPO", "behavior_pairs", "fit_actor"]
@@ -123,12 +123,8 @@ def behavior_pairs(dataset: TrajectoryDataset, task: Task, source: str = "--data
     Returns:
         observations (P, task.observation_dim) and actions (P, A), float32, physical units.
     """
-    commands = dataset.commands
-    if commands is None:
-        raise RwmuError(f"{source}: the dataset has no command columns, so the policy's observations cannot be "
-                        f"rebuilt for behaviour cloning; collect it with rwmu collect, or leave --behavior.* off")  # fmt: skip
-    if dataset.dims.state != task.dims.state or dataset.dims.action != task.dims.action:
-        raise RwmuError(f"{source}: dataset dims ({dataset.dims.describe()}) do not match task {task.name}'s")
+    commands = recorded_commands(dataset, task, source, "the policy's observations cannot be rebuilt for behaviour "
+                                 "cloning (or leave --behavior.* off)")  # fmt: skip
     ends = np.zeros(dataset.num_rows, dtype=bool)
     ends[dataset.trajectory_offsets[1:] - 1] = True
     ends |= dataset.terminations[:, 0] > 0.5
