@@ -72,7 +72,8 @@ def main() -> None:
                 break
             onnx = export_onnx(run_of / f"{ckpt}.pt", args.policies / "behavior" / ckpt)
             manifest.append({"file": str(onnx), "dataset": name, "method": "behaviour policy", "lambda": None,
-                             "seed": None, "source": str(run_of / f"{ckpt}.pt")})  # fmt: skip
+                             "seed": None, "source": f"{ckpt}.pt of the rwmu train-online run that recorded the "
+                                                     "graded datasets (docs/results.md sections 3 and 4)"})  # fmt: skip
         for method, description in METHODS.items():
             sweep_json = args.out / name / method / "sweep.json"
             if not sweep_json.is_file():
