@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from rwmu.data.loading import load_dataset
 from rwmu.envs.imagination import ImaginationEnv
 from rwmu.errors import RwmuError
