@@ -26,8 +26,8 @@ from rwmu.data import save_dataset, write_csv_dataset
 from rwmu.errors import RwmuError
 from rwmu.data.statistics import format_speed_coverage, speed_coverage
 from rwmu.tasks.base import Task
-from rwmu.sim.collect import CollectConfig, CollectSegment, NoisyPolicy, collect_dataset, collect_mixture
-from rwmu.training.policy_loader import SHIPPED_POLICIES, load_policy, policy_file
+from rwmu.sim.collect import CollectConfig, CollectSegment, collect_dataset, collect_mixture
+from rwmu.training.policy_loader import SHIPPED_POLICIES, load_behaviour_policy, policy_file
 from rwmu.training.runner import select_checkpoints
 from rwmu.utils.io import file_sha256, folder_lock, write_json_atomic, write_run_config
 
@@ -87,7 +87,8 @@ def _collect(cmd: Command, task: Task) -> int:
         str(path) for _, path in select_checkpoints(cmd.policy, cmd.checkpoints)
     ]  # fmt: skip
     # Every policy is loaded (and checked against the task) before the simulation starts.
-    policies = [_behaviour_policy(spec, cmd, scripted) for spec in specs]
+    policies = [load_behaviour_policy(spec, config.num_envs, task, config.seed, cmd.action_noise, scripted)
+                for spec in specs]
     provenance = {
         "seed": config.seed, "num_envs": config.num_envs, "pushes": config.pushes,
         "randomization": config.randomization.enabled,
@@ -133,15 +134,6 @@ def _collect(cmd: Command, task: Task) -> int:
         print(line)
     print(f"wrote {written} to {out} in {seconds:.1f} s ({dataset.num_rows / max(seconds, 1e-9):.0f} rows/s)")
     return 0
-
-
-def _behaviour_policy(spec: str, cmd: Command, scripted: TrotConfig | None):
-    """The policy ``spec`` for ``cmd``'s environments, with ``--action-noise`` added to a learned policy."""
-    config = cmd.collect
-    policy = load_policy(spec, config.num_envs, simulated_task(cmd.task), seed=config.seed, scripted_config=scripted)
-    if spec != "scripted" and cmd.action_noise:
-        policy = NoisyPolicy(policy, cmd.action_noise, seed=config.seed + 1)
-    return policy
 
 
 def _policy_provenance(spec: str) -> dict:

@@ -17,6 +17,7 @@ from rwmu.data.layout import DataDims
 from rwmu.errors import RwmuError
 from rwmu.tasks import get_task
 from rwmu.tasks.base import Task
+from rwmu.training.runner import saved_checkpoints
 from rwmu.utils.config import config_from_dict
 
 T = TypeVar("T")
@@ -133,8 +134,12 @@ def _flag_value(value: Any) -> str:
     return str(value)
 
 
-def resume_note(program: str, out: Path, saved: Path | None) -> str:
-    """What an interrupted run left in ``out`` (its checkpoint ``saved``, if any) and how to continue it."""
+def resume_note(program: str, out: Path, saved: Path | None = None) -> str:
+    """What an interrupted run left in ``out`` (its checkpoint ``saved``; by default the latest ``model_<it>.pt`` of
+    a policy run) and how to continue it."""
+    if saved is None:
+        found = saved_checkpoints(out) if out.is_dir() else []
+        saved = found[-1][1] if found else None
     if saved is not None and saved.is_file():
         return f"saved {saved}; continue with: {program} --out {out} --resume"
     return f"no checkpoint was saved yet in {out}; start again with the same command"

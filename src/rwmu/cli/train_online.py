@@ -18,7 +18,6 @@ import tyro
 
 from rwmu.cli.common import check_output_folder, resume_note, resumed_command, simulated_task
 from rwmu.training.online import OnlineTrainingConfig, train_online
-from rwmu.training.runner import saved_checkpoints
 from rwmu.utils.io import folder_lock
 
 SUMMARY = "train a policy with PPO online in the MuJoCo Go2 simulator (an expert, data source, upper bound)"
@@ -44,8 +43,7 @@ def defaults(argv: list[str]) -> Command | None:
 
 def interrupted(cmd: Command) -> str:
     """After Ctrl-C: what the run saved and how to continue it."""
-    saved = saved_checkpoints(cmd.out) if cmd.out.is_dir() else []
-    return resume_note("rwmu train-online", cmd.out, saved[-1][1] if saved else None)
+    return resume_note("rwmu train-online", cmd.out)
 
 
 def run(cmd: Command) -> int:

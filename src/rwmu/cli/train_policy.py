@@ -34,7 +34,6 @@ from rwmu.tasks import get_task
 from rwmu.tasks.base import RewardWeights
 from rwmu.training.policy import train_policy
 from rwmu.training.policy_config import PRESETS, PolicyTrainingConfig
-from rwmu.training.runner import saved_checkpoints
 from rwmu.utils.io import folder_lock
 
 SUMMARY = "train a policy with MOPO-PPO in the world model (uncertainty-penalised imagination)"
@@ -81,8 +80,7 @@ def defaults(argv: list[str]) -> Command:
 
 def interrupted(cmd: Command) -> str:
     """After Ctrl-C: what the run saved and how to continue it."""
-    saved = saved_checkpoints(cmd.out) if cmd.out.is_dir() else []
-    return resume_note("rwmu train-policy", cmd.out, saved[-1][1] if saved else None)
+    return resume_note("rwmu train-policy", cmd.out)
 
 
 def run(cmd: Command) -> int:

@@ -197,6 +197,16 @@ class TrajectoryDataset:
         return int(np.count_nonzero(self.terminations[:, 0]))
 
     @property
+    def episode_ends(self) -> np.ndarray:
+        """bool ``(num_rows,)``: rows that end an episode, a termination or the last row of a trajectory; the row
+        after one starts the next episode (a reset state)."""
+        ends = np.zeros(self.num_rows, dtype=bool)
+        ends[self.trajectory_offsets[1:] - 1] = True
+        if self.dims.termination:
+            ends |= self.terminations[:, 0] > 0.5
+        return ends
+
+    @property
     def num_episodes(self) -> int:
         """Episodes: every termination ends one; a trajectory whose last row is not a termination ends another."""
         if self.dims.termination == 0:

@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import torch
 
-from rwmu.behavior import TrotConfig, TrotController, TrotDiversity
+from rwmu.behavior import TrotConfig, TrotDiversity
 from rwmu.data.loading import load_dataset
 from rwmu.data.native_format import save_dataset
 from rwmu.errors import RwmuError
@@ -43,12 +43,12 @@ from rwmu.experiments.demo_report import build_demo_report, describe_world_model
 from rwmu.experiments.paths import DemoPaths, evaluation_key, lambda_label
 from rwmu.models.checkpoint import load_world_model
 from rwmu.models.config import ArchitectureConfig
-from rwmu.sim.collect import CollectConfig, NoisyPolicy, collect_dataset
+from rwmu.sim.collect import CollectConfig, collect_dataset
 from rwmu.tasks import get_task
 from rwmu.tasks.base import Task
 from rwmu.training.behavior_cloning import BehaviorCloningConfig
 from rwmu.training.policy import train_policy
-from rwmu.training.policy_loader import load_policy
+from rwmu.training.policy_loader import load_behaviour_policy, load_policy
 from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.training.runner import latest_checkpoint, saved_checkpoints
 from rwmu.training.world_model import WorldModelTrainer
@@ -294,14 +294,8 @@ def stage_collect(config: CollectConfig, paths: DemoPaths, task: Task, behavior_
     """Record ``config.steps`` rows with the behaviour policy: the scripted controller (per-episode gait diversity
     and action noise, as ``rwmu collect --policy scripted``) or a learned policy with Gaussian action noise (as
     ``rwmu collect --policy P --action-noise STD``)."""
-    scripted = None
-    if behavior_policy == "scripted":
-        scripted = TrotConfig(diversity=TrotDiversity(), seed=config.seed + 1)
-        policy: Any = TrotController(config.num_envs, scripted, dt=task.dt)
-    else:
-        policy = load_policy(behavior_policy, config.num_envs, task, config.seed)
-        if action_noise > 0:
-            policy = NoisyPolicy(policy, action_noise, seed=config.seed + 1)
+    scripted = TrotConfig(diversity=TrotDiversity(), seed=config.seed + 1) if behavior_policy == "scripted" else None
+    policy = load_behaviour_policy(behavior_policy, config.num_envs, task, config.seed, action_noise, scripted)
     start = time.perf_counter()
     provenance = {"policy": behavior_policy, "action_noise": action_noise if scripted is None else None,
                   "seed": config.seed, "by": "rwmu demo"}  # fmt: skip

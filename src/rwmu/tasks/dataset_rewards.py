@@ -67,11 +67,8 @@ def dataset_rewards(dataset: TrajectoryDataset, task: Task, source: str = "datas
     starts, lengths = offsets[:-1], np.diff(offsets)
     n_traj, t_max = len(starts), int(lengths.max())
     terminated = dataset.terminations[:, 0] > 0.5
-    reset_rows = np.zeros(dataset.num_rows, dtype=bool)
-    reset_rows[starts] = True
-    after_fall = np.flatnonzero(terminated) + 1
-    after_fall = after_fall[after_fall < dataset.num_rows]
-    reset_rows[after_fall[~np.isin(after_fall, starts)]] = True
+    ends = dataset.episode_ends
+    reset_rows = np.concatenate(([True], ends[:-1]))  # the row after an episode's end
 
     computer = RewardComputer(task, n_traj)
     rewards = np.zeros(dataset.num_rows, dtype=np.float32)
@@ -97,7 +94,6 @@ def dataset_rewards(dataset: TrajectoryDataset, task: Task, source: str = "datas
     num_episodes = int(episode_of_row[-1]) + 1
     episode_returns = np.bincount(episode_of_row, weights=rewards, minlength=num_episodes)
     episode_lengths = np.bincount(episode_of_row, minlength=num_episodes) - 1
-    last_rows = np.append(np.flatnonzero(reset_rows)[1:] - 1, dataset.num_rows - 1)
-    complete = terminated[last_rows] | (episode_lengths >= task.episode_length)
+    complete = terminated[ends] | (episode_lengths >= task.episode_length)
     return DatasetRewards(rewards, reset_rows, episode_of_row, episode_returns, episode_lengths.astype(np.int64),
                           complete)  # fmt: skip

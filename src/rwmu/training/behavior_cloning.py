@@ -125,10 +125,7 @@ def behavior_pairs(dataset: TrajectoryDataset, task: Task, source: str = "--data
     """
     commands = recorded_commands(dataset, task, source, "the policy's observations cannot be rebuilt for behaviour "
                                  "cloning (or leave --behavior.* off)")  # fmt: skip
-    ends = np.zeros(dataset.num_rows, dtype=bool)
-    ends[dataset.trajectory_offsets[1:] - 1] = True
-    ends |= dataset.terminations[:, 0] > 0.5
-    keep = ~ends
+    keep = ~dataset.episode_ends
     if top_fraction < 1.0:
         scored = dataset_rewards(dataset, task, source)
         complete = scored.episode_complete

@@ -30,6 +30,7 @@ import torch
 
 from rwmu.behavior import TrotConfig, TrotController, TrotDiversity
 from rwmu.errors import RwmuError
+from rwmu.sim.collect import NoisyPolicy
 from rwmu.tasks.base import Task
 from rwmu.tasks.go2_flat import GO2_FLAT
 from rwmu.training.export import EXPORT_FILES, EXPORT_FORMAT, load_actor
@@ -187,6 +188,17 @@ def policy_file(spec: str | Path) -> Path | None:
         checkpoints = saved_checkpoints(path)
         return checkpoints[-1][1] if checkpoints else None
     return path
+
+
+def load_behaviour_policy(spec: str | Path, num_envs: int, task: Task, seed: int = 0, action_noise: float | None = None,
+                          scripted_config: TrotConfig | None = None) -> Policy:  # fmt: skip
+    """A behaviour policy as it records data (``rwmu collect``, ``rwmu demo``): :func:`load_policy`, with Gaussian
+    action noise of std ``action_noise`` (seeded with ``seed + 1``) on a learned policy; the scripted controller
+    takes its noise from ``scripted_config``."""
+    policy = load_policy(spec, num_envs, task, seed, scripted_config)
+    if str(spec) != "scripted" and action_noise:
+        policy = NoisyPolicy(policy, action_noise, seed=seed + 1)
+    return policy
 
 
 def load_policy(spec: str | Path, num_envs: int, task: Task, seed: int = 0,

@@ -66,7 +66,8 @@ def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[None]:
         with _locked(folder, what):
             yield
     finally:
-        if created and folder.is_dir() and [p.name for p in folder.iterdir()] == [".lock"]:  # a run refused before writing anything
+        # a run refused before it wrote anything leaves no folder behind
+        if created and folder.is_dir() and [p.name for p in folder.iterdir()] == [".lock"]:
             (folder / ".lock").unlink(missing_ok=True)
             folder.rmdir()
 
