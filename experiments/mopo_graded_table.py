@@ -33,6 +33,7 @@ METHODS = {  # sweep folder -> what it is (experiments/mopo_graded.sh)
     "mopo_bc": "MOPO-PPO from the BC actor of all the data, with the BC regulariser and 48-step branched rollouts",
     "mopo": "MOPO-PPO from a random actor (paper Table S11 settings at CPU scale)",
     "mopo_fbc_excess": "mopo_fbc with the calibrated penalty lambda * max(0, u - u0), u0 = the data's 0.9 quantile",
+    "mopo_fbc_300it": "mopo_fbc with 3x the PPO: 300 iterations",
 }
 COLUMNS = ("dataset", "method", "lambda", "seeds", "return_mean", "return_ci95", "normalized_score", "falls",
            "episodes", "imagined_episode_length", "u_ratio")  # fmt: skip
