@@ -35,6 +35,7 @@ from rwmu.cli import (
     train_policy,
 )
 from rwmu.errors import RwmuError, os_error_message
+from rwmu.utils.threads import configure_threads
 from rwmu.version import __version__
 
 BOX_CHARACTERS = " │╭╮╰╯─┃━┏┓┗┛•"
@@ -141,6 +142,7 @@ def run_command(argv: list[str]) -> int:
             if exit_.code:
                 print(f"rwmu {name}: error: {one_line(captured.getvalue())}; see --help", file=sys.stderr)
             return int(exit_.code or 0)
+        configure_threads()  # the CPUs this process may use, unless OMP_NUM_THREADS says (rwmu.utils.threads)
         return int(COMMANDS[name].run(command) or 0)
     except RwmuError as err:
         print(f"rwmu {name}: error: {err}", file=sys.stderr)

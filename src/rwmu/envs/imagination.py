@@ -65,6 +65,7 @@ from typing import Literal
 import numpy as np
 import torch
 from tensordict import TensorDict
+from torch.profiler import record_function
 
 from rwmu.data.normalization import Normalization
 from rwmu.data.windows import gather_windows, window_starts
@@ -405,58 +406,64 @@ class ImaginationEnv(LocomotionVecEnv):
     def _predict(self, action_normalized: torch.Tensor):
         members = self.member_ids if self.use_members else None
         if self.is_recurrent:
-            return self.model.predict(
-                self.state[:, None], action_normalized[:, None], member_ids=members, reduction=self.reduction
-            )
+            return self.model.predict(self.state[:, None], action_normalized[:, None], member_ids=members,
+                                      reduction=self.reduction, aleatoric=False)  # fmt: skip
         self.action_history[:, -1] = action_normalized
-        return self.model.predict(self.state_history, self.action_history, member_ids=members, reduction=self.reduction)
+        return self.model.predict(self.state_history, self.action_history, member_ids=members, reduction=self.reduction,
+                                  aleatoric=False)  # fmt: skip
 
     def _step(self, actions: torch.Tensor):
-        actions = self._prepare_actions(actions, self.cfg.clip_actions)
-        out = self._predict(self.normalization.normalize_action(actions))
-        next_state = out.state
-        next_physical = self.normalization.denormalize_state(next_state)
-        extension = self.normalization.denormalize_extension(out.extension) if out.extension is not None else None
-        if out.contact is not None:
-            contacts = (out.contact > 0).float()  # round(sigmoid(logit))
-        else:
-            contacts = torch.zeros(self.num_envs, self.task.dims.contact, device=self.device)
-        if self.contact_rule is not None:
-            contacts = self.contact_rule(contacts, extension)
-        if self.termination_rule is not None:
-            terminated = self.termination_rule(next_physical, extension, self.task.layout)
-        elif out.termination is not None:
-            terminated = out.termination[:, 0] > 0
-        else:
-            terminated = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
-        epistemic = out.epistemic
-        penalty = -self.penalty_scale * (epistemic - self.uncertainty_floor).clamp(min=0.0)
-        halted = epistemic > self.halt_threshold
-        terminated = terminated | halted
-        outcome = self.core.step(next_physical, actions, contacts, terminated, {"uncertainty_penalty": penalty})
-        self.last_step_terms = outcome.all_terms
+        # The record_function ranges name the parts of a step for torch.profiler (benchmarks/bench_imagination.py).
+        with record_function("imagination/model"):
+            actions = self._prepare_actions(actions, self.cfg.clip_actions)
+            out = self._predict(self.normalization.normalize_action(actions))
+        with record_function("imagination/task"):
+            next_state = out.state
+            next_physical = self.normalization.denormalize_state(next_state)
+            extension = self.normalization.denormalize_extension(out.extension) if out.extension is not None else None
+            if out.contact is not None:
+                contacts = (out.contact > 0).float()  # round(sigmoid(logit))
+            else:
+                contacts = torch.zeros(self.num_envs, self.task.dims.contact, device=self.device)
+            if self.contact_rule is not None:
+                contacts = self.contact_rule(contacts, extension)
+            if self.termination_rule is not None:
+                terminated = self.termination_rule(next_physical, extension, self.task.layout)
+            elif out.termination is not None:
+                terminated = out.termination[:, 0] > 0
+            else:
+                terminated = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+            epistemic = out.epistemic
+            penalty = -self.penalty_scale * (epistemic - self.uncertainty_floor).clamp(min=0.0)
+            halted = epistemic > self.halt_threshold
+            terminated = terminated | halted
+            outcome = self.core.step(next_physical, actions, contacts, terminated, {"uncertainty_penalty": penalty})
+            self.last_step_terms = outcome.all_terms
 
-        # Advance the current state and the histories.
-        self.state.copy_(next_state)
-        self.state_physical.copy_(next_physical)
-        if not self.is_recurrent:  # action_history[:, -1] holds this step's action (set in _predict)
-            self.state_history.copy_(torch.cat((self.state_history[:, 1:], next_state[:, None]), dim=1))
-            self.action_history.copy_(torch.cat((self.action_history[:, 1:], self.action_history[:, :1]), dim=1))
+            # Advance the current state and the histories.
+            self.state.copy_(next_state)
+            self.state_physical.copy_(next_physical)
+            if not self.is_recurrent:  # action_history[:, -1] holds this step's action (set in _predict)
+                self.state_history.copy_(torch.cat((self.state_history[:, 1:], next_state[:, None]), dim=1))
+                self.action_history.copy_(torch.cat((self.action_history[:, 1:], self.action_history[:, :1]), dim=1))
 
-        reward, task_reward = outcome.reward, outcome.task_reward
-        log: dict[str, torch.Tensor] = {
-            "Imagination/reward": reward.mean(),
-            "Imagination/task_reward": task_reward.mean(),
-            "Imagination/epistemic_uncertainty": epistemic.mean(),
-            "Imagination/halted": halted.float().mean(),
-            **outcome.log,
-        }
-        self.step_history.append(torch.stack((reward.mean(), task_reward.mean(), epistemic.mean())))
-        self._reset_envs(outcome.reset_ids)
-        kicks = self.core.advance()
-        if self.core.pushes_enabled and bool(self.core.pushed.any()):
-            self._apply_push(kicks)
-        self._update_observations()
+            reward, task_reward = outcome.reward, outcome.task_reward
+            log: dict[str, torch.Tensor] = {
+                "Imagination/reward": reward.mean(),
+                "Imagination/task_reward": task_reward.mean(),
+                "Imagination/epistemic_uncertainty": epistemic.mean(),
+                "Imagination/halted": halted.float().mean(),
+                **outcome.log,
+            }
+            self.step_history.append(torch.stack((reward.mean(), task_reward.mean(), epistemic.mean())))
+        with record_function("imagination/resets"):
+            self._reset_envs(outcome.reset_ids)
+        with record_function("imagination/commands_pushes"):
+            kicks = self.core.advance()
+            if self.core.pushes_enabled and bool(self.core.pushed.any()):
+                self._apply_push(kicks)
+        with record_function("imagination/observations"):
+            self._update_observations()
         extras = {"time_outs": outcome.time_out, "log": log}
         return self.get_observations(), reward, outcome.dones.long(), extras
 
@@ -495,7 +502,7 @@ class ImaginationEnv(LocomotionVecEnv):
         if self.is_recurrent:
             self.model.reset(env_ids=env_ids)
             if self.history_horizon > 1:  # warm up on the M-1 pairs before the current state
-                self.model.predict(history.states[:, :-1], history.applied_actions, env_ids=env_ids)
+                self.model.predict(history.states[:, :-1], history.applied_actions, env_ids=env_ids, aleatoric=False)
         else:
             self.state_history[env_ids] = history.states
             actions = torch.zeros(k, self.history_horizon, self.num_actions, device=self.device)

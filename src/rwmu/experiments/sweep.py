@@ -38,6 +38,7 @@ from rwmu.experiments import sweep_curve
 from rwmu.experiments.paths import SUMMARY_JSON, lambda_label
 from rwmu.experiments.report import mean_ci95, mean_std
 from rwmu.training.runner import latest_checkpoint
+from rwmu.utils.threads import usable_cpus
 from rwmu.utils.io import (
     folder_lock,
     to_jsonable,
@@ -195,7 +196,7 @@ def execute_run(config: SweepConfig, run: SweepRun, env: dict[str, str]) -> str:
 def thread_env(jobs: int) -> dict[str, str]:
     """Environment of the subprocesses: CPU threads split between the jobs running side by side."""
     env = dict(os.environ)
-    threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    threads = max(1, usable_cpus() // max(jobs, 1))
     env.setdefault("OMP_NUM_THREADS", str(threads))
     env.setdefault("MKL_NUM_THREADS", str(threads))
     return env

@@ -61,19 +61,19 @@ class MLPBase(nn.Module):
 
 
 def select_hidden(hidden: Hidden, rows: torch.Tensor) -> Hidden:
-    """Rows ``rows`` of a hidden state (batch is dim 1)."""
+    """Rows ``rows`` of a hidden state (the batch is the second-to-last dimension)."""
     if isinstance(hidden, tuple):
-        return (hidden[0][:, rows], hidden[1][:, rows])
-    return hidden[:, rows]
+        return (hidden[0][..., rows, :], hidden[1][..., rows, :])
+    return hidden[..., rows, :]
 
 
 def assign_hidden(target: Hidden, rows: torch.Tensor, value: Hidden) -> None:
-    """In place: ``target[:, rows] = value``."""
+    """In place: ``target[..., rows, :] = value``."""
     if isinstance(target, tuple):
-        target[0][:, rows] = value[0]
-        target[1][:, rows] = value[1]
+        target[0][..., rows, :] = value[0]
+        target[1][..., rows, :] = value[1]
     else:
-        target[:, rows] = value
+        target[..., rows, :] = value
 
 
 def zero_hidden_rows(hidden: Hidden, rows: torch.Tensor | None) -> None:
@@ -83,8 +83,22 @@ def zero_hidden_rows(hidden: Hidden, rows: torch.Tensor | None) -> None:
         if rows is None:
             h.zero_()
         else:
-            h[:, rows] = 0.0
+            h[..., rows, :] = 0.0
 
 
 def hidden_batch_size(hidden: Hidden) -> int:
-    return (hidden[0] if isinstance(hidden, tuple) else hidden).shape[1]
+    return (hidden[0] if isinstance(hidden, tuple) else hidden).shape[-2]
+
+
+def stack_hidden(first: Hidden, second: Hidden) -> Hidden:
+    """Two bases' hidden states ``(layers, n, H)`` as one ``(layers, 2, n, H)`` (a pair of them for LSTM)."""
+    if isinstance(first, tuple):
+        return (torch.stack((first[0], second[0]), dim=1), torch.stack((first[1], second[1]), dim=1))
+    return torch.stack((first, second), dim=1)
+
+
+def unstack_hidden(hidden: Hidden, base: int) -> Hidden:
+    """Base ``base``'s ``(layers, n, H)`` part of a stacked hidden state (contiguous, as the RNN kernels want)."""
+    if isinstance(hidden, tuple):
+        return (hidden[0][:, base].contiguous(), hidden[1][:, base].contiguous())
+    return hidden[:, base].contiguous()

@@ -20,9 +20,12 @@ from rwmu.models.bases import (
     assign_hidden,
     hidden_batch_size,
     select_hidden,
+    stack_hidden,
+    unstack_hidden,
     zero_hidden_rows,
 )
 from rwmu.models.config import WorldModelConfig
+from rwmu.models.fused_step import FusedGRUStep
 from rwmu.models.heads import AuxiliaryHeads, StateHeads
 
 
@@ -32,7 +35,8 @@ class WorldModelOutput:
 
     Attributes:
         state: ``(n, S)`` next-state mean (ensemble mean, or each env's assigned member).
-        aleatoric: ``(n,)`` mean over members of the predicted std, summed over state dimensions.
+        aleatoric: ``(n,)`` mean over members of the predicted std, summed over state dimensions; None when
+            ``predict(aleatoric=False)``.
         epistemic: ``(n,)`` disagreement of the members' means (see :func:`epistemic_uncertainty`); 0 when B = 1.
         extension: ``(n, E)`` or None.
         contact: ``(n, C)`` logits or None.
@@ -40,7 +44,7 @@ class WorldModelOutput:
     """
 
     state: torch.Tensor
-    aleatoric: torch.Tensor
+    aleatoric: torch.Tensor | None
     epistemic: torch.Tensor
     extension: torch.Tensor | None
     contact: torch.Tensor | None
@@ -82,7 +86,9 @@ class WorldModelEnsemble(nn.Module):
 
     Inputs pair ``states[:, t]`` with ``actions[:, t]``, the action applied *at* that state; the model predicts the
     state that follows the last pair. Recurrent models keep one hidden state per environment between
-    :meth:`predict` calls; :meth:`reset` clears it.
+    :meth:`predict` calls; :meth:`reset` clears it. Both bases' recurrent states are kept stacked,
+    ``(layers, 2, n, H)`` (index 0 the state base, 1 the auxiliary base), so that the one-step inference of a GRU
+    model can run both bases together (:class:`~rwmu.models.fused_step.FusedGRUStep`).
     """
 
     def __init__(self, config: WorldModelConfig):
@@ -102,8 +108,11 @@ class WorldModelEnsemble(nn.Module):
         self.normalization = None  # rwmu.data.normalization.Normalization, attached by the loader/trainer
         # Quantiles of u on held-out data (rwmu.models.calibration.uncertainty_reference), attached by the trainer.
         self.uncertainty_reference: dict | None = None
-        self._state_hidden: Hidden | None = None
-        self._aux_hidden: Hidden | None = None
+        self._hidden: Hidden | None = None  # (layers, 2, n, H); a (h, c) pair of them for LSTM
+        self._fused_step = FusedGRUStep(self) if c.base_type == "gru" else None
+        # GRU inference through the fused step (rwmu.models.fused_step); False runs nn.GRU and the stacked heads
+        # (the same maths, for comparisons and benchmarks).
+        self.fused_inference = True
 
     def _make_base(self, in_dim: int) -> nn.Module:
         c = self.config
@@ -162,6 +171,7 @@ class WorldModelEnsemble(nn.Module):
         member_ids: torch.Tensor | None = None,
         env_ids: torch.Tensor | None = None,
         reduction: str | None = None,
+        aleatoric: bool = True,
     ) -> WorldModelOutput:
         """Predict the next state for ``n`` environments.
 
@@ -174,6 +184,8 @@ class WorldModelEnsemble(nn.Module):
             env_ids: ``(n,)`` long, the environments these rows belong to: only their hidden states are read and
                 written (e.g. to warm up freshly reset environments). None means rows 0..n-1 are all environments.
             reduction: epistemic reduction (``std_sum`` / ``var_sum``); None uses ``config.reduction``.
+            aleatoric: evaluate the log-std heads for the aleatoric term; False skips them (imagination does not
+                use it) and returns ``aleatoric=None``.
 
         Returns:
             :class:`WorldModelOutput`.
@@ -188,48 +200,59 @@ class WorldModelEnsemble(nn.Module):
                 f"predict: state/action widths {states.shape[-1]}/{actions.shape[-1]} do not match the model's "
                 f"{self.config.state_dim}/{self.config.action_dim}"
             )
+        reduction = reduction or self.config.reduction
         if self.is_recurrent:
-            state_hidden, aux_hidden = self._hidden_for(states.shape[0], env_ids, states)
+            hidden = self._hidden_for(states.shape[0], env_ids)
+            if self.fused_inference and self._fused_step is not None:  # GRU: both bases and all heads fused, the hidden state advanced in place
+                if hidden is None:
+                    hidden = stack_hidden(self.state_base.zero_hidden(states.shape[0], self.device),
+                                          self.auxiliary_base.zero_hidden(states.shape[0], self.device))  # fmt: skip
+                out = self._fused_step(states, actions, hidden, member_ids, reduction, aleatoric)
+                if env_ids is not None or self._hidden is None:  # rows were copied out, or a new state began
+                    self._store_hidden(hidden, env_ids)
+                return WorldModelOutput(*out)
+            state_hidden = None if hidden is None else unstack_hidden(hidden, 0)
+            aux_hidden = None if hidden is None else unstack_hidden(hidden, 1)
             s_out, s_hidden = self.encode(self.state_base, states, actions, state_hidden)
             a_out, a_hidden = self.encode(self.auxiliary_base, states, actions, aux_hidden)
-            self._store_hidden(s_hidden, a_hidden, env_ids)
+            self._store_hidden(stack_hidden(s_hidden, a_hidden), env_ids)
             s_feat, a_feat = s_out[:, -1], a_out[:, -1]
         else:
             if states.shape[1] != self.history_horizon:
                 raise ValueError(f"an MLP world model takes exactly M={self.history_horizon} steps, got {states.shape[1]}")
             s_feat, _ = self.encode(self.state_base, states, actions)
             a_feat, _ = self.encode(self.auxiliary_base, states, actions)
-        means, stds = self.state_heads(s_feat, states[:, -1])
+        means, stds = self.state_heads(s_feat, states[:, -1], with_std=aleatoric)
         ext, con, term = self.auxiliary_heads(a_feat)
         return WorldModelOutput(
             state=_pick(means, member_ids),
-            aleatoric=stds.mean(dim=0).sum(dim=-1),
-            epistemic=epistemic_uncertainty(means, reduction or self.config.reduction),
+            aleatoric=stds.mean(dim=0).sum(dim=-1) if stds is not None else None,
+            epistemic=epistemic_uncertainty(means, reduction),
             extension=_pick(ext, member_ids),
             contact=_pick(con, member_ids),
             termination=_pick(term, member_ids),
         )
 
-    def _hidden_for(self, n: int, env_ids: torch.Tensor | None, like: torch.Tensor):
+    def _hidden_for(self, n: int, env_ids: torch.Tensor | None) -> Hidden | None:
+        """The stacked hidden state of the rows ``predict`` was given (None: start from zeros)."""
         if env_ids is None:
-            if self._state_hidden is None:
-                return None, None
-            if hidden_batch_size(self._state_hidden) != n:
+            if self._hidden is None:
+                return None
+            if hidden_batch_size(self._hidden) != n:
                 raise ValueError(
-                    f"predict got {n} rows but the recurrent state holds {hidden_batch_size(self._state_hidden)} "
+                    f"predict got {n} rows but the recurrent state holds {hidden_batch_size(self._hidden)} "
                     "environments; call reset() first or pass env_ids"
                 )
-            return self._state_hidden, self._aux_hidden
-        if self._state_hidden is None:
+            return self._hidden
+        if self._hidden is None:
             raise ValueError("predict(env_ids=...) needs the recurrent state allocated: call reset(num_envs=N) first")
-        return select_hidden(self._state_hidden, env_ids), select_hidden(self._aux_hidden, env_ids)
+        return select_hidden(self._hidden, env_ids)
 
-    def _store_hidden(self, s_hidden: Hidden, a_hidden: Hidden, env_ids: torch.Tensor | None) -> None:
+    def _store_hidden(self, hidden: Hidden, env_ids: torch.Tensor | None) -> None:
         if env_ids is None:
-            self._state_hidden, self._aux_hidden = s_hidden, a_hidden
+            self._hidden = hidden
         else:
-            assign_hidden(self._state_hidden, env_ids, s_hidden)
-            assign_hidden(self._aux_hidden, env_ids, a_hidden)
+            assign_hidden(self._hidden, env_ids, hidden)
 
     def reset(self, env_ids: torch.Tensor | None = None, num_envs: int | None = None) -> None:
         """Clear recurrent state.
@@ -240,13 +263,12 @@ class WorldModelEnsemble(nn.Module):
         if not self.is_recurrent:
             return
         if num_envs is not None:
-            self._state_hidden = self.state_base.zero_hidden(num_envs, self.device)
-            self._aux_hidden = self.auxiliary_base.zero_hidden(num_envs, self.device)
+            self._hidden = stack_hidden(self.state_base.zero_hidden(num_envs, self.device),
+                                        self.auxiliary_base.zero_hidden(num_envs, self.device))  # fmt: skip
         elif env_ids is None:
-            self._state_hidden = self._aux_hidden = None
-        elif self._state_hidden is not None:
-            zero_hidden_rows(self._state_hidden, env_ids)
-            zero_hidden_rows(self._aux_hidden, env_ids)
+            self._hidden = None
+        elif self._hidden is not None:
+            zero_hidden_rows(self._hidden, env_ids)
 
     def train(self, mode: bool = True):
         self.reset()  # hidden states from inference must not leak into training and back

@@ -46,17 +46,22 @@ class StateHeads(MemberStackedModule):
         """``(B, 1, S)`` upper log-std bound."""
         return self.min_logstd + torch.exp(self.log_delta_logstd)
 
-    def forward(self, features: torch.Tensor, last_state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, features: torch.Tensor, last_state: torch.Tensor, with_std: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Predict every member's Gaussian.
 
         Args:
             features: base output, ``(n, H)`` shared by all members or ``(B, n, H)``.
             last_state: the last input state, ``(n, S)`` or ``(B, n, S)``.
+            with_std: also evaluate the log-std MLPs (else ``std`` is None).
 
         Returns:
             ``mean, std``, each ``(B, n, S)``.
         """
         mean = self.mean(features) + last_state
+        if not with_std:
+            return mean, None
         raw = self.logstd(features)
         lo, hi = self.min_logstd, self.max_logstd
         logstd = hi - F.softplus(hi - raw)
