@@ -102,8 +102,12 @@ def main() -> None:
     sync()
     init_s = time.perf_counter() - t0
 
-    # 1. env.step alone, interleaved with the model's step alone on the env's states
+    # 1. env.step alone, interleaved with the model's step alone on the env's states. Episodes start at random
+    # lengths, as rsl_rl's init_at_random_ep_len does, so that time-outs (and the resets' history warm-ups) come at
+    # their steady-state rate of num_envs / episode_length per step.
     gen = torch.Generator(device=device).manual_seed(0)
+    length = env.core.max_episode_length
+    env.core.episode_length_buf.copy_(torch.randint(0, length, (args.num_envs,), generator=gen, device=device))
     for _ in range(2):
         env.step(torch.randn(args.num_envs, 12, generator=gen, device=device))
     sync()
