@@ -3,7 +3,8 @@
 Measures, in environment steps per second (env-steps/s = envs x steps / seconds; medians over the timed steps or
 iterations, so a busy machine's stalls weigh less; the best env.step is printed too):
   1. ``env.step`` alone, random actions (world model + rewards + commands + resets), and interleaved with it the
-     world model's step alone on the same states (``predict`` as the env calls it): the env's overhead over the model;
+     world model's step alone on the same states (``predict`` as the env calls it): the env's overhead over the model
+     (medians, and means, which include the steps that warm up a batch of starting histories);
   2. where an env step's time goes: torch.profiler over --profile-steps steps, split by the env's record_function
      ranges (model, task: rewards and terminations, resets with their history warm-up, commands and pushes,
      observations) and what lies outside them;
@@ -57,7 +58,7 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, default=4096)
     parser.add_argument("--steps-per-env", type=int, default=24, help="steps per PPO iteration (paper 100, ref. 24)")
     parser.add_argument("--iterations", type=int, default=2, help="timed PPO iterations (after one warm-up)")
-    parser.add_argument("--env-steps", type=int, default=10, help="timed env.step calls (after two warm-up steps)")
+    parser.add_argument("--env-steps", type=int, default=24, help="timed env.step calls (after two warm-up steps)")
     parser.add_argument("--dynamics", choices=("member", "mean"), default="member")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -166,6 +167,9 @@ def main() -> None:
         "env_step_only_steps_per_s": round(args.num_envs / statistics.median(step_times)),
         "model_step_only_steps_per_s": round(args.num_envs / statistics.median(model_times)),
         "env_step_over_model_step": round(statistics.median(step_times) / statistics.median(model_times), 3),
+        # means include the occasional step that warms up a new batch of starting histories (ImaginationConfig
+        # warmup_batch), so they carry the resets' whole cost
+        "env_step_over_model_step_mean": round(statistics.mean(step_times) / statistics.mean(model_times), 3),
         "env_step_ms_split": split,
         "env_step_only_steps_per_s_best": round(args.num_envs / min(step_times)),
         "env_step_only_reset_share": round(reset_share, 4),

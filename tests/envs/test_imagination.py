@@ -12,7 +12,7 @@ from rsl_rl.env import VecEnv
 
 from rwmu.data.normalization import Normalization
 from rwmu.data.synthetic import make_synthetic_dataset
-from rwmu.envs.imagination import ImaginationConfig, ImaginationEnv
+from rwmu.envs.imagination import ImaginationConfig, ImaginationEnv, StartPool
 from rwmu.errors import RwmuError
 from rwmu.models import WorldModelConfig, WorldModelEnsemble
 from rwmu.models.calibration import uncertainty_quantile, uncertainty_reference
@@ -54,14 +54,14 @@ class Recorder:
     def __init__(self, env: ImaginationEnv):
         self.histories: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.outputs = []
-        original_reset, original_sample = env._reset_envs, env.history_sampler.sample
+        original_reset, original_take = env._reset_envs, env.start_pool.take
         original_predict = env._predict
         pending = {}
 
-        def sample(k, noise_std=None):
-            batch = original_sample(k, noise_std)
-            pending["batch"] = batch
-            return batch
+        def take(k):
+            starts = original_take(k)
+            pending["batch"] = starts.history
+            return starts
 
         def reset_envs(env_ids):
             original_reset(env_ids)
@@ -75,7 +75,7 @@ class Recorder:
             self.outputs.append(out)
             return out
 
-        env.history_sampler.sample = sample
+        env.start_pool.take = take
         env._reset_envs = reset_envs
         env._predict = predict
 
@@ -420,3 +420,24 @@ def test_undesired_contacts_from_predicted_leg_clearance_or_the_head(go2_dataset
     env.step(torch.zeros(4, 12))
     term = env.last_step_terms["undesired_contacts"]  # weight -1 x number of undesired contacts x dt
     torch.testing.assert_close(term, torch.full((4,), -4.0 * undesired * GO2.dt))
+
+
+def test_a_start_pool_hands_out_the_starts_of_one_draw_in_order(dataset):
+    """Drawing starts ahead in a batch changes when they are drawn, not what they are."""
+    model = small_model("gru")
+
+    def pool(batch_size):
+        env = make_env(dataset, model=model, init_data_ratio=0.5)
+        generator = torch.Generator().manual_seed(7)
+        return StartPool(env.history_sampler, model, generator, 0.5, 0.1, batch_size)
+
+    ahead, one_by_one = pool(6), pool(0)
+    taken = [ahead.take(2), ahead.take(2), ahead.take(2)]  # one draw of 6, handed out 2 at a time
+    whole = one_by_one.take(6)  # the same generator state: the same draw of 6
+    states = torch.cat([t.history.states for t in taken])
+    torch.testing.assert_close(states, whole.history.states, atol=0, rtol=0)
+    torch.testing.assert_close(torch.cat([t.hidden for t in taken], dim=-2), whole.hidden, atol=0, rtol=0)
+    torch.testing.assert_close(whole.hidden, model.warm_up(whole.history.states[:, :-1], whole.history.applied_actions))
+    assert ahead._available == 0
+    ahead.take(1)  # empty: draws a new batch of 6
+    assert ahead._available == 5

@@ -94,3 +94,27 @@ def test_packed_weights_follow_training_and_loading():
     model.load_state_dict(other.state_dict())
     fused, plain = both()
     torch.testing.assert_close(fused, plain, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("base_type", ["gru", "lstm"])
+def test_warm_up_is_the_state_after_reading_the_history(base_type):
+    torch.manual_seed(0)
+    model = WorldModelEnsemble(config(base_type=base_type)).eval()
+    s, a = torch.randn(5, M, S), torch.randn(5, M, A)
+    for fused in (True, False):
+        model.fused_inference = fused
+        model.reset()
+        model.predict(s, a)
+        after_predict = model._hidden
+        warmed = model.warm_up(s, a)
+        for x, y in zip(warmed if base_type == "lstm" else (warmed,),
+                        after_predict if base_type == "lstm" else (after_predict,)):  # fmt: skip
+            torch.testing.assert_close(x, y, atol=1e-6, rtol=0)
+    model.reset(num_envs=5)
+    rows = torch.tensor([0, 3])
+    model.set_hidden(rows, model.warm_up(s[rows], a[rows]))
+    expected = model.warm_up(s, a)
+    got = model._hidden
+    for x, y in zip(got if base_type == "lstm" else (got,), expected if base_type == "lstm" else (expected,)):
+        torch.testing.assert_close(x[..., rows, :], y[..., rows, :], atol=1e-6, rtol=0)
+        assert x[..., 1, :].abs().sum() == 0  # the other environments keep their (zero) state

@@ -14,7 +14,8 @@ history horizon) ``t0 .. t0+M-1`` that lies in one trajectory and contains no te
 current state; its action column (the action that led to it) becomes the "last action" of the observation. The
 other ``M-1`` states are paired with the actions applied at them (the action column of the following row,
 docs/method.md section 2 / :mod:`rwmu.data.layout`). A recurrent model gets that environment's hidden state zeroed
-and warmed up on these ``M-1`` pairs with ``predict(..., env_ids=...)``; from then on every step feeds one pair
+and warmed up on these ``M-1`` pairs (:meth:`~rwmu.models.WorldModelEnsemble.warm_up`; starts are drawn and warmed up
+``warmup_batch`` at a time ahead of the resets that use them, :class:`StartPool`); from then on every step feeds one pair
 (current state, policy action), so the first prediction has seen exactly ``M`` pairs, as in training. An MLP model
 instead gets the rolling ``M``-step window every step.
 
@@ -74,7 +75,8 @@ from rwmu.models.calibration import CALIBRATION_WINDOWS, uncertainty_quantile, u
 from rwmu.tasks.base import Task
 from rwmu.tasks.locomotion import LocomotionCore, LocomotionVecEnv, reward_names
 
-__all__ = ["REWARD_NAMES", "DatasetHistorySampler", "HistoryBatch", "ImaginationConfig", "ImaginationEnv"]
+__all__ = ["REWARD_NAMES", "DatasetHistorySampler", "HistoryBatch", "ImaginationConfig", "ImaginationEnv", "StartPool",
+           "WarmStarts"]
 
 PENALTY_NAMES = ("uncertainty_penalty",)
 # Names of the per-step terms (``ImaginationEnv.last_step_terms``) and episode sums: the task terms,
@@ -155,6 +157,11 @@ class ImaginationConfig:
                           "it covers), head (learned contacts only) or auto (rule where the model predicts its "
                           "columns)"},
     )  # fmt: skip
+    warmup_batch: int = dataclasses.field(
+        default=1024,  # docs/performance.md: a reset's warm-up in small batches ran at a third of the GEMM rate
+        metadata={"help": "recurrent models: starting histories drawn and warmed up this many at a time, ahead of "
+                          "the resets that use them (same distribution of starts); 0 = at each reset"},
+    )  # fmt: skip
     log_window: int = 100  # steps kept for step_statistics() (set to the steps per PPO iteration)
 
     def validate(self) -> None:
@@ -173,6 +180,8 @@ class ImaginationConfig:
             raise RwmuError(f"init_data_ratio must be in [0, 1], got {self.init_data_ratio}")
         if self.random_init_noise_std < 0:
             raise RwmuError(f"random_init_noise_std must be >= 0, got {self.random_init_noise_std}")
+        if self.warmup_batch < 0:
+            raise RwmuError(f"warmup_batch must be >= 0, got {self.warmup_batch}")
         if self.episode_length is not None and self.episode_length < 1:
             raise RwmuError(f"episode_length must be >= 1, got {self.episode_length}")
         for name in ("termination", "contacts"):
@@ -255,6 +264,86 @@ class DatasetHistorySampler:
         )
 
 
+def _cat(a, b):
+    """Concatenate two batches along the environment dimension: HistoryBatch (dim 0), hidden states (dim -2,
+    tensors or (h, c) pairs) or None."""
+    if a is None:
+        return b
+    if isinstance(a, HistoryBatch):
+        return HistoryBatch(*(torch.cat((x, y)) for x, y in zip(dataclasses.astuple(a), dataclasses.astuple(b))))
+    if isinstance(a, tuple):
+        return tuple(torch.cat((x, y), dim=-2) for x, y in zip(a, b))
+    return torch.cat((a, b), dim=-2)
+
+
+def _rows(batch, rows: slice):
+    """Rows ``rows`` of a batch as in :func:`_cat`."""
+    if batch is None:
+        return None
+    if isinstance(batch, HistoryBatch):
+        return HistoryBatch(*(x[rows] for x in dataclasses.astuple(batch)))
+    if isinstance(batch, tuple):
+        return tuple(x[..., rows, :] for x in batch)
+    return batch[..., rows, :]
+
+
+@dataclass
+class WarmStarts:
+    """Starting points for ``k`` environments.
+
+    Attributes:
+        history: their :class:`HistoryBatch`.
+        hidden: ``(layers, 2, k, H)`` the recurrent model's state after the ``M - 1`` history pairs before the current
+            state (a pair of them for LSTM); None for MLP models and M = 1 (nothing to warm up).
+    """
+
+    history: HistoryBatch
+    hidden: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None
+
+
+class StartPool:
+    """Starting histories drawn and, for recurrent models, warmed up ``batch_size`` at a time (docs/performance.md).
+
+    A reset takes the next ``k`` prepared starts and draws a new batch when fewer are left. Each start is drawn exactly
+    as before (a dataset window; with probability ``1 - init_data_ratio`` Gaussian noise on it), and its recurrent
+    state is the model's after reading its history from zeros, so the distribution of starts does not depend on the
+    batch size; only the order in which the random generator is used does. ``batch_size = 0`` draws and warms up at
+    each reset.
+    """
+
+    def __init__(self, sampler: DatasetHistorySampler, model, generator: torch.Generator, init_data_ratio: float,
+                 noise_std: float, batch_size: int):  # fmt: skip
+        self.sampler, self.model, self.generator = sampler, model, generator
+        self.init_data_ratio, self.noise_std = float(init_data_ratio), float(noise_std)
+        self.warm = bool(model.is_recurrent and model.history_horizon > 1)
+        self.batch_size = int(batch_size) if self.warm else 0
+        self._history: HistoryBatch | None = None
+        self._hidden = None
+        self._available = 0
+
+    def _draw(self, k: int) -> WarmStarts:
+        device = self.sampler.device
+        from_data = torch.rand(k, generator=self.generator, device=device) < self.init_data_ratio
+        noise = None
+        if self.noise_std > 0 and not bool(from_data.all()):
+            noise = torch.where(from_data, 0.0, self.noise_std).to(torch.float32)
+        history = self.sampler.sample(k, noise)
+        hidden = self.model.warm_up(history.states[:, :-1], history.applied_actions) if self.warm else None
+        return WarmStarts(history, hidden)
+
+    def take(self, k: int) -> WarmStarts:
+        """The next ``k`` starts."""
+        if k > self._available:
+            fresh = self._draw(max(k - self._available, self.batch_size))
+            self._history, self._hidden = _cat(self._history, fresh.history), _cat(self._hidden, fresh.hidden)
+            self._available += fresh.history.states.shape[0]
+        out = WarmStarts(_rows(self._history, slice(0, k)), _rows(self._hidden, slice(0, k)))
+        rest = slice(k, None)
+        self._history, self._hidden = _rows(self._history, rest), _rows(self._hidden, rest)
+        self._available -= k
+        return out
+
+
 class ImaginationEnv(LocomotionVecEnv):
     """rsl_rl vectorised environment rolled out by a world model.
 
@@ -313,6 +402,8 @@ class ImaginationEnv(LocomotionVecEnv):
         self.history_sampler = DatasetHistorySampler(
             dataset, self.normalization, self.history_horizon, self.device, self.generator
         )
+        self.start_pool = StartPool(self.history_sampler, self.model, self.generator, config.init_data_ratio,
+                                    config.random_init_noise_std, min(config.warmup_batch, self.num_envs))  # fmt: skip
         n, s, a = self.num_envs, task.dims.state, task.dims.action
         # Buffers are created outside inference mode and only ever updated in place, so they stay usable both
         # inside torch.inference_mode() (rsl_rl rollouts) and outside it.
@@ -486,11 +577,8 @@ class ImaginationEnv(LocomotionVecEnv):
         k = int(env_ids.numel())
         if k == 0:
             return
-        from_data = torch.rand(k, generator=self.generator, device=self.device) < self.cfg.init_data_ratio
-        noise = None
-        if self.cfg.random_init_noise_std > 0 and not bool(from_data.all()):
-            noise = torch.where(from_data, 0.0, self.cfg.random_init_noise_std).to(torch.float32)
-        history = self.history_sampler.sample(k, noise)
+        starts = self.start_pool.take(k)
+        history = starts.history
         current = history.states[:, -1]
         current_physical = self.normalization.denormalize_state(current)
         self.state[env_ids] = current
@@ -499,10 +587,11 @@ class ImaginationEnv(LocomotionVecEnv):
             self.member_ids[env_ids] = torch.randint(
                 0, self.ensemble_size, (k,), generator=self.generator, device=self.device
             )
-        if self.is_recurrent:
-            self.model.reset(env_ids=env_ids)
-            if self.history_horizon > 1:  # warm up on the M-1 pairs before the current state
-                self.model.predict(history.states[:, :-1], history.applied_actions, env_ids=env_ids, aleatoric=False)
+        if self.is_recurrent:  # the state after the M-1 pairs before the current state (zeros when M = 1)
+            if starts.hidden is None:
+                self.model.reset(env_ids=env_ids)
+            else:
+                self.model.set_hidden(env_ids, starts.hidden)
         else:
             self.state_history[env_ids] = history.states
             actions = torch.zeros(k, self.history_horizon, self.num_actions, device=self.device)

@@ -233,6 +233,35 @@ class WorldModelEnsemble(nn.Module):
             termination=_pick(term, member_ids),
         )
 
+    @torch.no_grad()
+    def warm_up(self, states: torch.Tensor, actions: torch.Tensor) -> Hidden:
+        """The recurrent state after reading ``n`` histories from zeros, leaving the environments' state alone.
+
+        Args:
+            states: ``(n, T, S)``; actions ``(n, T, A)``: normalised (state, applied action) pairs, oldest first.
+
+        Returns:
+            ``(layers, 2, n, H)`` both bases' states (a pair of them for LSTM), for :meth:`set_hidden`.
+        """
+        if not self.is_recurrent:
+            raise ValueError("warm_up needs a recurrent world model")
+        n = states.shape[0]
+        if self.fused_inference and self._fused_step is not None:
+            hidden = stack_hidden(self.state_base.zero_hidden(n, self.device),
+                                  self.auxiliary_base.zero_hidden(n, self.device))  # fmt: skip
+            self._fused_step.gru(torch.cat((states, actions), dim=-1), hidden)
+            return hidden
+        _, state_hidden = self.encode(self.state_base, states, actions)
+        _, aux_hidden = self.encode(self.auxiliary_base, states, actions)
+        return stack_hidden(state_hidden, aux_hidden)
+
+    def set_hidden(self, env_ids: torch.Tensor, hidden: Hidden) -> None:
+        """In place: environments ``env_ids`` (k,) take the recurrent state ``hidden`` ``(layers, 2, k, H)`` (e.g.
+        from :meth:`warm_up`). Needs the state allocated (``reset(num_envs=N)``)."""
+        if self._hidden is None:
+            raise ValueError("set_hidden needs the recurrent state allocated: call reset(num_envs=N) first")
+        assign_hidden(self._hidden, env_ids, hidden)
+
     def _hidden_for(self, n: int, env_ids: torch.Tensor | None) -> Hidden | None:
         """The stacked hidden state of the rows ``predict`` was given (None: start from zeros)."""
         if env_ids is None:

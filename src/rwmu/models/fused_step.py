@@ -130,6 +130,7 @@ class FusedGRUStep:
         Returns:
             ``(2, n, H)`` the top layer's new hidden state of each base (a view of ``hidden``).
         """
+        self._pack()
         n, steps, H = x.shape[0], x.shape[1], self.hidden_size
         # The repeated one-step call reuses its buffers; a sequence (a reset's warm-up, of any size) gets its own.
         ws = self.workspace if steps == 1 else _Workspace()
@@ -177,7 +178,6 @@ class FusedGRUStep:
             ``(state, aleatoric, epistemic, extension, contact, termination)`` as in
             :class:`~rwmu.models.WorldModelOutput`, each ``(n, ·)``.
         """
-        self._pack()
         m, ws = self.model, self.workspace
         n, B = state.shape[0], m.ensemble_size
         top = self.gru(torch.cat((state, action), dim=-1), hidden)
