@@ -10,15 +10,14 @@ environments on their histories (T = M - 1, layer 0's input projection done for 
 - The heads that read the same features share one GEMM for their first layers: state mean and log-std on the state
   base; extension, contact and termination on the auxiliary base.
 - Biases are folded into the element-wise gate updates instead of being broadcast into every GEMM output.
-- Every large intermediate lives in a workspace reused from step to step, and the new hidden state is written over
-  the old one. A fresh multi-megabyte tensor per operation costs page faults on every step (the C allocator returns
-  large blocks to the system when they are freed); at 4096 environments that was more than a tenth of the step.
+- Every large intermediate of the one-step call lives in a workspace reused from step to step, and the new hidden
+  state is written over the old one: no multi-megabyte allocation per step.
 - The aleatoric term (the log-std heads) is computed only when asked for: imagination does not use it.
 - In member mode (each environment follows one member) the auxiliary heads run for each row's own member only:
   rows grouped by member, one GEMM per member, instead of all B members and a gather.
 - ``tanh(x)`` is computed as ``2 sigmoid(2 x) - 1``, the same function; torch's CPU sigmoid is about 4x faster.
 - The epistemic reduction is written out (mean, squared deviations, sum) instead of ``var`` over the member
-  dimension, which torch reduces slowly across a non-contiguous dimension.
+  dimension, which torch reduces slowly across that dimension (about 8 % of the unfused step at 4096 environments).
 
 Packed weights are rebuilt when any parameter changes (its storage or its in-place version counter), so training
 between calls, ``load_state_dict`` and ``.to(device)`` are all safe.
