@@ -52,7 +52,7 @@ def main() -> None:
                  "--optim.batch-size", "256", "--optim.learning-rate", "1e-3", "--validation.interval", "500",
                  "--validation.windows", "64", "--validation.horizons", "8", "32", "--checkpoint-interval", "500",
                  "--no-progress"])  # fmt: skip
-        uncertainty = folder / "uncertainty" / "uncertainty_summary.json"
+        uncertainty = folder / "uncertainty" / "summary.json"
         if not uncertainty.is_file():
             run(["rwmu", "eval-uncertainty", "--world-model", str(model), "--data", str(args.data),
                  "--out", str(folder / "uncertainty"), "--task", args.task])  # fmt: skip
