@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import tyro
 
 from rwmu.cli.common import Dims, check_output_file, check_output_folder, resolve_task_and_dims
-from rwmu.data import NATIVE_SUFFIX, TrajectoryDataset, load_dataset, save_dataset, write_csv_dataset
+from rwmu.data import NATIVE_SUFFIX, load_dataset, save_dataset, write_csv_dataset
 from rwmu.data.statistics import column_statistics, format_speed_coverage, speed_coverage
 from rwmu.data.synthetic import DEFAULT_DIMS, make_synthetic_dataset
 from rwmu.errors import RwmuError
