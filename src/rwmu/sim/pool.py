@@ -8,7 +8,11 @@ always gets the same physics whatever the number of workers, because all random 
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
+import os
+import signal
+import sys
 from typing import Any
 
 import numpy as np
@@ -17,16 +21,42 @@ from rwmu.sim.shard import Go2Shard, StepOutput
 from rwmu.tasks.go2_flat import GO2_ACTUATION, Go2ActuationConfig
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
 def _split(num_envs: int, num_workers: int) -> list[np.ndarray]:
     """Contiguous blocks of environment ids, as even as possible."""
     return [block for block in np.array_split(np.arange(num_envs), num_workers) if len(block) > 0]
 
 
-def _worker_main(conn: Any, num_envs: int, actuation: Go2ActuationConfig, per_env_models: bool) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask the kernel to SIGKILL this worker when its parent dies, however it dies (Linux ``PR_SET_PDEATHSIG``).
+
+    Elsewhere the worker notices instead when the pipe to its parent closes (:func:`_worker_main`).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _worker_main(conn: Any, num_envs: int, actuation: Go2ActuationConfig, per_env_models: bool,
+                 parent_pid: int) -> None:  # fmt: skip
+    _die_with_parent(parent_pid)
+    # Ctrl-C reaches the whole process group: the parent decides what to do and closes the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     shard = Go2Shard(num_envs, actuation, per_env_models)
     conn.send(("ready", shard.spawn_height))
     while True:
-        method, args = conn.recv()
+        try:
+            method, args = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
         if method == "close":
             conn.close()
             return
@@ -67,7 +97,7 @@ class ShardPool:
             for block in self.blocks:
                 parent, child = ctx.Pipe()
                 proc = ctx.Process(
-                    target=_worker_main, args=(child, len(block), actuation, per_env_models), daemon=True
+                    target=_worker_main, args=(child, len(block), actuation, per_env_models, os.getpid()), daemon=True
                 )
                 proc.start()
                 child.close()
