@@ -71,6 +71,7 @@ from torch.profiler import record_function
 from rwmu.data.normalization import Normalization
 from rwmu.data.windows import gather_windows, window_starts
 from rwmu.errors import RwmuError
+from rwmu.models.bases import select_hidden
 from rwmu.models.calibration import CALIBRATION_WINDOWS, uncertainty_quantile, uncertainty_reference
 from rwmu.tasks.base import Task
 from rwmu.tasks.locomotion import LocomotionCore, LocomotionVecEnv, reward_names
@@ -282,9 +283,7 @@ def _rows(batch, rows: slice):
         return None
     if isinstance(batch, HistoryBatch):
         return HistoryBatch(*(x[rows] for x in dataclasses.astuple(batch)))
-    if isinstance(batch, tuple):
-        return tuple(x[..., rows, :] for x in batch)
-    return batch[..., rows, :]
+    return select_hidden(batch, rows)
 
 
 @dataclass

@@ -205,8 +205,7 @@ class WorldModelEnsemble(nn.Module):
             hidden = self._hidden_for(states.shape[0], env_ids)
             if self.fused_inference and self._fused_step is not None:  # GRU: both bases and all heads fused, the hidden state advanced in place
                 if hidden is None:
-                    hidden = stack_hidden(self.state_base.zero_hidden(states.shape[0], self.device),
-                                          self.auxiliary_base.zero_hidden(states.shape[0], self.device))  # fmt: skip
+                    hidden = self._zero_hidden(states.shape[0])
                 out = self._fused_step(states, actions, hidden, member_ids, reduction, aleatoric)
                 if env_ids is not None or self._hidden is None:  # rows were copied out, or a new state began
                     self._store_hidden(hidden, env_ids)
@@ -247,8 +246,7 @@ class WorldModelEnsemble(nn.Module):
             raise ValueError("warm_up needs a recurrent world model")
         n = states.shape[0]
         if self.fused_inference and self._fused_step is not None:
-            hidden = stack_hidden(self.state_base.zero_hidden(n, self.device),
-                                  self.auxiliary_base.zero_hidden(n, self.device))  # fmt: skip
+            hidden = self._zero_hidden(n)
             self._fused_step.gru(torch.cat((states, actions), dim=-1), hidden)
             return hidden
         _, state_hidden = self.encode(self.state_base, states, actions)
@@ -261,6 +259,10 @@ class WorldModelEnsemble(nn.Module):
         if self._hidden is None:
             raise ValueError("set_hidden needs the recurrent state allocated: call reset(num_envs=N) first")
         assign_hidden(self._hidden, env_ids, hidden)
+
+    def _zero_hidden(self, n: int) -> Hidden:
+        """Zeros for ``n`` environments, both bases stacked: ``(layers, 2, n, H)`` (a pair for LSTM)."""
+        return stack_hidden(self.state_base.zero_hidden(n, self.device), self.auxiliary_base.zero_hidden(n, self.device))
 
     def _hidden_for(self, n: int, env_ids: torch.Tensor | None) -> Hidden | None:
         """The stacked hidden state of the rows ``predict`` was given (None: start from zeros)."""
@@ -292,8 +294,7 @@ class WorldModelEnsemble(nn.Module):
         if not self.is_recurrent:
             return
         if num_envs is not None:
-            self._hidden = stack_hidden(self.state_base.zero_hidden(num_envs, self.device),
-                                        self.auxiliary_base.zero_hidden(num_envs, self.device))  # fmt: skip
+            self._hidden = self._zero_hidden(num_envs)
         elif env_ids is None:
             self._hidden = None
         elif self._hidden is not None:
