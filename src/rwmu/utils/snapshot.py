@@ -8,7 +8,7 @@
 - integers held in private attributes (``_name``): counters. Public scalars are settings, which come from the
   command that builds the object and are never overwritten.
 
-Dictionaries and the objects of rwmu classes (and ``nn.Module`` attributes) are walked, except frozen dataclasses
+Dictionaries and the objects of rwmu classes and their subclasses (and ``nn.Module`` attributes) are walked, except frozen dataclasses
 (settings); everything else (strings, functions, objects of other libraries) is left alone. An object reached twice (a generator shared by several parts)
 is recorded once, at its first path. :func:`restore_state` writes a captured state into an object built the same way
 (same settings and sizes): tensors of the same shape are copied in place, so views and shared buffers stay shared.
@@ -35,7 +35,7 @@ def _is_leaf_value(value: Any) -> bool:
 def _walkable(value: Any) -> bool:
     if dataclasses.is_dataclass(value) and type(value).__dataclass_params__.frozen:  # type: ignore[attr-defined]
         return False
-    return isinstance(value, torch.nn.Module) or type(value).__module__.split(".")[0] == "rwmu"
+    return isinstance(value, torch.nn.Module) or any(c.__module__.split(".")[0] == "rwmu" for c in type(value).__mro__)
 
 
 def capture_state(root: Any, skip: Collection[str] = ()) -> dict[str, dict[str, Any]]:
