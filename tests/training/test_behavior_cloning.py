@@ -144,3 +144,13 @@ def test_filtered_pairs_come_from_the_best_complete_episodes():
     np.testing.assert_array_equal(actions.numpy(), ds.actions[rows + 1])
     with pytest.raises(RwmuError, match="top-fraction"):
         BehaviorCloningConfig(top_fraction=0.0).validate()
+
+
+def test_a_resumed_regularised_run_equals_the_uninterrupted_one(tmp_path, one_thread):
+    behavior = BehaviorCloningConfig(init=True, init_steps=5, batch_size=32, regularizer_steps=2, critic_warmup=1)
+    _run(tmp_path / "whole", behavior, iterations=4)
+    _run(tmp_path / "resumed", behavior, iterations=2)
+    assert "behavior_generator_state" in read_policy_checkpoint(tmp_path / "resumed/run/model_1.pt")
+    _run(tmp_path / "resumed", behavior, iterations=4, resume=True)
+    expected, got = _actor(tmp_path / "whole/run/model_3.pt"), _actor(tmp_path / "resumed/run/model_3.pt")
+    assert all(torch.equal(expected[name], got[name]) for name in expected)

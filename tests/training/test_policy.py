@@ -142,6 +142,36 @@ def test_resume_continues_to_the_total(trained_run, one_thread):
         train_policy(TASK, folder / "wm" / "model_latest.pt", folder / "data.rwmu", folder / "run", more)
 
 
+def _weights(path) -> dict[str, torch.Tensor]:
+    saved = read_policy_checkpoint(path)
+    return {f"{part}.{name}": value for part in ("actor_state_dict", "critic_state_dict")
+            for name, value in saved[part].items()}  # fmt: skip
+
+
+def test_a_resumed_run_equals_the_uninterrupted_one(untrained_world_model, tmp_path, one_thread):
+    wm, data = untrained_world_model
+    base = tiny_config(4, num_envs=16, steps=6)
+    config = dataclasses.replace(base, save_interval=1, policy=dataclasses.replace(
+        base.policy, actor_hidden_dims=(16,), critic_hidden_dims=(16,), obs_normalization=True))  # fmt: skip
+    whole = train_policy(TASK, wm, data, tmp_path / "whole", config, progress=False)
+    assert whole["resumed_exactly"] is None
+    for run in ("resumed", "fresh_episodes"):
+        train_policy(TASK, wm, data, tmp_path / run, dataclasses.replace(config, iterations=2), progress=False)
+        assert sorted(p.name for p in (tmp_path / run).glob("resume_*.pt")) == ["resume_1.pt"]  # the latest only
+    (tmp_path / "fresh_episodes" / "resume_1.pt").unlink()
+    resumed = train_policy(TASK, wm, data, tmp_path / "resumed", config, resume=True, progress=False)
+    fresh = train_policy(TASK, wm, data, tmp_path / "fresh_episodes", config, resume=True, progress=False)
+    assert resumed["resumed_exactly"] is True and fresh["resumed_exactly"] is False
+    expected = _weights(tmp_path / "whole" / "model_3.pt")
+    got = _weights(tmp_path / "resumed" / "model_3.pt")
+    assert all(torch.equal(expected[name], got[name]) for name in expected)
+    for key in ("imagined_reward", "imagined_task_reward", "mean_episode_return", "history"):
+        assert resumed[key] == whole[key], key
+    # without the saved episodes the continuation is a different (correct) run of the same method
+    other = _weights(tmp_path / "fresh_episodes" / "model_3.pt")
+    assert any(not torch.equal(expected[name], other[name]) for name in expected)
+
+
 def test_resume_in_another_world_model_is_refused(trained_run, untrained_world_model, tmp_path, one_thread):
     import shutil
 

@@ -4,7 +4,9 @@ Writes DIR/state_action_data_<k>.csv with the commands in DIR/context_<k>.csv (-
 convention) or DIR/dataset.rwmu (--format rwmu), plus DIR/config.json (resolved settings and versions) and
 DIR/collect_stats.json (falls, tracking errors, mean reward and episode return, speed coverage, and with
 --checkpoints the same per checkpoint). The data is identical for a seed, policy and --num-envs, whatever
---num-workers.
+--num-workers. Rows are recorded in chunks of --chunk-rows, each kept in DIR/.collect/ until the dataset is
+written: an interrupted collection continues after its last completed chunk with --resume, and gives the same
+dataset as one never interrupted.
 
 Graded datasets (docs/go2.md): ``--policy RUN --checkpoints 0:700:50`` collects a "mixed" dataset from a series of
 checkpoints of one training run (RWM-U Table 1); ``--policy RUN/model_450.pt`` a "medium" one.
@@ -13,6 +15,7 @@ checkpoints of one training run (RWM-U Table 1); ``--policy RUN/model_450.pt`` a
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,16 +23,17 @@ from typing import Annotated, Literal
 
 import tyro
 
-from rwmu.cli.common import check_output_folder, simulated_task
+from rwmu.cli.common import check_output_folder, check_resume_unchanged, resumed_command, simulated_task, stored_config
 from rwmu.behavior import TrotConfig, TrotDiversity
 from rwmu.data import save_dataset, write_csv_dataset
 from rwmu.errors import RwmuError
 from rwmu.data.statistics import format_speed_coverage, speed_coverage
 from rwmu.tasks.base import Task
-from rwmu.sim.collect import CollectConfig, CollectSegment, collect_dataset, collect_mixture
+from rwmu.sim.chunks import ChunkStore, chunk_sizes
+from rwmu.sim.collect import CollectConfig, CollectSegment, collect_mixture
 from rwmu.training.policy_loader import SHIPPED_POLICIES, load_behaviour_policy, policy_file
 from rwmu.training.runner import select_checkpoints
-from rwmu.utils.io import file_sha256, folder_lock, write_json_atomic, write_run_config
+from rwmu.utils.io import file_sha256, folder_lock, to_jsonable, write_json_atomic, write_run_config
 
 SUMMARY = "record an offline dataset with a behaviour policy in the MuJoCo Go2 simulator"
 
@@ -55,7 +59,23 @@ class Command:
     --steps (a "mixed" dataset): 'all', iterations '0,50,100' or a range 'START:STOP:STEP' (STOP included)"""
     progress: bool = True
     """show a progress bar"""
+    resume: bool = False
+    """continue the interrupted collection in --out after its last completed chunk, with its stored settings"""
     collect: Annotated[CollectConfig, tyro.conf.arg(name="")] = field(default_factory=CollectConfig)
+
+
+def defaults(argv: list[str]) -> Command | None:
+    """With ``--resume``: the stored command of the collection in ``--out``."""
+    return resumed_command(argv, Command)
+
+
+def interrupted(cmd: Command) -> str:
+    """After Ctrl-C: the chunks kept and how to continue."""
+    done = ChunkStore(cmd.out).completed()
+    if done == 0:
+        return f"no chunk of {cmd.collect.chunk_rows} rows was completed yet in {cmd.out}; start again with the same command"
+    return (f"kept {done} completed chunks of {cmd.collect.chunk_rows} rows in {cmd.out / '.collect'}; continue with: "
+            f"rwmu collect --out {cmd.out} --resume")  # fmt: skip
 
 
 def run(cmd: Command) -> int:
@@ -63,17 +83,45 @@ def run(cmd: Command) -> int:
     config = cmd.collect
     if config.steps < 1 or config.num_envs < 1 or config.num_workers < 1:
         raise RwmuError("--steps, --num-envs and --num-workers must be >= 1")
+    if config.chunk_rows < 0:
+        raise RwmuError(f"--chunk-rows {config.chunk_rows}: give a number of rows >= 1, or 0 for one chunk")
     check_output_folder(cmd.out, "--out")
     with folder_lock(cmd.out, "rwmu collect"):
         return _collect(cmd, task)
 
 
+def check_resumed_command(cmd: Command) -> None:
+    """Refuse a ``--resume`` whose task, policy or data settings differ from the collection's stored command
+    (``--num-workers``, ``--format`` and ``--progress`` may change: the data does not depend on them)."""
+    stored = stored_config(cmd.out, Command)
+    if stored is None:
+        return
+    for flag, before, now in (("--task", stored.task, cmd.task), ("--policy", stored.policy, cmd.policy),
+                              ("--checkpoints", stored.checkpoints, cmd.checkpoints),
+                              ("--action-noise", stored.action_noise, cmd.action_noise)):  # fmt: skip
+        check_resume_unchanged(cmd.out, flag, before, now)
+    for field_ in dataclasses.fields(CollectConfig):
+        if field_.name != "num_workers":
+            flag = "--" + field_.name.replace("_", "-")
+            check_resume_unchanged(cmd.out, flag, getattr(stored.collect, field_.name), getattr(cmd.collect, field_.name))
+
+
 def _collect(cmd: Command, task: Task) -> int:
     """Record the dataset into ``--out`` (locked) and write its statistics."""
     config, out = cmd.collect, cmd.out
-    if out.is_dir() and (any(out.glob("state_action_data_*.csv")) or (out / "dataset.rwmu").exists()):
-        raise RwmuError(f"--out {out}: already holds a dataset (state_action_data_*.csv or dataset.rwmu); "
-                        f"choose an empty folder")  # fmt: skip
+    store = ChunkStore(out)
+    written_before = [*out.glob("state_action_data_*.csv"), *out.glob("context_*.csv"), out / "dataset.rwmu"]
+    if any(p.exists() for p in written_before):
+        if not (cmd.resume and store.manifest() is not None):
+            raise RwmuError(f"--out {out}: already holds a dataset (state_action_data_*.csv or dataset.rwmu); "
+                            f"choose an empty folder")  # fmt: skip
+        for path in written_before:  # an interrupted final write of this collection: written again from its chunks
+            path.unlink(missing_ok=True)
+    if cmd.resume:
+        check_resumed_command(cmd)
+    elif store.completed() > 0:
+        raise RwmuError(f"--out {out}: holds {store.completed()} completed chunks of an interrupted collection; "
+                        f"continue it with rwmu collect --out {out} --resume, or choose an empty folder")  # fmt: skip
     scripted = None
     if cmd.policy == "scripted":
         diversity = TrotDiversity()
@@ -86,6 +134,9 @@ def _collect(cmd: Command, task: Task) -> int:
     specs = [cmd.policy] if cmd.checkpoints is None else [
         str(path) for _, path in select_checkpoints(cmd.policy, cmd.checkpoints)
     ]  # fmt: skip
+    shares = [config.steps // len(specs) + (i < config.steps % len(specs)) for i in range(len(specs))]
+    if min(shares) < 1:
+        raise RwmuError(f"--steps {config.steps} is fewer than the {len(specs)} checkpoints selected")
     # Every policy is loaded (and checked against the task) before the simulation starts.
     policies = [load_behaviour_policy(spec, config.num_envs, task, config.seed, cmd.action_noise, scripted)
                 for spec in specs]
@@ -94,22 +145,35 @@ def _collect(cmd: Command, task: Task) -> int:
         "randomization": config.randomization.enabled,
         "scripted_config": dataclasses.asdict(scripted) if scripted else None, "action_noise": cmd.action_noise,
     }  # fmt: skip
-    start = time.perf_counter()
-    segment_stats = None
+    described = [_policy_provenance(spec) for spec in specs]
     if cmd.checkpoints is None:
-        provenance.update(_policy_provenance(cmd.policy))
-        dataset, stats = collect_dataset(policies[0], config, task, provenance=provenance, progress=cmd.progress)
+        provenance.update(described[0])
     else:
-        shares = [config.steps // len(specs) + (i < config.steps % len(specs)) for i in range(len(specs))]
-        if min(shares) < 1:
-            raise RwmuError(f"--steps {config.steps} is fewer than the {len(specs)} checkpoints selected")
-        segments = [
-            CollectSegment(make_policy=lambda p=policy: p, steps=share, provenance=_policy_provenance(spec))
-            for spec, policy, share in zip(specs, policies, shares)
-        ]
         provenance.update(policy=str(Path(cmd.policy).resolve()), checkpoints=cmd.checkpoints)
-        dataset, stats, segment_stats = collect_mixture(segments, config, task, provenance=provenance,
-                                                        progress=cmd.progress)  # fmt: skip
+    segments = [CollectSegment(make_policy=lambda p=policy: p, steps=share, provenance=about)
+                for policy, share, about in zip(policies, shares, described)]  # fmt: skip
+    # what the chunks depend on (not the number of worker processes)
+    manifest = json.loads(json.dumps(to_jsonable({
+        "config": dataclasses.replace(config, num_workers=1), "task": task.name, "policies": described,
+        "provenance": provenance,
+    })))  # fmt: skip
+    if cmd.resume and store.completed() > 0:
+        if store.manifest() != manifest:
+            raise RwmuError(f"--resume: the behaviour policy files or settings of the collection in {out} changed "
+                            f"since its chunks were recorded; start a new --out")  # fmt: skip
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        store.start(manifest)
+    write_run_config(out, {"command": cmd, "task": task.name, "scripted": scripted})
+    chunks = sum(len(chunk_sizes(share, config.chunk_rows)) for share in shares)
+    if cmd.resume and 0 < store.completed() < chunks:
+        print(f"resuming after {store.completed()} of {chunks} chunks kept in {store.folder}")
+    start = time.perf_counter()
+    dataset, stats, segment_stats = collect_mixture(segments, config, task, provenance=provenance,
+                                                    progress=cmd.progress, store=store,
+                                                    describe_segments=cmd.checkpoints is not None)  # fmt: skip
+    if cmd.checkpoints is None:
+        segment_stats = None
     seconds = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
     if cmd.format == "csv":
@@ -118,7 +182,6 @@ def _collect(cmd: Command, task: Task) -> int:
     else:
         save_dataset(dataset, out / "dataset.rwmu")
         written = "dataset.rwmu"
-    write_run_config(out, {"command": cmd, "task": task.name, "scripted": scripted})
     coverage = speed_coverage(dataset)
     # "falls" counts every simulated fall; "terminations" those in the rows written (the tail beyond --steps is cut).
     report = {**stats.as_dict(), "terminations": dataset.num_terminations, "seconds": seconds,
@@ -126,6 +189,7 @@ def _collect(cmd: Command, task: Task) -> int:
     if segment_stats is not None:
         report["segments"] = dataset.meta["provenance"]["segments"]
     write_json_atomic(out / "collect_stats.json", report)
+    store.clear()  # the dataset is whole: the chunks are no longer needed
     print(f"{dataset.summary()}")
     print(f"falls {stats.falls}, time-outs {stats.time_outs}, mean |v_xy error| {stats.mean_lin_vel_error:.3f} m/s, "
           f"mean |yaw-rate error| {stats.mean_yaw_rate_error:.3f} rad/s, mean step reward {stats.mean_step_reward:.4f}, "

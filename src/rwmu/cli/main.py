@@ -6,7 +6,8 @@ resumed run changes the defaults, ``defaults(argv) -> Command | None``; and wher
 ``interrupted(command) -> str`` (what was saved and how to continue, printed after Ctrl-C with exit code 130).
 Flags given on the command line always win over those defaults.
 User errors (:class:`rwmu.errors.RwmuError`) and operating-system errors (an output that cannot be written, a full
-disk) end as one line on stderr and exit code 2, without a traceback.
+disk) end as one line on stderr and exit code 2, without a traceback. SIGTERM ends a command as Ctrl-C does (its
+worker processes closed, its folder lock released, no half-written file), with exit code 143.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import sys
 from types import ModuleType
 
@@ -105,6 +107,28 @@ def one_line(tyro_message: str) -> str:
     return text.rstrip(" .;:")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that the command unwinds as after Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """While the block runs, SIGTERM raises :class:`Terminated` (cleanup runs) instead of ending the process at once."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def interruption_note(module: ModuleType, command: object) -> str:
     """``; what was saved and how to continue`` for a command whose module says so (``interrupted(command)``)."""
     if command is None or not hasattr(module, "interrupted"):
@@ -143,7 +167,8 @@ def run_command(argv: list[str]) -> int:
                 print(f"rwmu {name}: error: {one_line(captured.getvalue())}; see --help", file=sys.stderr)
             return int(exit_.code or 0)
         configure_threads()  # the CPUs this process may use, unless OMP_NUM_THREADS says (rwmu.utils.threads)
-        return int(COMMANDS[name].run(command) or 0)
+        with terminate_as_interrupt():
+            return int(COMMANDS[name].run(command) or 0)
     except RwmuError as err:
         print(f"rwmu {name}: error: {err}", file=sys.stderr)
         return err.exit_code
@@ -152,6 +177,9 @@ def run_command(argv: list[str]) -> int:
     except OSError as err:  # an output that could not be written after all (permissions, disk full, ...)
         print(f"rwmu {name}: error: {os_error_message(err)}", file=sys.stderr)
         return RwmuError.exit_code
+    except Terminated:
+        print(f"rwmu {name}: terminated (SIGTERM){interruption_note(COMMANDS[name], command)}", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"rwmu {name}: interrupted{interruption_note(COMMANDS[name], command)}", file=sys.stderr)
         return 130

@@ -116,5 +116,8 @@ def _train(cmd: Command) -> int:
         f"{summary['imagined_task_reward']:.5f} task only; mean epistemic uncertainty "
         f"{summary['epistemic_uncertainty']:.4f}"
     )
+    if summary["resumed_exactly"] is False:
+        print("note: resumed without the state of the imagined episodes (no matching resume_<it>.pt, or --env.* or "
+              "--seed changed): the continuation starts fresh episodes and is not bitwise the uninterrupted run")
     print(f"policy: {summary['final_checkpoint']}; results in {cmd.out}")
     return 0

@@ -19,10 +19,12 @@ import torch
 from tqdm import tqdm
 
 from rwmu.data.dataset import COMMAND_CONTEXT_NAMES, TrajectoryDataset, concatenate_datasets
+from rwmu.sim.chunks import ChunkStore, chunk_sizes
 from rwmu.sim.env import DomainRandomizationConfig, Go2EnvConfig, Go2VecEnv, ResetConfig
 from rwmu.sim.recorder import TrajectoryRecorder
 from rwmu.tasks.base import Task
 from rwmu.tasks.go2_flat import GO2_FLAT
+from rwmu.utils.snapshot import capture_state, restore_state
 
 
 class Policy(Protocol):
@@ -63,6 +65,9 @@ class CollectConfig:
     # Trajectories shorter than this are not written (the pieces cut off when collection stops), so every trajectory
     # holds a training window: 64 > M + N = 40 of the paper (Table S10), and `rwmu train-model` accepts the data.
     min_trajectory_rows: int = 64
+    # rwmu collect records this many rows at a time, each chunk from fresh episodes, and keeps every completed chunk
+    # so that an interrupted collection resumes after it (--resume). The data depends on it; 0: one chunk.
+    chunk_rows: int = 100_000
 
     def env_config(self) -> Go2EnvConfig:
         return Go2EnvConfig(
@@ -229,40 +234,86 @@ class CollectSegment:
     provenance: dict[str, Any]  # what the policy is (e.g. its checkpoint and iteration), recorded in the dataset
 
 
+# The simulator processes (their physics is reset at the start of every chunk) and the record of the last step.
+ENV_STATE_SKIP = ("pool", "last_step")
+
+
 def collect_mixture(
     segments: Sequence[CollectSegment],
     config: CollectConfig = CollectConfig(),
     task: Task = GO2_FLAT,
     provenance: dict[str, Any] | None = None,
     progress: bool = True,
+    store: ChunkStore | None = None,
+    describe_segments: bool = True,
 ) -> tuple[TrajectoryDataset, CollectStats, list[CollectStats]]:
     """Collect ``segment.steps`` rows with each segment's policy in turn, in one simulator, into one dataset.
 
-    Each segment starts from fresh episodes; its trajectories follow those of the previous segment. The dataset's
-    provenance lists the segments with their row and trajectory ranges and statistics.
+    Each segment's rows are recorded in chunks of ``config.chunk_rows`` (:func:`~rwmu.sim.chunks.chunk_sizes`), each
+    chunk from fresh episodes (:func:`collect_dataset` on the same simulator); the trajectories of a chunk follow
+    those of the previous one. With ``describe_segments``, the dataset's provenance lists the segments with their row
+    and trajectory ranges and statistics.
+
+    Args:
+        store: where completed chunks are kept (each with the random and task state of the simulator and the
+            policy at its end); chunks it already holds are read back instead of collected again, and the
+            collection continues after them exactly as if it had not stopped.
 
     Returns:
         (dataset with ``sum(segment.steps)`` rows, combined stats, stats per segment).
     """
     if not segments:
         raise ValueError("collect_mixture needs at least one segment")
-    env = Go2VecEnv(config.env_config(), task)
-    parts, part_stats, described = [], [], []
+    plan = [(s, rows) for s, segment in enumerate(segments) for rows in chunk_sizes(segment.steps, config.chunk_rows)]
+    done = store.completed() if store is not None else 0
+    parts: list[TrajectoryDataset] = []
+    chunk_stats: list[CollectStats] = []
+    for k in range(min(done, len(plan))):
+        parts.append(store.dataset(k))  # type: ignore[union-attr]
+        chunk_stats.append(CollectStats(**store.record(k)["stats"]))  # type: ignore[union-attr]
+    policies: dict[int, Policy] = {}
+    if len(parts) < len(plan):
+        env = Go2VecEnv(config.env_config(), task)
+        try:
+            if parts:  # continue after the last completed chunk: its end state, and its policy if it goes on
+                record = store.record(len(parts) - 1)  # type: ignore[union-attr]
+                restore_state(env, record["env"])
+                segment = plan[len(parts) - 1][0]
+                if plan[len(parts)][0] == segment:
+                    policies[segment] = segments[segment].make_policy()
+                    restore_state(policies[segment], record["policy"])
+            for k in range(len(parts), len(plan)):
+                segment, rows = plan[k]
+                if segment not in policies:
+                    policies[segment] = segments[segment].make_policy()
+                policy = policies[segment]
+                part, stats = collect_dataset(policy, dataclasses.replace(config, steps=rows), task,
+                                              progress=progress, env=env)  # fmt: skip
+                if store is not None:
+                    store.save(k, part, {"stats": dict(stats.__dict__), "env": capture_state(env, ENV_STATE_SKIP),
+                                         "policy": capture_state(policy)})  # fmt: skip
+                parts.append(part)
+                chunk_stats.append(stats)
+        finally:
+            env.close()
+    part_stats, described = [], []
     row = trajectory = 0
-    try:
-        for i, segment in enumerate(segments):
-            part_config = dataclasses.replace(config, steps=segment.steps)
-            part, stats = collect_dataset(segment.make_policy(), part_config, task, progress=progress, env=env)
-            parts.append(part)
-            part_stats.append(stats)
-            described.append({
-                **segment.provenance, "rows": [row, row + part.num_rows],
-                "trajectories": [trajectory, trajectory + part.num_trajectories], "stats": stats.as_dict(),
-            })  # fmt: skip
-            row += part.num_rows
-            trajectory += part.num_trajectories
-    finally:
-        env.close()
+    for s, segment in enumerate(segments):
+        chunks = [k for k, (owner, _) in enumerate(plan) if owner == s]
+        stats = chunk_stats[chunks[0]] if len(chunks) == 1 else CollectStats.combine([chunk_stats[k] for k in chunks])
+        rows = sum(parts[k].num_rows for k in chunks)
+        trajectories = sum(parts[k].num_trajectories for k in chunks)
+        part_stats.append(stats)
+        described.append({
+            **segment.provenance, "rows": [row, row + rows], "trajectories": [trajectory, trajectory + trajectories],
+            "stats": stats.as_dict(),
+        })  # fmt: skip
+        row += rows
+        trajectory += trajectories
     meta = dict(parts[0].meta)
-    meta["provenance"] = {"source": "rwmu collect (MuJoCo Go2)", **(provenance or {}), "segments": described}
-    return concatenate_datasets(parts, meta=meta), CollectStats.combine(part_stats), part_stats
+    meta["provenance"] = {"source": "rwmu collect (MuJoCo Go2)", **(provenance or {})}
+    if describe_segments:
+        meta["provenance"]["segments"] = described
+    dataset = concatenate_datasets(parts, meta=meta)
+    combined = part_stats[0] if len(part_stats) == 1 else CollectStats.combine(part_stats)
+    return dataset, combined, part_stats

@@ -61,9 +61,13 @@ def _worker_main(conn: Any, num_envs: int, actuation: Go2ActuationConfig, per_en
             conn.close()
             return
         try:
-            conn.send(("ok", getattr(shard, method)(*args)))
+            reply = ("ok", getattr(shard, method)(*args))
         except Exception as err:  # noqa: BLE001 - forwarded to the parent, which re-raises
-            conn.send(("error", repr(err)))
+            reply = ("error", repr(err))
+        try:
+            conn.send(reply)
+        except OSError:  # the parent closed the pipe (it is ending): nothing to answer
+            return
 
 
 class ShardPool:

@@ -256,8 +256,13 @@ class BehaviorRegularizedPPO(PPO):
     def save(self) -> dict:
         saved = super().save()
         saved["behavior_updates_done"] = self.updates_done
+        if self._generator is not None:  # the regulariser's draws continue where they stopped on --resume
+            saved["behavior_generator_state"] = self._generator.get_state()
         return saved
 
     def load(self, loaded_dict: dict, load_cfg: dict | None, strict: bool) -> bool:
         self.updates_done = int(loaded_dict.get("behavior_updates_done", 0))
+        state = loaded_dict.get("behavior_generator_state")
+        if state is not None and self._generator is not None:
+            self._generator.set_state(state.cpu())
         return super().load(loaded_dict, load_cfg, strict)

@@ -6,6 +6,8 @@ and runs :class:`ImaginationRunner` (rsl_rl's ``OnPolicyRunner``) on it. The run
 - ``model_<it>.pt``: rsl_rl checkpoints (``actor_state_dict``, ``critic_state_dict``, ``optimizer_state_dict``,
   ``iter``, ``infos``); ``infos["rwmu"]`` records the task, the world model's path and SHA-256, the data, the
   normalisation, the observation layout and the rsl_rl config, so a checkpoint is self-describing (export, play);
+- ``resume_<it>.pt`` beside the latest checkpoint: the random states, the imagined episodes in progress and the
+  logger's buffers, so that ``resume`` continues exactly as the uninterrupted run (:class:`RwmuRunner`);
 - ``run_info.json``: the same facts beside the checkpoints; ``config.json``: resolved config + versions;
 - TensorBoard event files (or W&B with ``logger="wandb"``); rsl_rl's ``git/*.diff`` code state only with
   ``log_code_state``;
@@ -50,6 +52,9 @@ class ImaginationRunner(RwmuRunner):
     """
 
     progress_label = "MOPO-PPO"
+    # The world model's weights, the dataset and the settings do not change while training: not saved for --resume.
+    env_state_skip = ("model._fused_step", "model.normalization", "history_sampler", "normalization",
+                      "uncertainty_reference")  # fmt: skip
 
     def iteration_statistics(self) -> dict[str, float]:
         return self.env.step_statistics(self.cfg["num_steps_per_env"])
@@ -160,6 +165,7 @@ def train_policy(
         "wall_time_s": wall + float(earlier.get("wall_time_s", 0.0)),
         "world_model": info["world_model"],
         "behavior_cloning": behavior,
+        "resumed_exactly": runner.resumed_exactly,
         "history": {
             key: list(earlier.get("history", {}).get(key, [])) + [h[stat] for h in runner.iteration_stats]
             for key, stat in (("imagined_reward", "reward"), ("imagined_task_reward", "task_reward"),
@@ -172,6 +178,9 @@ def train_policy(
             "mean_episode_return": "rsl_rl's mean return (penalised) of the last <=100 finished episodes",
             "history": "the first three, per iteration (earlier invocations of a resumed run included)",
             "wall_time_s": "training wall time, summed over the invocations of a resumed run",
+            "resumed_exactly": "null for a run never resumed; true when the last --resume continued exactly as "
+                               "the uninterrupted run (resume_<it>.pt restored), false when it started fresh "
+                               "imagined episodes from the saved policy",
         },
     }
     write_json_atomic(out_dir / "summary.json", summary)

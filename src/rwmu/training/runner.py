@@ -28,9 +28,12 @@ from rwmu.tasks.base import Task
 from rwmu.tasks.observations import observation_names
 from rwmu.utils.checkpoints import read_torch_checkpoint
 from rwmu.utils.io import to_jsonable, torch_save_atomic
+from rwmu.utils.snapshot import capture_state, restore_state
 
 CHECKPOINT_FORMAT = "rwmu.policy"
 CHECKPOINT_VERSION = 1
+RESUME_STATE_FORMAT = "rwmu.resume_state"
+LOGGER_SKIP = ("cfg", "env_cfg", "ep_extras", "writer")
 
 
 def _non_finite_in_message(message: str) -> str | None:
@@ -137,12 +140,22 @@ class RwmuRunner(OnPolicyRunner):
     (``weights_only`` reading, then :meth:`check_resumable`). Subclasses choose :meth:`iteration_statistics` and
     :meth:`progress_postfix`.
 
+    Next to each checkpoint ``model_<it>.pt``, ``save`` writes ``resume_<it>.pt`` (only the latest is kept): what
+    rsl_rl's checkpoint lacks to continue the run exactly as if it had not stopped (:meth:`resume_state`: torch's
+    global random state, the logger's episode buffers and, where :attr:`env_state_skip` is set, the environment's
+    changing state, :mod:`rwmu.utils.snapshot`). ``load`` restores it when it belongs to the checkpoint and the
+    environment settings are unchanged.
+
     Attributes:
         iteration_stats: per iteration, :meth:`iteration_statistics` and rsl_rl's ``collect_time`` / ``learn_time``
             in seconds.
+        resumed_exactly: after ``load``, whether the resume state was restored (None before any ``load``).
     """
 
     progress_label = "PPO"
+    env_state_skip: tuple[str, ...] | None = None
+    """paths of the environment's unchanging parts (:func:`~rwmu.utils.snapshot.capture_state`); None: the
+    environment's state is not saved (a simulator whose physics cannot be captured)"""
 
     def __init__(self, env, train_cfg: dict, log_dir: str | None, device: str, rwmu_info: dict,
                  verbose: bool = False, progress: bool = True, log_code_state: bool = False,
@@ -161,6 +174,7 @@ class RwmuRunner(OnPolicyRunner):
         self._bar = None
         self._progress = progress and not verbose
         self._iteration = 0  # the iteration in progress, for the divergence error
+        self.resumed_exactly: bool | None = None
 
     def iteration_statistics(self) -> dict[str, float]:
         """Figures of the iteration just done: by default rsl_rl's mean return and length of the last <= 100
@@ -226,8 +240,55 @@ class RwmuRunner(OnPolicyRunner):
         saved = self.alg.save()
         saved["iter"] = self.current_learning_iteration
         saved["infos"] = {**(infos or {}), "rwmu": self.rwmu_info}
+        # The resume state first: a run killed between the two files still finds the one of its latest checkpoint.
+        resume_path = resume_state_path(path, int(self.current_learning_iteration))
+        torch_save_atomic(self.resume_state(), resume_path)
         torch_save_atomic(saved, path)
+        for older in Path(path).parent.glob("resume_*.pt"):
+            if older != resume_path:
+                older.unlink(missing_ok=True)
         self.logger.save_model(path, self.current_learning_iteration)
+
+    def resume_signature(self) -> str:
+        """The settings the saved environment state depends on (it is restored only into an environment built with
+        the same): the ``env`` settings and ``seed`` of the run config."""
+        config = self.rwmu_info.get("config") or {}
+        return json.dumps({"env": config.get("env"), "seed": config.get("seed"),
+                           "num_envs": int(self.env.num_envs)}, sort_keys=True)  # fmt: skip
+
+    def resume_state(self) -> dict[str, Any]:
+        """What continues the run exactly beyond rsl_rl's checkpoint (class docstring)."""
+        return {
+            "format": RESUME_STATE_FORMAT,
+            "iteration": int(self.current_learning_iteration),
+            "signature": self.resume_signature(),
+            "torch_rng": torch.get_rng_state(),
+            "logger": capture_state(self.logger, LOGGER_SKIP),
+            "env": capture_state(self.env, self.env_state_skip) if self.env_state_skip is not None else None,
+        }
+
+    def restore_resume_state(self, checkpoint: str, iteration: int) -> bool:
+        """Restore the resume state saved with ``checkpoint`` (of ``iteration``). True if the run now continues
+        exactly; False if there is none for it, the environment settings changed since (the run then goes on from the
+        policy with fresh episodes) or the environment's state is not saved (:attr:`env_state_skip` None)."""
+        path = resume_state_path(checkpoint, iteration)
+        if not path.is_file():
+            return False
+        state = read_torch_checkpoint(path, "the resume state resume_<iteration>.pt written by rwmu with a checkpoint",
+                                      map_location=self.device)  # fmt: skip
+        if state.get("format") != RESUME_STATE_FORMAT or state.get("iteration") != iteration:
+            return False
+        if state.get("signature") != self.resume_signature():
+            return False
+        try:
+            if state.get("env") is not None and self.env_state_skip is not None:
+                restore_state(self.env, state["env"])
+            restore_state(self.logger, state["logger"])
+        except ValueError as err:
+            raise RwmuError(f"{path}: does not fit this run ({err}); delete it to resume from {checkpoint} with "
+                            f"fresh episodes") from None  # fmt: skip
+        torch.set_rng_state(state["torch_rng"].cpu())
+        return self.env_state_skip is not None  # a simulator's physics was not saved: not exact
 
     def continue_from(self, resume_path: Path | None, iterations: int) -> tuple[int, int]:
         """Load ``resume_path`` (if any) and return ``(iterations done, iterations remaining)`` of a run of
@@ -248,6 +309,7 @@ class RwmuRunner(OnPolicyRunner):
         self.check_resumable(path, loaded)
         if self.alg.load(loaded, load_cfg, strict):
             self.current_learning_iteration = loaded["iter"]
+        self.resumed_exactly = self.restore_resume_state(path, int(loaded["iter"]))
         return loaded.get("infos")
 
 
@@ -350,6 +412,11 @@ def select_checkpoints(run_dir: str | Path, spec: str) -> list[tuple[int, Path]]
         raise RwmuError(f"--checkpoints {spec}: selects none of the saved iterations of {run_dir} "
                         f"({saved[0][0]} .. {saved[-1][0]})")  # fmt: skip
     return chosen
+
+
+def resume_state_path(checkpoint: str | Path, iteration: int) -> Path:
+    """``resume_<iteration>.pt`` beside ``checkpoint``: the resume state saved with it (:class:`RwmuRunner`)."""
+    return Path(checkpoint).parent / f"resume_{iteration}.pt"
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path:
