@@ -73,7 +73,8 @@ def interrupted(cmd: Command) -> str:
     """After Ctrl-C: the chunks kept and how to continue."""
     done = ChunkStore(cmd.out).completed()
     if done == 0:
-        return f"no chunk of {cmd.collect.chunk_rows} rows was completed yet in {cmd.out}; start again with the same command"
+        return (f"no chunk of {cmd.collect.chunk_rows} rows was completed yet in {cmd.out}; start again with the same "
+                f"command")  # fmt: skip
     return (f"kept {done} completed chunks of {cmd.collect.chunk_rows} rows in {cmd.out / '.collect'}; continue with: "
             f"rwmu collect --out {cmd.out} --resume")  # fmt: skip
 
@@ -103,7 +104,8 @@ def check_resumed_command(cmd: Command) -> None:
     for field_ in dataclasses.fields(CollectConfig):
         if field_.name != "num_workers":
             flag = "--" + field_.name.replace("_", "-")
-            check_resume_unchanged(cmd.out, flag, getattr(stored.collect, field_.name), getattr(cmd.collect, field_.name))
+            before, now = getattr(stored.collect, field_.name), getattr(cmd.collect, field_.name)
+            check_resume_unchanged(cmd.out, flag, before, now)
 
 
 def _collect(cmd: Command, task: Task) -> int:

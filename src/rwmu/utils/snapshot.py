@@ -8,19 +8,19 @@
 - integers held in private attributes (``_name``): counters. Public scalars are settings, which come from the
   command that builds the object and are never overwritten.
 
-Dictionaries and the objects of rwmu classes and their subclasses (and ``nn.Module`` attributes) are walked, except frozen dataclasses
-(settings); everything else (strings, functions, objects of other libraries) is left alone. An object reached twice (a generator shared by several parts)
-is recorded once, at its first path. :func:`restore_state` writes a captured state into an object built the same way
-(same settings and sizes): tensors of the same shape are copied in place, so views and shared buffers stay shared.
-What a checkpoint holds is plain tensors, numbers, lists and dicts, readable with ``torch.load(weights_only=True)``.
+Dictionaries and the objects of rwmu classes and their subclasses (and ``nn.Module`` attributes) are walked, except
+frozen dataclasses (settings); everything else (strings, functions, objects of other libraries) is left alone. An
+object reached twice (a generator shared by several parts) is recorded once, at its first path.
+:func:`restore_state` writes a captured state into an object built the same way (same settings and sizes): tensors
+of the same shape are copied in place, so views and shared buffers stay shared. What a checkpoint holds is plain
+tensors, numbers, lists and dicts, readable with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from typing import Any, Collection
-
-import dataclasses
 
 import numpy as np
 import torch
@@ -136,7 +136,9 @@ def restore_state(root: Any, state: dict[str, dict[str, Any]]) -> None:
                 if section in ("generators", "numpy_generators") and current is None:
                     raise ValueError(f"{path}: the object to restore has no random generator there")
                 if section == "tensors":
-                    if isinstance(current, torch.Tensor) and current.shape == value.shape and current.dtype == value.dtype:
+                    same = isinstance(current, torch.Tensor) and (current.shape, current.dtype) == (value.shape,
+                                                                                                   value.dtype)
+                    if same:
                         current.copy_(value)
                     else:
                         _set(parent, key, value.to(current.device) if isinstance(current, torch.Tensor) else value)
