@@ -55,7 +55,7 @@ class Command:
     """Gaussian action-noise std (action units). Scripted policy: this std in every episode instead of a
     per-episode draw in [0, 0.3]; other policies: added to their deterministic actions"""
     checkpoints: str | None = None
-    """with --policy RUN (a run folder): collect from several of its checkpoints in turn, each an equal share of
+    """with --policy RUN (a run folder, or a folder of model_<k>/ export folders): collect from several of its checkpoints in turn, each an equal share of
     --steps (a "mixed" dataset): 'all', iterations '0,50,100' or a range 'START:STOP:STEP' (STOP included)"""
     progress: bool = True
     """show a progress bar"""
@@ -131,7 +131,8 @@ def _collect(cmd: Command, task: Task) -> int:
             diversity = dataclasses.replace(diversity, action_noise_std=(cmd.action_noise, cmd.action_noise))
         scripted = TrotConfig(diversity=diversity, seed=config.seed + 1)
     if cmd.checkpoints is not None and not Path(cmd.policy).is_dir():
-        raise RwmuError(f"--checkpoints needs --policy to be a run folder holding model_<iteration>.pt files, "
+        raise RwmuError(f"--checkpoints needs --policy to be a run folder holding model_<iteration>.pt files "
+                        f"(or model_<iteration>/ export folders), "
                         f"not {cmd.policy!r}")  # fmt: skip
     specs = [cmd.policy] if cmd.checkpoints is None else [
         str(path) for _, path in select_checkpoints(cmd.policy, cmd.checkpoints)

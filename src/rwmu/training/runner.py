@@ -373,17 +373,30 @@ def saved_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def exported_checkpoints(folder: str | Path) -> list[tuple[int, Path]]:
+    """``(k, path)`` of every export folder ``model_<k>/`` (holding ``policy.onnx`` or ``policy.pt``, as written by
+    ``rwmu export``) in ``folder``, by ``k``: a published series of checkpoints, e.g.
+    ``docs/results/policies/behavior``."""
+    found = []
+    for p in Path(folder).glob("model_*"):
+        suffix = p.name[len("model_"):]
+        if p.is_dir() and suffix.isdigit() and any((p / f).is_file() for f in ("policy.onnx", "policy.pt")):
+            found.append((int(suffix), p))
+    return sorted(found)
+
+
 def select_checkpoints(run_dir: str | Path, spec: str) -> list[tuple[int, Path]]:
-    """The saved checkpoints of ``run_dir`` that ``spec`` names, by iteration.
+    """The saved checkpoints of ``run_dir`` that ``spec`` names, by iteration: its ``model_<k>.pt`` files or, where
+    it has none, its ``model_<k>/`` export folders (:func:`exported_checkpoints`).
 
     Args:
         spec: ``"all"``; iterations ``"0,50,100"``; or ``"START:STOP:STEP"`` (every saved iteration from START to
             STOP inclusive that is a multiple of STEP after START; STEP defaults to every saved one).
     """
-    saved = saved_checkpoints(run_dir)
+    saved = saved_checkpoints(run_dir) or exported_checkpoints(run_dir)
     if not saved:
-        raise RwmuError(f"{run_dir}: holds no model_<iteration>.pt checkpoints; give the run folder of rwmu "
-                        f"train-online or rwmu train-policy")  # fmt: skip
+        raise RwmuError(f"{run_dir}: holds no model_<iteration>.pt checkpoints or model_<iteration>/ export folders; "
+                        f"give the run folder of rwmu train-online or rwmu train-policy")  # fmt: skip
     available = dict(saved)
     text = spec.strip()
     try:
@@ -403,7 +416,7 @@ def select_checkpoints(run_dir: str | Path, spec: str) -> list[tuple[int, Path]]
             missing = [k for k in wanted if k not in available]
             if missing:
                 have = ", ".join(str(k) for k in available)
-                raise RwmuError(f"--checkpoints {spec}: {run_dir} has no model_{missing[0]}.pt (saved: {have})")
+                raise RwmuError(f"--checkpoints {spec}: {run_dir} has no model_{missing[0]} (saved: {have})")
             chosen = [(k, available[k]) for k in wanted]
     except ValueError:
         raise RwmuError(f"--checkpoints {spec!r}: give 'all', iterations like '0,50,100' or a range "
