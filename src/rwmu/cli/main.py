@@ -33,6 +33,7 @@ from rwmu.cli import (
     play_imagination,
     sweep,
     train_model,
+    train_baseline,
     train_online,
     train_policy,
 )
@@ -51,6 +52,7 @@ COMMANDS: dict[str, ModuleType] = {
     "train-policy": train_policy,
     "play-imagination": play_imagination,
     "train-online": train_online,
+    "train-baseline": train_baseline,
     "export": export,
     "collect": collect,
     "evaluate": evaluate,

@@ -19,12 +19,16 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from rsl_rl.utils import resolve_class
 from tensordict import TensorDict
 
 from rwmu.errors import RwmuError
+from rwmu.tasks import get_task
+from rwmu.tasks.base import Task
+from rwmu.tasks.observations import observation_names
 from rwmu.training.runner import read_policy_checkpoint, resolve_policy_checkpoint
 from rwmu.utils.io import atomic_path, file_sha256, write_json_atomic
 
@@ -95,20 +99,33 @@ def export_policy(checkpoint: str | Path, out_dir: str | Path) -> dict[str, str]
         finally:
             onnx_logger.setLevel(previous)
 
+    write_export_meta(paths["meta"], get_task(info["task"]) if info.get("task") else None, checkpoint,
+                      observation_normalization_included=bool(getattr(actor, "obs_normalization", False)),
+                      extra={"world_model": info.get("world_model")}, dims=(obs_dim, num_actions),
+                      names=(info.get("observation_names"), info.get("action_names")), dt=info.get("dt"))  # fmt: skip
+    return {k: str(v) for k, v in paths.items()}
+
+
+def write_export_meta(path: Path, task: Task | None, source: Path, observation_normalization_included: bool,
+                      extra: dict[str, Any] | None = None, dims: tuple[int, int] | None = None,
+                      names: tuple[Any, Any] | None = None, dt: float | None = None) -> None:  # fmt: skip
+    """Write an export folder's ``policy.json`` (module docstring): the task, observation and action names and sizes
+    (by default the task's), control ``dt``, the source file and its SHA-256, and ``extra`` entries."""
+    obs_dim, num_actions = dims if dims is not None else (int(task.observation_dim), int(task.dims.action))
+    obs_names, action_names = names if names is not None else (list(observation_names(task)), list(task.action_names))
     meta = {
         "format": EXPORT_FORMAT,
-        "source_checkpoint": str(checkpoint.resolve()),
-        "source_sha256": file_sha256(checkpoint),
-        "task": info.get("task"),
-        "dt": info.get("dt"),
+        "source_checkpoint": str(Path(source).resolve()),
+        "source_sha256": file_sha256(source),
+        "task": task.name if task is not None else None,
+        "dt": dt if dt is not None else (task.dt if task is not None else None),
         "observation_dim": obs_dim,
         "num_actions": num_actions,
-        "observation_names": info.get("observation_names"),
-        "action_names": info.get("action_names"),
-        "observation_normalization_included": bool(getattr(actor, "obs_normalization", False)),
+        "observation_names": obs_names,
+        "action_names": action_names,
+        "observation_normalization_included": observation_normalization_included,
         "inputs": {"obs": ["batch", obs_dim]},
         "outputs": {"actions": ["batch", num_actions]},
-        "world_model": info.get("world_model"),
+        **(extra or {}),
     }
-    write_json_atomic(paths["meta"], meta)
-    return {k: str(v) for k, v in paths.items()}
+    write_json_atomic(path, meta)
