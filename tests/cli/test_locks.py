@@ -12,6 +12,7 @@ RUNS = {
     "train-model": ["train-model", "--data", "missing", "--task", "anymal_d_flat"],
     "train-policy": ["train-policy", "--task", "anymal_d_flat", "--world-model", "missing.pt", "--data", "missing"],
     "train-online": ["train-online"],
+    "train-baseline": ["train-baseline", "--task", "go2_flat", "--data", "missing"],
     "collect": ["collect", "--steps", "100000"],
     "demo": ["demo"],
 }

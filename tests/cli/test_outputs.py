@@ -42,6 +42,7 @@ def folder_commands(out: str) -> list[list[str]]:
         ["train-model", "--data", "missing", "--task", "anymal_d_flat", "--out", out],
         ["train-policy", "--task", "anymal_d_flat", "--world-model", "missing.pt", "--data", "missing", "--out", out],
         ["train-online", "--out", out],
+        ["train-baseline", "--task", "go2_flat", "--data", "missing", "--out", out],
         ["collect", "--steps", "100000", "--out", out],
         ["demo", "--out", out],
         ["sweep", "--world-model", "missing.pt", "--data", "missing", "--out", out],

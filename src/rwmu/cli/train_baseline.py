@@ -60,10 +60,10 @@ def interrupted(cmd: Command) -> str:
 def run(cmd: Command) -> int:
     cmd.baseline.validate()
     task = get_task(cmd.task)
-    if not Path(cmd.data).exists():
-        raise RwmuError(f"--data {cmd.data}: no such file or folder; give a dataset recorded by rwmu collect")
     check_output_folder(cmd.out, "--out")
     with folder_lock(cmd.out, "rwmu train-baseline"):
+        if not Path(cmd.data).exists():
+            raise RwmuError(f"--data {cmd.data}: no such file or folder; give a dataset recorded by rwmu collect")
         if cmd.resume:
             stored = stored_config(cmd.out, Command)
             if stored is not None:

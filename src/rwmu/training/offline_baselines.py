@@ -152,8 +152,9 @@ def make_algorithm(config: OfflineBaselineConfig) -> Any:
 
 
 def _quiet_d3rlpy() -> None:
-    """d3rlpy logs every build step through structlog at INFO; keep its warnings only."""
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    """d3rlpy logs every build step through structlog (and warns when a resumed run's networks exist already);
+    keep its errors only."""
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
 
 
 def _rng_state() -> dict[str, Any]:
