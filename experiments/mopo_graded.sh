@@ -14,6 +14,8 @@
 # checked with rwmu check-model; then experiments/mopo_graded_table.py writes the table, the ONNX exports and
 # docs/results/policies.json.
 #   bash experiments/mopo_graded.sh results/datasets results/grid
+# METHODS="mopo_bc mopo_fbc" runs only those sweeps. The datasets may also be experiments/published_datasets.sh's
+# (no datasets.json): medium's behaviour policy is then its published export.
 # Resumes: a finished world model or sweep run is skipped (rwmu sweep resumes run by run). The methods run in order
 # of importance over both datasets, so a stopped experiment still has the main comparison.
 set -euo pipefail
@@ -28,6 +30,8 @@ PPO="--iterations 100 --num-envs 512 --steps-per-env 24"
 BC="--behavior.init --behavior.regularizer-steps 5 --behavior.critic-warmup 10 --env.episode-length 48"
 FILTER="--behavior.top-fraction 0.1"
 NAMES=${NAMES:-"medium mixed"}
+METHODS=${METHODS:-"bc fbc mopo_bc mopo_fbc mopo mopo_fbc_excess mopo_fbc_300it"}
+want() { [[ " $METHODS " == *" $1 "* ]]; }
 
 sweep() {  # sweep DATASET METHOD FLAGS...: one rwmu sweep into OUT/DATASET/METHOD
   local d=$1 method=$2
@@ -44,7 +48,9 @@ for d in $NAMES; do
       --validation.windows 64 --validation.horizons 8 32 --checkpoint-interval 500 --no-progress
 done
 behavior_flag() {  # rwmu sweep's behaviour-policy flag for dataset $1: medium has one behaviour policy
-  if [ "$1" = medium ]; then
+  if [ "$1" = medium ] && [ ! -f "$DATASETS/datasets.json" ]; then
+    echo "--behavior-policy docs/results/policies/behavior/model_550"
+  elif [ "$1" = medium ]; then
     echo "--behavior-policy $(python -c "import json,sys; g=json.load(open(sys.argv[1])); \
 print(g['run'] + '/' + next(e['checkpoints'] for e in g['datasets'] if e['dataset'] == 'medium') + '.pt')" \
       "$DATASETS/datasets.json")"
@@ -55,22 +61,22 @@ print(g['run'] + '/' + next(e['checkpoints'] for e in g['datasets'] if e['datase
 ONE="--lambdas 0 --iterations 1 --num-envs 64 --steps-per-env 24 --no-behavior"
 # shellcheck disable=SC2086
 for d in $NAMES; do
-  sweep "$d" bc $ONE --train-args="--behavior.init --behavior.critic-warmup 1"
-  sweep "$d" fbc $ONE --train-args="--behavior.init --behavior.critic-warmup 1 $FILTER"
+  want bc && sweep "$d" bc $ONE --train-args="--behavior.init --behavior.critic-warmup 1"
+  want fbc && sweep "$d" fbc $ONE --train-args="--behavior.init --behavior.critic-warmup 1 $FILTER"
 done
 # shellcheck disable=SC2086,SC2046
-for d in $NAMES; do sweep "$d" mopo_bc --lambdas 0 1 $PPO --train-args="$BC" $(behavior_flag "$d"); done
+want mopo_bc && for d in $NAMES; do sweep "$d" mopo_bc --lambdas 0 1 $PPO --train-args="$BC" $(behavior_flag "$d"); done
 # From the filtered-BC actor on the mixed data only: on the medium data (one behaviour policy) the top episodes are
 # those with easy commands, and filtered BC scores below BC (docs/results.md section 6).
 # shellcheck disable=SC2086
-sweep mixed mopo_fbc --lambdas 0 1 $PPO --train-args="$BC $FILTER" --no-behavior
+want mopo_fbc && sweep mixed mopo_fbc --lambdas 0 1 $PPO --train-args="$BC $FILTER" --no-behavior
 # The contrast runs, one seed each: MOPO-PPO from a random actor, and the calibrated penalty.
 # shellcheck disable=SC2086
-for d in $NAMES; do SEEDS=0 sweep "$d" mopo --lambdas 1 $PPO --no-behavior; done
+want mopo && for d in $NAMES; do SEEDS=0 sweep "$d" mopo --lambdas 1 $PPO --no-behavior; done
 # shellcheck disable=SC2086
-SEEDS=0 sweep mixed mopo_fbc_excess --lambdas 1 $PPO --train-args="$BC $FILTER --env.penalty excess" --no-behavior
+want mopo_fbc_excess && SEEDS=0 sweep mixed mopo_fbc_excess --lambdas 1 $PPO --train-args="$BC $FILTER --env.penalty excess" --no-behavior
 # Longer PPO: three times the iterations (about 12 minutes per run on one core).
 # shellcheck disable=SC2086
-sweep mixed mopo_fbc_300it --lambdas 0 1 ${PPO/--iterations 100/--iterations 300} --train-args="$BC $FILTER" \
+want mopo_fbc_300it && sweep mixed mopo_fbc_300it --lambdas 0 1 ${PPO/--iterations 100/--iterations 300} --train-args="$BC $FILTER" \
     --no-behavior
-python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"
+if [ -f "$DATASETS/datasets.json" ]; then python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"; fi
