@@ -96,7 +96,8 @@ def _train(cmd: Command, task) -> int:
         "transitions": transitions.num_transitions,
         "episodes": int(transitions.timeouts.sum() + transitions.terminals.sum()),
         "falls": int(transitions.terminals.sum()),
-        "data_episode_return_mean": float(transitions.episode_returns.mean()),
+        "data_episode_return_mean": (float(transitions.episode_returns.mean())
+                                     if len(transitions.episode_returns) else None),  # complete episodes
         "steps": result["steps"],
         "resumed_from": result["resumed_from"],
         "final_losses": result["metrics"],

@@ -72,7 +72,8 @@ class OfflineTransitions:
         rewards: (T,) float32, the task reward of the transition; 0 on ``timeouts`` rows.
         terminals: (T,) float32, 1 on the last transition of an episode that ends in a fall.
         timeouts: (T,) float32, 1 on the final observation of an episode cut by a time-out or the data's end.
-        episode_returns: (E,) float64, true return of each episode (the task reward, unpenalised).
+        episode_returns: (E,) float64, true return of each complete episode (ended by a fall or a time-out; the
+            task reward, unpenalised), as ``rwmu collect`` reports it.
     """
 
     observations: np.ndarray
@@ -114,9 +115,8 @@ def offline_transitions(dataset: TrajectoryDataset, task: Task, source: str = "-
     quiet = dataclasses.replace(task, observation_noise=dataclasses.replace(task.observation_noise, enabled=False))
     observations = build_policy_observation(torch.from_numpy(dataset.states[rows]), torch.from_numpy(commands[rows]),
                                             torch.from_numpy(dataset.actions[rows]), quiet)  # fmt: skip
-    complete = scored.episode_lengths > 0
     return OfflineTransitions(observations.numpy().astype(np.float32), actions, rewards, terminals, timeouts,
-                              scored.episode_returns[complete])  # fmt: skip
+                              scored.episode_returns[scored.episode_complete])  # fmt: skip
 
 
 def make_algorithm(config: OfflineBaselineConfig) -> Any:
