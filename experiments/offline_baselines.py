@@ -89,6 +89,26 @@ def aggregate(runs: list[dict]) -> dict:
             "fall_rate": falls / episodes}  # fmt: skip
 
 
+def grid_rows(grid: Path, dataset: str, span: float) -> list[dict]:
+    """The MOPO-PPO rows of an experiments/mopo_graded.sh folder ``grid`` for ``dataset``, from its sweeps."""
+    rows = []
+    for (method, lam), name in MOPO_ROWS.items():
+        sweep_json = grid / dataset / method / "sweep.json"
+        if not sweep_json.is_file():
+            continue
+        for agg in json.loads(sweep_json.read_text())["aggregated"]:
+            if lam is not None and agg["lambda"] != lam:
+                continue
+            ci = agg["true_return_ci95"]
+            rows.append({"dataset": dataset, "method": name, "seeds": len(agg["seeds"]),
+                         "return_mean": agg["true_return_mean"], "return_ci95": ci,
+                         "normalized_score": agg["normalized_score_mean"],
+                         "normalized_ci95": ci / span if ci is not None else None, "falls": agg["falls"],
+                         "episodes": agg["episodes"], "fall_rate": agg["falls"] / agg["episodes"],
+                         "source": str(sweep_json.parent)})  # fmt: skip
+    return rows
+
+
 def mopo_rows(table: Path, dataset: str, span: float) -> list[dict]:
     """Section 6's rows for ``dataset`` (behaviour policy and MOPO-PPO variants), as comparison rows; ``span`` is
     the expert's return minus standing still's on the same evaluation (the normalised score's unit)."""
@@ -145,7 +165,12 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", nargs="+", default=[], metavar="METHOD=N", help="override STEPS, e.g. cql=10000")
     parser.add_argument("--jobs", type=int, default=2, help="runs side by side (one core each)")
-    parser.add_argument("--mopo-table", type=Path, default=Path("docs/results/mopo_graded/table.json"))
+    parser.add_argument("--mopo-table", type=Path, default=Path("docs/results/mopo_graded/table.json"),
+                        help="section 6's table: the behaviour policies' scores, and the MOPO-PPO rows without "
+                             "--mopo-grid")  # fmt: skip
+    parser.add_argument("--mopo-grid", type=Path, default=None,
+                        help="an experiments/mopo_graded.sh folder on the same DATASETS: its MOPO-PPO rows instead "
+                             "of the table's")  # fmt: skip
     parser.add_argument("--publish", type=Path, default=Path("docs/results/baselines"))
     parser.add_argument("--policies", type=Path, default=Path("docs/results/policies"))
     args = parser.parse_args()
@@ -165,7 +190,12 @@ def main() -> None:
     rows, manifest = [], []
     refs = runs[0]["score_references"]
     for d in args.names:
-        rows += mopo_rows(args.mopo_table, d, refs["expert"] - refs["zero"])
+        span = refs["expert"] - refs["zero"]
+        published = mopo_rows(args.mopo_table, d, span)
+        if args.mopo_grid is None:
+            rows += published
+        else:
+            rows += [r for r in published if r["method"].startswith("behaviour")] + grid_rows(args.mopo_grid, d, span)
         for m in args.methods:
             mine = [r for r in runs if r["dataset"] == d and r["method"] == m]
             rows.append({"dataset": d, "method": f"{METHOD_NAMES[m]} (d3rlpy, {steps[m]:,} steps)",
