@@ -61,7 +61,8 @@ def start_collect(out, env) -> tuple[subprocess.Popen, list[int]]:
     command = [sys.executable, "-m", "rwmu.cli.main", "collect", "--out", str(out), "--steps", "1000000",
                "--num-envs", "4", "--num-workers", "2", "--chunk-rows", "100", "--min-trajectory-rows", "20",
                "--no-progress"]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)  # its own process group, as a command typed in a shell
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (out / ".collect" / "chunk_0.pt").exists():
         assert proc.poll() is None, proc.communicate()
@@ -91,13 +92,18 @@ def test_killed_collect_leaves_no_workers(tmp_path):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_sigterm_ends_collect_cleanly(tmp_path):
+@pytest.mark.parametrize("target", ["command", "process group"])
+def test_sigterm_ends_collect_cleanly(tmp_path, target):
     out = tmp_path / "out"
     proc, workers = start_collect(out, {**os.environ, "OMP_NUM_THREADS": "1"})
     try:
-        proc.send_signal(signal.SIGTERM)
+        if target == "command":
+            proc.send_signal(signal.SIGTERM)
+        else:  # `kill -TERM -PGID`, a service manager's stop: the workers get it too, and end without a word
+            os.killpg(proc.pid, signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 128 + signal.SIGTERM
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
         last = err.strip().splitlines()[-1]
         assert last.startswith("rwmu collect: terminated (SIGTERM); kept ") and last.endswith(
             f"continue with: rwmu collect --out {out} --resume")

@@ -48,8 +48,11 @@ def _die_with_parent(parent_pid: int) -> None:
 def _worker_main(conn: Any, num_envs: int, actuation: Go2ActuationConfig, per_env_models: bool,
                  parent_pid: int) -> None:  # fmt: skip
     _die_with_parent(parent_pid)
-    # Ctrl-C reaches the whole process group: the parent decides what to do and closes the workers.
+    # Ctrl-C (and a SIGTERM sent to the whole process group, as service managers do) reaches the workers too: the
+    # parent decides what to do and closes them. A worker ignores Ctrl-C and ends quietly on SIGTERM, instead of
+    # running the parent's handlers it inherited with the fork (a traceback per worker).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     shard = Go2Shard(num_envs, actuation, per_env_models)
     conn.send(("ready", shard.spawn_height))
     while True:
