@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from rwmu.cli.main import main
@@ -45,3 +47,16 @@ def test_a_run_cleans_the_temp_files_a_killed_run_left(tmp_path, capsys):
     assert main(RUNS["train-model"] + ["--out", str(run)]) == 2  # refused later: the data is missing
     assert "missing: no such file or folder" in capsys.readouterr().err
     assert not stale.exists()
+
+
+@pytest.mark.parametrize("name", ["train-model", "train-policy"])
+def test_the_lock_a_killed_run_left_is_taken_over(tmp_path, capsys, name):
+    run = tmp_path / "run"
+    proc = hold_lock(run, f"rwmu {name}")
+    proc.kill()
+    proc.wait()
+    assert (run / ".lock").read_text() == f"rwmu {name} (pid {proc.pid})"  # the dead run's lock file is still there
+    assert main(RUNS[name] + ["--out", str(run)]) == 2  # refused later: the inputs are missing, not the folder locked
+    err = capsys.readouterr().err
+    assert "missing" in err and "no such file" in err and "is working in this folder" not in err, err
+    assert (run / ".lock").read_text() == f"rwmu {name} (pid {os.getpid()})"

@@ -62,3 +62,20 @@ def test_ctrl_c_in_other_commands_is_one_line_and_130(monkeypatch, capsys):
     monkeypatch.setattr(COMMANDS["evaluate"], "run", _interrupt)
     assert main(["evaluate", "--policy", "zero"]) == 130
     assert capsys.readouterr().err.strip() == "rwmu evaluate: interrupted"
+
+
+def test_ctrl_c_in_collect_says_which_chunks_were_kept_and_how_to_continue(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "data"
+    monkeypatch.setattr(COMMANDS["collect"], "run", _interrupt)
+    argv = ["collect", "--out", str(out), "--chunk-rows", "100"]
+    assert main(argv) == 130
+    assert capsys.readouterr().err.strip() == (f"rwmu collect: interrupted; no chunk of 100 rows was completed yet "
+                                               f"in {out}; start again with the same command")  # fmt: skip
+    (out / ".collect").mkdir(parents=True)
+    for k in range(2):
+        (out / ".collect" / f"chunk_{k}.rwmu").write_bytes(b"")
+        (out / ".collect" / f"chunk_{k}.pt").write_bytes(b"")
+        assert main(argv) == 130
+        assert capsys.readouterr().err.strip() == (f"rwmu collect: interrupted; kept {k + 1} completed "
+                                                   f"{'chunk' if k == 0 else 'chunks'} of 100 rows in {out}/.collect; "
+                                                   f"continue with: rwmu collect --out {out} --resume")  # fmt: skip

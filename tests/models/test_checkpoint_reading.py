@@ -137,3 +137,23 @@ def test_a_world_model_of_another_task_is_refused_with_both_names(tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert err == (f"rwmu train-policy: error: {path}: a world model trained for task anymal_d_flat, not go2_flat; "
                    f"give --task anymal_d_flat, or a world model trained on go2_flat data")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["train-model", "train-policy"])
+def test_resume_refuses_a_crafted_checkpoint_in_the_run_folder(tmp_path, capfd, name):
+    from rwmu.cli.main import main
+
+    from tests.training.tiny_world import write_untrained_world
+
+    wm, data, _, _ = write_untrained_world(tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    saved = run / ("model_latest.pt" if name == "train-model" else "model_0.pt")
+    torch.save({"x": _System()}, saved)
+    inputs = {"train-model": ["--data", str(data), "--task", "anymal_d_flat"],
+              "train-policy": ["--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data)]}  # fmt: skip
+    assert main([name, *inputs[name], "--out", str(run), "--resume"]) == 2
+    err = capfd.readouterr()
+    assert err.err.strip().startswith(f"rwmu {name}: error: {saved}: refused, not a plain-tensor checkpoint: it holds "
+                                      f"the Python object posix.system, and loading it could run code")  # fmt: skip
+    assert "\n" not in err.err.strip() and "weights_only" not in err.err and "PAYLOAD-RAN" not in err.out + err.err

@@ -312,3 +312,20 @@ def test_resume_refuses_another_dataset_task_or_architecture(tmp_path, capsys):
         WorldModelTrainer(load_dataset(tmp_path / "other", task=get_task("anymal_d_flat")), None, out,
                           tiny_config(iterations=4), resume=True)  # fmt: skip
     assert main(resume) == 0  # the same data, task and architecture continue
+
+
+def test_cli_refuses_data_recorded_for_another_task_naming_both(tmp_path, capsys):
+    from rwmu.cli.main import main
+
+    csv_dir, native = tmp_path / "anymal", tmp_path / "anymal.rwmu"
+    for out, fmt in ((csv_dir, "csv"), (native, "rwmu")):
+        assert main(["data", "example", "--task", "anymal_d_flat", "--trajectories", "2", "--steps", "50",
+                     "--format", fmt, "--out", str(out)]) == 0  # fmt: skip
+    capsys.readouterr()
+    run = tmp_path / "run"
+    for data, source in ((csv_dir, f"{csv_dir}/example_config.json"), (native, "its header")):
+        assert main(["train-model", "--data", str(data), "--task", "go2_flat", "--out", str(run)]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"rwmu train-model: error: {data}: the data was recorded for task anymal_d_flat ({source}), not go2_flat; "
+            f"give --task anymal_d_flat, or data recorded for go2_flat")  # fmt: skip
+        assert not run.exists()  # refused before anything was written

@@ -75,8 +75,13 @@ def interrupted(cmd: Command) -> str:
     if done == 0:
         return (f"no chunk of {cmd.collect.chunk_rows} rows was completed yet in {cmd.out}; start again with the same "
                 f"command")  # fmt: skip
-    return (f"kept {done} completed chunks of {cmd.collect.chunk_rows} rows in {cmd.out / '.collect'}; continue with: "
-            f"rwmu collect --out {cmd.out} --resume")  # fmt: skip
+    return (f"kept {completed_chunks(done)} of {cmd.collect.chunk_rows} rows in {cmd.out / '.collect'}; continue "
+            f"with: rwmu collect --out {cmd.out} --resume")  # fmt: skip
+
+
+def completed_chunks(count: int) -> str:
+    """``1 completed chunk``, ``2 completed chunks``."""
+    return f"{count} completed chunk{'' if count == 1 else 's'}"
 
 
 def run(cmd: Command) -> int:
@@ -122,7 +127,7 @@ def _collect(cmd: Command, task: Task) -> int:
     if cmd.resume:
         check_resumed_command(cmd)
     elif store.completed() > 0:
-        raise RwmuError(f"--out {out}: holds {store.completed()} completed chunks of an interrupted collection; "
+        raise RwmuError(f"--out {out}: holds {completed_chunks(store.completed())} of an interrupted collection; "
                         f"continue it with rwmu collect --out {out} --resume, or choose an empty folder")  # fmt: skip
     scripted = None
     if cmd.policy == "scripted":
