@@ -165,6 +165,8 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", nargs="+", default=[], metavar="METHOD=N", help="override STEPS, e.g. cql=10000")
     parser.add_argument("--jobs", type=int, default=2, help="runs side by side (one core each)")
+    parser.add_argument("--table-only", action="store_true",
+                        help="start no run: write the table from the runs already scored (a method's seeds so far)")
     parser.add_argument("--mopo-table", type=Path, default=Path("docs/results/mopo_graded/table.json"),
                         help="section 6's table: the behaviour policies' scores, and the MOPO-PPO rows without "
                              "--mopo-grid")  # fmt: skip
@@ -180,6 +182,8 @@ def main() -> None:
             sys.exit(f"{args.datasets / name / 'dataset.rwmu'}: missing; record it with "
                      f"bash experiments/published_datasets.sh {args.datasets}")  # fmt: skip
     jobs = [(d, m, s) for m in args.methods for d in args.names for s in args.seeds]
+    if args.table_only:
+        jobs = [(d, m, s) for d, m, s in jobs if (args.out / d / m / f"seed_{s}" / "eval.json").is_file()]
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(run_one, d, args.datasets / d / "dataset.rwmu", m, s, args.out / d / m / f"seed_{s}",
@@ -198,6 +202,8 @@ def main() -> None:
             rows += [r for r in published if r["method"].startswith("behaviour")] + grid_rows(args.mopo_grid, d, span)
         for m in args.methods:
             mine = [r for r in runs if r["dataset"] == d and r["method"] == m]
+            if not mine:
+                continue
             rows.append({"dataset": d, "method": f"{METHOD_NAMES[m]} (d3rlpy, {steps[m]:,} steps)",
                          **aggregate(mine), "source": str(args.out / d / m)})  # fmt: skip
             for r in mine:
