@@ -40,8 +40,8 @@ from rwmu.utils.io import write_csv_atomic, write_json_atomic, write_text_atomic
 STEPS = {"bc": 20_000, "iql": 20_000, "td3bc": 20_000, "cql": 5_000}
 """Gradient steps per method on 2 CPU cores (d3rlpy's D4RL reproductions: 500,000); CQL's update is ~6x IQL's."""
 MOPO_ROWS = {  # section 6's methods shown beside the baselines -> name in the comparison
-    ("bc", None): "BC (rsl_rl actor, section 6)",
-    ("fbc", None): "filtered BC (top 10 %, section 6)",
+    ("bc", None): "BC (rwmu, the MOPO-PPO actor cloned, no PPO)",
+    ("fbc", None): "filtered BC (rwmu, top 10 % of episodes, no PPO)",
     ("mopo_bc", 0.0): "MBPO-PPO (MOPO-PPO lambda = 0, BC init)",
     ("mopo_bc", 1.0): "MOPO-PPO lambda = 1 (BC init)",
     ("mopo_fbc", 0.0): "MBPO-PPO (MOPO-PPO lambda = 0, filtered-BC init)",
@@ -141,15 +141,15 @@ def plot(rows: list[dict], path: Path) -> None:
     for ax, dataset in zip(axes[0], datasets, strict=True):
         shown = [r for r in rows if r["dataset"] == dataset]
         y = range(len(shown))
-        colors = ["0.6" if r["method"].startswith("behaviour") else "tab:blue" if "PPO" in r["method"] else "tab:orange"
-                  for r in shown]  # fmt: skip
+        colors = ["0.6" if r["method"].startswith("behaviour") else "tab:orange" if "d3rlpy" in r["method"]
+                  else "tab:blue" for r in shown]  # fmt: skip
         ax.barh(list(y), [r["normalized_score"] for r in shown], color=colors,
                 xerr=[r["normalized_ci95"] or 0.0 for r in shown], capsize=3)  # fmt: skip
         ax.set_yticks(list(y), [r["method"] for r in shown], fontsize=8)
         ax.invert_yaxis()
         ax.axvline(0.0, color="k", lw=0.8)
         ax.axvline(1.0, color="k", lw=0.8, ls="--")
-        ax.set_xlabel("normalised score (0 = standing still, 1 = shipped expert), 95 % interval")
+        ax.set_xlabel("normalised score, 95 % interval (0 = standing, 1 = expert)")
         ax.set_title(f"{dataset} dataset: MuJoCo, unpenalised reward")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
