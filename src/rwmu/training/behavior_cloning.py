@@ -43,7 +43,7 @@ from rwmu.tasks.base import Task
 from rwmu.tasks.dataset_rewards import dataset_rewards, recorded_commands
 from rwmu.tasks.observations import build_policy_observation
 
-__all__ = ["BehaviorCloningConfig", "BehaviorRegularizedPPO", "behavior_pairs", "fit_actor"]
+__all__ = ["BehaviorCloningConfig", "BehaviorRegularizedPPO", "behavior_pairs", "fit_actor", "row_observations"]
 
 OBS_GROUP = "policy"  # the observation group actor and critic read (rwmu.training.runner.rsl_rl_train_cfg)
 
@@ -137,13 +137,17 @@ def behavior_pairs(dataset: TrajectoryDataset, task: Task, source: str = "--data
     rows = np.flatnonzero(keep)
     if rows.size == 0:
         raise RwmuError(f"{source}: no row has a following action in its episode; nothing to clone")
-    state = torch.from_numpy(dataset.states[rows])
-    last_action = torch.from_numpy(dataset.actions[rows])
-    command = torch.from_numpy(commands[rows])
-    task = dataclasses.replace(task, observation_noise=dataclasses.replace(task.observation_noise, enabled=False))
-    observations = build_policy_observation(state, command, last_action, task)
+    observations = row_observations(dataset, commands, rows, task)
     actions = torch.from_numpy(np.ascontiguousarray(dataset.actions[rows + 1]))
     return observations.contiguous(), actions
+
+
+def row_observations(dataset: TrajectoryDataset, commands: np.ndarray, rows: np.ndarray, task: Task) -> torch.Tensor:
+    """The policy observation at each of ``rows``: the row's state and command (``commands`` (N, 3)), the row's
+    action column as the last action, no observation noise (module docstring). Returns (len(rows), O) float32."""
+    quiet = dataclasses.replace(task, observation_noise=dataclasses.replace(task.observation_noise, enabled=False))
+    return build_policy_observation(torch.from_numpy(dataset.states[rows]), torch.from_numpy(commands[rows]),
+                                    torch.from_numpy(dataset.actions[rows]), quiet)  # fmt: skip
 
 
 def _as_obs(observations: torch.Tensor) -> TensorDict:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import dataclasses
 import io
 import logging
 import random
@@ -51,7 +50,7 @@ from rwmu.data.dataset import TrajectoryDataset
 from rwmu.errors import RwmuError
 from rwmu.tasks.base import Task
 from rwmu.tasks.dataset_rewards import dataset_rewards, recorded_commands
-from rwmu.tasks.observations import build_policy_observation
+from rwmu.training.behavior_cloning import row_observations
 from rwmu.training.export import EXPORT_FILES, write_export_meta
 from rwmu.training.offline_config import METHOD_NAMES, METHODS, OfflineBaselineConfig
 from rwmu.utils.io import atomic_path, torch_save_atomic
@@ -112,9 +111,7 @@ def offline_transitions(dataset: TrajectoryDataset, task: Task, source: str = "-
     rewards = np.where(transition, scored.rewards[nxt], 0.0).astype(np.float32)
     terminals = (transition & ends[nxt] & fell[nxt]).astype(np.float32)
     timeouts = (~transition).astype(np.float32)
-    quiet = dataclasses.replace(task, observation_noise=dataclasses.replace(task.observation_noise, enabled=False))
-    observations = build_policy_observation(torch.from_numpy(dataset.states[rows]), torch.from_numpy(commands[rows]),
-                                            torch.from_numpy(dataset.actions[rows]), quiet)  # fmt: skip
+    observations = row_observations(dataset, commands, rows, task)
     return OfflineTransitions(observations.numpy().astype(np.float32), actions, rewards, terminals, timeouts,
                               scored.episode_returns[scored.episode_complete])  # fmt: skip
 
