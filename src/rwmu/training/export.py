@@ -16,6 +16,8 @@ deployed files take raw observations.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import warnings
 from pathlib import Path
@@ -85,19 +87,8 @@ def export_policy(checkpoint: str | Path, out_dir: str | Path) -> dict[str, str]
             scripted.save(str(tmp))
 
     onnx_model = actor.as_onnx(verbose=False).cpu().eval()
-    onnx_logger = logging.getLogger("torch.onnx")
-    previous = onnx_logger.level
-    with atomic_path(paths["onnx"]) as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        onnx_logger.setLevel(logging.ERROR)
-        try:
-            torch.onnx.export(
-                onnx_model, onnx_model.get_dummy_inputs(), str(tmp), input_names=onnx_model.input_names,
-                output_names=onnx_model.output_names, dynamic_shapes=({0: torch.export.Dim("batch")},),
-                opset_version=18, dynamo=True, external_data=False, verbose=False,
-            )  # fmt: skip
-        finally:
-            onnx_logger.setLevel(previous)
+    write_onnx(onnx_model, onnx_model.get_dummy_inputs(), paths["onnx"], onnx_model.input_names,
+               onnx_model.output_names)  # fmt: skip
 
     write_export_meta(paths["meta"], get_task(info["task"]) if info.get("task") else None, checkpoint,
                       observation_normalization_included=bool(getattr(actor, "obs_normalization", False)),
@@ -129,3 +120,22 @@ def write_export_meta(path: Path, task: Task | None, source: Path, observation_n
         **(extra or {}),
     }
     write_json_atomic(path, meta)
+
+
+def write_onnx(module: torch.nn.Module, example: tuple[torch.Tensor, ...], path: Path, input_names: list[str],
+               output_names: list[str]) -> None:  # fmt: skip
+    """Export ``module`` (one input ``(batch, obs_dim)``) to ONNX at ``path`` with a dynamic batch size, atomically
+    and without torch.onnx's progress output."""
+    onnx_logger = logging.getLogger("torch.onnx")
+    previous = onnx_logger.level
+    with atomic_path(path) as tmp, warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        onnx_logger.setLevel(logging.ERROR)
+        try:
+            torch.onnx.export(
+                module, example, str(tmp), input_names=input_names, output_names=output_names,
+                dynamic_shapes=({0: torch.export.Dim("batch")},), opset_version=18, dynamo=True,
+                external_data=False, verbose=False,
+            )  # fmt: skip
+        finally:
+            onnx_logger.setLevel(previous)

@@ -51,7 +51,7 @@ from rwmu.errors import RwmuError
 from rwmu.tasks.base import Task
 from rwmu.tasks.dataset_rewards import dataset_rewards, recorded_commands
 from rwmu.training.behavior_cloning import row_observations
-from rwmu.training.export import EXPORT_FILES, write_export_meta
+from rwmu.training.export import EXPORT_FILES, write_export_meta, write_onnx
 from rwmu.training.offline_config import METHOD_NAMES, METHODS, OfflineBaselineConfig
 from rwmu.utils.io import atomic_path, torch_save_atomic
 
@@ -253,21 +253,12 @@ def export_baseline(algo: Any, task: Task, out_dir: Path, source: Path, method: 
     paths = {name: out_dir / filename for name, filename in EXPORT_FILES.items()}
     policy = GreedyPolicy(algo).eval()
     example = torch.zeros(2, int(task.observation_dim))
-    onnx_logger = logging.getLogger("torch.onnx")
-    previous = onnx_logger.level
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(policy, example, check_trace=False)
         with atomic_path(paths["torchscript"]) as tmp:
             traced.save(str(tmp))
-        onnx_logger.setLevel(logging.ERROR)
-        try:
-            with atomic_path(paths["onnx"]) as tmp, contextlib.redirect_stdout(io.StringIO()):
-                torch.onnx.export(policy, (example,), str(tmp), input_names=["obs"], output_names=["actions"],
-                                  dynamic_shapes=({0: torch.export.Dim("batch")},), opset_version=18, dynamo=True,
-                                  external_data=False, verbose=False)  # fmt: skip
-        finally:
-            onnx_logger.setLevel(previous)
+        write_onnx(policy, (example,), paths["onnx"], ["obs"], ["actions"])
     write_export_meta(paths["meta"], task, source, observation_normalization_included=True,
                       extra={"method": METHOD_NAMES[method], "library": f"d3rlpy {d3rlpy.__version__}"})  # fmt: skip
     return {k: str(v) for k, v in paths.items()}
