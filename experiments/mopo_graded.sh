@@ -10,6 +10,9 @@
 #   mopo_fbc_excess  mopo_fbc with the calibrated penalty (only u above the data's 0.9 quantile is charged; one seed;
 #                    mixed data),
 #   mopo_fbc_300it   mopo_fbc with 300 PPO iterations instead of 100 (longer PPO; mixed data),
+#   mopo_fbc_dc      mopo_fbc whose branched starts keep the command recorded at their dataset row
+#                    (--env.data-command-ratio 1) and whose PPO starts at learning rate 1e-4 (mixed data),
+#   mopo_bc_dc       the same from the BC actor (medium data),
 # every policy scored in MuJoCo on the unpenalised reward (rwmu evaluate, 32 episodes, the 8 built-in schedules) and
 # checked with rwmu check-model; then experiments/mopo_graded_table.py writes the table, the ONNX exports and
 # docs/results/policies.json.
@@ -30,7 +33,7 @@ PPO="--iterations 100 --num-envs 512 --steps-per-env 24"
 BC="--behavior.init --behavior.regularizer-steps 5 --behavior.critic-warmup 10 --env.episode-length 48"
 FILTER="--behavior.top-fraction 0.1"
 NAMES=${NAMES:-"medium mixed"}
-METHODS=${METHODS:-"bc fbc mopo_bc mopo_fbc mopo mopo_fbc_excess mopo_fbc_300it"}
+METHODS=${METHODS:-"bc fbc mopo_bc mopo_fbc mopo mopo_fbc_excess mopo_fbc_300it mopo_fbc_dc mopo_bc_dc"}
 want() { [[ " $METHODS " == *" $1 "* ]]; }
 
 sweep() {  # sweep DATASET METHOD FLAGS...: one rwmu sweep into OUT/DATASET/METHOD
@@ -79,4 +82,11 @@ want mopo_fbc_excess && SEEDS=0 sweep mixed mopo_fbc_excess --lambdas 1 $PPO --t
 # shellcheck disable=SC2086
 want mopo_fbc_300it && sweep mixed mopo_fbc_300it --lambdas 0 1 ${PPO/--iterations 100/--iterations 300} --train-args="$BC $FILTER" \
     --no-behavior
+# Branched starts in the data's (state, command) pairs, and a first PPO learning rate that does not undo the cloned
+# actor (docs/results.md section 10: at 1e-3 the first update moved the actor 9x its cloning error away).
+DC="--ppo.learning-rate 1e-4 --env.data-command-ratio 1.0"
+# shellcheck disable=SC2086
+want mopo_fbc_dc && sweep mixed mopo_fbc_dc --lambdas 0 1 $PPO --train-args="$BC $FILTER $DC" --no-behavior
+# shellcheck disable=SC2086,SC2046
+want mopo_bc_dc && sweep medium mopo_bc_dc --lambdas 0 1 $PPO --train-args="$BC $DC" $(behavior_flag medium)
 if [ -f "$DATASETS/datasets.json" ]; then python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"; fi

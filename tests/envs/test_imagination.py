@@ -6,10 +6,12 @@ import copy
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 from rsl_rl.env import VecEnv
 
+from rwmu.data.dataset import COMMAND_CONTEXT_NAMES, TrajectoryDataset
 from rwmu.data.normalization import Normalization
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.envs.imagination import ImaginationConfig, ImaginationEnv, StartPool
@@ -441,3 +443,27 @@ def test_a_start_pool_hands_out_the_starts_of_one_draw_in_order(dataset):
     assert ahead._available == 0
     ahead.take(1)  # empty: draws a new batch of 6
     assert ahead._available == 5
+
+
+def test_starts_can_keep_the_command_recorded_at_their_dataset_row(dataset):
+    """data_command_ratio: the share of resets whose command is the data's at the start row, not a fresh draw."""
+    # Each row's recorded command is a function of its state, so the env's command can be checked against its state.
+    states = dataset.data[:, dataset.dims.state_slice]
+    commands = np.tanh(states[:, :3]).astype(np.float32)
+    meta = {**dataset.meta, "context_names": list(COMMAND_CONTEXT_NAMES)}
+    recorded = TrajectoryDataset(dataset.data.copy(), dataset.dims, dataset.trajectory_offsets, meta, commands)
+    expected = lambda env: torch.tanh(env.state_physical[:, :3])  # noqa: E731
+    kept = make_env(recorded, num_envs=64, init_data_ratio=1.0, data_command_ratio=1.0, standing_fraction=0.0)
+    torch.testing.assert_close(kept.commands, expected(kept), atol=1e-5, rtol=1e-5)
+    drawn = make_env(recorded, num_envs=64, init_data_ratio=1.0, standing_fraction=0.0)  # default 0: fresh draws
+    assert not torch.allclose(drawn.commands, expected(drawn), atol=1e-3)
+    half = make_env(recorded, num_envs=400, init_data_ratio=1.0, data_command_ratio=0.5, standing_fraction=0.0)
+    share = float(torch.isclose(half.commands, expected(half), atol=1e-5).all(-1).float().mean())
+    assert 0.4 < share < 0.6
+    # After an episode ends, the new start gets its own row's command again.
+    kept.reset_envs(torch.arange(0, 64, 2))
+    torch.testing.assert_close(kept.commands, expected(kept), atol=1e-5, rtol=1e-5)
+    with pytest.raises(RwmuError, match="command columns"):
+        make_env(dataset, data_command_ratio=0.5)
+    with pytest.raises(RwmuError, match="data_command_ratio"):
+        make_env(recorded, data_command_ratio=1.5)

@@ -22,8 +22,14 @@ instead gets the rolling ``M``-step window every step.
 Initial states (docs/method.md section 6, reference ``init_data_ratio = 0.8``). A share ``init_data_ratio`` of
 resets start from a dataset history as is. The reference fills the rest from a "random" set; we use dataset
 histories perturbed by Gaussian noise of std ``random_init_noise_std`` in normalised units (states and actions
-alike): starts near, but off, the data, which the uncertainty penalty then weighs. (Commands are random for every
-environment anyway.)
+alike): starts near, but off, the data, which the uncertainty penalty then weighs.
+
+Commands at a start. By default every episode gets a fresh command from the task's ranges, as in the simulator. With
+``data_command_ratio > 0`` that share of resets keeps the command recorded at the start's dataset row (its context
+columns): the command the behaviour policy was following in the state imagination branches from. A fresh command
+makes every imagined episode open with a change of command, a transient that the data holds only once per
+resampling interval (100-120 steps); the recorded one branches the rollout from a (state, command) pair the data
+contains, as MOPO's branched rollouts do.
 
 Dynamics (docs/method.md section 7.1). ``dynamics = "member"`` (reference; trajectory sampling, PETS): each
 environment draws one ensemble member at every reset and follows that member's mean. ``"mean"`` (paper Eq. 4): the
@@ -158,6 +164,11 @@ class ImaginationConfig:
                           "it covers), head (learned contacts only) or auto (rule where the model predicts its "
                           "columns)"},
     )  # fmt: skip
+    data_command_ratio: float = dataclasses.field(
+        default=0.0,  # the simulator's: every episode draws its command (module docstring, "Commands at a start")
+        metadata={"help": "share of resets that keep the command recorded at the start's dataset row (the data's "
+                          "command columns) instead of drawing one; 0 = always draw"},
+    )  # fmt: skip
     warmup_batch: int = dataclasses.field(
         default=1024,  # docs/performance.md: a reset's warm-up in small batches ran at a third of the GEMM rate
         metadata={"help": "recurrent models: starting histories drawn and warmed up this many at a time, ahead of "
@@ -179,6 +190,8 @@ class ImaginationConfig:
             raise RwmuError(f"reduction must be std_sum or var_sum, got {self.reduction!r}")
         if not 0.0 <= self.init_data_ratio <= 1.0:
             raise RwmuError(f"init_data_ratio must be in [0, 1], got {self.init_data_ratio}")
+        if not 0.0 <= self.data_command_ratio <= 1.0:
+            raise RwmuError(f"data_command_ratio must be in [0, 1], got {self.data_command_ratio}")
         if self.random_init_noise_std < 0:
             raise RwmuError(f"random_init_noise_std must be >= 0, got {self.random_init_noise_std}")
         if self.warmup_batch < 0:
@@ -205,12 +218,15 @@ class HistoryBatch:
         applied_actions: (k, M-1, A) normalised actions applied at ``states[:, :-1]``.
         last_action: (k, A) PHYSICAL action that led to the current state (the observation's last action).
         contacts: (k, M, C) contacts of the history rows (0/1).
+        commands: (k, 3) PHYSICAL command recorded at the current state's row [vx, vy, wz]; zeros for data without
+            command columns.
     """
 
     states: torch.Tensor
     applied_actions: torch.Tensor
     last_action: torch.Tensor
     contacts: torch.Tensor
+    commands: torch.Tensor
 
 
 class DatasetHistorySampler:
@@ -241,6 +257,8 @@ class DatasetHistorySampler:
             )
         self.starts = torch.as_tensor(starts, dtype=torch.long, device=self.device)
         self.data = torch.as_tensor(dataset.data, dtype=torch.float32).to(self.device)
+        commands = dataset.commands  # (N, 3) or None
+        self.commands = None if commands is None else torch.as_tensor(commands, dtype=torch.float32).to(self.device)
 
     @property
     def num_windows(self) -> int:
@@ -251,6 +269,10 @@ class DatasetHistorySampler:
         m, dims = self.history_horizon, self.dims
         pick = torch.randint(0, self.num_windows, (k,), generator=self.generator, device=self.device)
         rows = gather_windows(self.data, self.starts[pick], m)  # (k, M, columns)
+        if self.commands is None:
+            commands = torch.zeros(k, 3, device=self.device)
+        else:
+            commands = self.commands[self.starts[pick] + (m - 1)]  # (k, 3) at the current state's row
         states = self.normalization.normalize_state(rows[..., dims.state_slice])
         actions = self.normalization.normalize_action(rows[..., dims.action_slice])  # row t: action that led to s_t
         if noise_std is not None:
@@ -262,6 +284,7 @@ class DatasetHistorySampler:
             applied_actions=actions[:, 1:],
             last_action=self.normalization.denormalize_action(actions[:, -1]),
             contacts=rows[..., dims.contact_slice],
+            commands=commands,
         )
 
 
@@ -401,6 +424,11 @@ class ImaginationEnv(LocomotionVecEnv):
         self.history_sampler = DatasetHistorySampler(
             dataset, self.normalization, self.history_horizon, self.device, self.generator
         )
+        if config.data_command_ratio > 0 and self.history_sampler.commands is None:
+            raise RwmuError(
+                "--env.data-command-ratio > 0 needs the data's command columns, and this dataset has none; record the "
+                "data with rwmu collect, or leave --env.data-command-ratio at 0"
+            )
         self.start_pool = StartPool(self.history_sampler, self.model, self.generator, config.init_data_ratio,
                                     config.random_init_noise_std, min(config.warmup_batch, self.num_envs))  # fmt: skip
         n, s, a = self.num_envs, task.dims.state, task.dims.action
@@ -602,6 +630,9 @@ class ImaginationEnv(LocomotionVecEnv):
             previous_joint_vel=current_physical[:, self.task.layout.joint_vel],
             contact_history=history.contacts if history.contacts.shape[-1] else None,
         )
+        if self.cfg.data_command_ratio > 0:  # module docstring, "Commands at a start"
+            keep = torch.rand(k, generator=self.generator, device=self.device) < self.cfg.data_command_ratio
+            self.core.set_commands(env_ids[keep], history.commands[keep])
 
     # ------------------------------------------------------------------ statistics
     def step_statistics(self, last_steps: int | None = None) -> dict[str, float]:

@@ -83,6 +83,16 @@ class CommandSampler:
         self.is_standing[ids] = standing
         self.steps_until_resample[ids] = _randint(*cfg.resample_steps, k, gen, dev)
 
+    def set(self, env_ids: torch.Tensor, commands: torch.Tensor) -> None:
+        """Set the commands of ``env_ids`` (k,) to ``commands`` (k, 3); an all-zero command counts as standing. The
+        resampling intervals are left as they are."""
+        ids = env_ids.to(self.device)
+        if ids.numel() == 0:
+            return
+        commands = commands.to(self.commands)
+        self.commands[ids] = commands
+        self.is_standing[ids] = (commands == 0).all(dim=-1)
+
     def reset(self, env_ids: torch.Tensor | None = None) -> None:
         """Environment reset: a fresh command and interval."""
         self.resample(env_ids)

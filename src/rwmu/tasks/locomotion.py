@@ -284,6 +284,11 @@ class LocomotionCore:
         self._apply_fixed_commands(ids)
         self.push_scheduler.reset(ids)
 
+    def set_commands(self, env_ids: torch.Tensor, commands: torch.Tensor) -> None:
+        """Give ``env_ids`` (k,) the commands ``commands`` (k, 3) [vx, vy, wz] (physical) in place of those drawn at
+        their reset; they are redrawn when their resampling interval runs out, as any other."""
+        self.command_sampler.set(env_ids, commands)
+
     def advance(self) -> torch.Tensor:
         """Timers of the next step, after the resets: redraw due commands (or follow the schedule), draw pushes.
 
