@@ -13,6 +13,7 @@
 #   mopo_fbc_dc      mopo_fbc whose branched starts keep the command recorded at their dataset row
 #                    (--env.data-command-ratio 1) and whose PPO starts at learning rate 1e-4 (mixed data),
 #   mopo_bc_dc       the same from the BC actor (medium data),
+#   mopo_fbc_dc256   mopo_fbc_dc with the task's 256-step imagined episodes instead of 48 (mixed data),
 # every policy scored in MuJoCo on the unpenalised reward (rwmu evaluate, 32 episodes, the 8 built-in schedules) and
 # checked with rwmu check-model; then experiments/mopo_graded_table.py writes the table, the ONNX exports and
 # docs/results/policies.json.
@@ -30,10 +31,11 @@ export OMP_NUM_THREADS=1
 # PPO scale of every MOPO-PPO run (CPU budget: about 4 minutes per run on one core).
 PPO="--iterations 100 --num-envs 512 --steps-per-env 24"
 # Behaviour cloning around PPO (docs/method.md section 6.4) and MOPO's short branched rollouts (h = 48 steps).
-BC="--behavior.init --behavior.regularizer-steps 5 --behavior.critic-warmup 10 --env.episode-length 48"
+BC_CORE="--behavior.init --behavior.regularizer-steps 5 --behavior.critic-warmup 10"
+BC="$BC_CORE --env.episode-length 48"
 FILTER="--behavior.top-fraction 0.1"
 NAMES=${NAMES:-"medium mixed"}
-METHODS=${METHODS:-"bc fbc mopo_bc mopo_fbc mopo mopo_fbc_excess mopo_fbc_300it mopo_fbc_dc mopo_bc_dc"}
+METHODS=${METHODS:-"bc fbc mopo_bc mopo_fbc mopo mopo_fbc_excess mopo_fbc_300it mopo_fbc_dc mopo_fbc_dc256 mopo_bc_dc"}
 want() { [[ " $METHODS " == *" $1 "* ]]; }
 
 sweep() {  # sweep DATASET METHOD FLAGS...: one rwmu sweep into OUT/DATASET/METHOD
@@ -87,6 +89,10 @@ want mopo_fbc_300it && sweep mixed mopo_fbc_300it --lambdas 0 1 ${PPO/--iteratio
 DC="--ppo.learning-rate 1e-4 --env.data-command-ratio 1.0"
 # shellcheck disable=SC2086
 want mopo_fbc_dc && sweep mixed mopo_fbc_dc --lambdas 0 1 $PPO --train-args="$BC $FILTER $DC" --no-behavior
+# The same with the task's 256-step episodes: long enough to see a drift under one command build up.
+# shellcheck disable=SC2086
+want mopo_fbc_dc256 && sweep mixed mopo_fbc_dc256 --lambdas 0 1 $PPO --train-args="$BC_CORE $FILTER $DC --env.episode-length 256" \
+    --no-behavior
 # shellcheck disable=SC2086,SC2046
 want mopo_bc_dc && sweep medium mopo_bc_dc --lambdas 0 1 $PPO --train-args="$BC $DC" $(behavior_flag medium)
 if [ -f "$DATASETS/datasets.json" ]; then python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"; fi

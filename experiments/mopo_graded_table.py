@@ -35,6 +35,7 @@ METHODS = {  # sweep folder -> what it is (experiments/mopo_graded.sh)
     "mopo_fbc_excess": "mopo_fbc with the calibrated penalty lambda * max(0, u - u0), u0 = the data's 0.9 quantile",
     "mopo_fbc_300it": "mopo_fbc with 3x the PPO: 300 iterations",
     "mopo_fbc_dc": "mopo_fbc with starts keeping the data's command and a first PPO learning rate of 1e-4",
+    "mopo_fbc_dc256": "mopo_fbc_dc with the task's 256-step imagined episodes instead of 48",
     "mopo_bc_dc": "mopo_bc with starts keeping the data's command and a first PPO learning rate of 1e-4",
 }
 COLUMNS = ("dataset", "method", "lambda", "seeds", "return_mean", "return_ci95", "normalized_score", "falls",

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,8 +34,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from rwmu.experiments import report as rep  # noqa: E402
-from rwmu.training.export import EXPORT_FILES  # noqa: E402
+from rwmu.training.export import EXPORT_FILES, export_policy  # noqa: E402
 from rwmu.training.offline_config import METHOD_NAMES  # noqa: E402
+from rwmu.training.runner import latest_checkpoint  # noqa: E402
 from rwmu.utils.io import write_csv_atomic, write_json_atomic, write_text_atomic  # noqa: E402
 
 STEPS = {"bc": 20_000, "iql": 20_000, "td3bc": 20_000, "cql": 5_000}
@@ -48,6 +50,8 @@ MOPO_ROWS = {  # section 6's methods shown beside the baselines -> name in the c
     ("mopo_fbc", 1.0): "MOPO-PPO lambda = 1 (filtered-BC init)",
     ("mopo_fbc_300it", 0.0): "MBPO-PPO, 300 PPO iterations",
     ("mopo_fbc_300it", 1.0): "MOPO-PPO lambda = 1, 300 PPO iterations",
+    ("mopo_fbc_dc256", 0.0): "MBPO-PPO, data commands at starts, first lr 1e-4, 256-step episodes (filtered-BC init)",
+    ("mopo_fbc_dc256", 1.0): "MOPO-PPO lambda = 1, data commands at starts, first lr 1e-4, 256-step episodes (filtered-BC init)",
     ("mopo_bc_dc", 0.0): "MBPO-PPO, data commands at starts, first lr 1e-4 (BC init)",
     ("mopo_bc_dc", 1.0): "MOPO-PPO lambda = 1, data commands at starts, first lr 1e-4 (BC init)",
     ("mopo_fbc_dc", 0.0): "MBPO-PPO, data commands at starts, first lr 1e-4 (filtered-BC init)",
@@ -111,6 +115,29 @@ def grid_rows(grid: Path, dataset: str, span: float) -> list[dict]:
                          "episodes": agg["episodes"], "fall_rate": agg["falls"] / agg["episodes"],
                          "source": str(sweep_json.parent)})  # fmt: skip
     return rows
+
+
+def export_grid_policies(grid: Path, dataset: str, method: str, policies: Path) -> list[dict]:
+    """ONNX exports (policy.onnx, policy.json) of every run of the sweep ``grid/dataset/method`` into
+    ``policies/dataset/<method>_<run>/``, as manifest entries."""
+    sweep_json = grid / dataset / method / "sweep.json"
+    if not sweep_json.is_file():
+        return []
+    entries = []
+    for r in json.loads(sweep_json.read_text())["runs"]:
+        run_dir = grid / dataset / method / "runs" / Path(r["run_dir"]).name
+        target = policies / dataset / f"{method}_{run_dir.name}"
+        with tempfile.TemporaryDirectory() as tmp:
+            export_policy(latest_checkpoint(run_dir), tmp)
+            target.mkdir(parents=True, exist_ok=True)
+            for kind in ("onnx", "meta"):
+                shutil.copyfile(Path(tmp) / EXPORT_FILES[kind], target / EXPORT_FILES[kind])
+        entries.append({"file": str(target / EXPORT_FILES["onnx"]), "dataset": dataset,
+                        "method": MOPO_ROWS.get((method, r["lambda"]), method), "lambda": r["lambda"],
+                        "seed": r["seed"], "true_return": r["true_return_mean"],
+                        "normalized_score": r["normalized_score"], "falls": r["falls"], "episodes": r["episodes"],
+                        "source": f"bash experiments/mopo_graded.sh (METHODS={method})"})  # fmt: skip
+    return entries
 
 
 def mopo_rows(table: Path, dataset: str, span: float) -> list[dict]:
@@ -177,6 +204,9 @@ def main() -> None:
     parser.add_argument("--mopo-grid", type=Path, default=None,
                         help="an experiments/mopo_graded.sh folder on the same DATASETS: its MOPO-PPO rows instead "
                              "of the table's")  # fmt: skip
+    parser.add_argument("--export-mopo", nargs="*", default=[], metavar="METHOD",
+                        help="with --mopo-grid: also export these sweeps' policies to ONNX in --policies and list "
+                             "them in its manifest, e.g. mopo_fbc_dc mopo_bc_dc")  # fmt: skip
     parser.add_argument("--publish", type=Path, default=Path("docs/results/baselines"))
     parser.add_argument("--policies", type=Path, default=Path("docs/results/policies"))
     args = parser.parse_args()
@@ -204,6 +234,8 @@ def main() -> None:
             rows += published
         else:
             rows += [r for r in published if r["method"].startswith("behaviour")] + grid_rows(args.mopo_grid, d, span)
+            for method in args.export_mopo:
+                manifest += export_grid_policies(args.mopo_grid, d, method, args.policies)
         for m in args.methods:
             mine = [r for r in runs if r["dataset"] == d and r["method"] == m]
             if not mine:
