@@ -91,8 +91,8 @@ DC="--ppo.learning-rate 1e-4 --env.data-command-ratio 1.0"
 want mopo_fbc_dc && sweep mixed mopo_fbc_dc --lambdas 0 1 $PPO --train-args="$BC $FILTER $DC" --no-behavior
 # The same with the task's 256-step episodes: long enough to see a drift under one command build up.
 # shellcheck disable=SC2086
-want mopo_fbc_dc256 && sweep mixed mopo_fbc_dc256 --lambdas 0 1 $PPO --train-args="$BC_CORE $FILTER $DC --env.episode-length 256" \
-    --no-behavior
+want mopo_fbc_dc256 && sweep mixed mopo_fbc_dc256 --lambdas 0 1 $PPO \
+    --train-args="$BC_CORE $FILTER $DC --env.episode-length 256" --no-behavior
 # shellcheck disable=SC2086,SC2046
 want mopo_bc_dc && sweep medium mopo_bc_dc --lambdas 0 1 $PPO --train-args="$BC $DC" $(behavior_flag medium)
 if [ -f "$DATASETS/datasets.json" ]; then python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"; fi

@@ -50,12 +50,12 @@ MOPO_ROWS = {  # section 6's methods shown beside the baselines -> name in the c
     ("mopo_fbc", 1.0): "MOPO-PPO lambda = 1 (filtered-BC init)",
     ("mopo_fbc_300it", 0.0): "MBPO-PPO, 300 PPO iterations",
     ("mopo_fbc_300it", 1.0): "MOPO-PPO lambda = 1, 300 PPO iterations",
-    ("mopo_fbc_dc256", 0.0): "MBPO-PPO, data commands at starts, first lr 1e-4, 256-step episodes (filtered-BC init)",
-    ("mopo_fbc_dc256", 1.0): "MOPO-PPO lambda = 1, data commands at starts, first lr 1e-4, 256-step episodes (filtered-BC init)",
-    ("mopo_bc_dc", 0.0): "MBPO-PPO, data commands at starts, first lr 1e-4 (BC init)",
-    ("mopo_bc_dc", 1.0): "MOPO-PPO lambda = 1, data commands at starts, first lr 1e-4 (BC init)",
-    ("mopo_fbc_dc", 0.0): "MBPO-PPO, data commands at starts, first lr 1e-4 (filtered-BC init)",
-    ("mopo_fbc_dc", 1.0): "MOPO-PPO lambda = 1, data commands at starts, first lr 1e-4 (filtered-BC init)",
+    ("mopo_bc_dc", 0.0): "MBPO-PPO, data commands, lr 1e-4 (BC init)",
+    ("mopo_bc_dc", 1.0): "MOPO-PPO lambda = 1, data commands, lr 1e-4 (BC init)",
+    ("mopo_fbc_dc", 0.0): "MBPO-PPO, data commands, lr 1e-4 (filtered-BC init)",
+    ("mopo_fbc_dc", 1.0): "MOPO-PPO lambda = 1, data commands, lr 1e-4 (filtered-BC init)",
+    ("mopo_fbc_dc256", 0.0): "MBPO-PPO, data commands, lr 1e-4, 256 steps (filtered-BC init)",
+    ("mopo_fbc_dc256", 1.0): "MOPO-PPO lambda = 1, data commands, lr 1e-4, 256 steps (filtered-BC init)",
 }
 COLUMNS = ("dataset", "method", "seeds", "return_mean", "return_ci95", "normalized_score", "normalized_ci95",
            "falls", "episodes", "fall_rate", "source")  # fmt: skip
