@@ -452,7 +452,10 @@ def test_starts_can_keep_the_command_recorded_at_their_dataset_row(dataset):
     commands = np.tanh(states[:, :3]).astype(np.float32)
     meta = {**dataset.meta, "context_names": list(COMMAND_CONTEXT_NAMES)}
     recorded = TrajectoryDataset(dataset.data.copy(), dataset.dims, dataset.trajectory_offsets, meta, commands)
-    expected = lambda env: torch.tanh(env.state_physical[:, :3])  # noqa: E731
+
+    def expected(env: ImaginationEnv) -> torch.Tensor:  # (n, 3): the command recorded with each env's current state
+        return torch.tanh(env.state_physical[:, :3])
+
     kept = make_env(recorded, num_envs=64, init_data_ratio=1.0, data_command_ratio=1.0, standing_fraction=0.0)
     torch.testing.assert_close(kept.commands, expected(kept), atol=1e-5, rtol=1e-5)
     drawn = make_env(recorded, num_envs=64, init_data_ratio=1.0, standing_fraction=0.0)  # default 0: fresh draws
