@@ -59,7 +59,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    obs, actions, values = torch.randn(args.batch, args.obs_dim), torch.randn(args.batch, 12), torch.randn(args.batch, 1)
+    obs = torch.randn(args.batch, args.obs_dim)
+    actions, values = torch.randn(args.batch, 12), torch.randn(args.batch, 1)
     variants = [(False, 1), (True, 1), (False, 4), (True, 4), (True, 8)]
     results: dict[tuple[bool, int], list[float]] = {v: [] for v in variants}
     for _ in range(args.rounds):
