@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -34,10 +33,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from rwmu.experiments import report as rep  # noqa: E402
-from rwmu.training.export import EXPORT_FILES, export_policy  # noqa: E402
+from rwmu.training.export import EXPORT_FILES  # noqa: E402
 from rwmu.training.offline_config import METHOD_NAMES  # noqa: E402
-from rwmu.training.runner import latest_checkpoint  # noqa: E402
 from rwmu.utils.io import write_csv_atomic, write_json_atomic, write_text_atomic  # noqa: E402
+
+# experiments/ (this script's folder) is on sys.path: the one ONNX export of a run into a policies folder
+from mopo_graded_table import export_onnx  # noqa: E402
 
 STEPS = {"bc": 20_000, "iql": 20_000, "td3bc": 20_000, "cql": 5_000}
 """Gradient steps per method on 2 CPU cores (d3rlpy's D4RL reproductions: 500,000); CQL's update is ~6x IQL's."""
@@ -126,13 +127,8 @@ def export_grid_policies(grid: Path, dataset: str, method: str, policies: Path) 
     entries = []
     for r in json.loads(sweep_json.read_text())["runs"]:
         run_dir = grid / dataset / method / "runs" / Path(r["run_dir"]).name
-        target = policies / dataset / f"{method}_{run_dir.name}"
-        with tempfile.TemporaryDirectory() as tmp:
-            export_policy(latest_checkpoint(run_dir), tmp)
-            target.mkdir(parents=True, exist_ok=True)
-            for kind in ("onnx", "meta"):
-                shutil.copyfile(Path(tmp) / EXPORT_FILES[kind], target / EXPORT_FILES[kind])
-        entries.append({"file": str(target / EXPORT_FILES["onnx"]), "dataset": dataset,
+        onnx = export_onnx(run_dir, policies / dataset / f"{method}_{run_dir.name}")
+        entries.append({"file": str(onnx), "dataset": dataset,
                         "method": MOPO_ROWS.get((method, r["lambda"]), method), "lambda": r["lambda"],
                         "seed": r["seed"], "true_return": r["true_return_mean"],
                         "normalized_score": r["normalized_score"], "falls": r["falls"], "episodes": r["episodes"],

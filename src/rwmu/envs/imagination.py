@@ -80,6 +80,7 @@ from rwmu.errors import RwmuError
 from rwmu.models.bases import select_hidden
 from rwmu.models.calibration import CALIBRATION_WINDOWS, uncertainty_quantile, uncertainty_reference
 from rwmu.tasks.base import Task
+from rwmu.tasks.dataset_rewards import recorded_commands
 from rwmu.tasks.locomotion import LocomotionCore, LocomotionVecEnv, reward_names
 
 __all__ = ["REWARD_NAMES", "DatasetHistorySampler", "HistoryBatch", "ImaginationConfig", "ImaginationEnv", "StartPool",
@@ -424,11 +425,8 @@ class ImaginationEnv(LocomotionVecEnv):
         self.history_sampler = DatasetHistorySampler(
             dataset, self.normalization, self.history_horizon, self.device, self.generator
         )
-        if config.data_command_ratio > 0 and self.history_sampler.commands is None:
-            raise RwmuError(
-                "--env.data-command-ratio > 0 needs the data's command columns, and this dataset has none; record the "
-                "data with rwmu collect, or leave --env.data-command-ratio at 0"
-            )
+        if config.data_command_ratio > 0:  # the one check that data records its commands
+            recorded_commands(dataset, task, "--data", "--env.data-command-ratio > 0 cannot keep them")
         self.start_pool = StartPool(self.history_sampler, self.model, self.generator, config.init_data_ratio,
                                     config.random_init_noise_std, min(config.warmup_batch, self.num_envs))  # fmt: skip
         n, s, a = self.num_envs, task.dims.state, task.dims.action
