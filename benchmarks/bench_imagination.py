@@ -114,17 +114,16 @@ def main() -> None:
     sync()
     resets, step_times, model_times = 0, [], []
     members = env.member_ids if env.use_members else None
-    hidden = model._hidden
     for _ in range(args.env_steps):
         actions = torch.randn(args.num_envs, 12, generator=gen, device=device)
-        saved = hidden.clone()
+        saved = model._hidden.clone()  # the fused step advances it in place, nn.GRU replaces it
         t0 = time.perf_counter()
         with torch.inference_mode():
             model.predict(env.state[:, None], env.normalization.normalize_action(actions)[:, None], member_ids=members,
                           aleatoric=False)  # fmt: skip
         sync()
         model_times.append(time.perf_counter() - t0)
-        hidden.copy_(saved)  # the env continues from where it was
+        model._hidden = saved  # the env continues from where it was
         t0 = time.perf_counter()
         resets += int(env.step(actions)[2].sum())
         sync()

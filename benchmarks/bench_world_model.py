@@ -193,7 +193,7 @@ def imagination_versions(model: WorldModelEnsemble, reference, envs: int, device
         def step():
             model.fused_inference = use_fused
             out = model.predict(s, a, member_ids=ids, aleatoric=aleatoric)
-            model.fused_inference = True
+            model.fused_inference = None  # the default again: by device
             return out.state, out.epistemic, out.contact
 
         return step

@@ -12,7 +12,8 @@
 #   mopo_fbc_300it   mopo_fbc with 300 PPO iterations instead of 100 (longer PPO; mixed data),
 #   mopo_fbc_dc      mopo_fbc whose branched starts keep the command recorded at their dataset row
 #                    (--env.data-command-ratio 1) and whose PPO starts at learning rate 1e-4 (mixed data),
-#   mopo_bc_dc       the same from the BC actor (medium data),
+#   mopo_bc_dc       the same from the BC actor (medium data, and medium_noise: the same behaviour policy with action
+#                    noise, NAMES=medium_noise; docs/results.md section 11),
 #   mopo_fbc_dc256   mopo_fbc_dc with the task's 256-step imagined episodes instead of 48 (mixed data),
 # every policy scored in MuJoCo on the unpenalised reward (rwmu evaluate, 32 episodes, the 8 built-in schedules) and
 # checked with rwmu check-model; then experiments/mopo_graded_table.py writes the table, the ONNX exports and
@@ -53,7 +54,7 @@ for d in $NAMES; do
       --validation.windows 64 --validation.horizons 8 32 --checkpoint-interval 500 --no-progress
 done
 behavior_flag() {  # rwmu sweep's behaviour-policy flag for dataset $1: medium has one behaviour policy
-  if [ "$1" = medium ] && [ ! -f "$DATASETS/datasets.json" ]; then
+  if [[ "$1" == medium* ]] && [ ! -f "$DATASETS/datasets.json" ]; then
     echo "--behavior-policy docs/results/policies/behavior/model_550"
   elif [ "$1" = medium ]; then
     echo "--behavior-policy $(python -c "import json,sys; g=json.load(open(sys.argv[1])); \
@@ -94,5 +95,7 @@ want mopo_fbc_dc && sweep mixed mopo_fbc_dc --lambdas 0 1 $PPO --train-args="$BC
 want mopo_fbc_dc256 && sweep mixed mopo_fbc_dc256 --lambdas 0 1 $PPO \
     --train-args="$BC_CORE $FILTER $DC --env.episode-length 256" --no-behavior
 # shellcheck disable=SC2086,SC2046
-want mopo_bc_dc && sweep medium mopo_bc_dc --lambdas 0 1 $PPO --train-args="$BC $DC" $(behavior_flag medium)
+want mopo_bc_dc && for d in $NAMES; do
+  if [[ "$d" == medium* ]]; then sweep "$d" mopo_bc_dc --lambdas 0 1 $PPO --train-args="$BC $DC" $(behavior_flag "$d"); fi
+done
 if [ -f "$DATASETS/datasets.json" ]; then python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"; fi

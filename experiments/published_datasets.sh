@@ -5,7 +5,9 @@
 #
 #   bash experiments/published_datasets.sh [OUT=results/datasets]
 #
-# A dataset that is already there is kept; an interrupted collection continues with --resume.
+# A dataset that is already there is kept; an interrupted collection continues with --resume. NAMES="medium mixed"
+# (the default) collects those two; "medium_noise" is medium's behaviour policy with Gaussian action noise of std 0.4
+# (docs/results.md section 11).
 set -euo pipefail
 OUT=${1:-results/datasets}
 POLICIES=docs/results/policies/behavior
@@ -21,5 +23,9 @@ collect() {  # NAME ARGS...
     rwmu collect "$@" "${COMMON[@]}" --out "$out" "${resume[@]}"
 }
 
-collect medium --policy "$POLICIES/model_550"
-collect mixed --policy "$POLICIES" --checkpoints 0:700:50
+NAMES=${NAMES:-"medium mixed"}
+want() { [[ " $NAMES " == *" $1 "* ]]; }
+want medium && collect medium --policy "$POLICIES/model_550"
+want mixed && collect mixed --policy "$POLICIES" --checkpoints 0:700:50
+want medium_noise && collect medium_noise --policy "$POLICIES/model_550" --action-noise 0.4
+exit 0

@@ -118,3 +118,13 @@ def test_warm_up_is_the_state_after_reading_the_history(base_type):
     for x, y in zip(got if base_type == "lstm" else (got,), expected if base_type == "lstm" else (expected,)):
         torch.testing.assert_close(x[..., rows, :], y[..., rows, :], atol=1e-6, rtol=0)
         assert x[..., 1, :].abs().sum() == 0  # the other environments keep their (zero) state
+
+
+def test_default_inference_is_fused_on_a_cpu_only():
+    model = WorldModelEnsemble(config())
+    assert model.fused_inference is None
+    assert model._fused_for(torch.zeros(1, 1, S))
+    assert not model._fused_for(torch.zeros(1, 1, S, device="meta"))  # any other device: nn.GRU (cuDNN on a GPU)
+    model.fused_inference = False
+    assert not model._fused_for(torch.zeros(1, 1, S))
+    assert not WorldModelEnsemble(config(base_type="lstm"))._fused_for(torch.zeros(1, 1, S))

@@ -111,8 +111,9 @@ class WorldModelEnsemble(nn.Module):
         self._hidden: Hidden | None = None  # (layers, 2, n, H); a (h, c) pair of them for LSTM
         self._fused_step = FusedGRUStep(self) if c.base_type == "gru" else None
         # GRU inference through the fused step (rwmu.models.fused_step); False runs nn.GRU and the stacked heads
-        # (the same maths, for comparisons and benchmarks).
-        self.fused_inference = True
+        # (the same maths); None (default) picks by device: fused on a CPU, where it is 1.5x nn.GRU, and nn.GRU (cuDNN)
+        # on a GPU, where the fused step's small kernels are 1.4-1.6x slower (docs/performance.md).
+        self.fused_inference: bool | None = None
 
     def _make_base(self, in_dim: int) -> nn.Module:
         c = self.config
@@ -203,7 +204,7 @@ class WorldModelEnsemble(nn.Module):
         reduction = reduction or self.config.reduction
         if self.is_recurrent:
             hidden = self._hidden_for(states.shape[0], env_ids)
-            if self.fused_inference and self._fused_step is not None:  # GRU: both bases and all heads fused, the hidden state advanced in place
+            if self._fused_for(states):  # GRU: both bases and all heads fused, the hidden state advanced in place
                 if hidden is None:
                     hidden = self._zero_hidden(states.shape[0])
                 out = self._fused_step(states, actions, hidden, member_ids, reduction, aleatoric)
@@ -245,13 +246,19 @@ class WorldModelEnsemble(nn.Module):
         if not self.is_recurrent:
             raise ValueError("warm_up needs a recurrent world model")
         n = states.shape[0]
-        if self.fused_inference and self._fused_step is not None:
+        if self._fused_for(states):
             hidden = self._zero_hidden(n)
             self._fused_step.gru(torch.cat((states, actions), dim=-1), hidden)
             return hidden
         _, state_hidden = self.encode(self.state_base, states, actions)
         _, aux_hidden = self.encode(self.auxiliary_base, states, actions)
         return stack_hidden(state_hidden, aux_hidden)
+
+    def _fused_for(self, states: torch.Tensor) -> bool:
+        """Whether GRU inference on ``states``' device runs the fused step (``fused_inference``, or by device)."""
+        if self._fused_step is None:
+            return False
+        return self.fused_inference if self.fused_inference is not None else states.device.type == "cpu"
 
     def set_hidden(self, env_ids: torch.Tensor, hidden: Hidden) -> None:
         """In place: environments ``env_ids`` (k,) take the recurrent state ``hidden`` ``(layers, 2, k, H)`` (e.g.
