@@ -1,35 +1,42 @@
-"""The PPO update of one iteration on CPU: rsl_rl's ``PPO.update`` against rwmu's ``ChunkedPPO.update`` at several
-chunk sizes (rwmu.training.chunked_ppo; docs/performance.md, "A PPO iteration").
+"""The PPO update of one iteration on CPU as rwmu runs it (rsl_rl's ``PPO.update``), against its matrix-product floor
+(docs/performance.md, "A PPO iteration").
 
-Each variant is a fresh algorithm built as ``rwmu train-policy`` builds it (rsl_rl ``MLPModel`` actor and critic,
-128-128-128 ELU, Gaussian actions with a scalar std; PPO settings of paper Table S11: 5 epochs x 4 mini-batches), whose
-rollout storage holds one rollout of ``--num-envs`` x ``--steps`` random transitions collected through the
-algorithm's own ``act``/``process_env_step``/``compute_returns``. Only ``update()`` is timed; variants are interleaved
-in rounds and the medians reported. At 4096 x 24 a mini-batch holds 24,576 samples.
+The algorithm is built as ``rwmu train-policy`` builds it: rsl_rl ``MLPModel`` actor and critic, 128-128-128 ELU,
+Gaussian actions with a scalar std, PPO settings of paper Table S11 (5 epochs x 4 mini-batches). Its rollout storage
+holds one rollout of ``--num-envs`` x ``--steps`` random transitions collected through the algorithm's own
+``act``/``process_env_step``/``compute_returns``; only ``update()`` is timed (median over ``--rounds`` fresh
+algorithms). The report gives
 
-    python benchmarks/bench_ppo_update.py                         # 2 threads, 4096 x 24, chunks 6144 3072 1536
-    python benchmarks/bench_ppo_update.py --threads 1 --rounds 5 --chunk-sizes 3072
+- the update's matrix-product work (forward and backward of every linear layer of actor and critic, every
+  mini-batch) and the time it takes at the machine's 4096^3 fp32 GEMM rate: a floor no implementation of the same
+  maths can beat;
+- torch.profiler's operators of one more update, by self CPU time.
+
+    python benchmarks/bench_ppo_update.py                 # 2 threads, 4096 x 24
+    python benchmarks/bench_ppo_update.py --threads 1 --rounds 5
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import time
 
 import torch
+from bench_world_model import gemm_gflops
 from rsl_rl.algorithms import PPO
 from rsl_rl.models import MLPModel
 from rsl_rl.storage import RolloutStorage
 from tensordict import TensorDict
+from torch.profiler import ProfilerActivity, profile
 
-from rwmu.training.chunked_ppo import ChunkedPPO
 from rwmu.training.policy_config import ActorCriticConfig, PPOConfig
 
 
-def filled_algorithm(chunk_size: int | None, num_envs: int, steps: int, obs_dim: int, actions: int) -> PPO:
-    """rsl_rl's PPO (``chunk_size`` None) or ChunkedPPO, seeded, its storage holding one random rollout."""
+def filled_algorithm(num_envs: int, steps: int, obs_dim: int, actions: int) -> PPO:
+    """rsl_rl's PPO with rwmu's default networks and settings, seeded, its storage holding one random rollout."""
     torch.manual_seed(0)
     policy, ppo = ActorCriticConfig(), PPOConfig()
     obs = TensorDict({"policy": torch.randn(num_envs, obs_dim)}, batch_size=[num_envs])
@@ -40,13 +47,7 @@ def filled_algorithm(chunk_size: int | None, num_envs: int, steps: int, obs_dim:
                      activation=policy.activation, distribution_cfg=dist)  # fmt: skip
     critic = MLPModel(obs, groups, "critic", 1, hidden_dims=list(policy.critic_hidden_dims), activation=policy.activation)
     storage = RolloutStorage("rl", num_envs, steps, obs, [actions], "cpu")
-    kwargs = {k: getattr(ppo, k) for k in ("learning_rate", "entropy_coef", "num_learning_epochs", "num_mini_batches",
-                                           "gamma", "lam", "clip_param", "desired_kl", "schedule", "value_loss_coef",
-                                           "max_grad_norm", "use_clipped_value_loss")}  # fmt: skip
-    if chunk_size is None:
-        algorithm: PPO = PPO(actor, critic, storage, **kwargs)
-    else:
-        algorithm = ChunkedPPO(actor, critic, storage, grad_chunk_size=chunk_size, **kwargs)
+    algorithm = PPO(actor, critic, storage, **{f.name: getattr(ppo, f.name) for f in dataclasses.fields(ppo)})
     with torch.inference_mode():
         for _ in range(steps):
             algorithm.act(obs)
@@ -57,39 +58,58 @@ def filled_algorithm(chunk_size: int | None, num_envs: int, steps: int, obs_dim:
     return algorithm
 
 
+def update_gemm_flops(algorithm: PPO, samples: int) -> float:
+    """Matrix-product FLOPs of one update: per sample and linear layer (in -> out), 2·in·out forward, as much for the
+    weight gradient and, except for a first layer (its input needs no gradient), for the input gradient; summed over
+    actor and critic, times the samples every epoch sees."""
+    flops = 0.0
+    for model in (algorithm.actor, algorithm.critic):
+        layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+        for i, layer in enumerate(layers):
+            per = 2.0 * layer.in_features * layer.out_features
+            flops += per * (2 if i == 0 else 3)
+    return flops * samples * algorithm.num_learning_epochs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--num-envs", type=int, default=4096)
     parser.add_argument("--steps", type=int, default=24, help="steps per env per iteration (reference: 24)")
     parser.add_argument("--obs-dim", type=int, default=48, help="policy observation size (anymal_d_flat, go2_flat: 48)")
-    parser.add_argument("--chunk-sizes", type=int, nargs="+", default=[6144, 3072, 1536])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    variants: list[int | None] = [None, *args.chunk_sizes]
-    times: dict[int | None, list[float]] = {v: [] for v in variants}
+    times = []
     for _ in range(args.rounds):
-        for chunk_size in variants:
-            algorithm = filled_algorithm(chunk_size, args.num_envs, args.steps, args.obs_dim, 12)
-            start = time.perf_counter()
-            algorithm.update()
-            times[chunk_size].append(time.perf_counter() - start)
-    base = statistics.median(times[None])
-    mini_batch = args.num_envs * args.steps // PPOConfig().num_mini_batches
-    print(f"PPO update of one iteration: {args.num_envs} envs x {args.steps} steps, mini-batches of {mini_batch}, "
-          f"{args.threads} threads, medians over {args.rounds} rounds")  # fmt: skip
-    results = {}
-    for chunk_size, values in times.items():
-        name = "rsl_rl PPO.update" if chunk_size is None else f"ChunkedPPO, chunks of {chunk_size}"
-        median = statistics.median(values)
-        results[name] = {"seconds": round(median, 3), "all": [round(v, 3) for v in values], "speedup": base / median}
-        print(f"  {name:32s} {median:6.2f} s   x{base / median:.2f}   ({', '.join(f'{v:.2f}' for v in values)})")
+        algorithm = filled_algorithm(args.num_envs, args.steps, args.obs_dim, 12)
+        start = time.perf_counter()
+        algorithm.update()
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    algorithm = filled_algorithm(args.num_envs, args.steps, args.obs_dim, 12)
+    flops = update_gemm_flops(algorithm, args.num_envs * args.steps)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        algorithm.update()
+    top = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[:8]
+    gflops = gemm_gflops(torch.device("cpu"))
+    floor = flops / (gflops * 1e9)
+    mini_batch = args.num_envs * args.steps // algorithm.num_mini_batches
+    print(f"PPO update of one iteration: {args.num_envs} envs x {args.steps} steps, "
+          f"{algorithm.num_learning_epochs} epochs x {algorithm.num_mini_batches} mini-batches of {mini_batch}, "
+          f"{args.threads} threads")  # fmt: skip
+    print(f"  rsl_rl PPO.update: {seconds:.2f} s (median; {', '.join(f'{t:.2f}' for t in times)})")
+    print(f"  matrix products: {flops / 1e9:.0f} GFLOP; at the 4096^3 GEMM rate ({gflops:.0f} GFLOP/s) {floor:.2f} s, "
+          f"{floor / seconds:.0%} of the update")  # fmt: skip
+    print("  operators of one update (self CPU s): "
+          + ", ".join(f"{e.key} {e.self_cpu_time_total / 1e6:.2f}" for e in top))  # fmt: skip
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"threads": args.threads, "num_envs": args.num_envs, "steps": args.steps, "results": results}, f,
-                      indent=2)  # fmt: skip
+            json.dump({"threads": args.threads, "num_envs": args.num_envs, "steps": args.steps, "update_s": seconds,
+                       "update_s_all": times, "gemm_gflop": flops / 1e9, "gemm_gflops_rate": gflops,
+                       "gemm_floor_s": floor,
+                       "top_operators_s": {e.key: e.self_cpu_time_total / 1e6 for e in top}}, f, indent=2)  # fmt: skip
 
 
 if __name__ == "__main__":

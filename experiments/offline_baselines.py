@@ -57,7 +57,10 @@ MOPO_ROWS = {  # section 6's methods shown beside the baselines -> name in the c
     ("mopo_fbc_dc", 1.0): "MOPO-PPO lambda = 1, data commands, lr 1e-4 (filtered-BC init)",
     ("mopo_fbc_dc256", 0.0): "MBPO-PPO, data commands, lr 1e-4, 256 steps (filtered-BC init)",
     ("mopo_fbc_dc256", 1.0): "MOPO-PPO lambda = 1, data commands, lr 1e-4, 256 steps (filtered-BC init)",
+    ("mopo_bc_dc256", 0.0): "MBPO-PPO, data commands, lr 1e-4, 256 steps (BC init)",
+    ("mopo_bc_dc256", 1.0): "MOPO-PPO lambda = 1, data commands, lr 1e-4, 256 steps (BC init)",
 }
+DATASET_ORDER = ["medium", "mixed", "medium_noise"]  # experiments/published_datasets.sh's NAMES
 COLUMNS = ("dataset", "method", "seeds", "return_mean", "return_ci95", "normalized_score", "normalized_ci95",
            "falls", "episodes", "fall_rate", "source")  # fmt: skip
 
@@ -163,7 +166,7 @@ def mopo_rows(table: Path, dataset: str, span: float) -> list[dict]:
 
 def plot(rows: list[dict], path: Path) -> None:
     """Normalised score with its 95 % interval, one panel per dataset."""
-    datasets = sorted({r["dataset"] for r in rows}, key=["medium", "mixed"].index)
+    datasets = sorted({r["dataset"] for r in rows}, key=DATASET_ORDER.index)
     fig, axes = plt.subplots(1, len(datasets), figsize=(6.5 * len(datasets), 5), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
         shown = [r for r in rows if r["dataset"] == dataset]
@@ -187,7 +190,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("datasets", type=Path, help="folder holding <name>/dataset.rwmu")
     parser.add_argument("out", type=Path, help="run folder of the comparison")
-    parser.add_argument("--names", nargs="+", default=["medium", "mixed"], help="datasets")
+    parser.add_argument("--names", nargs="+", default=["medium", "mixed"], choices=DATASET_ORDER, help="datasets")
     parser.add_argument("--methods", nargs="+", default=["bc", "iql", "cql", "td3bc"], choices=list(METHOD_NAMES))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", nargs="+", default=[], metavar="METHOD=N", help="override STEPS, e.g. cql=10000")

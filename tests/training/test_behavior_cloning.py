@@ -55,7 +55,7 @@ def test_config_is_checked():
 
 
 def test_algorithm_is_plain_ppo_unless_the_regulariser_or_warmup_is_on():
-    assert rsl_rl_train_cfg(PolicyTrainingConfig())["algorithm"]["class_name"] == "rwmu.training.chunked_ppo:ChunkedPPO"
+    assert rsl_rl_train_cfg(PolicyTrainingConfig())["algorithm"]["class_name"] == "rsl_rl.algorithms:PPO"
     config = dataclasses.replace(PolicyTrainingConfig(), behavior=BehaviorCloningConfig(regularizer_steps=3))
     algorithm = rsl_rl_train_cfg(config)["algorithm"]
     assert algorithm["class_name"].endswith(":BehaviorRegularizedPPO") and algorithm["regularizer_steps"] == 3

@@ -8,7 +8,7 @@ Offline model-based RL fails most often by drifting to states the world model ne
   2020; the BC term of TD3+BC, Fujimoto & Gu 2021). The action std is then set to ``action_std``, or by default to
   each action's RMS residual of the fit: the Gaussian maximum-likelihood std of the data's actions around the fitted
   mean.
-- **A regulariser** (:class:`BehaviorRegularizedPPO`): rsl_rl's PPO update (same gradient), followed after every
+- **A regulariser** (:class:`BehaviorRegularizedPPO`): rsl_rl's PPO update, unchanged, followed after every
   iteration by ``regularizer_steps`` mini-batch steps of ``regularizer_coef * MSE(actor mean, data action)`` with
   PPO's own optimizer and learning rate: an auxiliary phase in the manner of phasic policy gradient (Cobbe et al.
   2021) that pulls the actor back to the data's actions on the data's states. ``critic_warmup`` freezes the actor for
@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from rsl_rl.algorithms import PPO
 from tensordict import TensorDict
 
 from rwmu.data.dataset import TrajectoryDataset
@@ -41,7 +42,6 @@ from rwmu.errors import RwmuError
 from rwmu.tasks.base import Task
 from rwmu.tasks.dataset_rewards import dataset_rewards, recorded_commands
 from rwmu.tasks.observations import build_policy_observation
-from rwmu.training.chunked_ppo import ChunkedPPO
 
 __all__ = ["BehaviorCloningConfig", "BehaviorRegularizedPPO", "behavior_pairs", "fit_actor", "row_observations"]
 
@@ -197,10 +197,9 @@ def _set_action_std(actor: Any, std: torch.Tensor) -> None:
         raise RwmuError(f"behaviour cloning cannot set the action std of a {type(dist).__name__} distribution")
 
 
-class BehaviorRegularizedPPO(ChunkedPPO):
-    """rsl_rl's ``PPO`` (as :class:`rwmu.training.chunked_ppo.ChunkedPPO` computes its gradient) with a
-    behaviour-cloning phase after each update and an optional critic warm-up (module docstring). Give the pairs with
-    :meth:`set_behavior_data` before training; without them it is plain PPO.
+class BehaviorRegularizedPPO(PPO):
+    """rsl_rl's ``PPO`` with a behaviour-cloning phase after each update and an optional critic warm-up (module
+    docstring). Give the pairs with :meth:`set_behavior_data` before training; without them it is plain PPO.
 
     Args (beyond PPO's):
         regularizer_steps: mini-batch steps of ``regularizer_coef * MSE`` after every update.

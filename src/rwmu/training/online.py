@@ -189,7 +189,6 @@ def train_online(task: Task, out_dir: str | Path, config: OnlineTrainingConfig =
         command: the whole command config (``rwmu train-online``), recorded in config.json.
     """
     out_dir = Path(out_dir)
-    config.ppo.validate()
     resume_path = check_run_start(out_dir, config, resume)
     if not 0.0 < config.curriculum.initial_scale <= 1.0 or config.curriculum.step <= 0:
         raise RwmuError("--curriculum.initial-scale must be in (0, 1] and --curriculum.step > 0")

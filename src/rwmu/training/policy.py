@@ -113,7 +113,6 @@ def train_policy(
     """
     out_dir = Path(out_dir)
     device = str(config.device)
-    config.ppo.validate()
     resume_path = check_run_start(out_dir, config, resume)
     config.behavior.validate()
     seed_everything(config.seed)

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rwmu.envs.imagination import ImaginationConfig
-from rwmu.errors import RwmuError
 from rwmu.training.behavior_cloning import BehaviorCloningConfig
 
 
@@ -31,16 +30,6 @@ class PPOConfig:
     value_loss_coef: float = 1.0  # Table S11
     max_grad_norm: float = 1.0  # Table S11
     use_clipped_value_loss: bool = True  # reference config
-    grad_chunk_size: int = field(
-        default=3072,  # rwmu choice: fastest of 2k-24k on 2 cores, benchmarks/bench_ppo_update.py (docs/performance.md)
-        metadata={"help": "samples per forward/backward chunk of a PPO mini-batch on a CPU (the same gradient, summed "
-                          "over cache-sized chunks; rwmu.training.chunked_ppo); a mini-batch this size or smaller is "
-                          "rsl_rl's update unchanged"},
-    )  # fmt: skip
-
-    def validate(self) -> None:
-        if self.grad_chunk_size < 1:
-            raise RwmuError(f"--ppo.grad-chunk-size must be >= 1, got {self.grad_chunk_size}")
 
 
 @dataclass(frozen=True)

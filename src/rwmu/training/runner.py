@@ -52,7 +52,7 @@ def rsl_rl_train_cfg(config: Any) -> dict:
                        "project_name": config.wandb_project}  # fmt: skip
     else:
         logger = "tensorboard"
-    algorithm: dict[str, Any] = {"class_name": "rwmu.training.chunked_ppo:ChunkedPPO",
+    algorithm: dict[str, Any] = {"class_name": "rsl_rl.algorithms:PPO",
                                  **{f.name: getattr(ppo, f.name) for f in dataclasses.fields(ppo)}}  # fmt: skip
     behavior = getattr(config, "behavior", None)
     if behavior is not None and (behavior.regularizer_steps > 0 or behavior.critic_warmup > 0):
