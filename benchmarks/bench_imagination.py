@@ -66,6 +66,9 @@ def main() -> None:
                         help="keep the untrained termination head (about half the envs reset every step)")
     parser.add_argument("--episode-length", type=int, default=None, help="imagined episode length (task's: none)")
     parser.add_argument("--profile-steps", type=int, default=5, help="env steps under torch.profiler (0: skip)")
+    parser.add_argument("--torch-compile-mode", default=None, choices=("default", "max-autotune-no-cudagraphs"),
+                        help="compile actor and critic (rwmu train-policy --torch-compile-mode); the warm-up "
+                             "iteration pays the compilation")  # fmt: skip
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
     if args.threads:
@@ -135,7 +138,8 @@ def main() -> None:
                               args.profile_steps)  # fmt: skip
 
     # 2./3. rsl_rl iterations on the same env
-    config = PolicyTrainingConfig(steps_per_env=args.steps_per_env, save_interval=10**9)
+    config = PolicyTrainingConfig(steps_per_env=args.steps_per_env, save_interval=10**9,
+                                  torch_compile_mode=args.torch_compile_mode)  # fmt: skip
     config = dataclasses.replace(config, env=env_cfg)
     timings: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as log_dir:
@@ -158,6 +162,7 @@ def main() -> None:
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
         "threads": torch.get_num_threads(),
         "num_envs": args.num_envs,
+        "torch_compile_mode": args.torch_compile_mode,
         "steps_per_env": args.steps_per_env,
         "world_model": "GRU 2x256, B=5, M=32, heads 128 (paper/reference)",
         "dynamics": args.dynamics,

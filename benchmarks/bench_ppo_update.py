@@ -4,8 +4,9 @@
 The algorithm is built as ``rwmu train-policy`` builds it: rsl_rl ``MLPModel`` actor and critic, 128-128-128 ELU,
 Gaussian actions with a scalar std, PPO settings of paper Table S11 (5 epochs x 4 mini-batches). Its rollout storage
 holds one rollout of ``--num-envs`` x ``--steps`` random transitions collected through the algorithm's own
-``act``/``process_env_step``/``compute_returns``; only ``update()`` is timed (median over ``--rounds`` fresh
-algorithms). The report gives
+``act``/``process_env_step``/``compute_returns``; only ``update()`` is timed, after one warm-up update, median over
+``--rounds`` rollouts. With ``--compile`` a second algorithm, its MLPs compiled in place by ``torch.compile``, is
+timed in the same rounds. The report gives
 
 - the update's matrix-product work (forward and backward of every linear layer of actor and critic, every
   mini-batch) and the time it takes at the machine's 4096^3 fp32 GEMM rate: a floor no implementation of the same
@@ -13,7 +14,7 @@ algorithms). The report gives
 - torch.profiler's operators of one more update, by self CPU time.
 
     python benchmarks/bench_ppo_update.py                 # 2 threads, 4096 x 24
-    python benchmarks/bench_ppo_update.py --threads 1 --rounds 5
+    python benchmarks/bench_ppo_update.py --threads 1 --rounds 5 --compile
 """
 
 from __future__ import annotations
@@ -35,11 +36,11 @@ from torch.profiler import ProfilerActivity, profile
 from rwmu.training.policy_config import ActorCriticConfig, PPOConfig
 
 
-def filled_algorithm(num_envs: int, steps: int, obs_dim: int, actions: int) -> PPO:
-    """rsl_rl's PPO with rwmu's default networks and settings, seeded, its storage holding one random rollout."""
+def ppo_algorithm(num_envs: int, steps: int, obs_dim: int, actions: int) -> PPO:
+    """rsl_rl's PPO with rwmu's default networks and settings, seeded."""
     torch.manual_seed(0)
     policy, ppo = ActorCriticConfig(), PPOConfig()
-    obs = TensorDict({"policy": torch.randn(num_envs, obs_dim)}, batch_size=[num_envs])
+    obs = TensorDict({"policy": torch.zeros(num_envs, obs_dim)}, batch_size=[num_envs])
     groups = {"actor": ["policy"], "critic": ["policy"]}
     dist = {"class_name": "rsl_rl.modules.distribution:GaussianDistribution", "init_std": policy.init_noise_std,
             "std_type": "scalar"}  # fmt: skip
@@ -47,15 +48,20 @@ def filled_algorithm(num_envs: int, steps: int, obs_dim: int, actions: int) -> P
                      activation=policy.activation, distribution_cfg=dist)  # fmt: skip
     critic = MLPModel(obs, groups, "critic", 1, hidden_dims=list(policy.critic_hidden_dims), activation=policy.activation)
     storage = RolloutStorage("rl", num_envs, steps, obs, [actions], "cpu")
-    algorithm = PPO(actor, critic, storage, **{f.name: getattr(ppo, f.name) for f in dataclasses.fields(ppo)})
+    return PPO(actor, critic, storage, **{f.name: getattr(ppo, f.name) for f in dataclasses.fields(ppo)})
+
+
+def fill(algorithm: PPO, obs_dim: int) -> None:
+    """One rollout of random transitions through the algorithm's own act/process_env_step/compute_returns."""
+    n = algorithm.storage.num_envs
+    obs = TensorDict({"policy": torch.randn(n, obs_dim)}, batch_size=[n])
     with torch.inference_mode():
-        for _ in range(steps):
+        for _ in range(algorithm.storage.num_transitions_per_env):
             algorithm.act(obs)
-            obs = TensorDict({"policy": torch.randn(num_envs, obs_dim)}, batch_size=[num_envs])
-            dones = (torch.rand(num_envs) < 0.01).float()
-            algorithm.process_env_step(obs, 0.02 * torch.randn(num_envs), dones, {"time_outs": torch.zeros(num_envs)})
+            obs = TensorDict({"policy": torch.randn(n, obs_dim)}, batch_size=[n])
+            dones = (torch.rand(n) < 0.01).float()
+            algorithm.process_env_step(obs, 0.02 * torch.randn(n), dones, {"time_outs": torch.zeros(n)})
         algorithm.compute_returns(obs)
-    return algorithm
 
 
 def update_gemm_flops(algorithm: PPO, samples: int) -> float:
@@ -78,18 +84,31 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=24, help="steps per env per iteration (reference: 24)")
     parser.add_argument("--obs-dim", type=int, default=48, help="policy observation size (anymal_d_flat, go2_flat: 48)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the same update with the actor's and critic's MLPs under torch.compile")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    times = []
-    for _ in range(args.rounds):
-        algorithm = filled_algorithm(args.num_envs, args.steps, args.obs_dim, 12)
-        start = time.perf_counter()
+    variants = {"rsl_rl PPO.update": ppo_algorithm(args.num_envs, args.steps, args.obs_dim, 12)}
+    if args.compile:
+        compiled = ppo_algorithm(args.num_envs, args.steps, args.obs_dim, 12)
+        for model in (compiled.actor, compiled.critic):
+            model.mlp.compile(dynamic=False)  # in place: the state_dict keeps its keys
+        variants["the same, MLPs under torch.compile"] = compiled
+    for algorithm in variants.values():  # warm-up (and compilation), not timed
+        fill(algorithm, args.obs_dim)
         algorithm.update()
-        times.append(time.perf_counter() - start)
-    seconds = statistics.median(times)
-    algorithm = filled_algorithm(args.num_envs, args.steps, args.obs_dim, 12)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(args.rounds):
+        for name, algorithm in variants.items():
+            fill(algorithm, args.obs_dim)
+            start = time.perf_counter()
+            algorithm.update()
+            times[name].append(time.perf_counter() - start)
+    algorithm = variants["rsl_rl PPO.update"]
+    seconds = statistics.median(times["rsl_rl PPO.update"])
     flops = update_gemm_flops(algorithm, args.num_envs * args.steps)
+    fill(algorithm, args.obs_dim)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         algorithm.update()
     top = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[:8]
@@ -99,7 +118,9 @@ def main() -> None:
     print(f"PPO update of one iteration: {args.num_envs} envs x {args.steps} steps, "
           f"{algorithm.num_learning_epochs} epochs x {algorithm.num_mini_batches} mini-batches of {mini_batch}, "
           f"{args.threads} threads")  # fmt: skip
-    print(f"  rsl_rl PPO.update: {seconds:.2f} s (median; {', '.join(f'{t:.2f}' for t in times)})")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"  {name}: {median:.2f} s (median; {', '.join(f'{t:.2f}' for t in values)}), x{seconds / median:.2f}")
     print(f"  matrix products: {flops / 1e9:.0f} GFLOP; at the 4096^3 GEMM rate ({gflops:.0f} GFLOP/s) {floor:.2f} s, "
           f"{floor / seconds:.0%} of the update")  # fmt: skip
     print("  operators of one update (self CPU s): "

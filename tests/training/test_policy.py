@@ -324,3 +324,22 @@ def test_a_non_positive_initial_noise_std_is_refused(untrained_world_model, tmp_
     assert capsys.readouterr().err.strip() == (f"rwmu train-policy: error: --policy.init-noise-std {float(std):g}: "
                                                "the initial action noise std must be > 0 (the paper's is 1.0)")
     assert not list((tmp_path / "run").glob("model_*.pt"))
+
+
+def test_torch_compile_mode_trains_the_same_policy(untrained_world_model, tmp_path, one_thread):
+    """rsl_rl's torch_compile_mode: the compiled actor and critic learn what the eager ones learn (up to rounding),
+    and the checkpoint holds the uncompiled modules' keys, so export and play read it as any other."""
+    wm, data = untrained_world_model
+    base = tiny_config(2, num_envs=16, steps=6)
+    config = dataclasses.replace(base, policy=dataclasses.replace(base.policy, actor_hidden_dims=(16,),
+                                                                  critic_hidden_dims=(16,)))  # fmt: skip
+    assert rsl_rl_train_cfg(config)["torch_compile_mode"] is None
+    eager = train_policy(TASK, wm, data, tmp_path / "eager", config, progress=False)
+    compiled_config = dataclasses.replace(config, torch_compile_mode="default")
+    assert rsl_rl_train_cfg(compiled_config)["torch_compile_mode"] == "default"
+    compiled = train_policy(TASK, wm, data, tmp_path / "compiled", compiled_config, progress=False)
+    expected, got = _weights(tmp_path / "eager" / "model_1.pt"), _weights(tmp_path / "compiled" / "model_1.pt")
+    assert expected.keys() == got.keys()
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], rtol=1e-4, atol=1e-5)
+    assert compiled["imagined_reward"] == pytest.approx(eager["imagined_reward"], rel=1e-3, abs=1e-6)

@@ -81,7 +81,8 @@ def clone_behavior(runner: RwmuRunner, dataset, task, config: PolicyTrainingConf
     generator = torch.Generator(device=config.device).manual_seed(config.seed)
     result: dict = {"pairs": int(observations.shape[0])}
     if settings.init and fit:
-        result.update(fit_actor(runner.alg.actor, observations, actions, settings, generator))
+        # the uncompiled actor (rsl_rl's handle for state_dict and export): the same parameters either way
+        result.update(fit_actor(runner.alg._raw_actor, observations, actions, settings, generator))
     if isinstance(runner.alg, BehaviorRegularizedPPO):
         runner.alg.set_behavior_data(observations, actions, generator)
     return result

@@ -70,6 +70,11 @@ class PolicyTrainingConfig:
     print_networks: bool = field(
         default=False, metadata={"help": "print rsl_rl's observation sets and actor/critic networks at start"}
     )
+    torch_compile_mode: Literal["default", "max-autotune-no-cudagraphs"] | None = field(
+        default=None,  # eager, as rsl_rl; on 2 CPU cores "default" made the PPO update 1.26x faster (docs/performance.md)
+        metadata={"help": "compile the actor and critic with torch.compile in this mode (rsl_rl's torch_compile_mode; "
+                          "the first iteration pays the compilation); None: eager"},
+    )  # fmt: skip
     env: ImaginationConfig = field(default_factory=ImaginationConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     policy: ActorCriticConfig = field(default_factory=ActorCriticConfig)

@@ -64,6 +64,7 @@ def rsl_rl_train_cfg(config: Any) -> dict:
         "obs_groups": {"actor": ["policy"], "critic": ["policy"]},
         "logger": logger,
         "check_for_nan": True,
+        "torch_compile_mode": getattr(config, "torch_compile_mode", None),  # rsl_rl compiles actor and critic
         "algorithm": algorithm,
         "actor": {
             "class_name": "rsl_rl.models:MLPModel",
@@ -217,7 +218,7 @@ class RwmuRunner(OnPolicyRunner):
 
     def non_finite_quantity(self) -> str | None:
         """What of the actor and critic diverged (a NaN/Inf parameter, a non-positive noise std), or None."""
-        for owner, module in (("actor", self.alg.actor), ("critic", self.alg.critic)):
+        for owner, module in (("actor", self.alg._raw_actor), ("critic", self.alg._raw_critic)):
             for name, param in module.named_parameters():
                 if not torch.isfinite(param).all():
                     return f"the {owner}'s parameter {name} is NaN/Inf"
