@@ -16,6 +16,7 @@
 #                    noise, NAMES=medium_noise; docs/results.md section 11),
 #   mopo_fbc_dc256   mopo_fbc_dc with the task's 256-step imagined episodes instead of 48 (mixed data),
 #   mopo_bc_dc256    mopo_bc_dc with 256-step episodes (medium_noise),
+#   mopo_bc_dc256_300it  the same with 300 PPO iterations (medium_noise),
 # every policy scored in MuJoCo on the unpenalised reward (rwmu evaluate, 32 episodes, the 8 built-in schedules) and
 # checked with rwmu check-model; then experiments/mopo_graded_table.py writes the table, the ONNX exports and
 # docs/results/policies.json.
@@ -38,7 +39,7 @@ BC="$BC_CORE --env.episode-length 48"
 FILTER="--behavior.top-fraction 0.1"
 NAMES=${NAMES:-"medium mixed"}
 METHODS=${METHODS:-"bc fbc mopo_bc mopo_fbc mopo mopo_fbc_excess mopo_fbc_300it mopo_fbc_dc mopo_fbc_dc256 mopo_bc_dc \
-mopo_bc_dc256"}
+mopo_bc_dc256 mopo_bc_dc256_300it"}
 want() { [[ " $METHODS " == *" $1 "* ]]; }
 
 sweep() {  # sweep DATASET METHOD FLAGS...: one rwmu sweep into OUT/DATASET/METHOD
@@ -103,6 +104,11 @@ done
 # shellcheck disable=SC2086,SC2046
 want mopo_bc_dc256 && for d in $NAMES; do
   if [ "$d" = medium_noise ]; then sweep "$d" mopo_bc_dc256 --lambdas 0 1 $PPO \
+      --train-args="$BC_CORE $DC --env.episode-length 256" $(behavior_flag "$d"); fi
+done
+# shellcheck disable=SC2086,SC2046
+want mopo_bc_dc256_300it && for d in $NAMES; do
+  if [ "$d" = medium_noise ]; then sweep "$d" mopo_bc_dc256_300it --lambdas 0 1 ${PPO/--iterations 100/--iterations 300} \
       --train-args="$BC_CORE $DC --env.episode-length 256" $(behavior_flag "$d"); fi
 done
 if [ -f "$DATASETS/datasets.json" ]; then python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"; fi

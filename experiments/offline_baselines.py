@@ -59,6 +59,9 @@ MOPO_ROWS = {  # section 6's methods shown beside the baselines -> name in the c
     ("mopo_fbc_dc256", 1.0): "MOPO-PPO lambda = 1, data commands, lr 1e-4, 256 steps (filtered-BC init)",
     ("mopo_bc_dc256", 0.0): "MBPO-PPO, data commands, lr 1e-4, 256 steps (BC init)",
     ("mopo_bc_dc256", 1.0): "MOPO-PPO lambda = 1, data commands, lr 1e-4, 256 steps (BC init)",
+    ("mopo_bc_dc256_300it", 0.0): "MBPO-PPO, data commands, lr 1e-4, 256 steps, 300 PPO iterations (BC init)",
+    ("mopo_bc_dc256_300it", 1.0):
+        "MOPO-PPO lambda = 1, data commands, lr 1e-4, 256 steps, 300 PPO iterations (BC init)",
 }
 DATASET_ORDER = ["medium", "mixed", "medium_noise"]  # experiments/published_datasets.sh's NAMES
 COLUMNS = ("dataset", "method", "seeds", "return_mean", "return_ci95", "normalized_score", "normalized_ci95",
