@@ -1,12 +1,13 @@
 """The PPO update of one iteration on CPU as rwmu runs it (rsl_rl's ``PPO.update``), against its matrix-product floor
 (docs/performance.md, "A PPO iteration").
 
-The algorithm is built as ``rwmu train-policy`` builds it: rsl_rl ``MLPModel`` actor and critic, 128-128-128 ELU,
-Gaussian actions with a scalar std, PPO settings of paper Table S11 (5 epochs x 4 mini-batches). Its rollout storage
+The algorithm is built as ``rwmu train-policy`` builds it, from its rsl_rl train cfg (rsl_rl ``MLPModel`` actor and
+critic, 128-128-128 ELU, Gaussian actions with a scalar std, PPO settings of paper Table S11: 5 epochs x 4
+mini-batches). Its rollout storage
 holds one rollout of ``--num-envs`` x ``--steps`` random transitions collected through the algorithm's own
 ``act``/``process_env_step``/``compute_returns``; only ``update()`` is timed, after one warm-up update, median over
-``--rounds`` rollouts. With ``--compile`` a second algorithm, its MLPs compiled in place by ``torch.compile``, is
-timed in the same rounds. The report gives
+``--rounds`` rollouts. With ``--compile`` a second algorithm, built with ``--torch-compile-mode default`` (rsl_rl
+compiles actor and critic), is timed in the same rounds. The report gives
 
 - the update's matrix-product work (forward and backward of every linear layer of actor and critic, every
   mini-batch) and the time it takes at the machine's 4096^3 fp32 GEMM rate: a floor no implementation of the same
@@ -20,35 +21,32 @@ timed in the same rounds. The report gives
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import contextlib
+import io
 import json
 import statistics
 import time
+from types import SimpleNamespace
 
 import torch
 from bench_world_model import gemm_gflops
 from rsl_rl.algorithms import PPO
-from rsl_rl.models import MLPModel
-from rsl_rl.storage import RolloutStorage
 from tensordict import TensorDict
 from torch.profiler import ProfilerActivity, profile
 
-from rwmu.training.policy_config import ActorCriticConfig, PPOConfig
+from rwmu.training.policy_config import PolicyTrainingConfig
+from rwmu.training.runner import rsl_rl_train_cfg
 
 
-def ppo_algorithm(num_envs: int, steps: int, obs_dim: int, actions: int) -> PPO:
-    """rsl_rl's PPO with rwmu's default networks and settings, seeded."""
+def ppo_algorithm(num_envs: int, steps: int, obs_dim: int, actions: int, compile_mode: str | None = None) -> PPO:
+    """The PPO ``rwmu train-policy`` builds by default (its rsl_rl train cfg, through rsl_rl's own
+    ``construct_algorithm``), seeded; ``compile_mode`` is ``--torch-compile-mode``."""
     torch.manual_seed(0)
-    policy, ppo = ActorCriticConfig(), PPOConfig()
+    cfg = rsl_rl_train_cfg(PolicyTrainingConfig(steps_per_env=steps, torch_compile_mode=compile_mode))
+    cfg["multi_gpu"] = None  # what OnPolicyRunner sets on one device
     obs = TensorDict({"policy": torch.zeros(num_envs, obs_dim)}, batch_size=[num_envs])
-    groups = {"actor": ["policy"], "critic": ["policy"]}
-    dist = {"class_name": "rsl_rl.modules.distribution:GaussianDistribution", "init_std": policy.init_noise_std,
-            "std_type": "scalar"}  # fmt: skip
-    actor = MLPModel(obs, groups, "actor", actions, hidden_dims=list(policy.actor_hidden_dims),
-                     activation=policy.activation, distribution_cfg=dist)  # fmt: skip
-    critic = MLPModel(obs, groups, "critic", 1, hidden_dims=list(policy.critic_hidden_dims), activation=policy.activation)
-    storage = RolloutStorage("rl", num_envs, steps, obs, [actions], "cpu")
-    return PPO(actor, critic, storage, **{f.name: getattr(ppo, f.name) for f in dataclasses.fields(ppo)})
+    with contextlib.redirect_stdout(io.StringIO()):  # rsl_rl prints the networks
+        return PPO.construct_algorithm(obs, SimpleNamespace(num_envs=num_envs, num_actions=actions), cfg, "cpu")
 
 
 def fill(algorithm: PPO, obs_dim: int) -> None:
@@ -91,10 +89,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     variants = {"rsl_rl PPO.update": ppo_algorithm(args.num_envs, args.steps, args.obs_dim, 12)}
     if args.compile:
-        compiled = ppo_algorithm(args.num_envs, args.steps, args.obs_dim, 12)
-        for model in (compiled.actor, compiled.critic):
-            model.mlp.compile(dynamic=False)  # in place: the state_dict keeps its keys
-        variants["the same, MLPs under torch.compile"] = compiled
+        variants["the same, --torch-compile-mode default"] = ppo_algorithm(args.num_envs, args.steps, args.obs_dim, 12,
+                                                                           "default")  # fmt: skip
     for algorithm in variants.values():  # warm-up (and compilation), not timed
         fill(algorithm, args.obs_dim)
         algorithm.update()

@@ -101,14 +101,14 @@ want mopo_fbc_dc256 && sweep mixed mopo_fbc_dc256 --lambdas 0 1 $PPO \
 want mopo_bc_dc && for d in $NAMES; do
   if [[ "$d" == medium* ]]; then sweep "$d" mopo_bc_dc --lambdas 0 1 $PPO --train-args="$BC $DC" $(behavior_flag "$d"); fi
 done
-# shellcheck disable=SC2086,SC2046
-want mopo_bc_dc256 && for d in $NAMES; do
-  if [ "$d" = medium_noise ]; then sweep "$d" mopo_bc_dc256 --lambdas 0 1 $PPO \
-      --train-args="$BC_CORE $DC --env.episode-length 256" $(behavior_flag "$d"); fi
-done
-# shellcheck disable=SC2086,SC2046
-want mopo_bc_dc256_300it && for d in $NAMES; do
-  if [ "$d" = medium_noise ]; then sweep "$d" mopo_bc_dc256_300it --lambdas 0 1 ${PPO/--iterations 100/--iterations 300} \
-      --train-args="$BC_CORE $DC --env.episode-length 256" $(behavior_flag "$d"); fi
-done
+# The same with 256-step episodes on the noisy medium data, for 100 and for 300 PPO iterations.
+DC256="$BC_CORE $DC --env.episode-length 256"
+if [[ " $NAMES " == *" medium_noise "* ]]; then
+  # shellcheck disable=SC2086,SC2046
+  want mopo_bc_dc256 && sweep medium_noise mopo_bc_dc256 --lambdas 0 1 $PPO --train-args="$DC256" \
+      $(behavior_flag medium_noise)
+  # shellcheck disable=SC2086,SC2046
+  want mopo_bc_dc256_300it && sweep medium_noise mopo_bc_dc256_300it --lambdas 0 1 ${PPO/--iterations 100/--iterations 300} \
+      --train-args="$DC256" $(behavior_flag medium_noise)
+fi
 if [ -f "$DATASETS/datasets.json" ]; then python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"; fi

@@ -71,7 +71,7 @@ class PolicyTrainingConfig:
         default=False, metadata={"help": "print rsl_rl's observation sets and actor/critic networks at start"}
     )
     torch_compile_mode: Literal["default", "max-autotune-no-cudagraphs"] | None = field(
-        default=None,  # eager, as rsl_rl; on 2 CPU cores "default" made the PPO update 1.26x faster (docs/performance.md)
+        default=None,  # eager, as rsl_rl; "default" sped the CPU update up 1.1-1.3x (docs/performance.md)
         metadata={"help": "compile the actor and critic with torch.compile in this mode (rsl_rl's torch_compile_mode; "
                           "the first iteration pays the compilation); None: eager"},
     )  # fmt: skip
