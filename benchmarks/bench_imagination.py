@@ -21,6 +21,7 @@ dataset. Uses rwmu's ImaginationEnv and rsl_rl's OnPolicyRunner exactly as train
     python benchmarks/bench_imagination.py --device cuda --num-envs 8192     # GPU, reference scale
     python benchmarks/bench_imagination.py --num-envs 512 --iterations 1     # quick look
     python benchmarks/bench_imagination.py --episode-length 48               # MOPO's short branched rollouts
+    python benchmarks/bench_imagination.py --model-precision bfloat16 --torch-compile-mode default   # fastest on CPU
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def main() -> None:
     parser.add_argument("--torch-compile-mode", default=None, choices=("default", "max-autotune-no-cudagraphs"),
                         help="compile actor and critic (rwmu train-policy --torch-compile-mode); the warm-up "
                              "iteration pays the compilation")  # fmt: skip
+    parser.add_argument("--model-precision", default="float32", choices=("float32", "bfloat16"),
+                        help="train-policy's --env.model-precision (bfloat16: the world model's GEMMs in bfloat16)")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
     if args.threads:
@@ -95,6 +98,7 @@ def main() -> None:
         with torch.no_grad():
             getattr(head, f"bias_{head.num_layers - 1}").sub_(20.0)  # logits << 0: no predicted terminations
     env_cfg = ImaginationConfig(num_envs=args.num_envs, dynamics=args.dynamics, log_window=args.steps_per_env,
+                                model_precision=args.model_precision,
                                 episode_length=args.episode_length)  # fmt: skip
 
     def sync() -> None:
@@ -163,6 +167,7 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "num_envs": args.num_envs,
         "torch_compile_mode": args.torch_compile_mode,
+        "model_precision": args.model_precision,
         "steps_per_env": args.steps_per_env,
         "world_model": "GRU 2x256, B=5, M=32, heads 128 (paper/reference)",
         "dynamics": args.dynamics,

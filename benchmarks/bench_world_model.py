@@ -112,10 +112,10 @@ def time_train(model, loss_fn, batch, device, steps, warmup=1) -> float:
     return (time.perf_counter() - t0) / steps
 
 
-def gemm_gflops(device, size: int = 4096, repeats: int = 3) -> float:
-    """Achievable fp32 matrix-multiply rate: the median of ``repeats`` ``size^3`` GEMMs."""
-    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
-    c = torch.empty(size, size, device=device)
+def gemm_gflops(device, dtype: torch.dtype = torch.float32, size: int = 4096, repeats: int = 3) -> float:
+    """Achievable matrix-multiply rate in ``dtype``: the median of ``repeats`` ``size^3`` GEMMs."""
+    a, b = torch.randn(size, size, device=device, dtype=dtype), torch.randn(size, size, device=device, dtype=dtype)
+    c = torch.empty(size, size, device=device, dtype=dtype)
     torch.mm(a, b, out=c)
     times = []
     for _ in range(repeats):
@@ -189,11 +189,11 @@ def imagination_versions(model: WorldModelEnsemble, reference, envs: int, device
     model.predict(torch.randn(envs, M, S, device=device, generator=g), torch.randn(envs, M, A, device=device, generator=g))
     start = model._hidden.clone()  # (L, 2, n, H): both bases
 
-    def ours(use_fused: bool, aleatoric: bool):
+    def ours(use_fused: bool, aleatoric: bool, dtype: torch.dtype = torch.float32):
         def step():
-            model.fused_inference = use_fused
+            model.fused_inference, model.inference_dtype = use_fused, dtype
             out = model.predict(s, a, member_ids=ids, aleatoric=aleatoric)
-            model.fused_inference = None  # the default again: by device
+            model.fused_inference, model.inference_dtype = None, torch.float32  # the defaults again
             return out.state, out.epistemic, out.contact
 
         return step
@@ -212,6 +212,8 @@ def imagination_versions(model: WorldModelEnsemble, reference, envs: int, device
 
         versions["reference"] = ref_step
     versions.update(unfused=ours(False, True), fused=ours(True, True), imagine=ours(True, False))
+    if device.type == "cpu":
+        versions["imagine_bf16"] = ours(True, False, torch.bfloat16)
 
     def prepare(name: str):
         """``versions[name]``, after restoring the starting hidden state (every version advances its own copy)."""
@@ -224,15 +226,20 @@ def imagination_versions(model: WorldModelEnsemble, reference, envs: int, device
     return prepare, list(versions)
 
 
-def time_imagination_step(model, reference, envs, device, rounds: int, steps: int) -> dict:
-    """Seconds per step of every version (interleaved rounds of ``steps`` steps; medians over rounds)."""
+def time_imagination_step(model, reference, envs, device, rounds: int, steps: int) -> tuple[dict, dict]:
+    """Seconds per step of every version (interleaved rounds of ``steps`` steps; medians over rounds), and the
+    bfloat16 version's largest deviation from the first version relative to each output's scale."""
     prepare, versions = imagination_versions(model, reference, envs, device)
+    deviation = {}
     with torch.no_grad():
         first = None
         for name in versions:  # same outputs from the same starting state
             out = prepare(name)()
             if first is None:
                 first = (name, out)
+            elif name.endswith("bf16"):  # not the same maths: measured, not asserted
+                for ours, theirs, what in zip(out, first[1], ("state", "epistemic", "contact")):
+                    deviation[what] = float((ours - theirs).abs().max() / theirs.abs().max())
             else:
                 for ours, theirs, what in zip(out, first[1], ("state", "epistemic", "contact")):
                     torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4,
@@ -248,7 +255,7 @@ def time_imagination_step(model, reference, envs, device, rounds: int, steps: in
                     step()
                 sync(device)
                 times[name].append((time.perf_counter() - t0) / steps)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return {name: statistics.median(t) for name, t in times.items()}, deviation
 
 
 def main() -> None:
@@ -281,7 +288,12 @@ def main() -> None:
     flops = {"reference": step_flops(config), "unfused": step_flops(config),
              "fused": step_flops(config, auxiliary_members=1),
              "imagine": step_flops(config, aleatoric=False, auxiliary_members=1)}  # fmt: skip
-    results: dict = {"device": str(device), "threads": torch.get_num_threads(), "gemm_gflops": gflops, "train": {},
+    flops["imagine_bf16"] = flops["imagine"]
+    gflops_bf16 = gemm_gflops(device, torch.bfloat16) if device.type == "cpu" else None
+    if gflops_bf16:
+        print(f"GEMM 4096^3 bfloat16: {gflops_bf16:.0f} GFLOP/s", flush=True)
+    results: dict = {"device": str(device), "threads": torch.get_num_threads(), "gemm_gflops": gflops,
+                     "gemm_gflops_bfloat16": gflops_bf16, "train": {},
                      "imagination": {}, "flops_per_env_step": flops}  # fmt: skip
     for batch in args.batch:
         model.train()
@@ -295,16 +307,21 @@ def main() -> None:
               + (f"; reference-style {row['reference_seconds_per_step']:.3f} s/step ({row['speedup']:.1f}x slower)"
                  if args.reference_steps else ""), flush=True)  # fmt: skip
     for envs in args.envs:
-        seconds = time_imagination_step(model, reference, envs, device, args.rounds, args.round_steps)
+        seconds, deviation = time_imagination_step(model, reference, envs, device, args.rounds, args.round_steps)
         base = seconds.get("reference", seconds["unfused"])
         rows = {}
         for name, dt in seconds.items():
             rate = flops[name] * envs / dt / 1e9
+            ceiling = gflops_bf16 if name.endswith("bf16") else gflops  # the GEMM rate of the version's dtype
             rows[name] = {"seconds_per_step": dt, "env_steps_per_second": envs / dt, "mflop_per_env_step":
-                          flops[name] / 1e6, "gflops": rate, "gemm_utilisation": rate / gflops, "speedup": base / dt}
-            print(f"imagine envs {envs:5d} {name:9s}: {dt * 1e3:6.1f} ms/step, {envs / dt:8,.0f} env-steps/s, "
-                  f"{flops[name] / 1e6:.2f} MFLOP/env-step, {rate:5.0f} GFLOP/s ({rate / gflops:.0%} of GEMM), "
+                          flops[name] / 1e6, "gflops": rate, "gemm_utilisation": rate / ceiling, "speedup": base / dt}
+            print(f"imagine envs {envs:5d} {name:12s}: {dt * 1e3:6.1f} ms/step, {envs / dt:8,.0f} env-steps/s, "
+                  f"{flops[name] / 1e6:.2f} MFLOP/env-step, {rate:5.0f} GFLOP/s ({rate / ceiling:.0%} of its GEMM), "
                   f"x{base / dt:.2f}", flush=True)  # fmt: skip
+        if deviation:
+            rows["imagine_bf16"]["max_relative_deviation"] = deviation
+            print(f"imagine envs {envs:5d} imagine_bf16 against {next(iter(seconds))}, largest deviation / largest "
+                  f"value: " + ", ".join(f"{k} {v:.1e}" for k, v in deviation.items()), flush=True)  # fmt: skip
         results["imagination"][envs] = rows
     if args.json:
         write_json_atomic(Path(args.json), results)

@@ -15,8 +15,10 @@
 #   mopo_bc_dc       the same from the BC actor (medium data, and medium_noise: the same behaviour policy with action
 #                    noise, NAMES=medium_noise; docs/results.md section 11),
 #   mopo_fbc_dc256   mopo_fbc_dc with the task's 256-step imagined episodes instead of 48 (mixed data),
-#   mopo_bc_dc256    mopo_bc_dc with 256-step episodes (medium_noise),
-#   mopo_bc_dc256_300it  the same with 300 PPO iterations (medium_noise),
+#   mopo_bc_dc256    mopo_bc_dc with 256-step episodes (medium, medium_noise),
+#   mopo_bc_dc256_300it  the same with 300 PPO iterations (medium, medium_noise),
+#   mopo_bc_dc256_300it_excess  the same with the calibrated penalty, lambda 1 and 5 (medium_noise),
+#   mopo_bc_dc256_300it_bf16  mopo_bc_dc256_300it with the world model's products in bfloat16 (medium_noise),
 # every policy scored in MuJoCo on the unpenalised reward (rwmu evaluate, 32 episodes, the 8 built-in schedules) and
 # checked with rwmu check-model; then experiments/mopo_graded_table.py writes the table, the ONNX exports and
 # docs/results/policies.json.
@@ -39,7 +41,7 @@ BC="$BC_CORE --env.episode-length 48"
 FILTER="--behavior.top-fraction 0.1"
 NAMES=${NAMES:-"medium mixed"}
 METHODS=${METHODS:-"bc fbc mopo_bc mopo_fbc mopo mopo_fbc_excess mopo_fbc_300it mopo_fbc_dc mopo_fbc_dc256 mopo_bc_dc \
-mopo_bc_dc256 mopo_bc_dc256_300it"}
+mopo_bc_dc256 mopo_bc_dc256_300it mopo_bc_dc256_300it_excess mopo_bc_dc256_300it_bf16"}
 want() { [[ " $METHODS " == *" $1 "* ]]; }
 
 sweep() {  # sweep DATASET METHOD FLAGS...: one rwmu sweep into OUT/DATASET/METHOD
@@ -101,14 +103,27 @@ want mopo_fbc_dc256 && sweep mixed mopo_fbc_dc256 --lambdas 0 1 $PPO \
 want mopo_bc_dc && for d in $NAMES; do
   if [[ "$d" == medium* ]]; then sweep "$d" mopo_bc_dc --lambdas 0 1 $PPO --train-args="$BC $DC" $(behavior_flag "$d"); fi
 done
-# The same with 256-step episodes on the noisy medium data, for 100 and for 300 PPO iterations.
+# The same with 256-step episodes on the medium data, for 100 and for 300 PPO iterations, and at 300 iterations with
+# the calibrated penalty (only u above the data's 0.9 quantile is charged; lambda 1 and 5; noisy medium data).
 DC256="$BC_CORE $DC --env.episode-length 256"
+PPO300=${PPO/--iterations 100/--iterations 300}
+for d in $NAMES; do
+  if [[ "$d" == medium* ]]; then
+    # shellcheck disable=SC2086,SC2046
+    want mopo_bc_dc256 && sweep "$d" mopo_bc_dc256 --lambdas 0 1 $PPO --train-args="$DC256" $(behavior_flag "$d")
+    # shellcheck disable=SC2086,SC2046
+    want mopo_bc_dc256_300it && sweep "$d" mopo_bc_dc256_300it --lambdas 0 1 $PPO300 --train-args="$DC256" \
+        $(behavior_flag "$d")
+  fi
+done
 if [[ " $NAMES " == *" medium_noise "* ]]; then
   # shellcheck disable=SC2086,SC2046
-  want mopo_bc_dc256 && sweep medium_noise mopo_bc_dc256 --lambdas 0 1 $PPO --train-args="$DC256" \
-      $(behavior_flag medium_noise)
+  want mopo_bc_dc256_300it_excess && sweep medium_noise mopo_bc_dc256_300it_excess --lambdas 1 5 $PPO300 \
+      --train-args="$DC256 --env.penalty excess" $(behavior_flag medium_noise)
+  # The same recipe with the world model's matrix products in bfloat16 (a speed option, docs/performance.md): does
+  # the policy score as with float32?
   # shellcheck disable=SC2086,SC2046
-  want mopo_bc_dc256_300it && sweep medium_noise mopo_bc_dc256_300it --lambdas 0 1 ${PPO/--iterations 100/--iterations 300} \
-      --train-args="$DC256" $(behavior_flag medium_noise)
+  want mopo_bc_dc256_300it_bf16 && sweep medium_noise mopo_bc_dc256_300it_bf16 --lambdas 0 1 $PPO300 \
+      --train-args="$DC256 --env.model-precision bfloat16" $(behavior_flag medium_noise)
 fi
 if [ -f "$DATASETS/datasets.json" ]; then python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"; fi

@@ -470,3 +470,28 @@ def test_starts_can_keep_the_command_recorded_at_their_dataset_row(dataset):
         make_env(dataset, data_command_ratio=0.5)
     with pytest.raises(RwmuError, match="data_command_ratio"):
         make_env(recorded, data_command_ratio=1.5)
+
+
+@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="needs a CPU with bfloat16 matrix units")
+def test_bfloat16_model_precision_follows_the_float32_rollout(dataset):
+    def rollout(precision):
+        env = make_env(dataset, model=small_model(), model_precision=precision)
+        gen = torch.Generator().manual_seed(0)
+        rewards = []
+        for _ in range(5):
+            _, reward, _, _ = env.step(0.3 * torch.randn(4, 12, generator=gen))
+            rewards.append(reward)
+        return env.model.inference_dtype, env.state.clone(), torch.stack(rewards)
+
+    dtype, state, rewards = rollout("bfloat16")
+    dtype32, state32, rewards32 = rollout("float32")
+    assert (dtype, dtype32) == (torch.bfloat16, torch.float32)
+    assert state.dtype == torch.float32
+    assert not torch.equal(state, state32)
+    torch.testing.assert_close(state, state32, atol=5e-2 * float(state32.abs().max()), rtol=0)
+    torch.testing.assert_close(rewards, rewards32, atol=5e-2 * float(rewards32.abs().max()), rtol=0)
+
+
+def test_bfloat16_model_precision_needs_a_gru_model(dataset):
+    with pytest.raises(RwmuError, match="needs a GRU world model on a CPU"):
+        make_env(dataset, model=small_model("mlp"), model_precision="bfloat16")

@@ -128,3 +128,38 @@ def test_default_inference_is_fused_on_a_cpu_only():
     model.fused_inference = False
     assert not model._fused_for(torch.zeros(1, 1, S))
     assert not WorldModelEnsemble(config(base_type="lstm"))._fused_for(torch.zeros(1, 1, S))
+
+
+@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="needs a CPU with bfloat16 matrix units")
+@pytest.mark.parametrize("mode", ["member", "mean"])
+def test_bfloat16_products_stay_close_to_float32_and_keep_the_state_in_float32(mode):
+    torch.manual_seed(0)
+    model = WorldModelEnsemble(config(extension_dim=2)).eval()
+    g = torch.Generator().manual_seed(1)
+    n = 9
+    s, a = torch.randn(n, M, S, generator=g), torch.randn(n, M, A, generator=g)
+    s1, a1 = torch.randn(n, 1, S, generator=g), torch.randn(n, 1, A, generator=g)
+    ids = torch.randint(0, 3, (n,), generator=g) if mode == "member" else None
+    env_ids = torch.tensor([1, 4, 7])
+    exact, exact_hidden = run(model, True, s, a, s1, a1, ids, env_ids)
+    model.inference_dtype = torch.bfloat16
+    low, low_hidden = run(model, True, s, a, s1, a1, ids, env_ids)
+    assert low_hidden.dtype == torch.float32
+    torch.testing.assert_close(low_hidden, exact_hidden, atol=2e-2, rtol=0)
+    assert not torch.equal(low_hidden, exact_hidden)  # the products did run in bfloat16
+    for f, p in zip(low, exact):
+        for name in ("state", "aleatoric", "epistemic", "extension", "contact", "termination"):
+            x, y = getattr(f, name), getattr(p, name)
+            assert x.dtype == torch.float32, name
+            torch.testing.assert_close(x, y, atol=3e-2 * float(y.abs().max()), rtol=0, msg=name)
+    model.inference_dtype = torch.float32  # back: the packed weights follow the dtype
+    again, again_hidden = run(model, True, s, a, s1, a1, ids, env_ids)
+    torch.testing.assert_close(again_hidden, exact_hidden, atol=0, rtol=0)
+
+
+def test_bfloat16_inference_is_refused_outside_the_fused_step():
+    model = WorldModelEnsemble(config())
+    model.inference_dtype = torch.bfloat16
+    model.fused_inference = False
+    with pytest.raises(ValueError, match="fused GRU step"):
+        model.predict(torch.zeros(1, M, S), torch.zeros(1, M, A))

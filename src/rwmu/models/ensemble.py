@@ -114,6 +114,9 @@ class WorldModelEnsemble(nn.Module):
         # (the same maths); None (default) picks by device: fused on a CPU, where it is 1.5x nn.GRU, and nn.GRU (cuDNN)
         # on a GPU, where the fused step's small kernels are 1.4-1.6x slower (docs/performance.md).
         self.fused_inference: bool | None = None
+        # The dtype of the fused step's matrix products: float32, or bfloat16 (float32 accumulation, float32 recurrent
+        # state and element-wise gate maths; 2.5x the float32 GEMM rate on a CPU with AVX512-BF16, docs/performance.md).
+        self.inference_dtype: torch.dtype = torch.float32
 
     def _make_base(self, in_dim: int) -> nn.Module:
         c = self.config
@@ -256,9 +259,12 @@ class WorldModelEnsemble(nn.Module):
 
     def _fused_for(self, states: torch.Tensor) -> bool:
         """Whether GRU inference on ``states``' device runs the fused step (``fused_inference``, or by device)."""
-        if self._fused_step is None:
-            return False
-        return self.fused_inference if self.fused_inference is not None else states.device.type == "cpu"
+        fused = self._fused_step is not None and (
+            self.fused_inference if self.fused_inference is not None else states.device.type == "cpu")
+        if not fused and self.inference_dtype != torch.float32:
+            raise ValueError(f"inference_dtype {self.inference_dtype} runs in the fused GRU step only (a GRU model on a "
+                             "CPU, or fused_inference=True); use float32 here")
+        return fused
 
     def set_hidden(self, env_ids: torch.Tensor, hidden: Hidden) -> None:
         """In place: environments ``env_ids`` (k,) take the recurrent state ``hidden`` ``(layers, 2, k, H)`` (e.g.

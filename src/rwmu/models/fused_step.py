@@ -38,22 +38,31 @@ class _Workspace:
     def __init__(self) -> None:
         self._buffers: dict[str, torch.Tensor] = {}
 
-    def get(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    def get(self, name: str, shape: tuple[int, ...], like: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        dtype = dtype or like.dtype
         buf = self._buffers.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != like.dtype or buf.device != like.device:
-            buf = torch.empty(shape, dtype=like.dtype, device=like.device)
+        if buf is None or buf.shape != shape or buf.dtype != dtype or buf.device != like.device:
+            buf = torch.empty(shape, dtype=dtype, device=like.device)
             self._buffers[name] = buf
         return buf
 
 
-def _first_layers(mlps: list[StackedMLP]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
-    """Concatenate the first layers of ``mlps`` (all reading the same features) into one GEMM.
+def _first_layers(mlps: list[StackedMLP], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    """Concatenate the first layers of ``mlps`` (all reading the same features) into one GEMM, in ``dtype``.
 
     Returns ``weight`` ``(in, sum_k B * out_k)``, ``bias`` ``(sum_k B * out_k,)`` and each MLP's ``out_k``.
     """
     weights = [m.weight_0.detach().reshape(-1, m.weight_0.shape[-1]) for m in mlps]  # (B * out, in)
     biases = [m.bias_0.detach().reshape(-1) for m in mlps]
-    return torch.cat(weights).t().contiguous(), torch.cat(biases), [m.weight_0.shape[1] for m in mlps]
+    return (torch.cat(weights).t().contiguous().to(dtype), torch.cat(biases).to(dtype),
+            [m.weight_0.shape[1] for m in mlps])  # fmt: skip
+
+
+def _pack_later_layers(mlp: StackedMLP, dtype: torch.dtype) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Layers ``1 ..`` of ``mlp`` for :func:`_later_layers`: ``(bias (B, 1, out), weight^T (B, in, out))`` each, in
+    ``dtype`` (views of the parameters in float32)."""
+    return [(getattr(mlp, f"bias_{i}").detach().unsqueeze(1).to(dtype),
+             getattr(mlp, f"weight_{i}").detach().transpose(1, 2).to(dtype)) for i in range(1, mlp.num_layers)]  # fmt: skip
 
 
 def _split_members(first: torch.Tensor, widths: list[int], members: int) -> list[torch.Tensor]:
@@ -65,14 +74,14 @@ def _split_members(first: torch.Tensor, widths: list[int], members: int) -> list
     return parts
 
 
-def _later_layers(mlp: StackedMLP, h: torch.Tensor) -> torch.Tensor:
-    """Layers ``1 ..`` of ``mlp`` on its ReLU'd first-layer output ``h`` ``(B, n, out_0)``. Returns ``(B, n, out)``."""
-    for i in range(1, mlp.num_layers):
-        if i > 1:
+def _later_layers(layers: list[tuple[torch.Tensor, torch.Tensor]], h: torch.Tensor) -> torch.Tensor:
+    """Layers ``1 ..`` of an MLP (:func:`_pack_later_layers`) on its ReLU'd first-layer output ``h`` ``(B, n, out_0)``.
+    Returns ``(B, n, out)`` in float32."""
+    for i, (b, w) in enumerate(layers):
+        if i:
             h = torch.relu(h)
-        w, b = getattr(mlp, f"weight_{i}"), getattr(mlp, f"bias_{i}")
-        h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
-    return h
+        h = torch.baddbmm(b, h, w)
+    return h.float()
 
 
 class FusedGRUStep:
@@ -90,31 +99,35 @@ class FusedGRUStep:
     # ------------------------------------------------------------------ packing
     def _pack(self) -> None:
         m = self.model
-        key = tuple((p.data_ptr(), p._version) for p in m.parameters())
+        dtype = m.inference_dtype  # of the matrix products: float32, or bfloat16 (module docstring)
+        key = (dtype, *((p.data_ptr(), p._version) for p in m.parameters()))
         if key == self._key:
             return
+        self.dtype = dtype
         gs, ga = m.state_base.memory.rnn, m.auxiliary_base.memory.rnn
         self.num_layers, self.hidden_size = gs.num_layers, gs.hidden_size
         H = self.hidden_size
         with torch.no_grad():
             p = lambda rnn, name: getattr(rnn, name).detach()  # noqa: E731
             # Layer 0: one GEMM for both bases, x (n, in) @ (in, 2 * 3H).
-            self.w_ih0 = torch.cat((p(gs, "weight_ih_l0"), p(ga, "weight_ih_l0"))).t().contiguous()
+            self.w_ih0 = torch.cat((p(gs, "weight_ih_l0"), p(ga, "weight_ih_l0"))).t().contiguous().to(dtype)
             self.w_ih, self.w_hh, self.b_rz, self.b_in, self.b_hn = [], [], [], [], []
             for layer in range(self.num_layers):
                 stack = lambda name: torch.stack((p(gs, f"{name}_l{layer}"), p(ga, f"{name}_l{layer}")))  # noqa: E731
-                self.w_hh.append(stack("weight_hh").transpose(1, 2).contiguous())  # (2, H, 3H)
-                self.w_ih.append(stack("weight_ih").transpose(1, 2).contiguous() if layer else None)
+                self.w_hh.append(stack("weight_hh").transpose(1, 2).contiguous().to(dtype))  # (2, H, 3H)
+                self.w_ih.append(stack("weight_ih").transpose(1, 2).contiguous().to(dtype) if layer else None)
                 b_ih, b_hh = stack("bias_ih"), stack("bias_hh")  # (2, 3H)
                 self.b_rz.append((b_ih[:, : 2 * H] + b_hh[:, : 2 * H]).unsqueeze(1))  # (2, 1, 2H)
                 self.b_in.append(b_ih[:, 2 * H :].unsqueeze(1))  # (2, 1, H)
                 self.b_hn.append(b_hh[:, 2 * H :].unsqueeze(1))
             heads = m.state_heads
-            self.state_full = _first_layers([heads.mean, heads.logstd])
-            self.state_mean_only = _first_layers([heads.mean])
+            self.state_full = _first_layers([heads.mean, heads.logstd], dtype)
+            self.state_mean_only = _first_layers([heads.mean], dtype)
             self.aux_mlps = [(name, getattr(m.auxiliary_heads, name)) for name in ("extension", "contact", "termination")
                              if getattr(m.auxiliary_heads, name) is not None]  # fmt: skip
-            self.aux_first = _first_layers([mlp for _, mlp in self.aux_mlps]) if self.aux_mlps else None
+            self.aux_first = _first_layers([mlp for _, mlp in self.aux_mlps], dtype) if self.aux_mlps else None
+            self.later = {name: _pack_later_layers(mlp, dtype)
+                          for name, mlp in [("mean", heads.mean), ("logstd", heads.logstd), *self.aux_mlps]}  # fmt: skip
         self._key = key
 
     # ------------------------------------------------------------------ the step
@@ -130,26 +143,30 @@ class FusedGRUStep:
             ``(2, n, H)`` the top layer's new hidden state of each base (a view of ``hidden``).
         """
         self._pack()
-        n, steps, H = x.shape[0], x.shape[1], self.hidden_size
+        n, steps, H, low = x.shape[0], x.shape[1], self.hidden_size, self.dtype
         # The repeated one-step call reuses its buffers; a sequence (a reset's warm-up, of any size) gets its own.
         ws = self.workspace if steps == 1 else _Workspace()
         # Layer 0's input projection of both bases for every step at once: (n T, in) @ (in, 2 * 3H).
-        projected = torch.mm(x.reshape(n * steps, -1), self.w_ih0, out=ws.get("gi0", (n * steps, 6 * H), x))
+        projected = torch.mm(x.reshape(n * steps, -1).to(low), self.w_ih0, out=ws.get("gi0", (n * steps, 6 * H), x, low))
         projected = projected.view(n, steps, 2, 3 * H)
-        gh = ws.get("gh", (2, n, 3 * H), x)
+        gh = ws.get("gh", (2, n, 3 * H), x, low)
         rz = ws.get("rz", (2, n, 2 * H), x)
         cand = ws.get("cand", (2, n, H), x)
+        # The GEMMs' float32 inputs: the hidden states themselves, or their copies in the GEMMs' dtype.
+        as_low = (lambda h, name: h) if low == x.dtype else (lambda h, name: ws.get(name, h.shape, x, low).copy_(h))  # noqa: E731
         for t in range(steps):
             gi = projected[:, t].transpose(0, 1)  # (2, n, 3H)
             for layer in range(self.num_layers):
                 h = hidden[layer]
                 if layer:
-                    gi = torch.bmm(hidden[layer - 1], self.w_ih[layer], out=ws.get("gi", (2, n, 3 * H), x))
-                torch.bmm(h, self.w_hh[layer], out=gh)
-                # r, z = sigmoid(W_i{r,z} x + W_h{r,z} h + b); n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+                    gi = torch.bmm(as_low(hidden[layer - 1], "h_below"), self.w_ih[layer], out=ws.get("gi", (2, n, 3 * H), x, low))
+                torch.bmm(as_low(h, "h_low"), self.w_hh[layer], out=gh)
+                # r, z = sigmoid(W_i{r,z} x + W_h{r,z} h + b); n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), all in
+                # float32 (the GEMM outputs read once)
                 torch.add(gi[..., : 2 * H], gh[..., : 2 * H], out=rz).add_(self.b_rz[layer]).sigmoid_()
                 r, z = rz[..., :H], rz[..., H:]
-                hn = gh[..., 2 * H :].add_(self.b_hn[layer]).mul_(r)
+                hn = torch.add(gh[..., 2 * H :], self.b_hn[layer], out=gh[..., 2 * H :] if low == x.dtype else
+                               ws.get("hn", (2, n, H), x)).mul_(r)  # fmt: skip
                 # tanh(x) = 2 sigmoid(2 x) - 1, the same function; torch's CPU sigmoid is 4x faster than its tanh
                 torch.add(gi[..., 2 * H :], hn, out=cand).add_(self.b_in[layer]).mul_(2.0).sigmoid_().mul_(2.0).sub_(1.0)
                 torch.lerp(cand, h, z, out=h)  # h' = (1 - z) * n + z * h
@@ -185,12 +202,13 @@ class FusedGRUStep:
 
         # State heads: one GEMM for the first layers of every member's mean (and log-std) MLP.
         weight, bias, widths = self.state_full if aleatoric else self.state_mean_only
-        first = torch.addmm(bias, top[0], weight, out=ws.get("state_first", (n, weight.shape[1]), state)).relu_()
+        first = torch.addmm(bias, top[0].to(self.dtype), weight,
+                            out=ws.get("state_first", (n, weight.shape[1]), state, self.dtype)).relu_()  # fmt: skip
         parts = _split_members(first, widths, B)
-        means = _later_layers(heads.mean, parts[0]).add_(state)  # (B, n, S), residual on the last state
+        means = _later_layers(self.later["mean"], parts[0]).add_(state)  # (B, n, S), residual on the last state
         std = None
         if aleatoric:
-            raw = _later_layers(heads.logstd, parts[1])
+            raw = _later_layers(self.later["logstd"], parts[1])
             lo, hi = heads.min_logstd, heads.max_logstd
             logstd = hi - F.softplus(hi - raw)
             std = (lo + F.softplus(logstd - lo)).exp_().mean(dim=0).sum(dim=-1)
@@ -210,9 +228,10 @@ class FusedGRUStep:
         if self.aux_first is not None:
             if member_ids is None:
                 weight, bias, widths = self.aux_first
-                first = torch.addmm(bias, top[1], weight, out=ws.get("aux_first", (n, weight.shape[1]), state))
-                for (name, mlp), h in zip(self.aux_mlps, _split_members(first.relu_(), widths, B)):
-                    aux[name] = _later_layers(mlp, h).mean(dim=0)
+                first = torch.addmm(bias, top[1].to(self.dtype), weight,
+                                    out=ws.get("aux_first", (n, weight.shape[1]), state, self.dtype))  # fmt: skip
+                for (name, _), h in zip(self.aux_mlps, _split_members(first.relu_(), widths, B)):
+                    aux[name] = _later_layers(self.later[name], h).mean(dim=0)
             else:
                 aux.update(self._member_auxiliary(top[1], member_ids))
         next_state = mean_of_means if member_ids is None else means[member_ids, rows]
@@ -227,7 +246,7 @@ class FusedGRUStep:
         n, B = features.shape[0], self.model.ensemble_size
         order = torch.argsort(member_ids, stable=True)
         counts = torch.bincount(member_ids, minlength=B).tolist()
-        grouped = features.index_select(0, order)
+        grouped = features.index_select(0, order).to(self.dtype)
         weight, bias, widths = self.aux_first
         outputs = {name: features.new_empty(n, getattr(mlp, f"bias_{mlp.num_layers - 1}").shape[-1])
                    for name, mlp in self.aux_mlps}  # fmt: skip
@@ -242,11 +261,11 @@ class FusedGRUStep:
                 cols = slice(col + b * width, col + (b + 1) * width)  # member b's block of this head's columns
                 col += B * width
                 h = torch.addmm(bias[cols], grouped[rows], weight[:, cols]).relu_()
-                for i in range(1, mlp.num_layers):
-                    if i > 1:
+                for i, (later_bias, later_weight) in enumerate(self.later[name]):
+                    if i:
                         h.relu_()
-                    h = torch.addmm(getattr(mlp, f"bias_{i}")[b], h, getattr(mlp, f"weight_{i}")[b].t())
-                outputs[name][rows] = h
+                    h = torch.addmm(later_bias[b], h, later_weight[b])
+                outputs[name][rows] = h  # float32
         unsorted = {}
         for name, value in outputs.items():
             unsorted[name] = torch.empty_like(value).index_copy_(0, order, value)
