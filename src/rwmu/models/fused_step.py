@@ -19,6 +19,11 @@ environments on their histories (T = M - 1, layer 0's input projection done for 
 - The epistemic reduction is written out (mean, squared deviations, sum) instead of ``var`` over the member
   dimension, which torch reduces slowly across that dimension (about 8 % of the unfused step at 4096 environments).
 
+Optionally (``WorldModelEnsemble.inference_dtype = torch.bfloat16``, ``--env.model-precision bfloat16``) the matrix
+products run in bfloat16: packed weights and GEMM inputs rounded to bfloat16, products accumulated in float32 by
+oneDNN; the recurrent state, the gate non-linearities, the residual state update and every output stay float32. Not
+the same maths: a test bounds the difference, and docs/performance.md measures it on trained models.
+
 Packed weights are rebuilt when any parameter changes (its storage or its in-place version counter), so training
 between calls, ``load_state_dict`` and ``.to(device)`` are all safe.
 """
@@ -147,26 +152,32 @@ class FusedGRUStep:
         # The repeated one-step call reuses its buffers; a sequence (a reset's warm-up, of any size) gets its own.
         ws = self.workspace if steps == 1 else _Workspace()
         # Layer 0's input projection of both bases for every step at once: (n T, in) @ (in, 2 * 3H).
-        projected = torch.mm(x.reshape(n * steps, -1).to(low), self.w_ih0, out=ws.get("gi0", (n * steps, 6 * H), x, low))
+        same = low == x.dtype
+
+        def gemm_input(h: torch.Tensor, name: str) -> torch.Tensor:
+            """A float32 hidden state as a GEMM input: itself, or its copy in the GEMMs' dtype."""
+            return h if same else ws.get(name, h.shape, x, low).copy_(h)
+
+        projected = torch.mm(x.reshape(n * steps, -1).to(low), self.w_ih0,
+                             out=ws.get("gi0", (n * steps, 6 * H), x, low))  # fmt: skip
         projected = projected.view(n, steps, 2, 3 * H)
         gh = ws.get("gh", (2, n, 3 * H), x, low)
         rz = ws.get("rz", (2, n, 2 * H), x)
         cand = ws.get("cand", (2, n, H), x)
-        # The GEMMs' float32 inputs: the hidden states themselves, or their copies in the GEMMs' dtype.
-        as_low = (lambda h, name: h) if low == x.dtype else (lambda h, name: ws.get(name, h.shape, x, low).copy_(h))  # noqa: E731
+        hn_out = gh[..., 2 * H :] if same else ws.get("hn", (2, n, H), x)  # W_hn h + b_hn, in float32
         for t in range(steps):
             gi = projected[:, t].transpose(0, 1)  # (2, n, 3H)
             for layer in range(self.num_layers):
                 h = hidden[layer]
                 if layer:
-                    gi = torch.bmm(as_low(hidden[layer - 1], "h_below"), self.w_ih[layer], out=ws.get("gi", (2, n, 3 * H), x, low))
-                torch.bmm(as_low(h, "h_low"), self.w_hh[layer], out=gh)
-                # r, z = sigmoid(W_i{r,z} x + W_h{r,z} h + b); n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), all in
-                # float32 (the GEMM outputs read once)
+                    gi = torch.bmm(gemm_input(hidden[layer - 1], "h_below"), self.w_ih[layer],
+                                   out=ws.get("gi", (2, n, 3 * H), x, low))  # fmt: skip
+                torch.bmm(gemm_input(h, "h_low"), self.w_hh[layer], out=gh)
+                # r, z = sigmoid(W_i{r,z} x + W_h{r,z} h + b); n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), in
+                # float32 whatever the GEMMs' dtype
                 torch.add(gi[..., : 2 * H], gh[..., : 2 * H], out=rz).add_(self.b_rz[layer]).sigmoid_()
                 r, z = rz[..., :H], rz[..., H:]
-                hn = torch.add(gh[..., 2 * H :], self.b_hn[layer], out=gh[..., 2 * H :] if low == x.dtype else
-                               ws.get("hn", (2, n, H), x)).mul_(r)  # fmt: skip
+                hn = torch.add(gh[..., 2 * H :], self.b_hn[layer], out=hn_out).mul_(r)
                 # tanh(x) = 2 sigmoid(2 x) - 1, the same function; torch's CPU sigmoid is 4x faster than its tanh
                 torch.add(gi[..., 2 * H :], hn, out=cand).add_(self.b_in[layer]).mul_(2.0).sigmoid_().mul_(2.0).sub_(1.0)
                 torch.lerp(cand, h, z, out=h)  # h' = (1 - z) * n + z * h
