@@ -19,6 +19,7 @@
 #   mopo_bc_dc256_300it  the same with 300 PPO iterations (medium, medium_noise),
 #   mopo_bc_dc256_300it_excess  the same with the calibrated penalty, lambda 1 and 5 (medium_noise),
 #   mopo_bc_dc256_300it_bf16  mopo_bc_dc256_300it with the world model's products in bfloat16 (medium_noise),
+#   mopo_bc_dc256_1000it_bf16  the same with 1000 PPO iterations (medium_noise),
 # every policy scored in MuJoCo on the unpenalised reward (rwmu evaluate, 32 episodes, the 8 built-in schedules) and
 # checked with rwmu check-model; then experiments/mopo_graded_table.py writes the table, the ONNX exports and
 # docs/results/policies.json.
@@ -41,7 +42,8 @@ BC="$BC_CORE --env.episode-length 48"
 FILTER="--behavior.top-fraction 0.1"
 NAMES=${NAMES:-"medium mixed"}
 METHODS=${METHODS:-"bc fbc mopo_bc mopo_fbc mopo mopo_fbc_excess mopo_fbc_300it mopo_fbc_dc mopo_fbc_dc256 mopo_bc_dc \
-mopo_bc_dc256 mopo_bc_dc256_300it mopo_bc_dc256_300it_excess mopo_bc_dc256_300it_bf16"}
+mopo_bc_dc256 mopo_bc_dc256_300it mopo_bc_dc256_300it_excess mopo_bc_dc256_300it_bf16 \
+mopo_bc_dc256_1000it_bf16"}
 want() { [[ " $METHODS " == *" $1 "* ]]; }
 
 sweep() {  # sweep DATASET METHOD FLAGS...: one rwmu sweep into OUT/DATASET/METHOD
@@ -125,5 +127,14 @@ if [[ " $NAMES " == *" medium_noise "* ]]; then
   # shellcheck disable=SC2086,SC2046
   want mopo_bc_dc256_300it_bf16 && sweep medium_noise mopo_bc_dc256_300it_bf16 --lambdas 0 1 $PPO300 \
       --train-args="$DC256 --env.model-precision bfloat16" $(behavior_flag medium_noise)
+  # Longer PPO, where a policy could learn to exploit the model's errors: 1000 iterations (bfloat16 imagination),
+  # continuing the 300-iteration runs above when they exist.
+  if want mopo_bc_dc256_1000it_bf16; then
+    [ -d "$OUT/medium_noise/mopo_bc_dc256_1000it_bf16" ] || [ ! -f "$OUT/medium_noise/mopo_bc_dc256_300it_bf16/sweep.json" ] \
+        || cp -r "$OUT/medium_noise/mopo_bc_dc256_300it_bf16" "$OUT/medium_noise/mopo_bc_dc256_1000it_bf16"
+    # shellcheck disable=SC2086,SC2046
+    sweep medium_noise mopo_bc_dc256_1000it_bf16 --lambdas 0 1 ${PPO/--iterations 100/--iterations 1000} \
+        --train-args="$DC256 --env.model-precision bfloat16" $(behavior_flag medium_noise)
+  fi
 fi
 if [ -f "$DATASETS/datasets.json" ]; then python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"; fi

@@ -62,6 +62,11 @@ MOPO_ROWS = {  # section 6's methods shown beside the baselines -> name in the c
     ("mopo_bc_dc256_300it", 0.0): "MBPO-PPO, data commands, lr 1e-4, 256 steps, 300 PPO iterations (BC init)",
     ("mopo_bc_dc256_300it", 1.0):
         "MOPO-PPO lambda = 1, data commands, lr 1e-4, 256 steps, 300 PPO iterations (BC init)",
+    ("mopo_bc_dc256_300it_excess", 1.0): "the same, lambda = 1, excess penalty (u above the data's 0.9 quantile)",
+    ("mopo_bc_dc256_300it_excess", 5.0): "the same, lambda = 5, excess penalty (u above the data's 0.9 quantile)",
+    ("mopo_bc_dc256_300it_bf16", 0.0): "MBPO-PPO, 256 steps, 300 PPO iterations, bfloat16 imagination (BC init)",
+    ("mopo_bc_dc256_300it_bf16", 1.0):
+        "MOPO-PPO lambda = 1, 256 steps, 300 PPO iterations, bfloat16 imagination (BC init)",
 }
 DATASET_ORDER = ["medium", "mixed", "medium_noise"]  # experiments/published_datasets.sh's NAMES
 COLUMNS = ("dataset", "method", "seeds", "return_mean", "return_ci95", "normalized_score", "normalized_ci95",
