@@ -262,8 +262,8 @@ class WorldModelEnsemble(nn.Module):
         fused = self._fused_step is not None and (
             self.fused_inference if self.fused_inference is not None else states.device.type == "cpu")
         if not fused and self.inference_dtype != torch.float32:
-            raise ValueError(f"inference_dtype {self.inference_dtype} runs in the fused GRU step only (a GRU model on a "
-                             "CPU, or fused_inference=True); use float32 here")
+            raise ValueError(f"inference_dtype {self.inference_dtype} runs in the fused GRU step only (a GRU model "
+                             "on a CPU, or fused_inference=True); use float32 here")
         return fused
 
     def set_hidden(self, env_ids: torch.Tensor, hidden: Hidden) -> None:

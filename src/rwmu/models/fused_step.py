@@ -43,7 +43,9 @@ class _Workspace:
     def __init__(self) -> None:
         self._buffers: dict[str, torch.Tensor] = {}
 
-    def get(self, name: str, shape: tuple[int, ...], like: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    def get(self, name: str, shape: tuple[int, ...], like: torch.Tensor,
+            dtype: torch.dtype | None = None) -> torch.Tensor:  # fmt: skip
+        """The buffer ``name`` of ``shape`` on ``like``'s device, in ``dtype`` (default ``like``'s)."""
         dtype = dtype or like.dtype
         buf = self._buffers.get(name)
         if buf is None or buf.shape != shape or buf.dtype != dtype or buf.device != like.device:
@@ -67,7 +69,8 @@ def _pack_later_layers(mlp: StackedMLP, dtype: torch.dtype) -> list[tuple[torch.
     """Layers ``1 ..`` of ``mlp`` for :func:`_later_layers`: ``(bias (B, 1, out), weight^T (B, in, out))`` each, in
     ``dtype`` (views of the parameters in float32)."""
     return [(getattr(mlp, f"bias_{i}").detach().unsqueeze(1).to(dtype),
-             getattr(mlp, f"weight_{i}").detach().transpose(1, 2).to(dtype)) for i in range(1, mlp.num_layers)]  # fmt: skip
+             getattr(mlp, f"weight_{i}").detach().transpose(1, 2).to(dtype))
+            for i in range(1, mlp.num_layers)]  # fmt: skip
 
 
 def _split_members(first: torch.Tensor, widths: list[int], members: int) -> list[torch.Tensor]:
