@@ -28,18 +28,23 @@ def run(model, fused, s, a, s1, a1, ids, env_ids):
     return outs, model._hidden.clone()
 
 
+def inputs(mode: str):
+    """Histories (9, M, ·), one step (9, 1, ·), members (member mode) and the rows of a partial warm-up."""
+    g = torch.Generator().manual_seed(1)
+    n = 9
+    s, a = torch.randn(n, M, S, generator=g), torch.randn(n, M, A, generator=g)
+    s1, a1 = torch.randn(n, 1, S, generator=g), torch.randn(n, 1, A, generator=g)
+    ids = torch.randint(0, 3, (n,), generator=g) if mode == "member" else None
+    return s, a, s1, a1, ids, torch.tensor([1, 4, 7])
+
+
 @pytest.mark.parametrize("kw", [{}, {"rnn_num_layers": 1, "extension_dim": 2, "contact_shape": (8, 4),
                                      "state_logstd_shape": (5,), "termination_dim": 0}])
 @pytest.mark.parametrize("mode", ["member", "mean"])
 def test_fused_inference_equals_nn_gru_and_stacked_heads(kw, mode):
     torch.manual_seed(0)
     model = WorldModelEnsemble(config(**kw)).eval()
-    g = torch.Generator().manual_seed(1)
-    n = 9
-    s, a = torch.randn(n, M, S, generator=g), torch.randn(n, M, A, generator=g)
-    s1, a1 = torch.randn(n, 1, S, generator=g), torch.randn(n, 1, A, generator=g)
-    ids = torch.randint(0, 3, (n,), generator=g) if mode == "member" else None
-    env_ids = torch.tensor([1, 4, 7])
+    s, a, s1, a1, ids, env_ids = inputs(mode)
     fused, fused_hidden = run(model, True, s, a, s1, a1, ids, env_ids)
     plain, plain_hidden = run(model, False, s, a, s1, a1, ids, env_ids)
     torch.testing.assert_close(fused_hidden, plain_hidden, atol=1e-6, rtol=0)
@@ -135,12 +140,7 @@ def test_default_inference_is_fused_on_a_cpu_only():
 def test_bfloat16_products_stay_close_to_float32_and_keep_the_state_in_float32(mode):
     torch.manual_seed(0)
     model = WorldModelEnsemble(config(extension_dim=2)).eval()
-    g = torch.Generator().manual_seed(1)
-    n = 9
-    s, a = torch.randn(n, M, S, generator=g), torch.randn(n, M, A, generator=g)
-    s1, a1 = torch.randn(n, 1, S, generator=g), torch.randn(n, 1, A, generator=g)
-    ids = torch.randint(0, 3, (n,), generator=g) if mode == "member" else None
-    env_ids = torch.tensor([1, 4, 7])
+    s, a, s1, a1, ids, env_ids = inputs(mode)
     exact, exact_hidden = run(model, True, s, a, s1, a1, ids, env_ids)
     model.inference_dtype = torch.bfloat16
     low, low_hidden = run(model, True, s, a, s1, a1, ids, env_ids)
