@@ -22,7 +22,7 @@ import torch
 
 from rwmu.data.loading import load_dataset
 from rwmu.data.windows import gather_windows, window_starts
-from rwmu.evaluation.model_check import ModelCheckConfig, score_windows
+from rwmu.evaluation.model_check import ModelCheckConfig, _pick, score_windows
 from rwmu.models.checkpoint import load_world_model
 from rwmu.models.rollout import open_loop_rollout, relative_error
 from rwmu.tasks import get_task
@@ -47,6 +47,8 @@ def main() -> None:
     model = load_world_model(args.world_model, task=task).eval()
     dataset = load_dataset(str(args.data), task=task)
     results: dict = {"world_model": str(args.world_model), "data": str(args.data), "scores": {}, "drift": {}}
+    dims, M = dataset.dims, model.history_horizon
+    data = model.normalization.normalize_rows(torch.tensor(np.asarray(dataset.data, dtype=np.float32)), dims)
     for horizon in args.horizon:
         config = ModelCheckConfig(horizon=horizon, windows=args.windows)
         for name, dtype in PRECISIONS.items():
@@ -56,11 +58,8 @@ def main() -> None:
             print(f"{name:8s} horizon {horizon:3d}: one-step error {score['one_step_rel_error']:.4f}, open-loop "
                   f"error {score['open_loop_rel_error']:.4f}, u p50 {score['u']['p50']:.4f} p90 {score['u']['p90']:.4f}, "
                   f"feet contacts {score['contacts']['feet_accuracy']:.4f}", flush=True)  # fmt: skip
-        # The two precisions' open-loop states on the same windows.
-        dims, M = dataset.dims, model.history_horizon
-        data = model.normalization.normalize_rows(torch.tensor(np.asarray(dataset.data, dtype=np.float32)), dims)
-        starts = window_starts(dataset, M + horizon)
-        starts = np.sort(np.random.default_rng(0).choice(starts, size=min(args.windows, starts.size), replace=False))
+        # The two precisions' open-loop states on the windows score_windows drew.
+        starts = _pick(window_starts(dataset, M + horizon), config.windows, config.seed)
         rows = gather_windows(data, torch.as_tensor(starts), M + horizon)
         rolls = {}
         for name, dtype in PRECISIONS.items():

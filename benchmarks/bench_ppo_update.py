@@ -83,7 +83,8 @@ def main() -> None:
     parser.add_argument("--obs-dim", type=int, default=48, help="policy observation size (anymal_d_flat, go2_flat: 48)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--compile", action="store_true",
-                        help="also time the same update with the actor's and critic's MLPs under torch.compile")
+                        help="also time an algorithm built with --torch-compile-mode default (rsl_rl compiles actor "
+                             "and critic)")  # fmt: skip
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
