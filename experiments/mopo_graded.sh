@@ -20,6 +20,9 @@
 #   mopo_bc_dc256_300it_excess  the same with the calibrated penalty, lambda 1 and 5 (medium_noise),
 #   mopo_bc_dc256_300it_bf16  mopo_bc_dc256_300it with the world model's products in bfloat16 (medium_noise),
 #   mopo_bc_dc256_1000it_bf16  the same with 1000 PPO iterations (medium_noise),
+#   mopo_bc_dc256_300it_noreg_bf16  mopo_bc_dc256_300it_bf16 without the behaviour-cloning regulariser (the cloned
+#                    actor is only the start): does the uncertainty penalty keep PPO on the data when nothing else
+#                    does? (medium_noise; docs/results.md section 11.3),
 # every policy scored in MuJoCo on the unpenalised reward (rwmu evaluate, 32 episodes, the 8 built-in schedules) and
 # checked with rwmu check-model; then experiments/mopo_graded_table.py writes the table, the ONNX exports and
 # docs/results/policies.json.
@@ -43,7 +46,7 @@ FILTER="--behavior.top-fraction 0.1"
 NAMES=${NAMES:-"medium mixed"}
 METHODS=${METHODS:-"bc fbc mopo_bc mopo_fbc mopo mopo_fbc_excess mopo_fbc_300it mopo_fbc_dc mopo_fbc_dc256 mopo_bc_dc \
 mopo_bc_dc256 mopo_bc_dc256_300it mopo_bc_dc256_300it_excess mopo_bc_dc256_300it_bf16 \
-mopo_bc_dc256_1000it_bf16"}
+mopo_bc_dc256_1000it_bf16 mopo_bc_dc256_300it_noreg_bf16"}
 want() { [[ " $METHODS " == *" $1 "* ]]; }
 
 sweep() {  # sweep DATASET METHOD FLAGS...: one rwmu sweep into OUT/DATASET/METHOD
@@ -136,5 +139,10 @@ if [[ " $NAMES " == *" medium_noise "* ]]; then
     sweep medium_noise mopo_bc_dc256_1000it_bf16 --lambdas 0 1 ${PPO/--iterations 100/--iterations 1000} \
         --train-args="$DC256 --env.model-precision bfloat16" $(behavior_flag medium_noise)
   fi
+  # The same 300-iteration recipe without the regulariser (no --behavior.regularizer-steps): only the cloned start
+  # and the penalty tie the policy to the data.
+  # shellcheck disable=SC2086,SC2046
+  want mopo_bc_dc256_300it_noreg_bf16 && sweep medium_noise mopo_bc_dc256_300it_noreg_bf16 --lambdas 0 1 $PPO300 \
+      --train-args="${DC256/--behavior.regularizer-steps 5 /} --env.model-precision bfloat16" $(behavior_flag medium_noise)
 fi
 if [ -f "$DATASETS/datasets.json" ]; then python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"; fi
