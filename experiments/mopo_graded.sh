@@ -23,6 +23,8 @@
 #   mopo_bc_dc256_300it_noreg_bf16  mopo_bc_dc256_300it_bf16 without the behaviour-cloning regulariser (the cloned
 #                    actor is only the start): does the uncertainty penalty keep PPO on the data when nothing else
 #                    does? (medium_noise; docs/results.md section 11.3),
+#   mopo_bc_dc256_1000it_reg300_bf16  mopo_bc_dc256_1000it_bf16 with the regulariser in the first 300 PPO iterations
+#                    only: once it is released, does the penalty keep the policy on the data? (medium_noise; 11.4),
 # every policy scored in MuJoCo on the unpenalised reward (rwmu evaluate, 32 episodes, the 8 built-in schedules) and
 # checked with rwmu check-model; then experiments/mopo_graded_table.py writes the table, the ONNX exports and
 # docs/results/policies.json.
@@ -46,7 +48,7 @@ FILTER="--behavior.top-fraction 0.1"
 NAMES=${NAMES:-"medium mixed"}
 METHODS=${METHODS:-"bc fbc mopo_bc mopo_fbc mopo mopo_fbc_excess mopo_fbc_300it mopo_fbc_dc mopo_fbc_dc256 mopo_bc_dc \
 mopo_bc_dc256 mopo_bc_dc256_300it mopo_bc_dc256_300it_excess mopo_bc_dc256_300it_bf16 \
-mopo_bc_dc256_1000it_bf16 mopo_bc_dc256_300it_noreg_bf16"}
+mopo_bc_dc256_1000it_bf16 mopo_bc_dc256_300it_noreg_bf16 mopo_bc_dc256_1000it_reg300_bf16"}
 want() { [[ " $METHODS " == *" $1 "* ]]; }
 
 sweep() {  # sweep DATASET METHOD FLAGS...: one rwmu sweep into OUT/DATASET/METHOD
@@ -144,5 +146,16 @@ if [[ " $NAMES " == *" medium_noise "* ]]; then
   # shellcheck disable=SC2086,SC2046
   want mopo_bc_dc256_300it_noreg_bf16 && sweep medium_noise mopo_bc_dc256_300it_noreg_bf16 --lambdas 0 1 $PPO300 \
       --train-args="${DC256/--behavior.regularizer-steps 5 /} --env.model-precision bfloat16" $(behavior_flag medium_noise)
+  # 1000 iterations with the regulariser released after 300 (continuing the 300-iteration runs above when they exist:
+  # their first 300 iterations are this recipe's).
+  if want mopo_bc_dc256_1000it_reg300_bf16; then
+    [ -d "$OUT/medium_noise/mopo_bc_dc256_1000it_reg300_bf16" ] \
+        || [ ! -f "$OUT/medium_noise/mopo_bc_dc256_300it_bf16/sweep.json" ] \
+        || cp -r "$OUT/medium_noise/mopo_bc_dc256_300it_bf16" "$OUT/medium_noise/mopo_bc_dc256_1000it_reg300_bf16"
+    # shellcheck disable=SC2086,SC2046
+    sweep medium_noise mopo_bc_dc256_1000it_reg300_bf16 --lambdas 0 1 ${PPO/--iterations 100/--iterations 1000} \
+        --train-args="$DC256 --behavior.regularizer-iterations 300 --env.model-precision bfloat16" \
+        $(behavior_flag medium_noise)
+  fi
 fi
 if [ -f "$DATASETS/datasets.json" ]; then python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"; fi

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from rwmu.data.dataset import COMMAND_CONTEXT_NAMES, TrajectoryDataset
 from rwmu.data.native_format import save_dataset
@@ -154,3 +155,14 @@ def test_a_resumed_regularised_run_equals_the_uninterrupted_one(tmp_path, one_th
     _run(tmp_path / "resumed", behavior, iterations=4, resume=True)
     expected, got = _actor(tmp_path / "whole/run/model_3.pt"), _actor(tmp_path / "resumed/run/model_3.pt")
     assert all(torch.equal(expected[name], got[name]) for name in expected)
+
+
+def test_regulariser_stops_after_its_iterations(tmp_path, one_thread):
+    behavior = BehaviorCloningConfig(init=True, init_steps=5, batch_size=32, regularizer_steps=2, critic_warmup=1,
+                                     regularizer_iterations=3)  # fmt: skip
+    _run(tmp_path, behavior, iterations=5)
+    logged = EventAccumulator(str(tmp_path / "run")).Reload()
+    steps = [event.step for event in logged.Scalars("Loss/behavior")]
+    assert steps == [1, 2]  # update 0 is the critic warm-up, updates 3 and 4 come after the regulariser's three
+    with pytest.raises(RwmuError, match="regularizer-iterations"):
+        BehaviorCloningConfig(regularizer_iterations=-1).validate()

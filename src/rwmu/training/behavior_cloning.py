@@ -13,6 +13,8 @@ Offline model-based RL fails most often by drifting to states the world model ne
   PPO's own optimizer and learning rate: an auxiliary phase in the manner of phasic policy gradient (Cobbe et al.
   2021) that pulls the actor back to the data's actions on the data's states. ``critic_warmup`` freezes the actor for
   the first iterations so that PPO's first advantages come from a trained critic, not a random one.
+  ``regularizer_iterations`` ends the regulariser after that many PPO updates: the rest of the run is plain PPO, where
+  only the uncertainty penalty ties the policy to the data (docs/results.md section 11.4 measures it).
 
 Filtered behaviour cloning (``top_fraction`` < 1): only the episodes with the highest true returns (the task's
 reward recomputed from the data, :mod:`rwmu.tasks.dataset_rewards`) are cloned, as "%BC" does (Chen et al. 2021);
@@ -84,6 +86,11 @@ class BehaviorCloningConfig:
     regularizer_coef: float = dataclasses.field(
         default=1.0, metadata={"help": "weight of the regulariser's MSE loss"}
     )
+    regularizer_iterations: int | None = dataclasses.field(
+        default=None,  # the whole run, as every recipe of docs/results.md sections 6-11.2
+        metadata={"help": "regularise only in the first N PPO updates (critic warm-up included, counted from the "
+                          "run's start across resumes); none = in every update"},
+    )  # fmt: skip
     critic_warmup: int = dataclasses.field(
         default=0, metadata={"help": "first PPO iterations that train only the critic (the actor is frozen)"}
     )
@@ -105,13 +112,17 @@ class BehaviorCloningConfig:
             raise RwmuError(f"--behavior.min-action-std must be > 0, got {self.min_action_std}")
         if self.regularizer_steps < 0 or self.critic_warmup < 0:
             raise RwmuError("--behavior.regularizer-steps and --behavior.critic-warmup must be >= 0")
+        if self.regularizer_iterations is not None and self.regularizer_iterations < 0:
+            raise RwmuError(f"--behavior.regularizer-iterations must be >= 0 or None, got "
+                            f"{self.regularizer_iterations}")
         if not self.regularizer_coef >= 0:
             raise RwmuError(f"--behavior.regularizer-coef must be >= 0, got {self.regularizer_coef}")
 
     def algorithm_kwargs(self) -> dict[str, Any]:
         """The keyword arguments :class:`BehaviorRegularizedPPO` takes from this config."""
         return {"regularizer_steps": self.regularizer_steps, "regularizer_coef": self.regularizer_coef,
-                "regularizer_batch_size": self.batch_size, "critic_warmup": self.critic_warmup}  # fmt: skip
+                "regularizer_batch_size": self.batch_size, "critic_warmup": self.critic_warmup,
+                "regularizer_iterations": self.regularizer_iterations}  # fmt: skip
 
 
 def behavior_pairs(dataset: TrajectoryDataset, task: Task, source: str = "--data",
@@ -206,15 +217,18 @@ class BehaviorRegularizedPPO(PPO):
         regularizer_coef: weight of the MSE.
         regularizer_batch_size: pairs per step.
         critic_warmup: updates (from the run's start, resumes included) in which only the critic learns.
+        regularizer_iterations: updates (counted as ``critic_warmup``) after which the regulariser stops; None = never.
     """
 
     def __init__(self, *args: Any, regularizer_steps: int = 0, regularizer_coef: float = 1.0,
-                 regularizer_batch_size: int = 4096, critic_warmup: int = 0, **kwargs: Any) -> None:  # fmt: skip
+                 regularizer_batch_size: int = 4096, critic_warmup: int = 0, regularizer_iterations: int | None = None,
+                 **kwargs: Any) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
         self.regularizer_steps = int(regularizer_steps)
         self.regularizer_coef = float(regularizer_coef)
         self.regularizer_batch_size = int(regularizer_batch_size)
         self.critic_warmup = int(critic_warmup)
+        self.regularizer_iterations = None if regularizer_iterations is None else int(regularizer_iterations)
         self.updates_done = 0
         self._pairs: tuple[torch.Tensor, torch.Tensor] | None = None
         self._generator: torch.Generator | None = None
@@ -237,10 +251,13 @@ class BehaviorRegularizedPPO(PPO):
             if warming:
                 self.schedule = schedule
                 self._raw_actor.requires_grad_(True)
-        if self._pairs is not None and self.regularizer_steps > 0 and not warming:
+        if self._pairs is not None and self.regularizer_steps > 0 and not warming and self._regularizing():
             losses["behavior"] = self._regularize()
         self.updates_done += 1
         return losses
+
+    def _regularizing(self) -> bool:
+        return self.regularizer_iterations is None or self.updates_done < self.regularizer_iterations
 
     def _regularize(self) -> float:
         observations, actions = self._pairs  # type: ignore[misc]
