@@ -25,6 +25,8 @@
 #                    does? (medium_noise; docs/results.md section 11.3),
 #   mopo_bc_dc256_1000it_reg300_bf16  mopo_bc_dc256_1000it_bf16 with the regulariser in the first 300 PPO iterations
 #                    only: once it is released, does the penalty keep the policy on the data? (medium_noise; 11.4),
+#   mopo_bc_dc256_300it_noreg_halt_bf16  mopo_bc_dc256_300it_noreg_bf16 with MOReL-style halting: an imagined episode
+#                    ends where u passes the 0.99 quantile of u on held-out data (medium_noise; 11.5),
 # every policy scored in MuJoCo on the unpenalised reward (rwmu evaluate, 32 episodes, the 8 built-in schedules) and
 # checked with rwmu check-model; then experiments/mopo_graded_table.py writes the table, the ONNX exports and
 # docs/results/policies.json.
@@ -48,7 +50,8 @@ FILTER="--behavior.top-fraction 0.1"
 NAMES=${NAMES:-"medium mixed"}
 METHODS=${METHODS:-"bc fbc mopo_bc mopo_fbc mopo mopo_fbc_excess mopo_fbc_300it mopo_fbc_dc mopo_fbc_dc256 mopo_bc_dc \
 mopo_bc_dc256 mopo_bc_dc256_300it mopo_bc_dc256_300it_excess mopo_bc_dc256_300it_bf16 \
-mopo_bc_dc256_1000it_bf16 mopo_bc_dc256_300it_noreg_bf16 mopo_bc_dc256_1000it_reg300_bf16"}
+mopo_bc_dc256_1000it_bf16 mopo_bc_dc256_300it_noreg_bf16 mopo_bc_dc256_1000it_reg300_bf16 \
+mopo_bc_dc256_300it_noreg_halt_bf16"}
 want() { [[ " $METHODS " == *" $1 "* ]]; }
 
 sweep() {  # sweep DATASET METHOD FLAGS...: one rwmu sweep into OUT/DATASET/METHOD
@@ -157,5 +160,10 @@ if [[ " $NAMES " == *" medium_noise "* ]]; then
         --train-args="$DC256 --behavior.regularizer-iterations 300 --env.model-precision bfloat16" \
         $(behavior_flag medium_noise)
   fi
+  # No regulariser, and halting where u leaves the data's range (--env.halt-quantile 0.99).
+  # shellcheck disable=SC2086,SC2046
+  want mopo_bc_dc256_300it_noreg_halt_bf16 && sweep medium_noise mopo_bc_dc256_300it_noreg_halt_bf16 --lambdas 0 1 \
+      $PPO300 --train-args="${DC256/--behavior.regularizer-steps 5 /} --env.model-precision bfloat16 --env.halt-quantile 0.99" \
+      $(behavior_flag medium_noise)
 fi
 if [ -f "$DATASETS/datasets.json" ]; then python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"; fi
