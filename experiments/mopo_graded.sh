@@ -163,7 +163,8 @@ if [[ " $NAMES " == *" medium_noise "* ]]; then
   # No regulariser, and halting where u leaves the data's range (--env.halt-quantile 0.99).
   # shellcheck disable=SC2086,SC2046
   want mopo_bc_dc256_300it_noreg_halt_bf16 && sweep medium_noise mopo_bc_dc256_300it_noreg_halt_bf16 --lambdas 0 1 \
-      $PPO300 --train-args="${DC256/--behavior.regularizer-steps 5 /} --env.model-precision bfloat16 --env.halt-quantile 0.99" \
+      $PPO300 \
+      --train-args="${DC256/--behavior.regularizer-steps 5 /} --env.model-precision bfloat16 --env.halt-quantile 0.99" \
       $(behavior_flag medium_noise)
 fi
 if [ -f "$DATASETS/datasets.json" ]; then python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"; fi

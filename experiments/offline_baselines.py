@@ -81,7 +81,8 @@ MOPO_ROWS = {  # section 6's methods shown beside the baselines -> name in the c
     ("mopo_bc_dc256_300it_noreg_halt_bf16", 0.0):
         "MBPO-PPO, 256 steps, 300 PPO iterations, bfloat16, no BC regulariser, halting at u > q0.99 (BC init)",
     ("mopo_bc_dc256_300it_noreg_halt_bf16", 1.0):
-        "MOPO-PPO lambda = 1, 256 steps, 300 PPO iterations, bfloat16, no BC regulariser, halting at u > q0.99 (BC init)",
+        "MOPO-PPO lambda = 1, 256 steps, 300 PPO iterations, bfloat16, no BC regulariser, halting at u > q0.99 "
+        "(BC init)",
 }
 DATASET_ORDER = ["medium", "mixed", "medium_noise"]  # experiments/published_datasets.sh's NAMES
 COLUMNS = ("dataset", "method", "seeds", "return_mean", "return_ci95", "normalized_score", "normalized_ci95",
