@@ -22,7 +22,7 @@ import torch
 
 from rwmu.data.loading import load_dataset
 from rwmu.data.windows import gather_windows, window_starts
-from rwmu.evaluation.model_check import ModelCheckConfig, _pick, score_windows
+from rwmu.evaluation.model_check import ModelCheckConfig, pick_windows, score_windows
 from rwmu.models.checkpoint import load_world_model
 from rwmu.models.rollout import open_loop_rollout, relative_error
 from rwmu.tasks import get_task
@@ -59,7 +59,7 @@ def main() -> None:
                   f"error {score['open_loop_rel_error']:.4f}, u p50 {score['u']['p50']:.4f} p90 {score['u']['p90']:.4f}, "
                   f"feet contacts {score['contacts']['feet_accuracy']:.4f}", flush=True)  # fmt: skip
         # The two precisions' open-loop states on the windows score_windows drew.
-        starts = _pick(window_starts(dataset, M + horizon), config.windows, config.seed)
+        starts = pick_windows(window_starts(dataset, M + horizon), config.windows, config.seed)
         rows = gather_windows(data, torch.as_tensor(starts), M + horizon)
         rolls = {}
         for name, dtype in PRECISIONS.items():

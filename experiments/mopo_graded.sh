@@ -53,6 +53,10 @@ mopo_bc_dc256 mopo_bc_dc256_300it mopo_bc_dc256_300it_excess mopo_bc_dc256_300it
 mopo_bc_dc256_1000it_bf16 mopo_bc_dc256_300it_noreg_bf16 mopo_bc_dc256_1000it_reg300_bf16 \
 mopo_bc_dc256_300it_noreg_halt_bf16"}
 want() { [[ " $METHODS " == *" $1 "* ]]; }
+start_from() {  # start_from DATASET DONE NEW: a new sweep NEW continues the finished sweep DONE (rwmu sweep extends
+  # its runs to the new --iterations) unless NEW exists already
+  [ -d "$OUT/$1/$3" ] || [ ! -f "$OUT/$1/$2/sweep.json" ] || cp -r "$OUT/$1/$2" "$OUT/$1/$3"
+}
 
 sweep() {  # sweep DATASET METHOD FLAGS...: one rwmu sweep into OUT/DATASET/METHOD
   local d=$1 method=$2
@@ -138,8 +142,7 @@ if [[ " $NAMES " == *" medium_noise "* ]]; then
   # Longer PPO, where a policy could learn to exploit the model's errors: 1000 iterations (bfloat16 imagination),
   # continuing the 300-iteration runs above when they exist.
   if want mopo_bc_dc256_1000it_bf16; then
-    [ -d "$OUT/medium_noise/mopo_bc_dc256_1000it_bf16" ] || [ ! -f "$OUT/medium_noise/mopo_bc_dc256_300it_bf16/sweep.json" ] \
-        || cp -r "$OUT/medium_noise/mopo_bc_dc256_300it_bf16" "$OUT/medium_noise/mopo_bc_dc256_1000it_bf16"
+    start_from medium_noise mopo_bc_dc256_300it_bf16 mopo_bc_dc256_1000it_bf16
     # shellcheck disable=SC2086,SC2046
     sweep medium_noise mopo_bc_dc256_1000it_bf16 --lambdas 0 1 ${PPO/--iterations 100/--iterations 1000} \
         --train-args="$DC256 --env.model-precision bfloat16" $(behavior_flag medium_noise)
@@ -152,9 +155,7 @@ if [[ " $NAMES " == *" medium_noise "* ]]; then
   # 1000 iterations with the regulariser released after 300 (continuing the 300-iteration runs above when they exist:
   # their first 300 iterations are this recipe's).
   if want mopo_bc_dc256_1000it_reg300_bf16; then
-    [ -d "$OUT/medium_noise/mopo_bc_dc256_1000it_reg300_bf16" ] \
-        || [ ! -f "$OUT/medium_noise/mopo_bc_dc256_300it_bf16/sweep.json" ] \
-        || cp -r "$OUT/medium_noise/mopo_bc_dc256_300it_bf16" "$OUT/medium_noise/mopo_bc_dc256_1000it_reg300_bf16"
+    start_from medium_noise mopo_bc_dc256_300it_bf16 mopo_bc_dc256_1000it_reg300_bf16
     # shellcheck disable=SC2086,SC2046
     sweep medium_noise mopo_bc_dc256_1000it_reg300_bf16 --lambdas 0 1 ${PPO/--iterations 100/--iterations 1000} \
         --train-args="$DC256 --behavior.regularizer-iterations 300 --env.model-precision bfloat16" \

@@ -50,7 +50,9 @@ class ModelCheckConfig:
     """most windows scored per source (policy, data)"""
 
 
-def _pick(starts: np.ndarray, count: int, seed: int) -> np.ndarray:
+def pick_windows(starts: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """At most ``count`` of the window ``starts`` (N,), drawn without replacement with ``seed`` and sorted: the
+    windows :func:`score_windows` scores."""
     if starts.size <= count:
         return starts
     return np.sort(np.random.default_rng(seed).choice(starts, size=count, replace=False))
@@ -77,7 +79,7 @@ def score_windows(model, ds: TrajectoryDataset, task: Task, config: ModelCheckCo
     out: dict[str, Any] = {"rows": ds.num_rows, "episodes": ds.num_episodes, "falls": ds.num_terminations}
 
     # One step: windows of M + 1 rows (the last row may be a fall).
-    starts = _pick(window_starts(ds, M + 1), config.windows, config.seed)
+    starts = pick_windows(window_starts(ds, M + 1), config.windows, config.seed)
     if starts.size == 0:  # every episode ended within the model's history: nothing to replay, and that is the finding
         lengths = ds.trajectory_lengths
         out.update(windows=0, one_step_rel_error=None, u=None, falls_head=None, falls_rule=None, contacts=None,
@@ -119,7 +121,7 @@ def score_windows(model, ds: TrajectoryDataset, task: Task, config: ModelCheckCo
         }  # fmt: skip
 
     # Open loop: windows of M + horizon rows without a fall before their last row.
-    long_starts = _pick(window_starts(ds, M + config.horizon), config.windows, config.seed)
+    long_starts = pick_windows(window_starts(ds, M + config.horizon), config.windows, config.seed)
     if long_starts.size:
         rows = gather_windows(data, torch.as_tensor(long_starts), M + config.horizon)
         roll = open_loop_rollout(model, rows[..., dims.state_slice], rows[..., dims.action_slice], config.horizon)
