@@ -27,6 +27,7 @@
 #                    only: once it is released, does the penalty keep the policy on the data? (medium_noise; 11.4),
 #   mopo_bc_dc256_300it_noreg_halt_bf16  mopo_bc_dc256_300it_noreg_bf16 with MOReL-style halting: an imagined episode
 #                    ends where u passes the 0.99 quantile of u on held-out data (medium_noise; 11.5),
+#   mopo_bc_dc256_1000it_noreg_halt_bf16  the same with 1000 PPO iterations, continuing it (medium_noise; 11.6),
 # every policy scored in MuJoCo on the unpenalised reward (rwmu evaluate, 32 episodes, the 8 built-in schedules) and
 # checked with rwmu check-model; then experiments/mopo_graded_table.py writes the table, the ONNX exports and
 # docs/results/policies.json.
@@ -51,7 +52,7 @@ NAMES=${NAMES:-"medium mixed"}
 METHODS=${METHODS:-"bc fbc mopo_bc mopo_fbc mopo mopo_fbc_excess mopo_fbc_300it mopo_fbc_dc mopo_fbc_dc256 mopo_bc_dc \
 mopo_bc_dc256 mopo_bc_dc256_300it mopo_bc_dc256_300it_excess mopo_bc_dc256_300it_bf16 \
 mopo_bc_dc256_1000it_bf16 mopo_bc_dc256_300it_noreg_bf16 mopo_bc_dc256_1000it_reg300_bf16 \
-mopo_bc_dc256_300it_noreg_halt_bf16"}
+mopo_bc_dc256_300it_noreg_halt_bf16 mopo_bc_dc256_1000it_noreg_halt_bf16"}
 want() { [[ " $METHODS " == *" $1 "* ]]; }
 start_from() {  # start_from DATASET DONE NEW: a new sweep NEW continues the finished sweep DONE (rwmu sweep extends
   # its runs to the new --iterations) unless NEW exists already
@@ -131,6 +132,11 @@ for d in $NAMES; do
   fi
 done
 if [[ " $NAMES " == *" medium_noise "* ]]; then
+  # The data's own policy: the behaviour policy with the action noise that recorded medium_noise (the sweeps score it
+  # without the noise).
+  [ -f "$OUT/medium_noise/behavior_with_noise.json" ] || rwmu evaluate \
+      --policy docs/results/policies/behavior/model_550 --action-noise 0.4 --episodes 32 --no-progress \
+      --json "$OUT/medium_noise/behavior_with_noise.json" > /dev/null
   # shellcheck disable=SC2086,SC2046
   want mopo_bc_dc256_300it_excess && sweep medium_noise mopo_bc_dc256_300it_excess --lambdas 1 5 $PPO300 \
       --train-args="$DC256 --env.penalty excess" $(behavior_flag medium_noise)
@@ -167,5 +173,14 @@ if [[ " $NAMES " == *" medium_noise "* ]]; then
       $PPO300 \
       --train-args="${DC256/--behavior.regularizer-steps 5 /} --env.model-precision bfloat16 --env.halt-quantile 0.99" \
       $(behavior_flag medium_noise)
+  # The same for 1000 iterations (continuing the 300-iteration runs above when they exist): does the penalty keep
+  # its lead, and does lambda = 0 drift further, when PPO has longer to exploit the model?
+  if want mopo_bc_dc256_1000it_noreg_halt_bf16; then
+    start_from medium_noise mopo_bc_dc256_300it_noreg_halt_bf16 mopo_bc_dc256_1000it_noreg_halt_bf16
+    # shellcheck disable=SC2086,SC2046
+    sweep medium_noise mopo_bc_dc256_1000it_noreg_halt_bf16 --lambdas 0 1 ${PPO/--iterations 100/--iterations 1000} \
+        --train-args="${DC256/--behavior.regularizer-steps 5 /} --env.model-precision bfloat16 --env.halt-quantile 0.99" \
+        $(behavior_flag medium_noise)
+  fi
 fi
 if [ -f "$DATASETS/datasets.json" ]; then python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"; fi

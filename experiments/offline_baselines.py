@@ -83,6 +83,11 @@ MOPO_ROWS = {  # section 6's methods shown beside the baselines -> name in the c
     ("mopo_bc_dc256_300it_noreg_halt_bf16", 1.0):
         "MOPO-PPO lambda = 1, 256 steps, 300 PPO iterations, bfloat16, no BC regulariser, halting at u > q0.99 "
         "(BC init)",
+    ("mopo_bc_dc256_1000it_noreg_halt_bf16", 0.0):
+        "MBPO-PPO, 256 steps, 1000 PPO iterations, bfloat16, no BC regulariser, halting at u > q0.99 (BC init)",
+    ("mopo_bc_dc256_1000it_noreg_halt_bf16", 1.0):
+        "MOPO-PPO lambda = 1, 256 steps, 1000 PPO iterations, bfloat16, no BC regulariser, halting at u > q0.99 "
+        "(BC init)",
 }
 DATASET_ORDER = ["medium", "mixed", "medium_noise"]  # experiments/published_datasets.sh's NAMES
 COLUMNS = ("dataset", "method", "seeds", "return_mean", "return_ci95", "normalized_score", "normalized_ci95",
@@ -123,6 +128,29 @@ def aggregate(runs: list[dict]) -> dict:
     return {"seeds": len(runs), "return_mean": mean, "return_ci95": ci, "normalized_score": (mean - refs["zero"]) / span,
             "normalized_ci95": ci / span if ci == ci else ci, "falls": falls, "episodes": episodes,
             "fall_rate": falls / episodes}  # fmt: skip
+
+
+def behavior_row(dataset: str, method: str, evaluation: Path) -> dict:
+    """A behaviour policy's row from its ``rwmu evaluate --json`` file (one evaluation: no interval)."""
+    e = json.loads(evaluation.read_text())
+    return {"dataset": dataset, "method": method, "seeds": None, "return_mean": e["return_mean"], "return_ci95": None,
+            "normalized_score": e["normalized_score"], "normalized_ci95": None, "falls": e["falls"],
+            "episodes": e["episodes"], "fall_rate": e["fall_rate"], "source": str(evaluation)}  # fmt: skip
+
+
+def grid_behavior_rows(grid: Path, dataset: str) -> list[dict]:
+    """The behaviour policy's rows of an experiments/mopo_graded.sh folder for ``dataset``: with the action noise
+    that recorded the data (``behavior_with_noise.json``, medium_noise) and without it (the sweeps' behaviour
+    evaluation, the same for every sweep of the dataset)."""
+    rows = []
+    noisy = grid / dataset / "behavior_with_noise.json"
+    if noisy.is_file():
+        rows.append(behavior_row(dataset, "behaviour policy with its noise (the data's policy)", noisy))
+    clean = sorted((grid / dataset).glob("*/behavior_evaluation.json"))
+    if clean:
+        name = Path(json.loads(clean[0].read_text())["policy"]).name
+        rows.append(behavior_row(dataset, f"behaviour policy without noise ({name})", clean[0]))
+    return rows
 
 
 def grid_rows(grid: Path, dataset: str, span: float) -> list[dict]:
@@ -256,7 +284,8 @@ def main() -> None:
         if args.mopo_grid is None:
             rows += published
         else:
-            rows += [r for r in published if r["method"].startswith("behaviour")] + grid_rows(args.mopo_grid, d, span)
+            behavior = [r for r in published if r["method"].startswith("behaviour")]
+            rows += (behavior or grid_behavior_rows(args.mopo_grid, d)) + grid_rows(args.mopo_grid, d, span)
             for method in args.export_mopo:
                 manifest += export_grid_policies(args.mopo_grid, d, method, args.policies)
         for m in args.methods:

@@ -60,6 +60,20 @@ def test_aggregate_runs_per_lambda_by_hand():
     assert math.isnan(zero["true_return_ci95"])
 
 
+def test_paired_differences_by_hand():
+    returns = {(0.0, 0): 1.0, (0.0, 1): 3.0, (0.0, 2): 2.0, (1.0, 0): 2.0, (1.0, 1): 3.5, (1.0, 2): 1.5,
+               (2.0, 1): 5.0, (2.0, 7): 9.0}  # lambda 2 shares only seed 1 with lambda 0
+    records = [{"lambda": lam, "seed": seed, "true_return_mean": ret} for (lam, seed), ret in returns.items()]
+    one, two = sw.paired_differences(records)
+    assert one["lambda"] == 1.0 and one["baseline_lambda"] == 0.0 and one["seeds"] == [0, 1, 2]
+    # differences 1, 0.5, -0.5: mean 1/3, sample std sqrt(7/12), t(0.975, 2) = 4.30265
+    assert one["difference_mean"] == pytest.approx(1 / 3)
+    assert one["difference_ci95"] == pytest.approx(4.302653 * math.sqrt(7 / 12) / math.sqrt(3), rel=1e-6)
+    assert one["seeds_above"] == 2
+    assert two["seeds"] == [1] and two["difference_mean"] == 2.0 and math.isnan(two["difference_ci95"])
+    assert sw.paired_differences(records[:3]) == []  # one lambda: nothing to pair
+
+
 def test_mean_ci95_matches_the_t_table():
     mean, half = sw.mean_ci95([1.0, 2.0, 3.0, 4.0, None])
     assert mean == 2.5 and half == pytest.approx(3.18245 * math.sqrt(5 / 3) / 2, rel=1e-5)  # t(0.975, 3)
@@ -173,6 +187,10 @@ def test_write_results_from_run_files(tmp_path):
         (0.0, 0, 1.0), (0.0, 1, 3.0), (1.0, 0, 5.0)]
     assert (tmp_path / "sweep.png").stat().st_size > 1000
     assert "lam1_seed1" in (tmp_path / "sweep.md").read_text()
+    (paired,) = stored["paired"]  # lambda 1 against lambda 0 on seed 0, the only seed both finished
+    assert paired["seeds"] == [0] and paired["difference_mean"] == 4.0 and paired["seeds_above"] == 1
+    assert math.isnan(paired["difference_ci95"])
+    assert "| 1.000 | 0.000 | 1 | 4.000 | n/a | 1/1 |" in (tmp_path / "sweep.md").read_text()
 
 
 def test_run_sweep_with_everything_finished_runs_nothing(tmp_path, monkeypatch):

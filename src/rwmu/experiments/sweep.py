@@ -10,8 +10,8 @@ and is evaluated again. Results:
 - ``sweep.csv``: one row per run (lambda, seed, true return mean/std over episodes, falls, imagined rewards, and
   from ``rwmu check-model``: u on the policy's states relative to the data, the recall of its real falls, predicted
   and real undesired-contact rates);
-- ``sweep.json``: per-run records, per-lambda aggregates (mean and sample std over seeds) and the behaviour
-  controller's return;
+- ``sweep.json``: per-run records, per-lambda aggregates (mean and sample std over seeds), each lambda's per-seed
+  difference from the smallest lambda (:func:`paired_differences`) and the behaviour controller's return;
 - ``sweep.png``: true return against lambda with std error bars, imagined rewards (penalised and task-only);
 - with ``curve``: ``sweep_curve.csv`` / ``sweep_curve.png``, the true return of every saved checkpoint
   (:mod:`rwmu.experiments.sweep_curve`).
@@ -267,6 +267,33 @@ def aggregate_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def paired_differences(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each lambda against the smallest one (lambda = 0 in a MOPO grid) on the seeds both finished.
+
+    Runs of one seed share what the seed draws apart from lambda (the cloned actor, the branched starts, the PPO
+    noise), so the per-seed difference of true returns measures the penalty's effect without the spread between
+    seeds: a paired comparison, tighter than comparing the two per-lambda intervals. Keys per lambda above the
+    smallest: ``lambda``, ``baseline_lambda``, ``seeds`` (shared), ``difference_mean`` and ``difference_ci95`` (95 %
+    Student-t half-width of the mean per-seed difference; NaN with one seed) and ``seeds_above`` (how many seeds
+    score higher than the baseline).
+    """
+    returns: dict[float, dict[int, float]] = {}
+    for r in records:
+        if r.get("true_return_mean") is not None:
+            returns.setdefault(float(r["lambda"]), {})[int(r["seed"])] = float(r["true_return_mean"])
+    if len(returns) < 2:
+        return []
+    base = min(returns)
+    rows = []
+    for lam in sorted(returns)[1:]:
+        seeds = sorted(set(returns[lam]) & set(returns[base]))
+        diffs = [returns[lam][s] - returns[base][s] for s in seeds]
+        mean, ci = mean_ci95(diffs)
+        rows.append({"lambda": lam, "baseline_lambda": base, "seeds": seeds, "difference_mean": mean,
+                     "difference_ci95": ci, "seeds_above": sum(d > 0 for d in diffs)})  # fmt: skip
+    return rows
+
+
 def write_results(out_dir: str | Path, records: list[dict[str, Any]], behavior: dict[str, Any] | None,
                   config: SweepConfig | None = None, pending: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
     """Write ``sweep.csv`` (one row per run, columns :data:`CSV_COLUMNS`), ``sweep.json``, ``sweep.png`` and
@@ -275,6 +302,7 @@ def write_results(out_dir: str | Path, records: list[dict[str, Any]], behavior: 
     out.mkdir(parents=True, exist_ok=True)
     records = sorted(records, key=lambda r: (float(r["lambda"]), int(r["seed"])))
     aggregated = aggregate_runs(records)
+    paired = paired_differences(records)
     behavior_return = behavior.get("return_mean") if behavior else None
     write_csv_atomic(out / "sweep.csv", CSV_COLUMNS, records)
     if aggregated:
@@ -284,6 +312,7 @@ def write_results(out_dir: str | Path, records: list[dict[str, Any]], behavior: 
         "config": to_jsonable(config) if config is not None else None,
         "runs": records,
         "aggregated": aggregated,
+        "paired": paired,
         "behavior": None if not behavior else {k: behavior.get(k) for k in
                                                 ("policy", "return_mean", "return_std", "episodes", "falls",
                                                  "fall_rate", "normalized_score")},
@@ -292,6 +321,8 @@ def write_results(out_dir: str | Path, records: list[dict[str, Any]], behavior: 
             "true_return_mean": "per run: mean MuJoCo return over episodes (unpenalised task reward)",
             "aggregated.*_std": "sample std (ddof=1) over seeds of the per-run values; 0 with one seed",
             "aggregated.true_return_ci95": "half-width of the 95 % Student-t interval of the mean over seeds",
+            "paired": "per lambda: its true return minus the smallest lambda's on the same seed, mean and 95 % "
+                      "Student-t half-width over the shared seeds, and how many seeds score higher",
             "normalized_score": "rwmu evaluate's: 0 = standing still (zero actions), 1 = the shipped expert",
             "imagined_reward": "mean reward per imagined env step over the last PPO iteration, penalty included",
             "imagined_task_reward": "the same without the uncertainty penalty",
@@ -305,6 +336,13 @@ def write_results(out_dir: str | Path, records: list[dict[str, Any]], behavior: 
           rep.markdown_table(["lambda", "seeds", "true return (mean)", "95 % interval +-", "std over seeds",
                               "normalised score", "falls", "imagined reward/step", "imagined task reward/step"],
                              rows), ""]  # fmt: skip
+    if paired:
+        md += ["Paired by seed (the same seed draws the same cloned actor and branched starts):", "",
+               rep.markdown_table(["lambda", "minus lambda", "seeds", "difference in true return (mean)",
+                                   "95 % interval +-", "seeds above"],
+                                  [[p["lambda"], p["baseline_lambda"], len(p["seeds"]), p["difference_mean"],
+                                    p["difference_ci95"], f"{p['seeds_above']}/{len(p['seeds'])}"] for p in paired]),
+               ""]  # fmt: skip
     if behavior_return is not None:
         md += [f"Behaviour policy ({behavior.get('policy')}): true return {rep.format_number(behavior_return)} +- "
                f"{rep.format_number(behavior.get('return_std'))} over {behavior.get('episodes')} episodes.", ""]
