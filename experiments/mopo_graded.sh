@@ -26,7 +26,7 @@
 #   mopo_bc_dc256_1000it_reg300_bf16  mopo_bc_dc256_1000it_bf16 with the regulariser in the first 300 PPO iterations
 #                    only: once it is released, does the penalty keep the policy on the data? (medium_noise; 11.4),
 #   mopo_bc_dc256_300it_noreg_halt_bf16  mopo_bc_dc256_300it_noreg_bf16 with MOReL-style halting: an imagined episode
-#                    ends where u passes the 0.99 quantile of u on held-out data (medium_noise; 11.5),
+#                    ends where u passes the 0.99 quantile of u on held-out data (medium_noise, 11.5; medium, 11.7),
 #   mopo_bc_dc256_1000it_noreg_halt_bf16  the same with 1000 PPO iterations, continuing it (medium_noise; 11.6),
 # every policy scored in MuJoCo on the unpenalised reward (rwmu evaluate, 32 episodes, the 8 built-in schedules) and
 # checked with rwmu check-model; then experiments/mopo_graded_table.py writes the table, the ONNX exports and
@@ -131,6 +131,16 @@ for d in $NAMES; do
         $(behavior_flag "$d")
   fi
 done
+NOREG_HALT="${DC256/--behavior.regularizer-steps 5 /} --env.model-precision bfloat16 --env.halt-quantile 0.99"
+for d in $NAMES; do
+  # No regulariser, and halting where u leaves the data's range (--env.halt-quantile 0.99): section 11.5 (noisy
+  # medium data), 11.7 (deterministic medium data).
+  if [[ "$d" == medium* ]] && want mopo_bc_dc256_300it_noreg_halt_bf16; then
+    # shellcheck disable=SC2086,SC2046
+    sweep "$d" mopo_bc_dc256_300it_noreg_halt_bf16 --lambdas 0 1 $PPO300 --train-args="$NOREG_HALT" \
+        $(behavior_flag "$d")
+  fi
+done
 if [[ " $NAMES " == *" medium_noise "* ]]; then
   # The data's own policy: the behaviour policy with the action noise that recorded medium_noise (the sweeps score it
   # without the noise).
@@ -167,20 +177,13 @@ if [[ " $NAMES " == *" medium_noise "* ]]; then
         --train-args="$DC256 --behavior.regularizer-iterations 300 --env.model-precision bfloat16" \
         $(behavior_flag medium_noise)
   fi
-  # No regulariser, and halting where u leaves the data's range (--env.halt-quantile 0.99).
-  # shellcheck disable=SC2086,SC2046
-  want mopo_bc_dc256_300it_noreg_halt_bf16 && sweep medium_noise mopo_bc_dc256_300it_noreg_halt_bf16 --lambdas 0 1 \
-      $PPO300 \
-      --train-args="${DC256/--behavior.regularizer-steps 5 /} --env.model-precision bfloat16 --env.halt-quantile 0.99" \
-      $(behavior_flag medium_noise)
   # The same for 1000 iterations (continuing the 300-iteration runs above when they exist): does the penalty keep
   # its lead, and does lambda = 0 drift further, when PPO has longer to exploit the model?
   if want mopo_bc_dc256_1000it_noreg_halt_bf16; then
     start_from medium_noise mopo_bc_dc256_300it_noreg_halt_bf16 mopo_bc_dc256_1000it_noreg_halt_bf16
     # shellcheck disable=SC2086,SC2046
     sweep medium_noise mopo_bc_dc256_1000it_noreg_halt_bf16 --lambdas 0 1 ${PPO/--iterations 100/--iterations 1000} \
-        --train-args="${DC256/--behavior.regularizer-steps 5 /} --env.model-precision bfloat16 --env.halt-quantile 0.99" \
-        $(behavior_flag medium_noise)
+        --train-args="$NOREG_HALT" $(behavior_flag medium_noise)
   fi
 fi
 if [ -f "$DATASETS/datasets.json" ]; then python experiments/mopo_graded_table.py "$OUT" --datasets "$DATASETS"; fi
