@@ -86,6 +86,18 @@ def test_evaluate_cli_writes_json(tmp_path):
                  "--schedules", "stand"]) == 2  # fmt: skip
 
 
+def test_mp4_video_without_opencv_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from rwmu.cli.main import main
+
+    monkeypatch.setitem(sys.modules, "cv2", None)  # opencv-python is not installed
+    assert main(["evaluate", "--policy", "scripted", "--episodes", "1", "--schedules", "stand", "--no-progress",
+                 "--video", str(tmp_path / "walk.mp4")]) == 2  # fmt: skip
+    assert "needs opencv-python" in capsys.readouterr().err
+    assert not (tmp_path / "walk.mp4").exists()
+
+
 def test_video_renders_or_fails_with_one_line(tmp_path):
     """With MUJOCO_GL=egl the video is written; without a usable GL backend the CLI says so in one line."""
     import os

@@ -6,6 +6,7 @@ second control step, 25 fps; Pillow) or an ``.mp4`` (every step, 50 fps; opencv-
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,7 @@ class VideoRecorder:
         if self.path.suffix.lower() not in (".mp4", ".gif"):
             raise RwmuError(f"--video {self.path}: use a .mp4 or .gif file name")
         if self.path.suffix.lower() == ".mp4":
-            try:
-                import cv2  # noqa: F401
-            except ImportError:
+            if importlib.util.find_spec("cv2") is None:
                 raise RwmuError("--video .mp4 needs opencv-python (pip install opencv-python); or write a .gif")
         self.env = env
         self.model = load_go2_render_model(env.actuation)

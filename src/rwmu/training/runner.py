@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import io
 import json
 import random
@@ -328,12 +329,9 @@ def check_run_start(out_dir: Path, config: Any, resume: str | Path | bool | None
     if not config.policy.init_noise_std > 0:
         raise RwmuError(f"--policy.init-noise-std {config.policy.init_noise_std:g}: the initial action noise std must "
                         f"be > 0 (the paper's is 1.0)")  # fmt: skip
-    if config.logger == "wandb":
-        try:
-            import wandb  # noqa: F401 - optional dependency
-        except ImportError:
-            raise RwmuError("--logger wandb needs the wandb package: pip install 'rwmu[wandb]' (or pip install "
-                            "wandb), or use the default --logger tensorboard") from None  # fmt: skip
+    if config.logger == "wandb" and importlib.util.find_spec("wandb") is None:  # an optional dependency
+        raise RwmuError("--logger wandb needs the wandb package: pip install 'rwmu[wandb]' (or pip install "
+                        "wandb), or use the default --logger tensorboard")  # fmt: skip
     if resume:
         return latest_checkpoint(out_dir) if resume is True else Path(resume)
     if out_dir.is_dir() and any(out_dir.glob("model_*.pt")):
