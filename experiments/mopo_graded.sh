@@ -27,6 +27,7 @@
 #                    only: once it is released, does the penalty keep the policy on the data? (medium_noise; 11.4),
 #   mopo_bc_dc256_300it_noreg_halt_bf16  mopo_bc_dc256_300it_noreg_bf16 with MOReL-style halting: an imagined episode
 #                    ends where u passes the 0.99 quantile of u on held-out data (medium_noise, 11.5; medium, 11.7),
+#   mopo_bc_dc256_300it_noreg_halt_bf16_l05  the same at lambda = 0.5 (medium_noise; 11.5),
 #   mopo_bc_dc256_1000it_noreg_halt_bf16  the same with 1000 PPO iterations, continuing it (medium_noise; 11.6),
 # every policy scored in MuJoCo on the unpenalised reward (rwmu evaluate, 32 episodes, the 8 built-in schedules) and
 # checked with rwmu check-model; then experiments/mopo_graded_table.py writes the table, the ONNX exports and
@@ -52,7 +53,7 @@ NAMES=${NAMES:-"medium mixed"}
 METHODS=${METHODS:-"bc fbc mopo_bc mopo_fbc mopo mopo_fbc_excess mopo_fbc_300it mopo_fbc_dc mopo_fbc_dc256 mopo_bc_dc \
 mopo_bc_dc256 mopo_bc_dc256_300it mopo_bc_dc256_300it_excess mopo_bc_dc256_300it_bf16 \
 mopo_bc_dc256_1000it_bf16 mopo_bc_dc256_300it_noreg_bf16 mopo_bc_dc256_1000it_reg300_bf16 \
-mopo_bc_dc256_300it_noreg_halt_bf16 mopo_bc_dc256_1000it_noreg_halt_bf16"}
+mopo_bc_dc256_300it_noreg_halt_bf16 mopo_bc_dc256_300it_noreg_halt_bf16_l05 mopo_bc_dc256_1000it_noreg_halt_bf16"}
 want() { [[ " $METHODS " == *" $1 "* ]]; }
 start_from() {  # start_from DATASET DONE NEW: a new sweep NEW continues the finished sweep DONE (rwmu sweep extends
   # its runs to the new --iterations) unless NEW exists already
@@ -138,6 +139,12 @@ for d in $NAMES; do
   if [[ "$d" == medium* ]] && want mopo_bc_dc256_300it_noreg_halt_bf16; then
     # shellcheck disable=SC2086,SC2046
     sweep "$d" mopo_bc_dc256_300it_noreg_halt_bf16 --lambdas 0 1 $PPO300 --train-args="$NOREG_HALT" \
+        $(behavior_flag "$d")
+  fi
+  # The same at lambda = 0.5: a penalty half the size (medium_noise; section 11.5).
+  if [ "$d" = medium_noise ] && want mopo_bc_dc256_300it_noreg_halt_bf16_l05; then
+    # shellcheck disable=SC2086,SC2046
+    sweep "$d" mopo_bc_dc256_300it_noreg_halt_bf16_l05 --lambdas 0.5 $PPO300 --train-args="$NOREG_HALT" \
         $(behavior_flag "$d")
   fi
 done

@@ -83,6 +83,9 @@ MOPO_ROWS = {  # section 6's methods shown beside the baselines -> name in the c
     ("mopo_bc_dc256_300it_noreg_halt_bf16", 1.0):
         "MOPO-PPO lambda = 1, 256 steps, 300 PPO iterations, bfloat16, no BC regulariser, halting at u > q0.99 "
         "(BC init)",
+    ("mopo_bc_dc256_300it_noreg_halt_bf16_l05", 0.5):
+        "MOPO-PPO lambda = 0.5, 256 steps, 300 PPO iterations, bfloat16, no BC regulariser, halting at u > q0.99 "
+        "(BC init)",
     ("mopo_bc_dc256_1000it_noreg_halt_bf16", 0.0):
         "MBPO-PPO, 256 steps, 1000 PPO iterations, bfloat16, no BC regulariser, halting at u > q0.99 (BC init)",
     ("mopo_bc_dc256_1000it_noreg_halt_bf16", 1.0):
