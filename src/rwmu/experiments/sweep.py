@@ -270,8 +270,8 @@ def aggregate_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def paired_differences(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each lambda against the smallest one (lambda = 0 in a MOPO grid) on the seeds both finished.
 
-    Runs of one seed share what the seed draws apart from lambda (the cloned actor, the branched starts, the PPO
-    noise), so the per-seed difference of true returns measures the penalty's effect without the spread between
+    Runs of one seed share what the seed draws apart from lambda (the initial or cloned actor, the first branched
+    starts, the PPO noise stream), so the per-seed difference of true returns measures the penalty's effect without the spread between
     seeds: a paired comparison, tighter than comparing the two per-lambda intervals. Keys per lambda above the
     smallest: ``lambda``, ``baseline_lambda``, ``seeds`` (shared), ``difference_mean`` and ``difference_ci95`` (95 %
     Student-t half-width of the mean per-seed difference; NaN with one seed) and ``seeds_above`` (how many seeds
@@ -337,7 +337,7 @@ def write_results(out_dir: str | Path, records: list[dict[str, Any]], behavior: 
                               "normalised score", "falls", "imagined reward/step", "imagined task reward/step"],
                              rows), ""]  # fmt: skip
     if paired:
-        md += ["Paired by seed (the same seed draws the same cloned actor and branched starts):", "",
+        md += ["Paired by seed (the same seed draws the same initial actor and branched starts):", "",
                rep.markdown_table(["lambda", "minus lambda", "seeds", "difference in true return (mean)",
                                    "95 % interval +-", "seeds above"],
                                   [[p["lambda"], p["baseline_lambda"], len(p["seeds"]), p["difference_mean"],
