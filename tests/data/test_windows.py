@@ -9,7 +9,7 @@ import torch
 from rwmu.data.dataset import TrajectoryDataset
 from rwmu.data.layout import DataDims
 from rwmu.data.synthetic import make_synthetic_dataset
-from rwmu.data.windows import block_ids, gather_windows, segment_ids, split_windows, window_starts
+from rwmu.data.windows import block_ids, gather_windows, pick_windows, segment_ids, split_windows, window_starts
 from rwmu.errors import RwmuError
 
 DIMS = DataDims(state=1, action=1, extension=0, contact=0, termination=1)
@@ -121,3 +121,12 @@ def test_gather_windows_content():
         torch.testing.assert_close(batch[b], data[s : s + 3])
     from_numpy = gather_windows(data, np.array([2]), 4)
     torch.testing.assert_close(from_numpy[0], data[2:6])
+
+
+def test_pick_windows_draws_a_sorted_repeatable_subset():
+    starts = np.arange(0, 300, 3, dtype=np.int64)  # 100 starts
+    picked = pick_windows(starts, 10, seed=4)
+    assert picked.size == 10 and np.all(np.diff(picked) > 0) and np.isin(picked, starts).all()
+    assert np.array_equal(picked, pick_windows(starts, 10, seed=4))
+    assert not np.array_equal(picked, pick_windows(starts, 10, seed=5))
+    assert pick_windows(starts, 100, seed=4) is starts  # no more than asked: all of them, unchanged

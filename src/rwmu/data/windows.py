@@ -46,6 +46,14 @@ def window_starts(ds: TrajectoryDataset, length: int) -> np.ndarray:
     return np.flatnonzero(valid_start_mask(ds, length)).astype(np.int64)
 
 
+def pick_windows(starts: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """At most ``count`` of the window ``starts`` (N,), drawn without replacement with ``seed`` and sorted (all of
+    them, as given, when there are no more than ``count``)."""
+    if starts.size <= count:
+        return starts
+    return np.sort(np.random.default_rng(seed).choice(starts, size=count, replace=False))
+
+
 def segment_ids(ds: TrajectoryDataset) -> np.ndarray:
     """int64 ``(num_rows,)`` id of the segment of each row.
 

@@ -75,7 +75,7 @@ from tensordict import TensorDict
 from torch.profiler import record_function
 
 from rwmu.data.normalization import Normalization
-from rwmu.data.windows import gather_windows, window_starts
+from rwmu.data.windows import gather_windows, pick_windows, window_starts
 from rwmu.errors import RwmuError
 from rwmu.models.bases import select_hidden
 from rwmu.models.calibration import CALIBRATION_WINDOWS, uncertainty_quantile, uncertainty_reference
@@ -503,9 +503,8 @@ class ImaginationEnv(LocomotionVecEnv):
         starts = window_starts(dataset, m + 1)
         if starts.size == 0:
             raise RwmuError(f"the dataset has no {m + 1}-row window to measure the world model's uncertainty on")
-        count = min(CALIBRATION_WINDOWS, starts.size)
-        pick = np.sort(np.random.default_rng(0).choice(starts.size, size=count, replace=False))
-        rows = gather_windows(torch.as_tensor(dataset.data), torch.as_tensor(starts[pick]), m + 1).to(self.device)
+        picked = pick_windows(starts, CALIBRATION_WINDOWS, seed=0)
+        rows = gather_windows(torch.as_tensor(dataset.data), torch.as_tensor(picked), m + 1).to(self.device)
         compact = self.normalization.normalize_rows(rows, dataset.dims).reshape(-1, rows.shape[-1])
         offsets = torch.arange(0, compact.shape[0], m + 1, device=self.device)
         reference = uncertainty_reference(model, compact, offsets,

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from rwmu.data.dataset import TrajectoryDataset
-from rwmu.data.windows import gather_windows, window_starts
+from rwmu.data.windows import gather_windows, pick_windows, window_starts
 from rwmu.errors import RwmuError
 from rwmu.models.rollout import open_loop_rollout, relative_error
 from rwmu.sim.collect import CollectConfig, collect_dataset
@@ -48,14 +48,6 @@ class ModelCheckConfig:
     """open-loop horizon [steps] of the reported error"""
     windows: int = 1024
     """most windows scored per source (policy, data)"""
-
-
-def pick_windows(starts: np.ndarray, count: int, seed: int) -> np.ndarray:
-    """At most ``count`` of the window ``starts`` (N,), drawn without replacement with ``seed`` and sorted: the
-    windows :func:`score_windows` scores."""
-    if starts.size <= count:
-        return starts
-    return np.sort(np.random.default_rng(seed).choice(starts, size=count, replace=False))
 
 
 def _rates(predicted: np.ndarray, real: np.ndarray) -> dict[str, Any]:
