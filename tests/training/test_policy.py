@@ -17,7 +17,7 @@ from rwmu.errors import RwmuError
 from rwmu.models.config import ArchitectureConfig
 from rwmu.tasks import get_task
 from rwmu.training.policy import ImaginationRunner, train_policy
-from rwmu.training.policy_config import PRESETS, PolicyTrainingConfig
+from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.training.world_model import WorldModelTrainer
 from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
 from rwmu.training.runner import (
@@ -45,15 +45,13 @@ def untrained_world_model(tmp_path_factory):
     return wm, data
 
 
-def test_presets_follow_table_s11_and_reference():
-    paper = PRESETS["paper"]()
+def test_defaults_follow_table_s11():
+    paper = PolicyTrainingConfig()
     assert (paper.env.num_envs, paper.steps_per_env, paper.iterations) == (4096, 100, 2500)
     assert paper.ppo.learning_rate == 1e-3 and paper.ppo.entropy_coef == 0.005
     assert (paper.ppo.num_learning_epochs, paper.ppo.num_mini_batches) == (5, 4)
     assert paper.policy.actor_hidden_dims == (128, 128, 128) and paper.policy.init_noise_std == 1.0
     assert paper.env.uncertainty_penalty == 1.0 and paper.env.dynamics == "member"
-    reference = PRESETS["reference"]()
-    assert (reference.env.num_envs, reference.steps_per_env, reference.iterations) == (8192, 24, 500)
 
 
 def test_rsl_rl_cfg_and_config_round_trip():
@@ -197,7 +195,7 @@ def test_cli_flags_reach_the_run(untrained_world_model, tmp_path, one_thread, ca
     out = tmp_path / "run"
     code = main([
         "train-policy", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data), "--out", str(out),
-        "--preset", "reference", "--env.num-envs", "8", "--steps-per-env", "4", "--iterations", "2",
+        "--recipe", "reference", "--env.num-envs", "8", "--steps-per-env", "4", "--iterations", "2",
         "--env.uncertainty-penalty", "2.5", "--env.dynamics", "mean", "--rewards.lin-vel-z-l2", "-3.0", "--seed", "3",
     ])  # fmt: skip
     assert code == 0
@@ -208,7 +206,7 @@ def test_cli_flags_reach_the_run(untrained_world_model, tmp_path, one_thread, ca
     assert cfg["env"]["dynamics"] == "mean" and cfg["steps_per_env"] == 4
     assert stored["task"]["rewards"]["lin_vel_z_l2"] == -3.0
     # the whole command is recorded, the other reward weights are the task's own
-    assert stored["command"]["preset"] == "reference" and stored["command"]["world_model"] == str(wm)
+    assert stored["command"]["recipe"] == "reference" and stored["command"]["world_model"] == str(wm)
     assert stored["command"]["rewards"]["feet_air_time"] == get_task("anymal_d_flat").rewards.feet_air_time
     summary = json.loads((out / "summary.json").read_text())
     assert summary["iterations"] == 2 and summary["uncertainty_penalty"] == 2.5

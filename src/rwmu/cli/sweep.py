@@ -13,12 +13,13 @@ import dataclasses
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import tyro
 
 from rwmu.cli.common import check_output_folder
 from rwmu.experiments.sweep import SweepConfig, run_sweep
+from rwmu.recipes import RecipeName
 
 SUMMARY = "MOPO-PPO over a grid of lambda and seeds; true (MuJoCo) return against lambda"
 
@@ -30,10 +31,10 @@ class Command:
     out: Path
     """sweep folder (re-run with the same folder to continue)"""
     sweep: Annotated[SweepConfig, tyro.conf.arg(name="")]
-    preset: Literal["paper", "reference"] | None = None
-    """rwmu train-policy --preset of every run (default: train-policy's)"""
+    recipe: RecipeName | None = None
+    """rwmu train-policy --recipe of every run (default: train-policy's, rwmu recipes lists them)"""
     iterations: int | None = None
-    """PPO iterations of every run (default: the preset's)"""
+    """PPO iterations of every run (default: the recipe's)"""
     num_envs: int | None = None
     """imagined environments of every run (train-policy --env.num-envs)"""
     steps_per_env: int | None = None
@@ -46,7 +47,7 @@ class Command:
     def train_policy_flags(self) -> tuple[str, ...]:
         """The ``rwmu train-policy`` flags every run gets."""
         flags: list[str] = []
-        for flag, value in (("--preset", self.preset), ("--iterations", self.iterations),
+        for flag, value in (("--recipe", self.recipe), ("--iterations", self.iterations),
                             ("--env.num-envs", self.num_envs), ("--steps-per-env", self.steps_per_env),
                             ("--device", self.device)):  # fmt: skip
             if value is not None:

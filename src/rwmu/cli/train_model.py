@@ -1,4 +1,8 @@
-"""Train the RWM-U world model on an offline dataset (docs/method.md section 5; paper Table S10 defaults).
+"""Train the RWM-U world model on an offline dataset (docs/method.md section 5).
+
+Defaults are a recipe's world model (rwmu recipes, docs/recipes.md): the best measured recipe's CPU-scale GRU 1x128
+unless --recipe names another (--recipe paper: Table S10, GRU 2x256, M = 32, batch 1024, 2500 iterations). Flags
+override the recipe.
 
 Writes model_latest.pt, model_best.pt, checkpoints/, tensorboard/, config.json and summary.json to --out.
 `--resume` continues the run in --out with its stored settings (flags given now override them; the
@@ -7,6 +11,7 @@ architecture cannot change).
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +31,7 @@ from rwmu.cli.common import (
 from rwmu.data.layout import DataDims
 from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
+from rwmu.recipes import DEFAULT_RECIPE, RECIPES, RecipeName, get_recipe, recipe_help, world_model_config, world_model_delta
 from rwmu.tasks import get_task, task_names
 from rwmu.tasks.base import Task
 from rwmu.training.world_model import WorldModelTrainer
@@ -47,14 +53,22 @@ class Command:
     """task that names the dataset's columns (anymal_d_flat, go2_flat); or give --dims"""
     dims: Dims | None = None
     """column widths state action extension contact termination, instead of --task (e.g. 45 12 0 8 1)"""
+    recipe: Annotated[RecipeName, tyro.conf.arg(help=recipe_help())] = DEFAULT_RECIPE
     resume: bool = False
     """continue the run in --out from model_latest.pt with its stored settings"""
     train: Annotated[TrainModelConfig, tyro.conf.arg(name="")] = field(default_factory=TrainModelConfig)
 
 
-def defaults(argv: list[str]) -> Command | None:
-    """With ``--resume``: the stored command of the run in ``--out``."""
-    return resumed_command(argv, Command)
+def defaults(argv: list[str]) -> Command:
+    """The recipe's world-model settings; with ``--resume``, the stored command of the run in ``--out``."""
+    resumed = resumed_command(argv, Command)
+    if resumed is not None:
+        return resumed
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--recipe", default=DEFAULT_RECIPE)
+    name = parser.parse_known_args(argv)[0].recipe
+    train = world_model_config(world_model_delta(get_recipe(name))) if name in RECIPES else TrainModelConfig()
+    return Command(data=tyro.MISSING, out=tyro.MISSING, recipe=name, train=train)
 
 
 def interrupted(cmd: Command) -> str:

@@ -43,6 +43,7 @@ from rwmu.experiments.demo_report import build_demo_report, describe_world_model
 from rwmu.experiments.paths import DemoPaths, evaluation_key, lambda_label
 from rwmu.models.checkpoint import load_world_model
 from rwmu.models.config import ArchitectureConfig
+from rwmu.recipes import get_recipe, world_model_config, world_model_delta
 from rwmu.sim.collect import CollectConfig, collect_dataset
 from rwmu.tasks import get_task
 from rwmu.tasks.base import Task
@@ -57,6 +58,15 @@ from rwmu.utils.io import folder_lock, run_metadata, to_jsonable, write_json_ato
 
 # ------------------------------------------------------------------------------------------------------------------
 # Settings
+DEMO_RECIPE = "demo"
+"""The recipe of the demo's world model and policies (docs/recipes.md)."""
+
+
+def recipe_world_model(name: str) -> TrainModelConfig:
+    """The world-model config of recipe ``name``."""
+    return world_model_config(world_model_delta(get_recipe(name)))
+
+
 @dataclass(frozen=True)
 class DemoConfig:
     """Every setting of ``rwmu demo``: the stages' own configs, sized for ~10 minutes on 2 CPU cores.
@@ -77,39 +87,12 @@ class DemoConfig:
         num_envs=64,  # rwmu collect's default
         num_workers=1,  # the data does not depend on it
     ))  # fmt: skip
-    world_model: TrainModelConfig = field(default_factory=lambda: TrainModelConfig(
-        architecture=ArchitectureConfig(
-            ensemble_size=5,  # B, as paper Table S7
-            history_horizon=16,  # M; paper Table S10: 32 (half the steps unrolled per window)
-            rnn_hidden_size=128,  # paper Table S7: 256 (a quarter of the GRU weights)
-            rnn_num_layers=1,  # paper Table S7: 2
-        ),
-        optim=OptimConfig(
-            iterations=800,  # paper Table S10: 2500
-            batch_size=256,  # paper Table S10: 1024
-            learning_rate=1e-3,  # paper Table S10: 1e-4; larger for the short run
-            forecast_horizon=8,  # N, as paper Table S10
-        ),
-        # validate 5 times per run on 64 windows (rwmu train-model: every 100 iterations on 256), reporting horizons
-        # N and 32 (not 100: the demo's short data holds few 100-step held-out windows)
-        validation=ValidationConfig(interval=160, windows=64, horizons=(8, 32)),
-        checkpoint_interval=800,  # only the final model_latest.pt (rwmu train-model: every 500 iterations)
-    ))  # fmt: skip
+    # the demo recipe's world model and policy (rwmu.recipes: GRU 1x128, M = 16, 800 iterations; MOPO-PPO from the
+    # behaviour-cloned actor with the BC regulariser and 48-step branched rollouts, 150 iterations x 256 envs)
+    world_model: TrainModelConfig = field(default_factory=lambda: recipe_world_model(DEMO_RECIPE))
     # the protocol of docs/method.md section 8 unchanged: 32 held-out windows, 200-step open-loop rollouts
     uncertainty: UncertaintyEvalConfig = field(default_factory=lambda: UncertaintyEvalConfig(windows=32, horizon=200))
-    policy: PolicyTrainingConfig = field(default_factory=lambda: dataclasses.replace(
-        PolicyTrainingConfig(),
-        iterations=150,  # paper Table S11: 2500
-        steps_per_env=24,  # paper Table S11: 100; the reference code's 24 (docs/method.md section 7)
-        save_interval=150,  # only the final checkpoint (rwmu train-policy: every 50 iterations)
-        env=dataclasses.replace(
-            PolicyTrainingConfig().env,
-            num_envs=256,  # paper Table S11: 4096
-            episode_length=48,  # MOPO's short branched rollouts (docs/method.md section 6.4); the task's: 256
-        ),
-        # start from the behaviour-cloned actor and keep it near the data (docs/method.md section 6.4; paper: off)
-        behavior=BehaviorCloningConfig(init=True, regularizer_steps=5, critic_warmup=10),
-    ))  # fmt: skip
+    policy: PolicyTrainingConfig = field(default_factory=lambda: get_recipe(DEMO_RECIPE).policy_config())
     lambdas: tuple[float, ...] = field(default=(1.0, 0.0), metadata={  # paper Table S11's 1, and 0 (no penalty)
         "help": "uncertainty penalties, one policy each (docs/method.md section 6)"})
     evaluation: EvaluationConfig = field(default_factory=lambda: EvaluationConfig(

@@ -1,12 +1,10 @@
 """Typed settings of MOPO-PPO training (the imagination environment's are :class:`rwmu.envs.imagination.
-ImaginationConfig`), with their defaults and sources: paper Table S11 (docs/method.md section 6); :data:`PRESETS`
-adds the reference config's scale (docs/method.md section 7).
+ImaginationConfig`), with their defaults and sources: paper Table S11 (docs/method.md section 6). The recipes of
+:mod:`rwmu.recipes` are deltas on these defaults (the reference config's scale among them).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -45,7 +43,7 @@ class ActorCriticConfig:
 
 @dataclass(frozen=True)
 class PolicyTrainingConfig:
-    """Everything ``rwmu train-policy`` does; defaults are the paper's (Table S11), see :data:`PRESETS`."""
+    """Everything ``rwmu train-policy`` does; defaults are the paper's (Table S11), which recipe ``paper`` keeps."""
 
     iterations: int = field(
         default=2500,  # Table S11 (reference: 500)
@@ -79,17 +77,3 @@ class PolicyTrainingConfig:
     ppo: PPOConfig = field(default_factory=PPOConfig)
     policy: ActorCriticConfig = field(default_factory=ActorCriticConfig)
     behavior: BehaviorCloningConfig = field(default_factory=BehaviorCloningConfig)
-
-
-def _reference_preset() -> PolicyTrainingConfig:
-    base = PolicyTrainingConfig()
-    # Reference offline config (docs/method.md section 6): 8192 envs, 24 steps per env, 500 iterations.
-    return dataclasses.replace(
-        base, iterations=500, steps_per_env=24, env=dataclasses.replace(base.env, num_envs=8192)
-    )
-
-
-PRESETS: dict[str, typing.Callable[[], PolicyTrainingConfig]] = {
-    "paper": PolicyTrainingConfig,
-    "reference": _reference_preset,
-}
