@@ -1,7 +1,7 @@
 """A small world model against the paper's, on the same data: accuracy, uncertainty calibration and speed
 (docs/performance.md, "A smaller world model").
 
-For each architecture (GRU 1x128, the demo's and experiments/mopo_graded.sh's; GRU 2x256, paper Table S7), with the
+For each architecture (GRU 1x128, the demo's and the cpu world model of rwmu.recipes; GRU 2x256, paper Table S7), with the
 same data, seed, history (M = 16), batch, learning rate and number of iterations:
   1. ``rwmu train-model``: the held-out forecast error (relative L1 at 8 and 32 steps) from its summary;
   2. ``rwmu eval-uncertainty``: how the epistemic uncertainty u tracks the open-loop error on held-out windows

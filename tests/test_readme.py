@@ -19,7 +19,8 @@ from rwmu.cli.main import main
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 TINY: dict[str, list[str]] = {
-    "collect": ["--steps", "3000", "--num-envs", "8", "--num-workers", "1", "--no-progress"],
+    "collect": ["--steps", "6000", "--num-envs", "8", "--num-workers", "1", "--checkpoints", "0:700:700",
+                "--no-progress"],
     "train-model": [
         "--architecture.ensemble-size", "2", "--architecture.history-horizon", "8",
         "--architecture.rnn-hidden-size", "16", "--architecture.rnn-num-layers", "1",
@@ -60,10 +61,11 @@ def test_the_readme_block_is_the_whole_loop():
 def test_the_readme_loop_runs_as_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    (tmp_path / "docs").symlink_to(README.parent / "docs")  # the loop runs in a clone: the published policies
     for words in readme_loop():
         args = words + TINY.get(words[0], [])
         assert main(args) == 0, f"rwmu {shlex.join(args)} failed"
-    assert (tmp_path / "data/go2/dataset.rwmu").is_file()
+    assert (tmp_path / "data/mixed/dataset.rwmu").is_file()
     assert (tmp_path / "runs/wm/model_best.pt").is_file()
     assert json.loads((tmp_path / "runs/unc/summary.json").read_text())["windows"] == 4
     evaluation = json.loads((tmp_path / "runs/pi/eval.json").read_text())
@@ -73,3 +75,15 @@ def test_the_readme_loop_runs_as_written(tmp_path, monkeypatch):
     assert (tmp_path / "runs/sweep/sweep.csv").is_file()
     stored = json.loads((tmp_path / "runs/pi/config.json").read_text())["config"]["command"]
     assert stored["train"]["iterations"] == 2 and stored["train"]["env"]["uncertainty_penalty"] == 1.0
+    # the default recipe, flags winning: filtered BC from the data, 256-step episodes, 16 envs
+    assert stored["recipe"] == "mopo_fbc_dc256" and stored["train"]["behavior"]["top_fraction"] == 0.1
+    assert stored["train"]["env"]["episode_length"] == 256 and stored["train"]["env"]["num_envs"] == 16
+
+
+def test_the_readme_results_table_is_generated_from_the_published_files():
+    from rwmu.experiments.headline import END, START, headline_table
+
+    text = README.read_text()
+    block = text.split(START, 1)[1].split(END, 1)[0].strip()
+    assert block == headline_table(README.parent).strip(), "run: rwmu manifest table --write README.md"
+    assert text.index(START) < text.index("## Using rwmu")  # on the first screen, before the loop

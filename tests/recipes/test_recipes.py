@@ -44,7 +44,7 @@ def test_delta_merge_and_unknown_setting():
 def test_train_policy_defaults_to_the_best_recipe_and_flags_win():
     default = parse("train-policy", REQUIRED)
     assert default.recipe == DEFAULT_RECIPE == "mopo_fbc_dc256"
-    # the recipe is the flags experiments/mopo_graded.sh gave its mopo_fbc_dc256 runs, on the paper's defaults
+    # the recipe is the flags the published mopo_fbc_dc256 runs were trained with (docs/notebook.md section 10), on the paper's defaults
     by_flags = parse("train-policy", [*REQUIRED, "--recipe", "paper", "--iterations", "100", "--env.num-envs", "512",
                                       "--steps-per-env", "24", "--behavior.init", "--behavior.regularizer-steps", "5",
                                       "--behavior.critic-warmup", "10", "--behavior.top-fraction", "0.1",

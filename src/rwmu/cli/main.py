@@ -28,9 +28,12 @@ from rwmu.cli import (
     demo,
     eval_uncertainty,
     evaluate,
+    experiment,
     export,
+    manifest,
     model,
     play_imagination,
+    recipes,
     sweep,
     train_model,
     train_baseline,
@@ -58,6 +61,9 @@ COMMANDS: dict[str, ModuleType] = {
     "evaluate": evaluate,
     "demo": demo,
     "sweep": sweep,
+    "recipes": recipes,
+    "experiment": experiment,
+    "manifest": manifest,
 }
 
 

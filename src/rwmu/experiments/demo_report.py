@@ -227,7 +227,7 @@ def _markdown(data: dict[str, Any], config: DemoConfig, behaviour: dict[str, Any
         "the tracking reward on the slow and standing schedules).",
         "- Any difference between lambda values here, even one larger than its standard error over episodes, comes "
         "from one training seed and a short run: it does not answer whether the penalty helps. `rwmu sweep` "
-        "(several seeds, longer runs; experiments/run_lambda_sweep.sh) is the tool for that question.",
+        "(several seeds, longer runs; rwmu sweep or rwmu experiment run) is the tool for that question.",
         "- Imagined rewards include the uncertainty penalty (and come from the learned model): they are not task "
         "performance. Only the MuJoCo columns measure the task, on the unpenalised reward.",
         "- The uncertainty-versus-error correlations come from few windows and a small model; their sign and rough "

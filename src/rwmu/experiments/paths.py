@@ -11,6 +11,13 @@ from pathlib import Path
 
 STAGES_JSON = "stages.json"
 SUMMARY_JSON = "summary.json"
+EVALUATION_JSON = "evaluation.json"  # a policy run's MuJoCo score (rwmu evaluate --json)
+MODEL_CHECK_JSON = "model_check.json"  # a policy run's rwmu check-model report
+
+
+def run_name(lam: float, seed: int) -> str:
+    """A policy run's folder in a sweep or an experiment: ``lam<lambda>_seed<seed>``."""
+    return f"lam{lambda_label(lam)}_seed{seed}"
 
 
 def lambda_label(lam: float) -> str:

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from rwmu.errors import RwmuError
 from rwmu.experiments import report as rep
 from rwmu.experiments import sweep_curve
-from rwmu.experiments.paths import SUMMARY_JSON, lambda_label
+from rwmu.experiments.paths import EVALUATION_JSON, MODEL_CHECK_JSON, SUMMARY_JSON, lambda_label, run_name
 from rwmu.experiments.report import mean_ci95, mean_std
 from rwmu.training.runner import latest_checkpoint
 from rwmu.utils.threads import usable_cpus
@@ -48,8 +48,6 @@ from rwmu.utils.io import (
     write_text_atomic,
 )
 
-EVALUATION_JSON = "evaluation.json"
-MODEL_CHECK_JSON = "model_check.json"
 CSV_COLUMNS = ("lambda", "seed", "true_return_mean", "true_return_std", "episodes", "falls", "fall_rate",
                "normalized_score",
                "imagined_reward", "imagined_task_reward", "epistemic_uncertainty", "u_ratio", "fall_recall",
@@ -99,7 +97,7 @@ def plan_runs(out_dir: str | Path, lambdas: tuple[float, ...], seeds: tuple[int,
     if len({lambda_label(lam) for lam in lambdas}) != len(lambdas) or len(set(seeds)) != len(seeds):
         raise RwmuError("--lambdas / --seeds: values repeat")
     runs_dir = Path(out_dir) / "runs"
-    return [SweepRun(float(lam), int(seed), runs_dir / f"lam{lambda_label(lam)}_seed{seed}")
+    return [SweepRun(float(lam), int(seed), runs_dir / run_name(lam, seed))
             for lam in lambdas for seed in seeds]  # fmt: skip
 
 

@@ -38,7 +38,7 @@ WORLD_MODELS: dict[str, Delta] = {
 # ------------------------------------------------------------------------------------------------------------------
 # Parts of the policy deltas
 PPO_CPU: Delta = {"iterations": 100, "steps_per_env": 24, "env": {"num_envs": 512}}
-"""100 PPO iterations x 512 envs x 24 steps: about 4 minutes per policy on one core (docs/results.md, costs)."""
+"""100 PPO iterations x 512 envs x 24 steps: the CPU scale of every graded-data experiment (docs/notebook.md 6-11)."""
 BC_CORE: Delta = {"behavior": {"init": True, "regularizer_steps": 5, "critic_warmup": 10}}
 """start from the behaviour-cloned actor, pull it back after every update, train the critic first (docs/method.md 6.4)"""
 SHORT: Delta = {"env": {"episode_length": 48}}

@@ -1,0 +1,134 @@
+"""Check and re-score the manifest of published policies (docs/results/policies.json).
+
+``rwmu manifest check`` lists entries whose file is missing, files shared by entries with different recorded
+scores, and entries that name no recipe (or method) or no experiment; exit code 1 when there is any.
+``rwmu manifest table`` prints (or with --write, updates in README.md) the README's results table.
+``rwmu manifest rescore`` scores entries again in MuJoCo: at the recorded evaluation seed on the built-in schedules it
+lists every entry whose return differs from its record; with another --seed or --heldout-seed (schedules drawn from
+the task's command ranges that no policy was tuned on) it reports the new scores per dataset, recipe and lambda.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import tyro
+
+from rwmu.cli.common import check_output_folder
+from rwmu.errors import RwmuError
+from rwmu.evaluation.schedules import random_schedules
+from rwmu.experiments import report as rep
+from rwmu.experiments.headline import headline_table, with_table
+from rwmu.experiments.manifest import check_manifest, read_manifest, rescore, rescore_config
+from rwmu.utils.io import write_json_atomic, write_text_atomic
+
+SUMMARY = "check the manifest of published policies, or re-score its policies in MuJoCo"
+
+
+@dataclass(frozen=True)
+class Check:
+    """List broken entries of a policy manifest (exit code 1 if any)."""
+
+    manifest: Path = Path("docs/results/policies.json")
+    """the manifest; its files are relative to the current folder"""
+
+
+@dataclass(frozen=True)
+class Rescore:
+    """Score manifest entries again in MuJoCo and list those that differ from their record."""
+
+    out: Path
+    """folder for rescore.json and rescore.md"""
+    manifest: Path = Path("docs/results/policies.json")
+    """the manifest; its files are relative to the current folder"""
+    recipe: tuple[str, ...] = ()
+    """only entries of these recipes (default: every entry)"""
+    dataset: tuple[str, ...] = ()
+    """only entries of these datasets"""
+    episodes: int = 32
+    """MuJoCo episodes per policy (the recorded scores used 32)"""
+    seed: int = 0
+    """evaluation seed (the recorded scores used 0)"""
+    heldout_seed: int | None = None
+    """instead of the built-in schedules, 8 schedules drawn with this seed from the task's command ranges"""
+
+
+@dataclass(frozen=True)
+class Table:
+    """Print the README's results table from the published results files (run from the repository root)."""
+
+    write: Path | None = None
+    """rewrite the table block of this file (README.md) instead of printing it"""
+
+
+SUBCOMMANDS = {"check": Check, "rescore": Rescore, "table": Table}
+
+
+def run(cmd: Check | Rescore | Table) -> int:
+    if isinstance(cmd, Table):
+        table = headline_table(Path("."))
+        if cmd.write is None:
+            print(table)
+        else:
+            write_text_atomic(cmd.write, with_table(cmd.write.read_text(), table))
+            print(f"wrote the results table into {cmd.write}")
+        return 0
+    data = read_manifest(cmd.manifest)
+    if isinstance(cmd, Check):
+        problems = check_manifest(data, Path("."))
+        for line in problems:
+            print(line)
+        print(f"{cmd.manifest}: {len(data['policies'])} entries, {len(problems)} problem(s)")
+        return 1 if problems else 0
+    return _rescore(cmd, data)
+
+
+def _rescore(cmd: Rescore, data: dict) -> int:
+    if cmd.episodes < 1:
+        raise RwmuError(f"--episodes must be >= 1, got {cmd.episodes}")
+    check_output_folder(cmd.out, "--out")
+    cmd.out.mkdir(parents=True, exist_ok=True)
+    commands = None
+    if cmd.heldout_seed is not None:
+        commands = cmd.out / "heldout_schedules.json"
+        write_text_atomic(commands, json.dumps(random_schedules(8, cmd.heldout_seed), indent=1))
+
+    def selected(entry: dict) -> bool:
+        return (not cmd.recipe or entry.get("recipe") in cmd.recipe) and (
+            not cmd.dataset or entry.get("dataset") in cmd.dataset)  # fmt: skip
+
+    if not any(selected(e) for e in data["policies"]):
+        raise RwmuError(f"{cmd.manifest}: no entry matches --recipe {' '.join(cmd.recipe)} --dataset "
+                        f"{' '.join(cmd.dataset)}")  # fmt: skip
+    records = rescore(data, Path("."), rescore_config(cmd.episodes, cmd.seed, commands), selected)
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault((r.get("dataset"), r.get("recipe") or r.get("method"), r.get("lambda")), []).append(r)
+    rows = []
+    for (dataset, name, lam), group in groups.items():
+        mean, ci = rep.mean_ci95([r["rescored_return"] for r in group])
+        score = rep.mean_std([r["rescored_normalized_score"] for r in group])[0]
+        falls, episodes = sum(r["rescored_falls"] for r in group), sum(r["rescored_episodes"] for r in group)
+        rows.append({"dataset": dataset, "recipe": name, "lambda": lam, "policies": len(group), "return_mean": mean,
+                     "return_ci95": ci, "normalized_score": score, "falls": falls, "episodes": episodes})  # fmt: skip
+    differing = [r for r in records if r["differs"]]
+    write_json_atomic(cmd.out / "rescore.json", {"manifest": str(cmd.manifest), "seed": cmd.seed,
+                                                 "episodes": cmd.episodes, "heldout_seed": cmd.heldout_seed,
+                                                 "groups": rows, "entries": records,
+                                                 "differing": [r["file"] for r in differing]})  # fmt: skip
+    table = rep.markdown_table(["dataset", "recipe / method", "lambda", "policies", "return", "95 % +-",
+                                "normalised", "falls"],
+                               [[r["dataset"], r["recipe"], r["lambda"], r["policies"], r["return_mean"],
+                                r["return_ci95"], r["normalized_score"], f"{r['falls']}/{r['episodes']}"] for r in rows])  # fmt: skip
+    where = (f"8 held-out schedules (seed {cmd.heldout_seed})" if commands else "the 8 built-in schedules")
+    lines = [f"# Re-score of {cmd.manifest}", "", f"{cmd.episodes} episodes per policy over {where}, evaluation "
+             f"seed {cmd.seed}.", "", table, ""]  # fmt: skip
+    compared = sum(r["comparable"] for r in records)
+    lines.append(f"{compared} entries compared with their record at this seed: {len(differing)} differ."
+                 if compared else "No entry was recorded under this protocol: nothing to compare.")  # fmt: skip
+    lines += [f"- {r['file']}: recorded {r['true_return']}, now {r['rescored_return']}" for r in differing]
+    write_text_atomic(cmd.out / "rescore.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0

@@ -1,0 +1,284 @@
+"""``rwmu experiment run``: everything an experiment file declares, resumable run by run.
+
+Layout of ``OUT`` (one experiment owns its folder)::
+
+    experiment.toml, config.json            the file as run, and the resolved configs with the rwmu version
+    <dataset>/data/                         collected data (when the file says collect)
+    <dataset>/behavior.json                 the data's policy in MuJoCo (when the file names it)
+    <dataset>/wm_<world model>/             one world model per dataset and recipe world model
+    <dataset>/<recipe>/runs/lam<l>_seed<s>/ job.json, log.txt, rsl_rl checkpoints, summary.json, evaluation.json,
+                                            model_check.json
+    <dataset>/<recipe>/sweep.{md,csv,json,png}   per recipe: per lambda mean and 95 % interval, paired differences
+    policies/<dataset>/<recipe>_lam<l>_seed<s>/  every policy as ONNX (policy.onnx, policy.json)
+    policies.json                           their manifest entries (rwmu manifest)
+    table.{md,csv,json}                     dataset x recipe x lambda: return, interval, normalised score, falls
+
+Jobs (world models, then policy runs) run ``jobs`` at a time, each in a ``python -m rwmu.experiments.worker``
+process reading its typed ``job.json``; CPU threads are split between them. A finished job is skipped, an
+interrupted one continues from its last checkpoint. A run folder whose ``job.json`` differs from the job now
+declared is refused: change the experiment, change ``OUT``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from tqdm import tqdm
+
+from rwmu.errors import RwmuError
+from rwmu.evaluation.model_check import ModelCheckConfig
+from rwmu.evaluation.simulator import EvaluationConfig
+from rwmu.experiments import report as rep
+from rwmu.experiments import sweep
+from rwmu.experiments.experiment_file import ExperimentSpec, GridSpec
+from rwmu.experiments.manifest import export_onnx, manifest_entry, write_manifest
+from rwmu.experiments.paths import EVALUATION_JSON, SUMMARY_JSON, lambda_label, run_name
+from rwmu.recipes import apply_delta, get_recipe, merge, world_model_config, world_model_delta
+from rwmu.training.runner import latest_checkpoint
+from rwmu.utils.io import to_jsonable, write_csv_atomic, write_json_atomic, write_run_config, write_text_atomic
+from rwmu.utils.threads import usable_cpus
+from rwmu.version import __version__
+
+TABLE_COLUMNS = ("dataset", "recipe", "lambda", "seeds", "return_mean", "return_ci95", "normalized_score",
+                 "falls", "episodes", "paired_vs_lambda0", "paired_ci95")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: its kind, its folder and its typed settings (``job.json``)."""
+
+    kind: str
+    out: Path
+    body: dict[str, Any]
+    label: str
+
+    @property
+    def file(self) -> Path:
+        return self.out / "job.json" if self.kind != "evaluate" else self.out.with_suffix(".job.json")
+
+    def document(self) -> dict[str, Any]:
+        return {"kind": self.kind, "out": str(self.out), **self.body}
+
+
+def world_model_folder(out: Path, dataset: str, recipe_name: str, grid: GridSpec) -> Path:
+    """``<dataset>/wm_<recipe world model>``, with a digest of the block's world-model override if it has one."""
+    name = get_recipe(recipe_name).world_model
+    if grid.world_model:
+        name += "_" + hashlib.sha256(json.dumps(grid.world_model, sort_keys=True).encode()).hexdigest()[:8]
+    return out / dataset / f"wm_{name}"
+
+
+def plan_world_models(spec: ExperimentSpec, out: Path, data: dict[str, str]) -> dict[Path, Job]:
+    """One world-model job per (dataset, recipe world model and block override) the grid needs."""
+    jobs = {}
+    for dataset, recipe_name, _, _, grid in spec.cells():
+        folder = world_model_folder(out, dataset, recipe_name, grid)
+        if folder not in jobs:
+            delta = merge(world_model_delta(get_recipe(recipe_name)), grid.world_model)
+            config = dataclasses.replace(world_model_config(delta), progress=False)
+            jobs[folder] = Job("world_model", folder, {"task": spec.task, "data": data[dataset],
+                                                       "config": to_jsonable(config)}, f"{dataset} {folder.name}")  # fmt: skip
+    return jobs
+
+
+def run_dir(out: Path, dataset: str, recipe: str, lam: float, seed: int) -> Path:
+    return out / dataset / recipe / "runs" / run_name(lam, seed)
+
+
+def plan_policies(spec: ExperimentSpec, out: Path, data: dict[str, str], device: str = "cpu") -> list[Job]:
+    """One policy job per grid cell, with the recipe's config at that lambda and seed."""
+    evaluation = EvaluationConfig(episodes=spec.evaluation.episodes, seed=spec.evaluation.seed)
+    check = ModelCheckConfig(episodes=spec.evaluation.episodes, seed=spec.evaluation.seed)
+    jobs = []
+    for dataset, recipe_name, lam, seed, grid in spec.cells():
+        recipe = get_recipe(recipe_name)
+        config = apply_delta(recipe.policy_config(), grid.policy, "grid policy")
+        config = dataclasses.replace(config, seed=seed, device=device,
+                                     env=dataclasses.replace(config.env, uncertainty_penalty=lam))  # fmt: skip
+        world_model = world_model_folder(out, dataset, recipe_name, grid) / "model_best.pt"
+        body = {"task": spec.task, "world_model": str(world_model), "data": data[dataset],
+                "recipe": recipe.name, "recipe_version": recipe.version, "config": to_jsonable(config),
+                "evaluation": to_jsonable(evaluation),
+                "model_check": to_jsonable(check) if spec.evaluation.check_model else None}  # fmt: skip
+        jobs.append(Job("policy", run_dir(out, dataset, recipe.name, lam, seed), body,
+                        f"{dataset} {recipe.name} lambda {lam:g} seed {seed}"))  # fmt: skip
+    return jobs
+
+
+def plan_behavior(spec: ExperimentSpec, out: Path) -> list[Job]:
+    """The data's own policy of every dataset that names one, scored as the runs are."""
+    jobs = []
+    for name, dataset in spec.datasets.items():
+        if dataset.behavior is None:
+            continue
+        config = EvaluationConfig(episodes=spec.evaluation.episodes, seed=spec.evaluation.seed,
+                                  action_noise=dataset.behavior.action_noise)  # fmt: skip
+        jobs.append(Job("evaluate", out / name / "behavior.json",
+                        {"task": spec.task, "policy": dataset.behavior.policy, "config": to_jsonable(config)},
+                        f"{name} behaviour policy"))  # fmt: skip
+    return jobs
+
+
+def job_done(job: Job) -> bool:
+    if job.kind == "world_model":
+        return (job.out / SUMMARY_JSON).is_file()
+    if job.kind == "evaluate":
+        return job.out.is_file()
+    summary = job.out / SUMMARY_JSON
+    if not summary.is_file() or not (job.out / EVALUATION_JSON).is_file():
+        return False
+    iterations = json.loads(summary.read_text()).get("iterations")
+    return iterations == job.body["config"]["iterations"] and (
+        job.body["model_check"] is None or (job.out / "model_check.json").is_file())  # fmt: skip
+
+
+def claim(job: Job) -> None:
+    """Write ``job.json`` (the run's declared settings) or check it against the one already there."""
+    document = job.document()
+    if job.file.is_file():
+        before = json.loads(job.file.read_text())
+        if before != json.loads(json.dumps(document)):
+            raise RwmuError(f"{job.file}: this run was started with other settings than the experiment declares now; "
+                            "one run owns its folder: give a new --out, or restore the experiment file")  # fmt: skip
+        return
+    job.file.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(job.file, document)
+
+
+def run_job(job: Job, threads: int) -> None:
+    """Run ``job`` in a worker process, its output in ``log.txt`` beside it; a failure is a one-line error."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    log_path = job.file.parent / ("log.txt" if job.kind != "evaluate" else f"{job.out.stem}.log.txt")
+    command = [sys.executable, "-m", "rwmu.experiments.worker", str(job.file)]
+    with open(log_path, "a") as log:
+        proc = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0:
+        tail = (log_path.read_text().strip().splitlines() or [""])[-1]
+        raise RwmuError(f"{job.label} failed (exit {proc.returncode}): {tail[:200]}; see {log_path}")
+
+
+def run_jobs(jobs: list[Job], workers: int, desc: str, log: Callable[[str], None]) -> list[str]:
+    """Run the unfinished ``jobs``, ``workers`` at a time; return one line per failure."""
+    todo = [j for j in jobs if not job_done(j)]
+    log(f"[experiment] {desc}: {len(jobs)} job(s), {len(jobs) - len(todo)} done already, {len(todo)} to run")
+    if not todo:
+        return []
+    threads = max(1, usable_cpus() // workers)
+    failures = []
+    with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(total=len(todo), desc=desc, unit="job") as bar:
+        futures = {pool.submit(run_job, j, threads): j for j in todo}
+        for future, job in futures.items():
+            try:
+                future.result()
+            except RwmuError as err:
+                failures.append(str(err))
+                log(f"[experiment] {err}")
+            bar.update(1)
+    return failures
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Results
+def recipe_records(out: Path, dataset: str, recipe: str, cells: list[tuple[float, int]]) -> list[dict[str, Any]]:
+    runs = [sweep.SweepRun(lam, seed, run_dir(out, dataset, recipe, lam, seed)) for lam, seed in cells]
+    return [r for r in (sweep.read_run_record(run) for run in runs) if r is not None]
+
+
+def write_tables(spec: ExperimentSpec, out: Path) -> list[dict[str, Any]]:
+    """Per (dataset, recipe): ``sweep.*``; for the experiment: ``table.*``; returns the table's rows."""
+    grouped: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    for dataset, recipe, lam, seed, _ in spec.cells():
+        grouped.setdefault((dataset, recipe), []).append((lam, seed))
+    rows: list[dict[str, Any]] = []
+    for name in spec.datasets:
+        behavior_path = out / name / "behavior.json"
+        behavior = json.loads(behavior_path.read_text()) if behavior_path.is_file() else None
+        if behavior is not None:
+            rows.append({"dataset": name, "recipe": "behaviour policy", "lambda": None, "seeds": None,
+                         "return_mean": behavior["return_mean"], "return_ci95": None,
+                         "normalized_score": behavior.get("normalized_score"), "falls": behavior["falls"],
+                         "episodes": behavior["episodes"]})  # fmt: skip
+        for (dataset, recipe), cells in grouped.items():
+            if dataset != name:
+                continue
+            records = recipe_records(out, dataset, recipe, cells)
+            if not records:
+                continue
+            data = sweep.write_results(out / dataset / recipe, records, behavior)
+            paired = {p["lambda"]: p for p in data["paired"] if p["baseline_lambda"] == 0.0}
+            for agg in data["aggregated"]:
+                p = paired.get(agg["lambda"])
+                rows.append({"dataset": dataset, "recipe": recipe, "lambda": agg["lambda"], "seeds": len(agg["seeds"]),
+                             "return_mean": agg["true_return_mean"], "return_ci95": agg["true_return_ci95"],
+                             "normalized_score": agg["normalized_score_mean"], "falls": agg["falls"],
+                             "episodes": agg["episodes"], "paired_vs_lambda0": p["difference_mean"] if p else None,
+                             "paired_ci95": p["difference_ci95"] if p else None})  # fmt: skip
+    write_csv_atomic(out / "table.csv", TABLE_COLUMNS, rows)
+    write_json_atomic(out / "table.json", {"experiment": str(spec.file), "rows": rows})
+    write_text_atomic(out / "table.md", markdown_table(spec, rows))
+    return rows
+
+
+def markdown_table(spec: ExperimentSpec, rows: list[dict[str, Any]]) -> str:
+    body = [[r["dataset"], f"`{r['recipe']}`" if r["lambda"] is not None else r["recipe"], r["lambda"], r["seeds"],
+             r["return_mean"], r["return_ci95"], r["normalized_score"], f"{r['falls']}/{r['episodes']}",
+             r.get("paired_vs_lambda0"), r.get("paired_ci95")] for r in rows]  # fmt: skip
+    head = ["dataset", "recipe", "lambda", "seeds", "true return", "95 % +-", "normalised", "falls",
+            "paired vs lambda 0", "95 % +-"]  # fmt: skip
+    return "\n".join([f"# {spec.name}: {spec.description}", "",
+                      f"Regenerate: `rwmu experiment run {spec.file} --out OUT`. MuJoCo returns on the unpenalised "
+                      f"reward, {spec.evaluation.episodes} episodes per policy over the 8 built-in schedules "
+                      f"(evaluation seed {spec.evaluation.seed}); 95 % Student-t intervals over seeds.", "",
+                      rep.markdown_table(head, body), ""])  # fmt: skip
+
+
+def export_policies(spec: ExperimentSpec, out: Path) -> list[dict[str, Any]]:
+    """Every finished policy as ONNX under ``out/policies``, and its manifest entry (paths relative to ``out``)."""
+    entries = []
+    for dataset, recipe_name, lam, seed, _ in spec.cells():
+        folder = run_dir(out, dataset, recipe_name, lam, seed)
+        record = sweep.read_run_record(sweep.SweepRun(lam, seed, folder))
+        if record is None:
+            continue
+        target = out / "policies" / dataset / f"{recipe_name}_lam{lambda_label(lam)}_seed{seed}"
+        onnx = export_onnx(latest_checkpoint(folder), target)
+        recipe = get_recipe(recipe_name)
+        entries.append(manifest_entry(onnx.relative_to(out), dataset, recipe.name, recipe.version, lam, seed,
+                                      str(spec.file), record, spec.evaluation.seed))  # fmt: skip
+    write_manifest(out / "policies.json", entries)
+    return entries
+
+
+def run_experiment(spec: ExperimentSpec, out: Path, data: dict[str, str], jobs: int = 2, device: str = "cpu",
+                   log: Callable[[str], None] = print) -> list[dict[str, Any]]:  # fmt: skip
+    """Run (or continue) everything ``spec`` declares into ``out`` (locked by the caller); ``data`` maps each
+    dataset to its file. Returns the table rows."""
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(spec.file, out / "experiment.toml")
+    world_models = plan_world_models(spec, out, data)
+    policies = plan_policies(spec, out, data, device)
+    behaviour = plan_behavior(spec, out)
+    write_run_config(out, {"experiment": str(spec.file), "rwmu": __version__,
+                           "jobs": {str(j.out): j.document() for j in [*world_models.values(), *policies, *behaviour]}})
+    for job in [*world_models.values(), *policies, *behaviour]:
+        claim(job)
+    failures = run_jobs(list(world_models.values()) + behaviour, jobs, "world models", log)
+    if failures:
+        raise RwmuError(f"{len(failures)} job(s) failed (first: {failures[0]}); re-run the same command to retry")
+    failures = run_jobs(policies, jobs, "policies", log)
+    rows = write_tables(spec, out)
+    export_policies(spec, out)
+    log(f"[experiment] wrote {out / 'table.md'}, {out / 'policies.json'} and per-recipe sweep.md")
+    if failures:
+        raise RwmuError(f"{len(failures)} job(s) failed (first: {failures[0]}); re-run the same command to retry")
+    return rows
