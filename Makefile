@@ -1,6 +1,6 @@
 # rwmu: the two commands of the README.
 #   make demo   set up (if needed) and run the main job, printing where the results are
-#   make test   set up (if needed) and run the test suite
+#   make test   set up (if needed), lint and format-check (ruff), and run the test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -22,6 +22,8 @@ demo: setup
 	$(BIN)/rwmu demo --out demo_out
 
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest tests
 
 clean:

@@ -36,8 +36,13 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-RANGES = ("imagination/model", "imagination/task", "imagination/resets", "imagination/commands_pushes",
-          "imagination/observations")  # fmt: skip
+RANGES = (
+    "imagination/model",
+    "imagination/task",
+    "imagination/resets",
+    "imagination/commands_pushes",
+    "imagination/observations",
+)
 
 
 def profile_split(fn, steps: int) -> dict[str, float]:
@@ -48,7 +53,9 @@ def profile_split(fn, steps: int) -> dict[str, float]:
             fn()
         total = (time.perf_counter() - t0) / steps * 1e3
     events = {e.key: e for e in prof.key_averages()}
-    split = {name.split("/")[1]: events[name].cpu_time_total / 1e3 / steps if name in events else 0.0 for name in RANGES}
+    split = {
+        name.split("/")[1]: events[name].cpu_time_total / 1e3 / steps if name in events else 0.0 for name in RANGES
+    }
     split["outside the ranges"] = total - sum(split.values())
     split["total"] = total
     return {k: round(v, 2) for k, v in split.items()}
@@ -63,15 +70,26 @@ def main() -> None:
     parser.add_argument("--dynamics", choices=("member", "mean"), default="member")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--random-terminations", action="store_true",
-                        help="keep the untrained termination head (about half the envs reset every step)")
+    parser.add_argument(
+        "--random-terminations",
+        action="store_true",
+        help="keep the untrained termination head (about half the envs reset every step)",
+    )
     parser.add_argument("--episode-length", type=int, default=None, help="imagined episode length (task's: none)")
     parser.add_argument("--profile-steps", type=int, default=5, help="env steps under torch.profiler (0: skip)")
-    parser.add_argument("--torch-compile-mode", default=None, choices=("default", "max-autotune-no-cudagraphs"),
-                        help="compile actor and critic (rwmu train-policy --torch-compile-mode); the warm-up "
-                             "iteration pays the compilation")  # fmt: skip
-    parser.add_argument("--model-precision", default="float32", choices=("float32", "bfloat16"),
-                        help="train-policy's --env.model-precision (bfloat16: the world model's GEMMs in bfloat16)")
+    parser.add_argument(
+        "--torch-compile-mode",
+        default=None,
+        choices=("default", "max-autotune-no-cudagraphs"),
+        help="compile actor and critic (rwmu train-policy --torch-compile-mode); the warm-up "
+        "iteration pays the compilation",
+    )
+    parser.add_argument(
+        "--model-precision",
+        default="float32",
+        choices=("float32", "bfloat16"),
+        help="train-policy's --env.model-precision (bfloat16: the world model's GEMMs in bfloat16)",
+    )
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
     if args.threads:
@@ -83,8 +101,8 @@ def main() -> None:
     from rwmu.models import WorldModelConfig, WorldModelEnsemble
     from rwmu.tasks import get_task
     from rwmu.training.policy import ImaginationRunner
-    from rwmu.training.runner import rsl_rl_train_cfg
     from rwmu.training.policy_config import PolicyTrainingConfig
+    from rwmu.training.runner import rsl_rl_train_cfg
     from rwmu.utils.io import write_json_atomic
 
     device = torch.device(args.device)
@@ -97,9 +115,13 @@ def main() -> None:
         head = model.auxiliary_heads.termination
         with torch.no_grad():
             getattr(head, f"bias_{head.num_layers - 1}").sub_(20.0)  # logits << 0: no predicted terminations
-    env_cfg = ImaginationConfig(num_envs=args.num_envs, dynamics=args.dynamics, log_window=args.steps_per_env,
-                                model_precision=args.model_precision,
-                                episode_length=args.episode_length)  # fmt: skip
+    env_cfg = ImaginationConfig(
+        num_envs=args.num_envs,
+        dynamics=args.dynamics,
+        log_window=args.steps_per_env,
+        model_precision=args.model_precision,
+        episode_length=args.episode_length,
+    )
 
     def sync() -> None:
         if device.type == "cuda":
@@ -126,8 +148,12 @@ def main() -> None:
         saved = model._hidden.clone()  # the fused step advances it in place, nn.GRU replaces it
         t0 = time.perf_counter()
         with torch.inference_mode():
-            model.predict(env.state[:, None], env.normalization.normalize_action(actions)[:, None], member_ids=members,
-                          aleatoric=False)  # fmt: skip
+            model.predict(
+                env.state[:, None],
+                env.normalization.normalize_action(actions)[:, None],
+                member_ids=members,
+                aleatoric=False,
+            )
         sync()
         model_times.append(time.perf_counter() - t0)
         model._hidden = saved  # the env continues from where it was
@@ -138,17 +164,20 @@ def main() -> None:
     reset_share = resets / (args.env_steps * args.num_envs)
     split = {}
     if args.profile_steps:
-        split = profile_split(lambda: env.step(torch.randn(args.num_envs, 12, generator=gen, device=device)),
-                              args.profile_steps)  # fmt: skip
+        split = profile_split(
+            lambda: env.step(torch.randn(args.num_envs, 12, generator=gen, device=device)), args.profile_steps
+        )
 
     # 2./3. rsl_rl iterations on the same env
-    config = PolicyTrainingConfig(steps_per_env=args.steps_per_env, save_interval=10**9,
-                                  torch_compile_mode=args.torch_compile_mode)  # fmt: skip
+    config = PolicyTrainingConfig(
+        steps_per_env=args.steps_per_env, save_interval=10**9, torch_compile_mode=args.torch_compile_mode
+    )
     config = dataclasses.replace(config, env=env_cfg)
     timings: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as log_dir:
-        runner = ImaginationRunner(env, rsl_rl_train_cfg(config), log_dir=log_dir, device=str(device),
-                                   rwmu_info={}, progress=False)  # fmt: skip
+        runner = ImaginationRunner(
+            env, rsl_rl_train_cfg(config), log_dir=log_dir, device=str(device), rwmu_info={}, progress=False
+        )
         runner.learn(1 + args.iterations, init_at_random_ep_len=True)
         timings.extend((it["collect_time"], it["learn_time"]) for it in runner.iteration_stats)
         update_ops = {}

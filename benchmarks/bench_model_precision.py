@@ -55,9 +55,12 @@ def main() -> None:
             model.inference_dtype = dtype
             score = score_windows(model, dataset, task, config)
             results["scores"].setdefault(name, {})[horizon] = score
-            print(f"{name:8s} horizon {horizon:3d}: one-step error {score['one_step_rel_error']:.4f}, open-loop "
-                  f"error {score['open_loop_rel_error']:.4f}, u p50 {score['u']['p50']:.4f} p90 {score['u']['p90']:.4f}, "
-                  f"feet contacts {score['contacts']['feet_accuracy']:.4f}", flush=True)  # fmt: skip
+            print(
+                f"{name:8s} horizon {horizon:3d}: one-step error {score['one_step_rel_error']:.4f}, open-loop "
+                f"error {score['open_loop_rel_error']:.4f}, u p50 {score['u']['p50']:.4f} p90 {score['u']['p90']:.4f}, "
+                f"feet contacts {score['contacts']['feet_accuracy']:.4f}",
+                flush=True,
+            )
         # The two precisions' open-loop states on the windows score_windows drew.
         starts = pick_windows(window_starts(dataset, M + horizon), config.windows, config.seed)
         rows = gather_windows(data, torch.as_tensor(starts), M + horizon)
@@ -65,15 +68,26 @@ def main() -> None:
         for name, dtype in PRECISIONS.items():
             model.inference_dtype = dtype
             with torch.no_grad():
-                rolls[name] = open_loop_rollout(model, rows[..., dims.state_slice], rows[..., dims.action_slice], horizon)
+                rolls[name] = open_loop_rollout(
+                    model, rows[..., dims.state_slice], rows[..., dims.action_slice], horizon
+                )
         error = float(relative_error(rolls["float32"].state, rows[:, M:, dims.state_slice])[-1])
         drift = float(relative_error(rolls["bfloat16"].state, rolls["float32"].state)[-1])
-        u_drift = float((rolls["bfloat16"].epistemic - rolls["float32"].epistemic).abs().mean()
-                        / rolls["float32"].epistemic.abs().mean())  # fmt: skip
-        results["drift"][horizon] = {"state_drift": drift, "float32_error": error, "drift_over_error": drift / error,
-                                     "u_mean_abs_drift_relative": u_drift}  # fmt: skip
-        print(f"horizon {horizon:3d}: bfloat16 against float32 states {drift:.4f} (float32 against the data {error:.4f}, "
-              f"ratio {drift / error:.3f}); u differs by {u_drift:.4f} of its mean", flush=True)  # fmt: skip
+        u_drift = float(
+            (rolls["bfloat16"].epistemic - rolls["float32"].epistemic).abs().mean()
+            / rolls["float32"].epistemic.abs().mean()
+        )
+        results["drift"][horizon] = {
+            "state_drift": drift,
+            "float32_error": error,
+            "drift_over_error": drift / error,
+            "u_mean_abs_drift_relative": u_drift,
+        }
+        print(
+            f"horizon {horizon:3d}: bfloat16 against float32 states {drift:.4f} (float32 against the data {error:.4f}, "
+            f"ratio {drift / error:.3f}); u differs by {u_drift:.4f} of its mean",
+            flush=True,
+        )
     if args.json:
         write_json_atomic(args.json, results)
 

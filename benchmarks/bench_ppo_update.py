@@ -82,16 +82,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=24, help="steps per env per iteration (reference: 24)")
     parser.add_argument("--obs-dim", type=int, default=48, help="policy observation size (anymal_d_flat, go2_flat: 48)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--compile", action="store_true",
-                        help="also time an algorithm built with --torch-compile-mode default (rsl_rl compiles actor "
-                             "and critic)")  # fmt: skip
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time an algorithm built with --torch-compile-mode default (rsl_rl compiles actor and critic)",
+    )
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     variants = {"rsl_rl PPO.update": ppo_algorithm(args.num_envs, args.steps, args.obs_dim, 12)}
     if args.compile:
-        variants["the same, --torch-compile-mode default"] = ppo_algorithm(args.num_envs, args.steps, args.obs_dim, 12,
-                                                                           "default")  # fmt: skip
+        variants["the same, --torch-compile-mode default"] = ppo_algorithm(
+            args.num_envs, args.steps, args.obs_dim, 12, "default"
+        )
     for algorithm in variants.values():  # warm-up (and compilation), not timed
         fill(algorithm, args.obs_dim)
         algorithm.update()
@@ -112,22 +115,39 @@ def main() -> None:
     gflops = gemm_gflops(torch.device("cpu"))
     floor = flops / (gflops * 1e9)
     mini_batch = args.num_envs * args.steps // algorithm.num_mini_batches
-    print(f"PPO update of one iteration: {args.num_envs} envs x {args.steps} steps, "
-          f"{algorithm.num_learning_epochs} epochs x {algorithm.num_mini_batches} mini-batches of {mini_batch}, "
-          f"{args.threads} threads")  # fmt: skip
+    print(
+        f"PPO update of one iteration: {args.num_envs} envs x {args.steps} steps, "
+        f"{algorithm.num_learning_epochs} epochs x {algorithm.num_mini_batches} mini-batches of {mini_batch}, "
+        f"{args.threads} threads"
+    )
     for name, values in times.items():
         median = statistics.median(values)
         print(f"  {name}: {median:.2f} s (median; {', '.join(f'{t:.2f}' for t in values)}), x{seconds / median:.2f}")
-    print(f"  matrix products: {flops / 1e9:.0f} GFLOP; at the 4096^3 GEMM rate ({gflops:.0f} GFLOP/s) {floor:.2f} s, "
-          f"{floor / seconds:.0%} of the update")  # fmt: skip
-    print("  operators of one update (self CPU s): "
-          + ", ".join(f"{e.key} {e.self_cpu_time_total / 1e6:.2f}" for e in top))  # fmt: skip
+    print(
+        f"  matrix products: {flops / 1e9:.0f} GFLOP; at the 4096^3 GEMM rate ({gflops:.0f} GFLOP/s) {floor:.2f} s, "
+        f"{floor / seconds:.0%} of the update"
+    )
+    print(
+        "  operators of one update (self CPU s): "
+        + ", ".join(f"{e.key} {e.self_cpu_time_total / 1e6:.2f}" for e in top)
+    )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"threads": args.threads, "num_envs": args.num_envs, "steps": args.steps, "update_s": seconds,
-                       "update_s_all": times, "gemm_gflop": flops / 1e9, "gemm_gflops_rate": gflops,
-                       "gemm_floor_s": floor,
-                       "top_operators_s": {e.key: e.self_cpu_time_total / 1e6 for e in top}}, f, indent=2)  # fmt: skip
+            json.dump(
+                {
+                    "threads": args.threads,
+                    "num_envs": args.num_envs,
+                    "steps": args.steps,
+                    "update_s": seconds,
+                    "update_s_all": times,
+                    "gemm_gflop": flops / 1e9,
+                    "gemm_gflops_rate": gflops,
+                    "gemm_floor_s": floor,
+                    "top_operators_s": {e.key: e.self_cpu_time_total / 1e6 for e in top},
+                },
+                f,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

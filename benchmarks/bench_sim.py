@@ -31,14 +31,15 @@ import torch
 
 def _load() -> str:
     try:
-        return "load average %.2f %.2f %.2f" % os.getloadavg()
+        return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     except OSError:
         return "load average n/a"
 
 
 def bench_parallelism(num_envs: int, steps: int) -> None:
-    import mujoco
     from concurrent.futures import ThreadPoolExecutor
+
+    import mujoco
     from mujoco import rollout
 
     from rwmu.sim.model import go2_indices, load_go2_model, standing_height
@@ -54,8 +55,9 @@ def bench_parallelism(num_envs: int, steps: int) -> None:
         d.qpos[3] = 1.0
         d.qpos[idx.qpos_joint] = DEFAULT_JOINT_POS
         mujoco.mj_forward(model, d)
-    targets = np.asarray(DEFAULT_JOINT_POS) + 0.3 * np.sin(np.arange(steps)[:, None, None] * 0.6
-                                                            + rng.uniform(0, 6, (1, num_envs, 12)))  # fmt: skip
+    targets = np.asarray(DEFAULT_JOINT_POS) + 0.3 * np.sin(
+        np.arange(steps)[:, None, None] * 0.6 + rng.uniform(0, 6, (1, num_envs, 12))
+    )
     dec = GO2_ACTUATION.decimation
 
     def thread_work(chunk_ids, t):
@@ -129,9 +131,9 @@ def bench_env(num_envs: int, workers: int, steps: int) -> tuple[float, float]:
 
 def bench_collect(rows: int, num_envs: int, workers: int) -> tuple[float, object]:
     from rwmu.behavior import TrotConfig
-    from rwmu.training.policy_loader import load_policy
     from rwmu.sim.collect import CollectConfig, collect_dataset
     from rwmu.tasks.go2_flat import GO2_FLAT
+    from rwmu.training.policy_loader import load_policy
 
     config = CollectConfig(steps=rows, num_envs=num_envs, num_workers=workers, seed=0)
     policy = load_policy("scripted", num_envs, GO2_FLAT, scripted_config=TrotConfig(seed=1))
@@ -159,20 +161,28 @@ def main() -> None:
     best_workers, best_rate = 1, 0.0
     for n, workers in ((1, 1), (args.num_envs, 1), (args.num_envs, 2)):
         full, physics = bench_env(n, workers, args.steps if n > 1 else 10 * args.steps)
-        print(f"    {n:4d} env(s), {workers} process(es): full env + scripted policy {full:8.0f} steps/s, "
-              f"physics only {physics:8.0f} steps/s")  # fmt: skip
+        print(
+            f"    {n:4d} env(s), {workers} process(es): full env + scripted policy {full:8.0f} steps/s, "
+            f"physics only {physics:8.0f} steps/s"
+        )
         if n > 1 and full > best_rate:
             best_workers, best_rate = workers, full
 
-    print(f"\n[3] collection with the scripted behaviour policy, {args.num_envs} envs, {best_workers} process(es)"
-          f"  ({_load()})")  # fmt: skip
+    print(
+        f"\n[3] collection with the scripted behaviour policy, {args.num_envs} envs, {best_workers} process(es)"
+        f"  ({_load()})"
+    )
     seconds, stats = bench_collect(args.collect_rows, args.num_envs, best_workers)
-    print(f"    {args.collect_rows:,} rows: {seconds:.1f} s ({args.collect_rows / seconds:.0f} rows/s); "
-          f"1M rows extrapolated: {seconds * 1_000_000 / args.collect_rows / 60:.1f} min")
+    print(
+        f"    {args.collect_rows:,} rows: {seconds:.1f} s ({args.collect_rows / seconds:.0f} rows/s); "
+        f"1M rows extrapolated: {seconds * 1_000_000 / args.collect_rows / 60:.1f} min"
+    )
     s = stats.as_dict()
-    print(f"    behaviour data: {s['episodes']} episodes, {s['falls']} falls "
-          f"({s['falls'] / max(s['episodes'], 1):.1%} of episodes), mean |v_xy err| {s['mean_lin_vel_error']:.3f} "
-          f"m/s, mean |w_z err| {s['mean_yaw_rate_error']:.3f} rad/s, mean step reward {s['mean_step_reward']:.4f}")
+    print(
+        f"    behaviour data: {s['episodes']} episodes, {s['falls']} falls "
+        f"({s['falls'] / max(s['episodes'], 1):.1%} of episodes), mean |v_xy err| {s['mean_lin_vel_error']:.3f} "
+        f"m/s, mean |w_z err| {s['mean_yaw_rate_error']:.3f} rad/s, mean step reward {s['mean_step_reward']:.4f}"
+    )
     if args.million:
         seconds, _ = bench_collect(1_000_000, args.num_envs, best_workers)
         print(f"    1,000,000 rows measured: {seconds / 60:.1f} min ({1_000_000 / seconds:.0f} rows/s)")
@@ -185,11 +195,14 @@ def main() -> None:
     result = evaluate_policy("scripted", EvaluationConfig(episodes=args.eval_episodes, seed=0), progress=False)
     print("    " + format_evaluation_table(result).replace("\n", "\n    "))
     print(f"    ({time.perf_counter() - start:.1f} s)")
-    pushed = evaluate_policy("scripted", EvaluationConfig(episodes=args.eval_episodes, seed=0, pushes=True),
-                             progress=False)  # fmt: skip
-    print(f"    with pushes: return {pushed['return_mean']:.3f} +- {pushed['return_std']:.3f}, falls "
-          f"{pushed['falls']}/{pushed['episodes']}, lin err {pushed['lin_vel_error_mean']:.3f} m/s, "
-          f"yaw err {pushed['yaw_rate_error_mean']:.3f} rad/s")
+    pushed = evaluate_policy(
+        "scripted", EvaluationConfig(episodes=args.eval_episodes, seed=0, pushes=True), progress=False
+    )
+    print(
+        f"    with pushes: return {pushed['return_mean']:.3f} +- {pushed['return_std']:.3f}, falls "
+        f"{pushed['falls']}/{pushed['episodes']}, lin err {pushed['lin_vel_error_mean']:.3f} m/s, "
+        f"yaw err {pushed['yaw_rate_error_mean']:.3f} rad/s"
+    )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,9 @@ def _head(model, b, f, last):
     """Member b's state head alone (as the reference evaluates it)."""
     h = model.state_heads
     mean = F.linear(torch.relu(F.linear(f, h.mean.weight_0[b], h.mean.bias_0[b])), h.mean.weight_1[b], h.mean.bias_1[b])
-    raw = F.linear(torch.relu(F.linear(f, h.logstd.weight_0[b], h.logstd.bias_0[b])), h.logstd.weight_1[b],
-                   h.logstd.bias_1[b])  # fmt: skip
+    raw = F.linear(
+        torch.relu(F.linear(f, h.logstd.weight_0[b], h.logstd.bias_0[b])), h.logstd.weight_1[b], h.logstd.bias_1[b]
+    )
     lo, hi = h.min_logstd[b], h.max_logstd[b]
     logstd = lo + F.softplus(hi - F.softplus(hi - raw) - lo)
     return mean + last, logstd.exp()
@@ -58,10 +59,14 @@ def _head(model, b, f, last):
 
 def _aux(model, b, f):
     h = model.auxiliary_heads
-    con = F.linear(torch.relu(F.linear(f, h.contact.weight_0[b], h.contact.bias_0[b])), h.contact.weight_1[b],
-                   h.contact.bias_1[b])  # fmt: skip
-    term = F.linear(torch.relu(F.linear(f, h.termination.weight_0[b], h.termination.bias_0[b])),
-                    h.termination.weight_1[b], h.termination.bias_1[b])  # fmt: skip
+    con = F.linear(
+        torch.relu(F.linear(f, h.contact.weight_0[b], h.contact.bias_0[b])), h.contact.weight_1[b], h.contact.bias_1[b]
+    )
+    term = F.linear(
+        torch.relu(F.linear(f, h.termination.weight_0[b], h.termination.bias_0[b])),
+        h.termination.weight_1[b],
+        h.termination.bias_1[b],
+    )
     return con, term
 
 
@@ -86,8 +91,14 @@ def reference_style_loss(model: WorldModelEnsemble, w: torch.Tensor) -> torch.Te
             xa = ab[:, i + 1 : M + i + 1] if i == 0 else ab[:, M + i : M + i + 1]
             out, hidden = model.auxiliary_base(torch.cat([xs, xa], -1), hidden)
             con, term = _aux(model, b, out[:, -1])
-            total = total + (F.binary_cross_entropy_with_logits(con, cb[:, M + i])
-                             + F.binary_cross_entropy_with_logits(term, tb[:, M + i])) / N  # fmt: skip
+            total = (
+                total
+                + (
+                    F.binary_cross_entropy_with_logits(con, cb[:, M + i])
+                    + F.binary_cross_entropy_with_logits(term, tb[:, M + i])
+                )
+                / N
+            )
             xs = sb[:, M + i : M + i + 1]
     return total / model.ensemble_size
 
@@ -141,9 +152,15 @@ def step_flops(config: WorldModelConfig, aleatoric: bool = True, auxiliary_membe
     state = mlp(config.state_mean_shape, config.state_dim)
     if aleatoric:
         state += mlp(config.state_logstd_shape, config.state_dim)
-    aux = sum(mlp(shape, out) for shape, out in ((config.extension_shape, config.extension_dim),
-                                                 (config.contact_shape, config.contact_dim),
-                                                 (config.termination_shape, config.termination_dim)) if out)  # fmt: skip
+    aux = sum(
+        mlp(shape, out)
+        for shape, out in (
+            (config.extension_shape, config.extension_dim),
+            (config.contact_shape, config.contact_dim),
+            (config.termination_shape, config.termination_dim),
+        )
+        if out
+    )
     members = config.ensemble_size if auxiliary_members is None else auxiliary_members
     return 2 * gru + config.ensemble_size * state + members * aux
 
@@ -154,8 +171,10 @@ def load_reference(src: Path, config: WorldModelConfig, device):
     arch = src / "rsl_rl" / "modules" / "architectures"
     dyn = src / "rsl_rl" / "modules" / "system_dynamics.py"
     if not dyn.is_file():
-        sys.exit(f"--reference-src {src}: no rsl_rl/modules/system_dynamics.py there; give a checkout of "
-                 f"leggedrobotics/rsl_rl_rwm")  # fmt: skip
+        sys.exit(
+            f"--reference-src {src}: no rsl_rl/modules/system_dynamics.py there; give a checkout of "
+            f"leggedrobotics/rsl_rl_rwm"
+        )
     name = "rsl_rl.modules.architectures"
     spec = importlib.util.spec_from_file_location(name, arch / "__init__.py", submodule_search_locations=[str(arch)])
     package = importlib.util.module_from_spec(spec)
@@ -169,12 +188,28 @@ def load_reference(src: Path, config: WorldModelConfig, device):
         for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
             del sys.modules[key]
     c = config
-    arch_cfg = {"type": "rnn", "rnn_type": "gru", "rnn_num_layers": c.rnn_num_layers, "rnn_hidden_size": c.rnn_hidden_size,
-                "state_mean_shape": list(c.state_mean_shape), "state_logstd_shape": list(c.state_logstd_shape),
-                "extension_shape": list(c.extension_shape), "contact_shape": list(c.contact_shape),
-                "termination_shape": list(c.termination_shape)}  # fmt: skip
-    return module.SystemDynamicsEnsemble(c.state_dim, c.action_dim, c.extension_dim, c.contact_dim, c.termination_dim,
-                                         str(device), c.ensemble_size, c.history_horizon, arch_cfg).to(device)  # fmt: skip
+    arch_cfg = {
+        "type": "rnn",
+        "rnn_type": "gru",
+        "rnn_num_layers": c.rnn_num_layers,
+        "rnn_hidden_size": c.rnn_hidden_size,
+        "state_mean_shape": list(c.state_mean_shape),
+        "state_logstd_shape": list(c.state_logstd_shape),
+        "extension_shape": list(c.extension_shape),
+        "contact_shape": list(c.contact_shape),
+        "termination_shape": list(c.termination_shape),
+    }
+    return module.SystemDynamicsEnsemble(
+        c.state_dim,
+        c.action_dim,
+        c.extension_dim,
+        c.contact_dim,
+        c.termination_dim,
+        str(device),
+        c.ensemble_size,
+        c.history_horizon,
+        arch_cfg,
+    ).to(device)
 
 
 def imagination_versions(model: WorldModelEnsemble, reference, envs: int, device):
@@ -186,7 +221,9 @@ def imagination_versions(model: WorldModelEnsemble, reference, envs: int, device
     s, a = torch.randn(envs, 1, S, device=device, generator=g), torch.randn(envs, 1, A, device=device, generator=g)
     model.eval()
     model.reset()
-    model.predict(torch.randn(envs, M, S, device=device, generator=g), torch.randn(envs, M, A, device=device, generator=g))
+    model.predict(
+        torch.randn(envs, M, S, device=device, generator=g), torch.randn(envs, M, A, device=device, generator=g)
+    )
     start = model._hidden.clone()  # (L, 2, n, H): both bases
 
     def ours(use_fused: bool, aleatoric: bool, dtype: torch.dtype = torch.float32):
@@ -242,8 +279,9 @@ def time_imagination_step(model, reference, envs, device, rounds: int, steps: in
                     deviation[what] = float((ours - theirs).abs().max() / theirs.abs().max())
             else:
                 for ours, theirs, what in zip(out, first[1], ("state", "epistemic", "contact")):
-                    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4,
-                                               msg=lambda m: f"{name} {what} differs from {first[0]}: {m}")  # noqa: B023
+                    torch.testing.assert_close(
+                        ours, theirs, atol=1e-4, rtol=1e-4, msg=lambda m: f"{name} {what} differs from {first[0]}: {m}"
+                    )  # noqa: B023
         times: dict[str, list[float]] = {name: [] for name in versions}
         for _ in range(rounds):
             for name in versions:
@@ -268,8 +306,12 @@ def main() -> None:
     p.add_argument("--reference-steps", type=int, default=2, help="timed reference-style steps (0 to skip)")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds of imagination steps")
     p.add_argument("--round-steps", type=int, default=5, help="imagination steps per version and round")
-    p.add_argument("--reference-src", type=Path, default=None,
-                   help="a checkout of leggedrobotics/rsl_rl_rwm to time its SystemDynamicsEnsemble beside rwmu")
+    p.add_argument(
+        "--reference-src",
+        type=Path,
+        default=None,
+        help="a checkout of leggedrobotics/rsl_rl_rwm to time its SystemDynamicsEnsemble beside rwmu",
+    )
     p.add_argument("--rnn-hidden-size", type=int, default=256, help="GRU width (paper: 256)")
     p.add_argument("--rnn-num-layers", type=int, default=2, help="GRU layers (paper: 2)")
     p.add_argument("--json", default=None)
@@ -278,23 +320,38 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.manual_seed(0)
-    config = WorldModelConfig(state_dim=S, action_dim=A, contact_dim=C, termination_dim=T,
-                              rnn_hidden_size=args.rnn_hidden_size, rnn_num_layers=args.rnn_num_layers)  # fmt: skip
+    config = WorldModelConfig(
+        state_dim=S,
+        action_dim=A,
+        contact_dim=C,
+        termination_dim=T,
+        rnn_hidden_size=args.rnn_hidden_size,
+        rnn_num_layers=args.rnn_num_layers,
+    )
     model = WorldModelEnsemble(config).to(device)
     reference = load_reference(args.reference_src.expanduser(), config, device) if args.reference_src else None
     gflops = gemm_gflops(device)
     print(f"GEMM 4096^3: {gflops:.0f} GFLOP/s ({torch.get_num_threads()} threads)", flush=True)
     # FLOPs each version performs per env step (member mode: the fused step runs each row's own auxiliary member).
-    flops = {"reference": step_flops(config), "unfused": step_flops(config),
-             "fused": step_flops(config, auxiliary_members=1),
-             "imagine": step_flops(config, aleatoric=False, auxiliary_members=1)}  # fmt: skip
+    flops = {
+        "reference": step_flops(config),
+        "unfused": step_flops(config),
+        "fused": step_flops(config, auxiliary_members=1),
+        "imagine": step_flops(config, aleatoric=False, auxiliary_members=1),
+    }
     flops["imagine_bf16"] = flops["imagine"]
     gflops_bf16 = gemm_gflops(device, torch.bfloat16) if device.type == "cpu" else None
     if gflops_bf16:
         print(f"GEMM 4096^3 bfloat16: {gflops_bf16:.0f} GFLOP/s", flush=True)
-    results: dict = {"device": str(device), "threads": torch.get_num_threads(), "gemm_gflops": gflops,
-                     "gemm_gflops_bfloat16": gflops_bf16, "train": {},
-                     "imagination": {}, "flops_per_env_step": flops}  # fmt: skip
+    results: dict = {
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "gemm_gflops": gflops,
+        "gemm_gflops_bfloat16": gflops_bf16,
+        "train": {},
+        "imagination": {},
+        "flops_per_env_step": flops,
+    }
     for batch in args.batch:
         model.train()
         ours = time_train(model, lambda m, w: world_model_loss(m, w).total, batch, device, args.steps)
@@ -303,9 +360,15 @@ def main() -> None:
             ref = time_train(model, reference_style_loss, batch, device, args.reference_steps)
             row.update(reference_seconds_per_step=ref, speedup=ref / ours)
         results["train"][batch] = row
-        print(f"train  batch {batch:5d}: {ours:.3f} s/step, {batch / ours:,.0f} windows/s"
-              + (f"; reference-style {row['reference_seconds_per_step']:.3f} s/step ({row['speedup']:.1f}x slower)"
-                 if args.reference_steps else ""), flush=True)  # fmt: skip
+        print(
+            f"train  batch {batch:5d}: {ours:.3f} s/step, {batch / ours:,.0f} windows/s"
+            + (
+                f"; reference-style {row['reference_seconds_per_step']:.3f} s/step ({row['speedup']:.1f}x slower)"
+                if args.reference_steps
+                else ""
+            ),
+            flush=True,
+        )
     for envs in args.envs:
         seconds, deviation = time_imagination_step(model, reference, envs, device, args.rounds, args.round_steps)
         base = seconds.get("reference", seconds["unfused"])
@@ -313,15 +376,27 @@ def main() -> None:
         for name, dt in seconds.items():
             rate = flops[name] * envs / dt / 1e9
             ceiling = gflops_bf16 if name.endswith("bf16") else gflops  # the GEMM rate of the version's dtype
-            rows[name] = {"seconds_per_step": dt, "env_steps_per_second": envs / dt, "mflop_per_env_step":
-                          flops[name] / 1e6, "gflops": rate, "gemm_utilisation": rate / ceiling, "speedup": base / dt}
-            print(f"imagine envs {envs:5d} {name:12s}: {dt * 1e3:6.1f} ms/step, {envs / dt:8,.0f} env-steps/s, "
-                  f"{flops[name] / 1e6:.2f} MFLOP/env-step, {rate:5.0f} GFLOP/s ({rate / ceiling:.0%} of its GEMM), "
-                  f"x{base / dt:.2f}", flush=True)  # fmt: skip
+            rows[name] = {
+                "seconds_per_step": dt,
+                "env_steps_per_second": envs / dt,
+                "mflop_per_env_step": flops[name] / 1e6,
+                "gflops": rate,
+                "gemm_utilisation": rate / ceiling,
+                "speedup": base / dt,
+            }
+            print(
+                f"imagine envs {envs:5d} {name:12s}: {dt * 1e3:6.1f} ms/step, {envs / dt:8,.0f} env-steps/s, "
+                f"{flops[name] / 1e6:.2f} MFLOP/env-step, {rate:5.0f} GFLOP/s ({rate / ceiling:.0%} of its GEMM), "
+                f"x{base / dt:.2f}",
+                flush=True,
+            )
         if deviation:
             rows["imagine_bf16"]["max_relative_deviation"] = deviation
-            print(f"imagine envs {envs:5d} imagine_bf16 against {next(iter(seconds))}, largest deviation / largest "
-                  f"value: " + ", ".join(f"{k} {v:.1e}" for k, v in deviation.items()), flush=True)  # fmt: skip
+            print(
+                f"imagine envs {envs:5d} imagine_bf16 against {next(iter(seconds))}, largest deviation / largest "
+                f"value: " + ", ".join(f"{k} {v:.1e}" for k, v in deviation.items()),
+                flush=True,
+            )
         results["imagination"][envs] = rows
     if args.json:
         write_json_atomic(Path(args.json), results)

@@ -28,9 +28,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from rwmu.behavior import TrotConfig
-    from rwmu.training.policy_loader import load_policy
     from rwmu.sim.collect import CollectConfig, collect_dataset
     from rwmu.tasks.go2_flat import GO2_FLAT, JOINT_NAMES
+    from rwmu.training.policy_loader import load_policy
 
     config = CollectConfig(steps=args.steps, num_envs=args.num_envs, num_workers=args.workers, seed=args.seed)
     policy = load_policy("scripted", args.num_envs, GO2_FLAT, scripted_config=TrotConfig(seed=args.seed + 1))
@@ -45,8 +45,14 @@ def main() -> None:
     acted = ~(starts | after_termination)
     s_mean, s_std = states.mean(0), np.maximum(states.std(0), args.std_floor)
     a_mean, a_std = actions[acted].mean(0), np.maximum(actions[acted].std(0), args.std_floor)
-    groups = [("base linear velocity", 0, 3), ("base angular velocity", 3, 6), ("projected gravity", 6, 9),
-              ("joint positions (rel. default)", 9, 21), ("joint velocities", 21, 33), ("joint torques", 33, 45)]
+    groups = [
+        ("base linear velocity", 0, 3),
+        ("base angular velocity", 3, 6),
+        ("projected gravity", 6, 9),
+        ("joint positions (rel. default)", 9, 21),
+        ("joint velocities", 21, 33),
+        ("joint torques", 33, 45),
+    ]
     print(f"# joint order: {', '.join(JOINT_NAMES)}")
     for name, values in (("_STATE_MEAN", s_mean), ("_STATE_STD", s_std)):
         print(f"{name}: tuple[float, ...] | None = (")
@@ -58,7 +64,9 @@ def main() -> None:
     print(f"_ACTION_MEAN: tuple[float, ...] | None = {_fmt(a_mean)}")
     print(f"_ACTION_STD: tuple[float, ...] | None = {_fmt(a_std)}")
     extensions = ds.extensions.astype(np.float64)
-    print(f"_EXTENSION_MEAN: tuple[float, ...] | None = {_fmt(extensions.mean(0))}  # {', '.join(GO2_FLAT.extension_names)}")
+    print(
+        f"_EXTENSION_MEAN: tuple[float, ...] | None = {_fmt(extensions.mean(0))}  # {', '.join(GO2_FLAT.extension_names)}"
+    )
     print(f"_EXTENSION_STD: tuple[float, ...] | None = {_fmt(np.maximum(extensions.std(0), args.std_floor))}")
 
 

@@ -27,8 +27,16 @@ from rwmu.tasks import get_task
 from rwmu.training.runner import saved_checkpoints
 from rwmu.utils.io import to_jsonable, write_csv_atomic, write_json_atomic
 
-COLUMNS = ("iterations", "wall_time_min", "true_return_mean", "true_return_std", "fall_rate", "lin_vel_error",
-           "yaw_rate_error", "checkpoint")  # fmt: skip
+COLUMNS = (
+    "iterations",
+    "wall_time_min",
+    "true_return_mean",
+    "true_return_std",
+    "fall_rate",
+    "lin_vel_error",
+    "yaw_rate_error",
+    "checkpoint",
+)
 
 
 def main() -> None:
@@ -50,15 +58,27 @@ def main() -> None:
             result = evaluate_policy(str(checkpoint), config, task, progress=False)
             write_json_atomic(cached, {**result, "config": to_jsonable(config)})
         result = json.loads(cached.read_text())
-        rows.append({"iterations": k + 1, "wall_time_min": float(seconds[k]) / 60 if k < len(seconds) else None,
-                     "true_return_mean": result["return_mean"], "true_return_std": result["return_std"],
-                     "fall_rate": result["fall_rate"], "lin_vel_error": result["lin_vel_error_mean"],
-                     "yaw_rate_error": result["yaw_rate_error_mean"], "checkpoint": str(checkpoint)})  # fmt: skip
-        print(f"model_{k}: return {result['return_mean']:.3f} +- {result['return_std']:.3f}, falls "
-              f"{result['fall_rate']:.2f}, lin vel err {result['lin_vel_error_mean']:.3f} m/s")
+        rows.append(
+            {
+                "iterations": k + 1,
+                "wall_time_min": float(seconds[k]) / 60 if k < len(seconds) else None,
+                "true_return_mean": result["return_mean"],
+                "true_return_std": result["return_std"],
+                "fall_rate": result["fall_rate"],
+                "lin_vel_error": result["lin_vel_error_mean"],
+                "yaw_rate_error": result["yaw_rate_error_mean"],
+                "checkpoint": str(checkpoint),
+            }
+        )
+        print(
+            f"model_{k}: return {result['return_mean']:.3f} +- {result['return_std']:.3f}, falls "
+            f"{result['fall_rate']:.2f}, lin vel err {result['lin_vel_error_mean']:.3f} m/s"
+        )
     write_csv_atomic(args.run / "expert_curve.csv", COLUMNS, rows)
     fig = new_figure(10.0, 4.0)
-    for i, (x_key, label) in enumerate((("iterations", "PPO iterations"), ("wall_time_min", "training wall time [min]"))):
+    for i, (x_key, label) in enumerate(
+        (("iterations", "PPO iterations"), ("wall_time_min", "training wall time [min]"))
+    ):
         ax = fig.add_subplot(1, 2, i + 1)
         points = [r for r in rows if r[x_key] is not None]
         x = [r[x_key] for r in points]

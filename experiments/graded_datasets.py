@@ -32,9 +32,24 @@ from rwmu.tasks import get_task
 from rwmu.training.runner import saved_checkpoints
 from rwmu.utils.io import to_jsonable, write_csv_atomic, write_json_atomic
 
-COLUMNS = ("dataset", "checkpoints", "behaviour_return", "behaviour_normalized_score", "behaviour_fall_rate", "rows",
-           "episodes", "falls", "fall_rate", "episode_return", "speed_xy_mean", "speed_xy_p90", "share_speed_ge_0.5",
-           "yaw_rate_p90", "lin_vel_error", "command")  # fmt: skip
+COLUMNS = (
+    "dataset",
+    "checkpoints",
+    "behaviour_return",
+    "behaviour_normalized_score",
+    "behaviour_fall_rate",
+    "rows",
+    "episodes",
+    "falls",
+    "fall_rate",
+    "episode_return",
+    "speed_xy_mean",
+    "speed_xy_p90",
+    "share_speed_ge_0.5",
+    "yaw_rate_p90",
+    "lin_vel_error",
+    "command",
+)
 
 
 def scored(spec: str, config: EvaluationConfig, cache: Path, task) -> dict:
@@ -73,8 +88,10 @@ def main() -> None:
         result = scored(str(checkpoint), config, curve_json(args.run, k), task)
         result["normalized_score"] = (result["return_mean"] - zero) / (expert - zero)
         evals[k] = result
-        print(f"model_{k}: return {result['return_mean']:.3f}, normalised {result['normalized_score']:.2f}, "
-              f"fall rate {result['fall_rate']:.2f}")
+        print(
+            f"model_{k}: return {result['return_mean']:.3f}, normalised {result['normalized_score']:.2f}, "
+            f"fall rate {result['fall_rate']:.2f}"
+        )
     if not evals:
         sys.exit(f"{args.run}: no model_<k>.pt checkpoints")
 
@@ -87,8 +104,21 @@ def main() -> None:
 
     # 3. Collect.
     rwmu = str(Path(sys.executable).parent / "rwmu")
-    common = ["--task", "go2_flat", "--steps", str(args.rows), "--num-envs", str(args.num_envs), "--num-workers",
-              str(args.num_workers), "--seed", str(args.seed), "--format", "rwmu", "--no-progress"]  # fmt: skip
+    common = [
+        "--task",
+        "go2_flat",
+        "--steps",
+        str(args.rows),
+        "--num-envs",
+        str(args.num_envs),
+        "--num-workers",
+        str(args.num_workers),
+        "--seed",
+        str(args.seed),
+        "--format",
+        "rwmu",
+        "--no-progress",
+    ]
     plans = {
         "medium": ([medium], ["--policy", str(args.run / f"model_{medium}.pt")]),
         "mixed": (mixed, ["--policy", str(args.run), "--checkpoints", f"0:{mixed[-1]}:{args.mixed_stride}"]),
@@ -110,29 +140,47 @@ def main() -> None:
 
         coverage = stats["speed_coverage"]["measured"]
         share = coverage["speed_xy"]["share"]
-        rows.append({
-            "dataset": name, "checkpoints": " ".join(f"model_{k}" for k in ks),
-            "behaviour_return": weighted("return_mean"), "behaviour_normalized_score": weighted("normalized_score"),
-            "behaviour_fall_rate": weighted("fall_rate"), "rows": stats["rows"], "episodes": stats["episodes"],
-            "falls": stats["terminations"], "fall_rate": stats["terminations"] / max(stats["episodes"], 1),
-            "episode_return": stats["episode_return_mean"], "speed_xy_mean": coverage["speed_xy"]["mean"],
-            "speed_xy_p90": coverage["speed_xy"]["p90"],
-            "share_speed_ge_0.5": share["0.5-0.75"] + share["0.75-1"] + share[">=1"],
-            "yaw_rate_p90": coverage["yaw_rate"]["p90"], "lin_vel_error": stats["mean_lin_vel_error"],
-            "command": " ".join(command),
-        })  # fmt: skip
+        rows.append(
+            {
+                "dataset": name,
+                "checkpoints": " ".join(f"model_{k}" for k in ks),
+                "behaviour_return": weighted("return_mean"),
+                "behaviour_normalized_score": weighted("normalized_score"),
+                "behaviour_fall_rate": weighted("fall_rate"),
+                "rows": stats["rows"],
+                "episodes": stats["episodes"],
+                "falls": stats["terminations"],
+                "fall_rate": stats["terminations"] / max(stats["episodes"], 1),
+                "episode_return": stats["episode_return_mean"],
+                "speed_xy_mean": coverage["speed_xy"]["mean"],
+                "speed_xy_p90": coverage["speed_xy"]["p90"],
+                "share_speed_ge_0.5": share["0.5-0.75"] + share["0.75-1"] + share[">=1"],
+                "yaw_rate_p90": coverage["yaw_rate"]["p90"],
+                "lin_vel_error": stats["mean_lin_vel_error"],
+                "command": " ".join(command),
+            }
+        )
 
     # 4. Tables.
     write_csv_atomic(args.out / "datasets.csv", COLUMNS, rows)
-    write_json_atomic(args.out / "datasets.json", {
-        "run": str(args.run), "references": {"zero": zero, "expert": expert}, "run_expert": top,
-        "evaluation": dataclasses.asdict(config) | {"schedules": list(config.schedules)}, "datasets": rows,
-        "checkpoints": {k: {key: evals[k][key] for key in ("return_mean", "normalized_score", "fall_rate")}
-                        for k in evals},
-    })  # fmt: skip
-    lines = ["| dataset | behaviour policies | behaviour return (normalised) | rows | episodes | falls | episode "
-             "return in the data | mean speed, p90 [m/s] | rows at >= 0.5 m/s | tracking error [m/s] |",
-             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    write_json_atomic(
+        args.out / "datasets.json",
+        {
+            "run": str(args.run),
+            "references": {"zero": zero, "expert": expert},
+            "run_expert": top,
+            "evaluation": dataclasses.asdict(config) | {"schedules": list(config.schedules)},
+            "datasets": rows,
+            "checkpoints": {
+                k: {key: evals[k][key] for key in ("return_mean", "normalized_score", "fall_rate")} for k in evals
+            },
+        },
+    )
+    lines = [
+        "| dataset | behaviour policies | behaviour return (normalised) | rows | episodes | falls | episode "
+        "return in the data | mean speed, p90 [m/s] | rows at >= 0.5 m/s | tracking error [m/s] |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         policies = r["checkpoints"] if len(r["checkpoints"]) < 40 else f"{len(r['checkpoints'].split())} checkpoints"
         lines.append(

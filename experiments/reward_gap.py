@@ -66,17 +66,24 @@ def main() -> None:
 
     sim = Go2VecEnv(Go2EnvConfig(num_envs=args.num_envs, seed=args.seed, num_workers=1), task)
     try:
-        real = per_step_means(sim, policy, args.steps,
-                              lambda env: {**env.last_step.terms, TASK_REWARD: env.last_step.reward})  # fmt: skip
+        real = per_step_means(
+            sim, policy, args.steps, lambda env: {**env.last_step.terms, TASK_REWARD: env.last_step.reward}
+        )
     finally:
         sim.close()
     policy.reset(None)
     model = load_world_model(args.world_model, task=task)
-    config = ImaginationConfig(num_envs=args.num_envs, uncertainty_penalty=0.0, standing_fraction=None,
-                               init_data_ratio=1.0, episode_length=args.episode_length)  # fmt: skip
+    config = ImaginationConfig(
+        num_envs=args.num_envs,
+        uncertainty_penalty=0.0,
+        standing_fraction=None,
+        init_data_ratio=1.0,
+        episode_length=args.episode_length,
+    )
     imagination = ImaginationEnv(model, load_dataset(args.data, task=task), task, config, seed=args.seed)
-    imagined = per_step_means(imagination, policy, args.steps,
-                              lambda env: {k: v for k, v in env.last_step_terms.items() if k != "total"})  # fmt: skip
+    imagined = per_step_means(
+        imagination, policy, args.steps, lambda env: {k: v for k, v in env.last_step_terms.items() if k != "total"}
+    )
     imagined.pop("uncertainty_penalty", None)
 
     names = [k for k in real if k in imagined]
@@ -84,8 +91,9 @@ def main() -> None:
     for name in names:
         print(f"{name:<28}{real[name]:>12.5f}{imagined[name]:>14.5f}{imagined[name] - real[name]:>10.5f}")
     if args.json:
-        args.json.write_text(json.dumps({"simulator": real, "imagination": imagined, "args": vars(args)},
-                                        indent=1, default=str))  # fmt: skip
+        args.json.write_text(
+            json.dumps({"simulator": real, "imagination": imagined, "args": vars(args)}, indent=1, default=str)
+        )
 
 
 if __name__ == "__main__":

@@ -46,36 +46,95 @@ def main() -> None:
         folder = args.out / name
         model = folder / "wm" / "model_best.pt"
         if not model.is_file():
-            run(["rwmu", "train-model", "--task", args.task, "--data", str(args.data), "--out", str(folder / "wm"),
-                 "--architecture.history-horizon", "16", "--architecture.rnn-hidden-size", str(hidden),
-                 "--architecture.rnn-num-layers", str(layers), "--optim.iterations", str(args.iterations),
-                 "--optim.batch-size", "256", "--optim.learning-rate", "1e-3", "--validation.interval", "500",
-                 "--validation.windows", "64", "--validation.horizons", "8", "32", "--checkpoint-interval", "500",
-                 "--no-progress"])  # fmt: skip
+            run(
+                [
+                    "rwmu",
+                    "train-model",
+                    "--task",
+                    args.task,
+                    "--data",
+                    str(args.data),
+                    "--out",
+                    str(folder / "wm"),
+                    "--architecture.history-horizon",
+                    "16",
+                    "--architecture.rnn-hidden-size",
+                    str(hidden),
+                    "--architecture.rnn-num-layers",
+                    str(layers),
+                    "--optim.iterations",
+                    str(args.iterations),
+                    "--optim.batch-size",
+                    "256",
+                    "--optim.learning-rate",
+                    "1e-3",
+                    "--validation.interval",
+                    "500",
+                    "--validation.windows",
+                    "64",
+                    "--validation.horizons",
+                    "8",
+                    "32",
+                    "--checkpoint-interval",
+                    "500",
+                    "--no-progress",
+                ]
+            )
         uncertainty = folder / "uncertainty" / "summary.json"
         if not uncertainty.is_file():
-            run(["rwmu", "eval-uncertainty", "--world-model", str(model), "--data", str(args.data),
-                 "--out", str(folder / "uncertainty"), "--task", args.task])  # fmt: skip
+            run(
+                [
+                    "rwmu",
+                    "eval-uncertainty",
+                    "--world-model",
+                    str(model),
+                    "--data",
+                    str(args.data),
+                    "--out",
+                    str(folder / "uncertainty"),
+                    "--task",
+                    args.task,
+                ]
+            )
         speed = folder / "speed.json"
         if not speed.is_file():
-            run([sys.executable, str(BENCH), "--batch", "--envs", *map(str, args.envs), "--rnn-hidden-size",
-                 str(hidden), "--rnn-num-layers", str(layers), "--json", str(speed)])  # fmt: skip
+            run(
+                [
+                    sys.executable,
+                    str(BENCH),
+                    "--batch",
+                    "--envs",
+                    *map(str, args.envs),
+                    "--rnn-hidden-size",
+                    str(hidden),
+                    "--rnn-num-layers",
+                    str(layers),
+                    "--json",
+                    str(speed),
+                ]
+            )
         train = json.loads((folder / "wm" / "summary.json").read_text())
         unc = json.loads(uncertainty.read_text())
         mode = unc["modes"].get("mean") or next(iter(unc["modes"].values()))
         bench = json.loads(speed.read_text())
         final = train["final_validation"]
-        row = {"architecture": name, "forecast_rel_error_8": final.get("val/rel_error_at_8"),
-               "forecast_rel_error_32": final.get("val/rel_error_at_32"),
-               "best_forecast_rel_error": train.get("best_val_rel_error_forecast_mean"),
-               "u_error_spearman": mode.get("spearman_all"), "rollout_mean_l1": mode.get("mean_l1"),
-               "training_windows_per_s": train.get("windows_per_second")}  # fmt: skip
+        row = {
+            "architecture": name,
+            "forecast_rel_error_8": final.get("val/rel_error_at_8"),
+            "forecast_rel_error_32": final.get("val/rel_error_at_32"),
+            "best_forecast_rel_error": train.get("best_val_rel_error_forecast_mean"),
+            "u_error_spearman": mode.get("spearman_all"),
+            "rollout_mean_l1": mode.get("mean_l1"),
+            "training_windows_per_s": train.get("windows_per_second"),
+        }
         for envs in args.envs:
             row[f"imagine_env_steps_per_s_{envs}"] = bench["imagination"][str(envs)]["imagine"]["env_steps_per_second"]
         rows.append(row)
     write_json_atomic(args.out / "table.json", {"data": str(args.data), "iterations": args.iterations, "rows": rows})
     columns = list(rows[0])
-    write_text_atomic(args.out / "table.md", rep.markdown_table(columns, [[r[c] for c in columns] for r in rows]) + "\n")
+    write_text_atomic(
+        args.out / "table.md", rep.markdown_table(columns, [[r[c] for c in columns] for r in rows]) + "\n"
+    )
     print((args.out / "table.md").read_text())
 
 

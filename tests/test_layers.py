@@ -96,15 +96,21 @@ def test_no_upward_imports():
             if target == ROOT:
                 upward.append(f"{path.relative_to(SRC)}:{line} imports the package root {ROOT}")
             elif layer(target) is not None and layer(target) > layer(module):
-                upward.append(f"{path.relative_to(SRC)}:{line} ({LAYERS[layer(module)][0]}) imports {target} "
-                              f"({LAYERS[layer(target)][0]})")  # fmt: skip
+                upward.append(
+                    f"{path.relative_to(SRC)}:{line} ({LAYERS[layer(module)][0]}) imports {target} "
+                    f"({LAYERS[layer(target)][0]})"
+                )
     assert not upward, "\n".join(upward)
 
 
 def test_rwmu_imports_are_at_the_top_of_files():
-    inner = [f"{path.relative_to(SRC)}:{line} imports {target} inside a function"
-             for module, path in all_modules().items() if module != ROOT
-             for target, line, at_top in rwmu_imports(path) if not at_top]  # fmt: skip
+    inner = [
+        f"{path.relative_to(SRC)}:{line} imports {target} inside a function"
+        for module, path in all_modules().items()
+        if module != ROOT
+        for target, line, at_top in rwmu_imports(path)
+        if not at_top
+    ]
     assert not inner, "\n".join(inner)
 
 
@@ -119,7 +125,7 @@ def test_no_import_cycles():
         stack.append(node)
         for nxt in graph[node]:
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         stack.pop()

@@ -19,29 +19,72 @@ from rwmu.cli.main import main
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 TINY: dict[str, list[str]] = {
-    "collect": ["--steps", "6000", "--num-envs", "8", "--num-workers", "1", "--checkpoints", "0:700:700",
-                "--no-progress"],
+    "collect": [
+        "--steps",
+        "6000",
+        "--num-envs",
+        "8",
+        "--num-workers",
+        "1",
+        "--checkpoints",
+        "0:700:700",
+        "--no-progress",
+    ],
     "train-model": [
-        "--architecture.ensemble-size", "2", "--architecture.history-horizon", "8",
-        "--architecture.rnn-hidden-size", "16", "--architecture.rnn-num-layers", "1",
-        "--optim.forecast-horizon", "4", "--optim.iterations", "4", "--optim.batch-size", "32",
-        "--validation.interval", "2", "--validation.windows", "16", "--validation.horizons", "4", "16",
-        "--checkpoint-interval", "4", "--no-progress",
-    ],  # fmt: skip
+        "--architecture.ensemble-size",
+        "2",
+        "--architecture.history-horizon",
+        "8",
+        "--architecture.rnn-hidden-size",
+        "16",
+        "--architecture.rnn-num-layers",
+        "1",
+        "--optim.forecast-horizon",
+        "4",
+        "--optim.iterations",
+        "4",
+        "--optim.batch-size",
+        "32",
+        "--validation.interval",
+        "2",
+        "--validation.windows",
+        "16",
+        "--validation.horizons",
+        "4",
+        "16",
+        "--checkpoint-interval",
+        "4",
+        "--no-progress",
+    ],
     "eval-uncertainty": ["--windows", "4", "--horizon", "16"],
     "train-policy": ["--iterations", "2", "--steps-per-env", "8", "--env.num-envs", "16"],
     "play-imagination": ["--steps", "8", "--num-envs", "8"],
     "evaluate": ["--episodes", "1", "--max-envs", "1", "--schedules", "forward_0.5", "--no-progress"],
     "check-model": ["--episodes", "1", "--num-envs", "1", "--windows", "16", "--horizon", "4", "--no-progress"],
-    "sweep": ["--lambdas", "0", "--seeds", "0", "--jobs", "1", "--iterations", "1", "--num-envs", "8",
-              "--steps-per-env", "4", "--episodes", "1", "--no-behavior"],  # fmt: skip
+    "sweep": [
+        "--lambdas",
+        "0",
+        "--seeds",
+        "0",
+        "--jobs",
+        "1",
+        "--iterations",
+        "1",
+        "--num-envs",
+        "8",
+        "--steps-per-env",
+        "4",
+        "--episodes",
+        "1",
+        "--no-behavior",
+    ],
 }
 
 
 def readme_loop() -> list[list[str]]:
     """The ``rwmu`` commands of the README's "Using rwmu" bash block, as argument lists (without ``rwmu``)."""
     text = README.read_text()
-    section = text[text.index("## Using rwmu"):]
+    section = text[text.index("## Using rwmu") :]
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
     commands = []
     for line in block.replace("\\\n", " ").splitlines():

@@ -36,6 +36,7 @@ def os_error_message(err: OSError) -> str:
     reason = (err.strerror or str(err) or type(err).__name__).rstrip(".")
     advice = OS_ERROR_ADVICE.get(err.errno, "check the path and re-run")
     if not paths:
-        return " ".join(f"{reason} ({type(err).__name__}); check the files and folders of this command and "
-                        f"re-run".split())  # fmt: skip
+        return " ".join(
+            f"{reason} ({type(err).__name__}); check the files and folders of this command and re-run".split()
+        )
     return " ".join(f"{paths}: {reason}; {advice}".split())

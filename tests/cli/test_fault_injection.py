@@ -21,7 +21,6 @@ from rwmu.data.native_format import read_native_dataset
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.models.checkpoint import load_world_model
 from rwmu.training.runner import read_policy_checkpoint
-
 from tests.training.tiny_world import write_untrained_world
 
 RANDOM = random.Random(10)  # where each run is killed: seeded, so a failure repeats
@@ -29,8 +28,13 @@ RANDOM = random.Random(10)  # where each run is killed: seeded, so a failure rep
 
 def kill_at_random(args: list[str], started: Path, longest_delay: float) -> None:
     """Run ``rwmu ARGS`` in a process and SIGKILL it a random time after ``started`` (a first saved file) appears."""
-    proc = subprocess.Popen([sys.executable, "-m", "rwmu.cli.main", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rwmu.cli.main", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     try:
         deadline = time.monotonic() + 60
         while not started.exists():
@@ -55,11 +59,41 @@ def tiny(tmp_path_factory):
 
 
 def test_train_model_killed_and_resumed_equals_the_uninterrupted_run(tiny, tmp_path):
-    flags = ["--data", str(tiny / "csv"), "--dims", "6", "2", "0", "2", "1", "--optim.iterations", "400",
-             "--optim.batch-size", "16", "--architecture.ensemble-size", "2", "--architecture.history-horizon", "5",
-             "--architecture.rnn-hidden-size", "16", "--architecture.head-shape", "8", "--normalization", "data",
-             "--validation.interval", "50", "--validation.horizons", "4", "--optim.forecast-horizon", "3",
-             "--checkpoint-interval", "10", "--logger", "none", "--no-progress"]  # fmt: skip
+    flags = [
+        "--data",
+        str(tiny / "csv"),
+        "--dims",
+        "6",
+        "2",
+        "0",
+        "2",
+        "1",
+        "--optim.iterations",
+        "400",
+        "--optim.batch-size",
+        "16",
+        "--architecture.ensemble-size",
+        "2",
+        "--architecture.history-horizon",
+        "5",
+        "--architecture.rnn-hidden-size",
+        "16",
+        "--architecture.head-shape",
+        "8",
+        "--normalization",
+        "data",
+        "--validation.interval",
+        "50",
+        "--validation.horizons",
+        "4",
+        "--optim.forecast-horizon",
+        "3",
+        "--checkpoint-interval",
+        "10",
+        "--logger",
+        "none",
+        "--no-progress",
+    ]
     assert main(["train-model", "--out", str(tmp_path / "whole"), *flags]) == 0
     killed = tmp_path / "killed"
     kill_at_random(["train-model", "--out", str(killed), *flags], killed / "model_latest.pt", 1.0)
@@ -71,9 +105,27 @@ def test_train_model_killed_and_resumed_equals_the_uninterrupted_run(tiny, tmp_p
 
 
 def test_train_policy_killed_and_resumed_equals_the_uninterrupted_run(tiny, tmp_path):
-    flags = ["--task", "anymal_d_flat", "--world-model", str(tiny / "wm.pt"), "--data", str(tiny / "data.rwmu"),
-             "--iterations", "40", "--steps-per-env", "6", "--save-interval", "1", "--env.num-envs", "16",
-             "--policy.actor-hidden-dims", "16", "--policy.critic-hidden-dims", "16"]  # fmt: skip
+    flags = [
+        "--task",
+        "anymal_d_flat",
+        "--world-model",
+        str(tiny / "wm.pt"),
+        "--data",
+        str(tiny / "data.rwmu"),
+        "--iterations",
+        "40",
+        "--steps-per-env",
+        "6",
+        "--save-interval",
+        "1",
+        "--env.num-envs",
+        "16",
+        "--policy.actor-hidden-dims",
+        "16",
+        "--policy.critic-hidden-dims",
+        "16",
+    ]
+    flags = ["--recipe", "paper", *flags]
     assert main(["train-policy", "--out", str(tmp_path / "whole"), *flags]) == 0
     killed = tmp_path / "killed"
     kill_at_random(["train-policy", "--out", str(killed), *flags], killed / "model_0.pt", 1.0)
@@ -85,12 +137,24 @@ def test_train_policy_killed_and_resumed_equals_the_uninterrupted_run(tiny, tmp_
 
 
 def test_collect_killed_and_resumed_equals_the_uninterrupted_run(tmp_path):
-    flags = ["--steps", "1200", "--num-envs", "3", "--chunk-rows", "100", "--min-trajectory-rows", "20",
-             "--format", "rwmu", "--no-progress"]  # fmt: skip
+    flags = [
+        "--steps",
+        "1200",
+        "--num-envs",
+        "3",
+        "--chunk-rows",
+        "100",
+        "--min-trajectory-rows",
+        "20",
+        "--format",
+        "rwmu",
+        "--no-progress",
+    ]
     assert main(["collect", "--out", str(tmp_path / "whole"), *flags]) == 0
     killed = tmp_path / "killed"
-    kill_at_random(["collect", "--out", str(killed), "--num-workers", "2", *flags],
-                   killed / ".collect" / "chunk_0.pt", 1.0)  # fmt: skip
+    kill_at_random(
+        ["collect", "--out", str(killed), "--num-workers", "2", *flags], killed / ".collect" / "chunk_0.pt", 1.0
+    )
     assert main(["collect", "--out", str(killed), "--resume"]) == 0
     a, b = read_native_dataset(tmp_path / "whole" / "dataset.rwmu"), read_native_dataset(killed / "dataset.rwmu")
     np.testing.assert_array_equal(a.data, b.data)

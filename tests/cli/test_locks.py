@@ -7,7 +7,6 @@ import os
 import pytest
 
 from rwmu.cli.main import main
-
 from tests.utils.test_io import hold_lock
 
 RUNS = {
@@ -34,8 +33,10 @@ def test_a_second_run_into_a_locked_folder_is_refused_at_once(locked, capsys, na
     folder, pid = locked
     assert main(RUNS[name] + ["--out", str(folder)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == (f"rwmu {name}: error: {folder}: rwmu train-model (pid {pid}) is working in this folder; wait for "
-                   f"it to finish or stop it, then re-run (finished work is kept)")  # fmt: skip
+    assert err == (
+        f"rwmu {name}: error: {folder}: rwmu train-model (pid {pid}) is working in this folder; wait for "
+        f"it to finish or stop it, then re-run (finished work is kept)"
+    )
     assert sorted(p.name for p in folder.iterdir()) == [".lock"]
 
 

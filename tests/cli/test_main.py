@@ -14,13 +14,16 @@ def test_usage_lists_every_command(capsys):
     assert main([]) == 2 and "usage: rwmu" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["frobnicate"], "unknown command 'frobnicate'"),
-    (["train-model", "--data", "x", "--out", "y", "--optim.iterations", "abc"], "--optim.iterations"),
-    (["train-model", "--data", "x"], "--out"),
-    (["evaluate", "--policy", "scripted", "--bogus", "1"], "--bogus"),
-    (["data"], "give one of info, validate, convert, example"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["frobnicate"], "unknown command 'frobnicate'"),
+        (["train-model", "--data", "x", "--out", "y", "--optim.iterations", "abc"], "--optim.iterations"),
+        (["train-model", "--data", "x"], "--out"),
+        (["evaluate", "--policy", "scripted", "--bogus", "1"], "--bogus"),
+        (["data"], "give one of info, validate, convert, example"),
+    ],
+)
 def test_user_errors_are_one_line_with_exit_code_2(capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -38,24 +41,29 @@ def _interrupt(command):
     raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("name, argv", [
-    ("train-model", ["--data", "d", "--task", "anymal_d_flat"]),
-    ("train-policy", ["--task", "anymal_d_flat", "--world-model", "wm.pt", "--data", "d"]),
-    ("train-online", []),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "name, argv",
+    [
+        ("train-model", ["--data", "d", "--task", "anymal_d_flat"]),
+        ("train-policy", ["--task", "anymal_d_flat", "--world-model", "wm.pt", "--data", "d"]),
+        ("train-online", []),
+    ],
+)
 def test_ctrl_c_says_what_was_saved_and_how_to_continue(tmp_path, monkeypatch, capsys, name, argv):
     out = tmp_path / "run"
     monkeypatch.setattr(COMMANDS[name], "run", _interrupt)
     assert main([name, *argv, "--out", str(out)]) == 130
-    assert capsys.readouterr().err.strip() == (f"rwmu {name}: interrupted; no checkpoint was saved yet in {out}; "
-                                               f"start again with the same command")  # fmt: skip
+    assert capsys.readouterr().err.strip() == (
+        f"rwmu {name}: interrupted; no checkpoint was saved yet in {out}; start again with the same command"
+    )
     out.mkdir()
     saved = out / ("model_latest.pt" if name == "train-model" else "model_7.pt")
     saved.write_bytes(b"")
     (out / "model_3.pt").write_bytes(b"")
     assert main([name, *argv, "--out", str(out)]) == 130
-    assert capsys.readouterr().err.strip() == (f"rwmu {name}: interrupted; saved {saved}; continue with: rwmu {name} "
-                                               f"--out {out} --resume")  # fmt: skip
+    assert capsys.readouterr().err.strip() == (
+        f"rwmu {name}: interrupted; saved {saved}; continue with: rwmu {name} --out {out} --resume"
+    )
 
 
 def test_ctrl_c_in_other_commands_is_one_line_and_130(monkeypatch, capsys):
@@ -69,13 +77,16 @@ def test_ctrl_c_in_collect_says_which_chunks_were_kept_and_how_to_continue(tmp_p
     monkeypatch.setattr(COMMANDS["collect"], "run", _interrupt)
     argv = ["collect", "--out", str(out), "--chunk-rows", "100"]
     assert main(argv) == 130
-    assert capsys.readouterr().err.strip() == (f"rwmu collect: interrupted; no chunk of 100 rows was completed yet "
-                                               f"in {out}; start again with the same command")  # fmt: skip
+    assert capsys.readouterr().err.strip() == (
+        f"rwmu collect: interrupted; no chunk of 100 rows was completed yet in {out}; start again with the same command"
+    )
     (out / ".collect").mkdir(parents=True)
     for k in range(2):
         (out / ".collect" / f"chunk_{k}.rwmu").write_bytes(b"")
         (out / ".collect" / f"chunk_{k}.pt").write_bytes(b"")
         assert main(argv) == 130
-        assert capsys.readouterr().err.strip() == (f"rwmu collect: interrupted; kept {k + 1} completed "
-                                                   f"{'chunk' if k == 0 else 'chunks'} of 100 rows in {out}/.collect; "
-                                                   f"continue with: rwmu collect --out {out} --resume")  # fmt: skip
+        assert capsys.readouterr().err.strip() == (
+            f"rwmu collect: interrupted; kept {k + 1} completed "
+            f"{'chunk' if k == 0 else 'chunks'} of 100 rows in {out}/.collect; "
+            f"continue with: rwmu collect --out {out} --resume"
+        )

@@ -92,14 +92,23 @@ def test_an_output_file_under_a_file_or_an_uncreatable_folder_is_refused(a_file,
     assert sorted(p.name for p in a_file.parent.iterdir()) == ["plain.txt"]
 
 
-@pytest.mark.parametrize("error, expected", [
-    (PermissionError(errno.EACCES, "Permission denied", "/data/run/model.pt"),
-     "/data/run/model.pt: Permission denied; choose a location you can write to"),
-    (OSError(errno.ENOSPC, "No space left on device", "/data/run/model.pt"),
-     "/data/run/model.pt: No space left on device; free some space or choose another location"),
-    (FileNotFoundError(errno.ENOENT, "No such file or directory", "/gone/x.json"),
-     "/gone/x.json: No such file or directory; check that the path"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        (
+            PermissionError(errno.EACCES, "Permission denied", "/data/run/model.pt"),
+            "/data/run/model.pt: Permission denied; choose a location you can write to",
+        ),
+        (
+            OSError(errno.ENOSPC, "No space left on device", "/data/run/model.pt"),
+            "/data/run/model.pt: No space left on device; free some space or choose another location",
+        ),
+        (
+            FileNotFoundError(errno.ENOENT, "No such file or directory", "/gone/x.json"),
+            "/gone/x.json: No such file or directory; check that the path",
+        ),
+    ],
+)
 def test_an_os_error_during_a_command_is_one_line_with_the_path(monkeypatch, capsys, error, expected):
     def fail(command):
         raise error

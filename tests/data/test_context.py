@@ -65,8 +65,9 @@ def test_version_1_files_without_context_still_read(tmp_path):
     pad = header["data_offset"] - 24 - len(body)
     assert pad >= 0
     old = tmp_path / "v1.rwmu"
-    old.write_bytes(struct.pack("<8sIIQ", magic, 1, reserved, len(body)) + body + b"\0" * pad
-                    + raw[header["data_offset"] :])  # fmt: skip
+    old.write_bytes(
+        struct.pack("<8sIIQ", magic, 1, reserved, len(body)) + body + b"\0" * pad + raw[header["data_offset"] :]
+    )
     back = load_dataset(old)
     assert back.data.tobytes() == ds.data.tobytes() and back.context is None and back.commands is None
 
@@ -102,11 +103,17 @@ def test_csv_context_files_must_be_complete_and_consistent(tmp_path, dataset):
 
 def test_context_must_match_the_rows_and_names(dataset):
     with pytest.raises(RwmuError, match="context array"):
-        TrajectoryDataset(dataset.data, dataset.dims, dataset.trajectory_offsets, dataset.meta,
-                          context=dataset.context[:-1])  # fmt: skip
+        TrajectoryDataset(
+            dataset.data, dataset.dims, dataset.trajectory_offsets, dataset.meta, context=dataset.context[:-1]
+        )
     with pytest.raises(RwmuError, match="context names"):
-        TrajectoryDataset(dataset.data, dataset.dims, dataset.trajectory_offsets,
-                          {**dataset.meta, "context_names": ["a"]}, context=dataset.context)  # fmt: skip
+        TrajectoryDataset(
+            dataset.data,
+            dataset.dims,
+            dataset.trajectory_offsets,
+            {**dataset.meta, "context_names": ["a"]},
+            context=dataset.context,
+        )
     with pytest.raises(RwmuError, match="no context column 'heading'"):
         dataset.context_column("heading")
 
@@ -135,8 +142,13 @@ def test_speed_coverage_reads_the_base_velocity_and_the_commands():
     commands[:, 0] = 0.5
     ds = TrajectoryDataset(data, dims, [0, rows], meta, context=commands)
     cov = speed_coverage(ds)
-    assert cov["measured"]["speed_xy"]["share"] == {"0-0.25": 0.25, "0.25-0.5": 0.25, "0.5-0.75": 0.25,
-                                                    "0.75-1": 0.125, ">=1": 0.125}  # fmt: skip
+    assert cov["measured"]["speed_xy"]["share"] == {
+        "0-0.25": 0.25,
+        "0.25-0.5": 0.25,
+        "0.5-0.75": 0.25,
+        "0.75-1": 0.125,
+        ">=1": 0.125,
+    }
     assert cov["measured"]["yaw_rate"]["share"]["0.25-0.5"] == 1.0
     assert cov["commanded"]["speed_xy"]["share"]["0.5-0.75"] == 1.0
     assert cov["tracking_error"]["lin_vel_xy"] == pytest.approx(np.abs(data[:, 0] - 0.5).mean(), rel=1e-6)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from rwmu.data.csv_format import find_csv_files
-from rwmu.data.loading import load_dataset
 from rwmu.data.layout import DataDims
+from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
 
 DIMS = DataDims(state=3, action=2, extension=0, contact=2, termination=1)  # 8 columns
@@ -57,8 +57,10 @@ def test_a_gap_in_the_numbering_is_refused(tmp_path, capsys):
         write(tmp_path / f"state_action_data_{k}.csv", good_rows(3))
     with pytest.raises(RwmuError) as err:
         find_csv_files(tmp_path)
-    assert str(err.value) == (f"{tmp_path}: state_action_data_3.csv is missing between state_action_data_0.csv and "
-                              "state_action_data_7.csv (2 missing); restore it, or renumber the files without a gap")
+    assert str(err.value) == (
+        f"{tmp_path}: state_action_data_3.csv is missing between state_action_data_0.csv and "
+        "state_action_data_7.csv (2 missing); restore it, or renumber the files without a gap"
+    )
     assert main(["data", "validate", str(tmp_path), "--dims", "3", "2", "0", "2", "1"]) == 2
     assert "state_action_data_3.csv is missing" in capsys.readouterr().err
 
@@ -175,9 +177,7 @@ def test_task_and_dims_must_agree(tmp_path):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "rwmu.cli.main", *args], capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, "-m", "rwmu.cli.main", *args], capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize(

@@ -48,8 +48,24 @@ def test_example_convert_info_validate(tmp_path, capsys):
 
 def test_example_small_system_native(tmp_path):
     out = tmp_path / "ex"
-    code = main(["data", "example", "--out", str(out), "--task", "none", "--format", "rwmu", "--steps", "200",
-                 "--trajectories", "3", "--seed", "3"])  # fmt: skip
+    code = main(
+        [
+            "data",
+            "example",
+            "--out",
+            str(out),
+            "--task",
+            "none",
+            "--format",
+            "rwmu",
+            "--steps",
+            "200",
+            "--trajectories",
+            "3",
+            "--seed",
+            "3",
+        ]
+    )
     assert code == 0
     ds = load_dataset(out / "example.rwmu")
     assert ds.dims.num_columns == 11 and ds.num_trajectories == 3
@@ -64,13 +80,31 @@ def _one_error_line(capsys) -> str:
 def test_data_of_another_task_is_refused_with_both_names(tmp_path, capsys):
     csv_dir, native = tmp_path / "anymal", tmp_path / "anymal.rwmu"
     for out, fmt in ((csv_dir, "csv"), (native, "rwmu")):
-        assert main(["data", "example", "--task", "anymal_d_flat", "--trajectories", "2", "--steps", "50",
-                     "--format", fmt, "--out", str(out)]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "data",
+                    "example",
+                    "--task",
+                    "anymal_d_flat",
+                    "--trajectories",
+                    "2",
+                    "--steps",
+                    "50",
+                    "--format",
+                    fmt,
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
     capsys.readouterr()
     assert main(["data", "validate", str(csv_dir), "--task", "go2_flat"]) == 2
     assert _one_error_line(capsys) == (
         f"rwmu data: error: {csv_dir}: the data was recorded for task anymal_d_flat ({csv_dir}/example_config.json), "
-        f"not go2_flat; give --task anymal_d_flat, or data recorded for go2_flat")  # fmt: skip
+        f"not go2_flat; give --task anymal_d_flat, or data recorded for go2_flat"
+    )
     assert main(["data", "validate", str(native), "--task", "go2_flat"]) == 2
     assert "recorded for task anymal_d_flat (its header), not go2_flat" in _one_error_line(capsys)
     assert main(["data", "validate", str(csv_dir), "--task", "anymal_d_flat"]) == 0

@@ -11,9 +11,9 @@ import pytest
 from rwmu.data.csv_format import write_csv_dataset
 from rwmu.data.dataset import TrajectoryDataset
 from rwmu.data.layout import DataDims
-from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.data.loading import load_dataset
 from rwmu.data.native_format import read_native_header, save_dataset
+from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
 
 

@@ -30,10 +30,17 @@ M = 4
 def small_model(base_type: str = "gru", seed: int = 0) -> WorldModelEnsemble:
     torch.manual_seed(seed)
     config = WorldModelConfig(
-        ensemble_size=3, history_horizon=M, base_type=base_type, rnn_hidden_size=16, rnn_num_layers=2,
-        mlp_base_shape=(16,), state_mean_shape=(16,), state_logstd_shape=(16,), contact_shape=(16,),
+        ensemble_size=3,
+        history_horizon=M,
+        base_type=base_type,
+        rnn_hidden_size=16,
+        rnn_num_layers=2,
+        mlp_base_shape=(16,),
+        state_mean_shape=(16,),
+        state_logstd_shape=(16,),
+        contact_shape=(16,),
         termination_shape=(16,),
-    )  # fmt: skip
+    )
     model = WorldModelEnsemble(config)
     model.normalization = Normalization.from_task(TASK)
     return model.eval()
@@ -285,8 +292,11 @@ def test_errors_for_unusable_inputs(dataset):
     short = make_synthetic_dataset(1, M, task=TASK, seed=0)  # no (M+1)-row window
     with pytest.raises(RwmuError, match="history"):
         make_env(short)
-    wrong = WorldModelEnsemble(WorldModelConfig(state_dim=6, action_dim=2, contact_dim=2, rnn_hidden_size=8,
-                                                rnn_num_layers=1, history_horizon=M))  # fmt: skip
+    wrong = WorldModelEnsemble(
+        WorldModelConfig(
+            state_dim=6, action_dim=2, contact_dim=2, rnn_hidden_size=8, rnn_num_layers=1, history_horizon=M
+        )
+    )
     wrong.normalization = None
     with pytest.raises(RwmuError, match="do not match"):
         make_env(dataset, model=wrong)
@@ -295,28 +305,36 @@ def test_errors_for_unusable_inputs(dataset):
 GO2 = get_task("go2_flat")
 
 
-def go2_model(clearance: float, termination_logit: float, leg_clearance: float = 0.1,
-              contact_logit: float = -10.0) -> WorldModelEnsemble:  # fmt: skip
+def go2_model(
+    clearance: float, termination_logit: float, leg_clearance: float = 0.1, contact_logit: float = -10.0
+) -> WorldModelEnsemble:
     """A tiny Go2 world model that keeps the state (zero state deltas) and predicts a fixed body clearance [m], leg
     clearances, termination logit and contact logits, so the terminations and contacts each mode reports are known."""
     torch.manual_seed(0)
-    arch = ArchitectureConfig(ensemble_size=2, history_horizon=M, rnn_hidden_size=16, rnn_num_layers=1,
-                              head_shape=(16,))  # fmt: skip
+    arch = ArchitectureConfig(
+        ensemble_size=2, history_horizon=M, rnn_hidden_size=16, rnn_num_layers=1, head_shape=(16,)
+    )
     model = WorldModelEnsemble(arch.to_model_config(GO2.dims))
     model.normalization = Normalization.from_task(GO2)
     with torch.no_grad():
         extension = (0.3, clearance) + (leg_clearance,) * 4
-        for head, values in ((model.state_heads.mean, None), (model.auxiliary_heads.extension, extension),
-                             (model.auxiliary_heads.termination, (termination_logit,)),
-                             (model.auxiliary_heads.contact, (contact_logit,) * 8)):  # fmt: skip
+        for head, values in (
+            (model.state_heads.mean, None),
+            (model.auxiliary_heads.extension, extension),
+            (model.auxiliary_heads.termination, (termination_logit,)),
+            (model.auxiliary_heads.contact, (contact_logit,) * 8),
+        ):
             last = head.num_layers - 1
             getattr(head, f"weight_{last}").zero_()
             bias = getattr(head, f"bias_{last}")
             if values is None:
                 bias.zero_()
             else:
-                normalized = model.normalization.normalize_extension(torch.tensor(values)) if len(values) == 6 else (
-                    torch.tensor(values))  # fmt: skip
+                normalized = (
+                    model.normalization.normalize_extension(torch.tensor(values))
+                    if len(values) == 6
+                    else (torch.tensor(values))
+                )
                 bias.copy_(normalized.expand_as(bias))
     return model.eval()
 
@@ -330,12 +348,22 @@ def go2_dataset():
 
 @pytest.mark.parametrize(
     ("mode", "clearance", "logit", "falls"),
-    [("rule", -0.02, -10.0, True), ("rule", 0.1, 10.0, False), ("auto", -0.02, -10.0, True),
-     ("head", -0.02, -10.0, False), ("head", 0.1, 10.0, True)],
-)  # fmt: skip
+    [
+        ("rule", -0.02, -10.0, True),
+        ("rule", 0.1, 10.0, False),
+        ("auto", -0.02, -10.0, True),
+        ("head", -0.02, -10.0, False),
+        ("head", 0.1, 10.0, True),
+    ],
+)
 def test_termination_rule_on_predicted_clearance_or_learned_head(go2_dataset, mode, clearance, logit, falls):
-    env = ImaginationEnv(go2_model(clearance, logit), go2_dataset, GO2,
-                         ImaginationConfig(num_envs=4, pushes=False, termination=mode), seed=0)  # fmt: skip
+    env = ImaginationEnv(
+        go2_model(clearance, logit),
+        go2_dataset,
+        GO2,
+        ImaginationConfig(num_envs=4, pushes=False, termination=mode),
+        seed=0,
+    )
     _, _, dones, extras = env.step(torch.zeros(4, 12))
     assert bool(dones.bool().all()) == falls and not bool(extras["time_outs"].any())
     assert bool(dones.bool().any()) == falls
@@ -413,12 +441,18 @@ def test_standing_share_of_the_commands_is_configurable(dataset):
         make_env(dataset, standing_fraction=1.5)
 
 
-@pytest.mark.parametrize(("mode", "leg", "logit", "undesired"),
-                         [("auto", -0.01, -10.0, 1.0), ("auto", 0.1, 10.0, 0.0), ("head", -0.01, 10.0, 1.0),
-                          ("head", -0.01, -10.0, 0.0)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("mode", "leg", "logit", "undesired"),
+    [("auto", -0.01, -10.0, 1.0), ("auto", 0.1, 10.0, 0.0), ("head", -0.01, 10.0, 1.0), ("head", -0.01, -10.0, 0.0)],
+)
 def test_undesired_contacts_from_predicted_leg_clearance_or_the_head(go2_dataset, mode, leg, logit, undesired):
-    env = ImaginationEnv(go2_model(0.1, -10.0, leg_clearance=leg, contact_logit=logit), go2_dataset, GO2,
-                         ImaginationConfig(num_envs=4, pushes=False, contacts=mode), seed=0)  # fmt: skip
+    env = ImaginationEnv(
+        go2_model(0.1, -10.0, leg_clearance=leg, contact_logit=logit),
+        go2_dataset,
+        GO2,
+        ImaginationConfig(num_envs=4, pushes=False, contacts=mode),
+        seed=0,
+    )
     env.step(torch.zeros(4, 12))
     term = env.last_step_terms["undesired_contacts"]  # weight -1 x number of undesired contacts x dt
     torch.testing.assert_close(term, torch.full((4,), -4.0 * undesired * GO2.dt))

@@ -84,8 +84,14 @@ def test_calibration_bins_equal_counts_hand_computed():
     np.testing.assert_allclose(t.error_mean, [15.0, 35.0, 55.0, 75.0])
     np.testing.assert_allclose(t.error_std, [5.0, 5.0, 5.0, 5.0])
     rows = t.rows()
-    assert rows[0] == {"lower": 1.0, "upper": 2.75, "count": 2, "uncertainty_mean": 1.5, "error_mean": 15.0,
-                       "error_std": 5.0}  # fmt: skip
+    assert rows[0] == {
+        "lower": 1.0,
+        "upper": 2.75,
+        "count": 2,
+        "uncertainty_mean": 1.5,
+        "error_mean": 15.0,
+        "error_std": 5.0,
+    }
 
 
 def test_calibration_ties_share_a_bin_and_empty_bins_are_dropped():

@@ -26,12 +26,14 @@ GO2 = get_task("go2_flat")
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     torch.manual_seed(0)
-    arch = ArchitectureConfig(ensemble_size=2, history_horizon=4, rnn_hidden_size=16, rnn_num_layers=1,
-                              head_shape=(16,))  # fmt: skip
+    arch = ArchitectureConfig(
+        ensemble_size=2, history_horizon=4, rnn_hidden_size=16, rnn_num_layers=1, head_shape=(16,)
+    )
     model = WorldModelEnsemble(arch.to_model_config(GO2.dims)).eval()
     model.normalization = Normalization.from_task(GO2)
-    data, _ = collect_dataset(load_policy("scripted", 4, GO2), CollectConfig(steps=600, num_envs=4, seed=1), GO2,
-                              progress=False)  # fmt: skip
+    data, _ = collect_dataset(
+        load_policy("scripted", 4, GO2), CollectConfig(steps=600, num_envs=4, seed=1), GO2, progress=False
+    )
     folder = tmp_path_factory.mktemp("world")
     save_world_model(folder / "wm.pt", model)
     save_dataset(data, folder / "data.rwmu")
@@ -64,14 +66,40 @@ def test_report_on_policy_rollouts_and_on_the_data(world):
 
 def test_cli_check_model_writes_json_and_refuses_bad_input(world, tmp_path):
     _, _, folder = world
-    args = ["check-model", "--world-model", str(folder / "wm.pt"), "--data", str(folder / "data.rwmu"), "--policy",
-            "zero", "--episodes", "1", "--num-envs", "1", "--windows", "32", "--no-progress"]  # fmt: skip
+    args = [
+        "check-model",
+        "--world-model",
+        str(folder / "wm.pt"),
+        "--data",
+        str(folder / "data.rwmu"),
+        "--policy",
+        "zero",
+        "--episodes",
+        "1",
+        "--num-envs",
+        "1",
+        "--windows",
+        "32",
+        "--no-progress",
+    ]
     assert main(args + ["--json", str(tmp_path / "check.json")]) == 0
     report = json.loads((tmp_path / "check.json").read_text())
     assert report["policy"]["windows"] == 32 and report["world_model"].endswith("wm.pt")
     assert main(args + ["--json", str(tmp_path)]) == 2  # a folder, refused before any work
-    assert main(["check-model", "--world-model", str(folder / "data.rwmu"), "--data", str(folder / "data.rwmu"),
-                 "--policy", "zero"]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "check-model",
+                "--world-model",
+                str(folder / "data.rwmu"),
+                "--data",
+                str(folder / "data.rwmu"),
+                "--policy",
+                "zero",
+            ]
+        )
+        == 2
+    )
 
 
 def test_a_policy_that_falls_at_once_gets_a_note_not_an_error(world):

@@ -29,18 +29,21 @@ def test_json_and_csv_give_the_same_schedules(tmp_path):
     assert steps[11].tolist() == pytest.approx([0.0, -0.5, 0.2])  # the last segment holds
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("a.json", "{not json", "not valid JSON"),
-    ("a.json", '{"x": [[0, 0.1, 0, 0]]}', "steps must be a whole number >= 1"),
-    ("a.json", '{"x": [[5, 0.1, 0]]}', "4 values"),
-    ("a.json", '{"stand": [[5, 0, 0, 0]]}', "built-in"),
-    ("a.json", '{"x": []}', "without segments"),
-    ("a.csv", "schedule,steps,vx,vy,wz\nx,5,0.1,nan,0\n", "row 2"),
-    ("a.csv", "schedule,steps,vx,vy,wz\nx,5,0.1,0\n", "row 2 has 4 columns, expected 5"),
-    ("a.csv", "name,steps,vx,vy,wz\nx,5,0.1,0,0\n", "header"),
-    ("a.csv", "schedule,steps,vx,vy,wz\nx,5,abc,0,0\n", "not all numbers"),
-    ("a.txt", "", ".json or .csv"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("a.json", "{not json", "not valid JSON"),
+        ("a.json", '{"x": [[0, 0.1, 0, 0]]}', "steps must be a whole number >= 1"),
+        ("a.json", '{"x": [[5, 0.1, 0]]}', "4 values"),
+        ("a.json", '{"stand": [[5, 0, 0, 0]]}', "built-in"),
+        ("a.json", '{"x": []}', "without segments"),
+        ("a.csv", "schedule,steps,vx,vy,wz\nx,5,0.1,nan,0\n", "row 2"),
+        ("a.csv", "schedule,steps,vx,vy,wz\nx,5,0.1,0\n", "row 2 has 4 columns, expected 5"),
+        ("a.csv", "name,steps,vx,vy,wz\nx,5,0.1,0,0\n", "header"),
+        ("a.csv", "schedule,steps,vx,vy,wz\nx,5,abc,0,0\n", "not all numbers"),
+        ("a.txt", "", ".json or .csv"),
+    ],
+)
 def test_bad_files_are_one_line_errors(tmp_path, name, content, message):
     (tmp_path / name).write_text(content)
     with pytest.raises(RwmuError, match=message) as err:

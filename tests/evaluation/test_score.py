@@ -43,8 +43,27 @@ def test_the_expert_name_loads_the_shipped_policy_or_says_none_is_shipped(capsys
     code = main(["evaluate", "--policy", "expert", "--episodes", "1", "--schedules", "stand", "--no-progress"])
     if (SHIPPED_POLICIES["expert"] / "policy.json").is_file():
         assert code == 0 and "normalised score 1.000" in capsys.readouterr().out
-        assert main(["collect", "--policy", "expert", "--steps", "100", "--num-envs", "2", "--min-trajectory-rows",
-                     "10", "--format", "rwmu", "--out", str(tmp_path / "d"), "--no-progress"]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "collect",
+                    "--policy",
+                    "expert",
+                    "--steps",
+                    "100",
+                    "--num-envs",
+                    "2",
+                    "--min-trajectory-rows",
+                    "10",
+                    "--format",
+                    "rwmu",
+                    "--out",
+                    str(tmp_path / "d"),
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
         provenance = load_dataset(tmp_path / "d" / "dataset.rwmu").meta["provenance"]
         assert provenance["policy"] == "expert" and len(provenance["policy_sha256"]) == 64
     else:

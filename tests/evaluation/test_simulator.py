@@ -24,8 +24,19 @@ SHORT_TASK = dataclasses.replace(GO2_FLAT, episode_length=15)
 def test_evaluation_summary_keys_and_consistency():
     config = EvaluationConfig(episodes=3, max_envs=2, seed=0, schedules=("forward_0.5", "turn_1.0"))
     result = evaluate_policy("scripted", config, SHORT_TASK, progress=False)
-    for key in ("return_mean", "return_std", "episodes", "terms", "episode_length_mean", "falls", "fall_rate",
-                "lin_vel_error_mean", "yaw_rate_error_mean", "per_schedule", "per_episode"):  # fmt: skip
+    for key in (
+        "return_mean",
+        "return_std",
+        "episodes",
+        "terms",
+        "episode_length_mean",
+        "falls",
+        "fall_rate",
+        "lin_vel_error_mean",
+        "yaw_rate_error_mean",
+        "per_schedule",
+        "per_episode",
+    ):
         assert key in result
     assert result["episodes"] == 3 and len(result["per_episode"]) == 3
     assert [e["schedule"] for e in result["per_episode"]] == ["forward_0.5", "turn_1.0", "forward_0.5"]
@@ -75,15 +86,46 @@ def test_evaluate_cli_writes_json(tmp_path):
     from rwmu.cli.main import main
 
     out = tmp_path / "eval.json"
-    code = main(["evaluate", "--task", "go2_flat", "--policy", "scripted", "--episodes", "2", "--seed", "1",
-                 "--json", str(out), "--schedules", "stand", "forward_0.5", "--no-progress"])  # fmt: skip
+    code = main(
+        [
+            "evaluate",
+            "--task",
+            "go2_flat",
+            "--policy",
+            "scripted",
+            "--episodes",
+            "2",
+            "--seed",
+            "1",
+            "--json",
+            str(out),
+            "--schedules",
+            "stand",
+            "forward_0.5",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     result = json.loads(out.read_text())
     assert {"return_mean", "return_std", "episodes", "terms"} <= set(result)
     assert result["episodes"] == 2 and result["config"]["seed"] == 1
     assert main(["evaluate", "--policy", "scripted", "--episodes", "1", "--schedules", "moonwalk"]) == 2
-    assert main(["evaluate", "--policy", "scripted", "--episodes", "1", "--video", str(tmp_path / "v.avi"),
-                 "--schedules", "stand"]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                "--policy",
+                "scripted",
+                "--episodes",
+                "1",
+                "--video",
+                str(tmp_path / "v.avi"),
+                "--schedules",
+                "stand",
+            ]
+        )
+        == 2
+    )
 
 
 def test_mp4_video_without_opencv_is_a_clear_error(tmp_path, monkeypatch, capsys):
@@ -92,8 +134,23 @@ def test_mp4_video_without_opencv_is_a_clear_error(tmp_path, monkeypatch, capsys
     from rwmu.cli.main import main
 
     monkeypatch.setitem(sys.modules, "cv2", None)  # opencv-python is not installed
-    assert main(["evaluate", "--policy", "scripted", "--episodes", "1", "--schedules", "stand", "--no-progress",
-                 "--video", str(tmp_path / "walk.mp4")]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                "--policy",
+                "scripted",
+                "--episodes",
+                "1",
+                "--schedules",
+                "stand",
+                "--no-progress",
+                "--video",
+                str(tmp_path / "walk.mp4"),
+            ]
+        )
+        == 2
+    )
     assert "needs opencv-python" in capsys.readouterr().err
     assert not (tmp_path / "walk.mp4").exists()
 
@@ -107,10 +164,28 @@ def test_video_renders_or_fails_with_one_line(tmp_path):
     out = tmp_path / "walk.gif"
     env = {**os.environ, "MUJOCO_GL": "egl"}
     proc = subprocess.run(
-        [sys.executable, "-m", "rwmu.cli.main", "evaluate", "--policy", "scripted", "--episodes", "1",
-         "--schedules", "forward_0.5", "--video", str(out), "--video-steps", "24", "--no-progress"],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "rwmu.cli.main",
+            "evaluate",
+            "--policy",
+            "scripted",
+            "--episodes",
+            "1",
+            "--schedules",
+            "forward_0.5",
+            "--video",
+            str(out),
+            "--video-steps",
+            "24",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert "Traceback" not in proc.stderr
     if proc.returncode == 0:
         from PIL import Image
@@ -143,19 +218,45 @@ def test_episode_accounting_by_hand():
         state = torch.zeros(2, 45)
         state[:, 0:2] = torch.tensor(vel)
         state[:, 5] = torch.tensor(yaw)
-        return SimpleNamespace(reward=torch.tensor(reward), dones=torch.tensor(dones), state=state,
-                               command=torch.tensor(cmd), terminated=torch.tensor(terminated),
-                               base_pos=torch.tensor(pos), terms={"a": torch.tensor(reward) * 0.25,
-                                                                  "b": torch.tensor(reward) * 0.75})  # fmt: skip
+        return SimpleNamespace(
+            reward=torch.tensor(reward),
+            dones=torch.tensor(dones),
+            state=state,
+            command=torch.tensor(cmd),
+            terminated=torch.tensor(terminated),
+            base_pos=torch.tensor(pos),
+            terms={"a": torch.tensor(reward) * 0.25, "b": torch.tensor(reward) * 0.75},
+        )
 
     cmd = [[1.0, 0.0, 0.5], [0.0, 0.0, 0.0]]
     steps = [  # env 0 falls on the second step; env 1 runs all three
-        step([1.0, 0.5], [[0.0, 0.0], [3.0, 4.0]], [0.5, 1.0], cmd, [False, False], [False, False],
-             [[1.0, 0.0, 0.3], [0.0, 1.0, 0.3]]),
-        step([2.0, 0.5], [[1.0, 0.0], [0.0, 0.0]], [0.0, 0.0], cmd, [True, False], [True, False],
-             [[3.0, 4.0, 0.1], [0.0, 2.0, 0.3]]),
-        step([9.0, 0.5], [[0.0, 0.0], [0.0, 0.0]], [0.0, 2.0], cmd, [False, False], [False, False],
-             [[9.0, 9.0, 0.1], [0.0, 3.0, 0.3]]),
+        step(
+            [1.0, 0.5],
+            [[0.0, 0.0], [3.0, 4.0]],
+            [0.5, 1.0],
+            cmd,
+            [False, False],
+            [False, False],
+            [[1.0, 0.0, 0.3], [0.0, 1.0, 0.3]],
+        ),
+        step(
+            [2.0, 0.5],
+            [[1.0, 0.0], [0.0, 0.0]],
+            [0.0, 0.0],
+            cmd,
+            [True, False],
+            [True, False],
+            [[3.0, 4.0, 0.1], [0.0, 2.0, 0.3]],
+        ),
+        step(
+            [9.0, 0.5],
+            [[0.0, 0.0], [0.0, 0.0]],
+            [0.0, 2.0],
+            cmd,
+            [False, False],
+            [False, False],
+            [[9.0, 9.0, 0.1], [0.0, 3.0, 0.3]],
+        ),
     ]
     policy = SimpleNamespace(act=lambda obs: torch.zeros(2, 12), reset=lambda ids: None)
     wave = _run_wave(_ScriptedEnv(steps), policy, torch.zeros(2, 48), T=3, recorder=None)

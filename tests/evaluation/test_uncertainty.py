@@ -17,7 +17,6 @@ from rwmu.data.normalization import Normalization
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.data.windows import split_windows
 from rwmu.errors import RwmuError
-from rwmu.models.rollout import l1_error, open_loop_rollout
 from rwmu.evaluation.uncertainty import (
     SplitSettings,
     UncertaintyEvalConfig,
@@ -29,6 +28,7 @@ from rwmu.evaluation.uncertainty import (
 )
 from rwmu.models import WorldModelConfig, WorldModelEnsemble
 from rwmu.models.config import ArchitectureConfig
+from rwmu.models.rollout import l1_error, open_loop_rollout
 from rwmu.training.world_model import WorldModelTrainer, normalized_tensor
 from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
 
@@ -39,8 +39,11 @@ def tiny_train_config(iterations=10):
         architecture=ArchitectureConfig(ensemble_size=2, history_horizon=6, rnn_hidden_size=24, head_shape=(16,)),
         optim=OptimConfig(iterations=iterations, batch_size=32, learning_rate=3e-3, forecast_horizon=4),
         validation=ValidationConfig(interval=iterations, windows=8, horizons=(4,)),
-        normalization="data", checkpoint_interval=iterations, progress=False, logger="none",
-    )  # fmt: skip
+        normalization="data",
+        checkpoint_interval=iterations,
+        progress=False,
+        logger="none",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +54,24 @@ def dataset():
 def untrained_model(ds, base="gru", members=3, seed=0):
     torch.manual_seed(seed)
     d = ds.dims
-    model = WorldModelEnsemble(WorldModelConfig(
-        state_dim=d.state, action_dim=d.action, contact_dim=d.contact, termination_dim=d.termination,
-        ensemble_size=members, history_horizon=5, base_type=base, rnn_hidden_size=16, rnn_num_layers=1,
-        mlp_base_shape=(16,), state_mean_shape=(16,), state_logstd_shape=(16,), contact_shape=(16,),
-        termination_shape=(16,),
-    ))  # fmt: skip
+    model = WorldModelEnsemble(
+        WorldModelConfig(
+            state_dim=d.state,
+            action_dim=d.action,
+            contact_dim=d.contact,
+            termination_dim=d.termination,
+            ensemble_size=members,
+            history_horizon=5,
+            base_type=base,
+            rnn_hidden_size=16,
+            rnn_num_layers=1,
+            mlp_base_shape=(16,),
+            state_mean_shape=(16,),
+            state_logstd_shape=(16,),
+            contact_shape=(16,),
+            termination_shape=(16,),
+        )
+    )
     model.normalization = Normalization.from_dataset(ds)
     return model.eval()
 
@@ -83,8 +98,12 @@ def test_heldout_windows_share_no_row_with_any_training_window(dataset):
 
 
 def test_split_settings_come_from_the_checkpoint_then_explicit_flags():
-    train = {"seed": 7, "architecture": {"history_horizon": 32}, "optim": {"forecast_horizon": 8},
-             "validation": {"val_fraction": 0.2, "block_length": 300}}  # fmt: skip
+    train = {
+        "seed": 7,
+        "architecture": {"history_horizon": 32},
+        "optim": {"forecast_horizon": 8},
+        "validation": {"val_fraction": 0.2, "block_length": 300},
+    }
     s = resolve_split_settings(UncertaintyEvalConfig(seed=1), train, model_history=32)
     assert (s.val_fraction, s.block_length, s.seed, s.train_window, s.source) == (0.2, 300, 7, 40, "checkpoint")
     s = resolve_split_settings(UncertaintyEvalConfig(seed=1, block_length=50), train, model_history=32)
@@ -134,16 +153,18 @@ def test_protocol_matches_a_direct_rollout_and_is_seeded(dataset):
 
     again = evaluate_uncertainty(model, dataset, cfg, log=lambda _: None)
     np.testing.assert_array_equal(again.modes["sampled_member"].l1, ev.modes["sampled_member"].l1)
-    other = evaluate_uncertainty(model, dataset, UncertaintyEvalConfig(windows=5, horizon=12, split="all", seed=5),
-                                 log=lambda _: None)  # fmt: skip
+    other = evaluate_uncertainty(
+        model, dataset, UncertaintyEvalConfig(windows=5, horizon=12, split="all", seed=5), log=lambda _: None
+    )
     assert not np.array_equal(other.window_starts, ev.window_starts)
 
 
 def test_horizon_is_reduced_with_a_note_when_no_window_is_long_enough(dataset):
     model = untrained_model(dataset)
     printed = []
-    ev = evaluate_uncertainty(model, dataset, UncertaintyEvalConfig(windows=4, horizon=10_000, split="all"),
-                              log=printed.append)  # fmt: skip
+    ev = evaluate_uncertainty(
+        model, dataset, UncertaintyEvalConfig(windows=4, horizon=10_000, split="all"), log=printed.append
+    )
     # trajectory 0 is one 400-row episode (no termination); the longest window holds M = 5 history rows + 395
     assert ev.horizon == 400 - 5 and ev.requested_horizon == 10_000
     assert any("horizon reduced" in p for p in printed) and ev.notes
@@ -157,8 +178,11 @@ def test_history_override_for_recurrent_models_only(dataset):
     assert ev.history == 9 and ev.modes["mean"].l1.shape == (2, 3)
     assert model.history_horizon == 5  # the model is left as it was
     with pytest.raises(RwmuError, match="MLP"):
-        evaluate_uncertainty(untrained_model(dataset, base="mlp"), dataset,
-                             UncertaintyEvalConfig(windows=2, horizon=3, history=9, split="all"))  # fmt: skip
+        evaluate_uncertainty(
+            untrained_model(dataset, base="mlp"),
+            dataset,
+            UncertaintyEvalConfig(windows=2, horizon=3, history=9, split="all"),
+        )
 
 
 # ------------------------------------------------------------------------------------------------ CLI
@@ -174,23 +198,58 @@ def trained(tmp_path_factory):
 
 def test_cli_end_to_end_writes_summary_csv_plots_and_config(trained, tmp_path, capsys):
     out = tmp_path / "eval"
-    code = main(["eval-uncertainty", "--world-model", str(trained / "model" / "model_latest.pt"),
-                 "--data", str(trained / "data.rwmu"), "--out", str(out),
-                 "--windows", "6", "--horizon", "15"])  # fmt: skip
+    code = main(
+        [
+            "eval-uncertainty",
+            "--world-model",
+            str(trained / "model" / "model_latest.pt"),
+            "--data",
+            str(trained / "data.rwmu"),
+            "--out",
+            str(out),
+            "--windows",
+            "6",
+            "--horizon",
+            "15",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "Pearson, all points" in printed and str(out) in printed
     summary = json.loads((out / "summary.json").read_text())
-    for key in ("world_model", "data", "split", "split_settings", "windows", "history", "horizon", "seed",
-                "reduction", "ensemble_size", "window_starts", "no_change", "modes", "notes", "files"):  # fmt: skip
+    for key in (
+        "world_model",
+        "data",
+        "split",
+        "split_settings",
+        "windows",
+        "history",
+        "horizon",
+        "seed",
+        "reduction",
+        "ensemble_size",
+        "window_starts",
+        "no_change",
+        "modes",
+        "notes",
+        "files",
+    ):
         assert key in summary, key
     assert summary["split"] == "heldout" and summary["split_settings"]["source"] == "checkpoint"
     assert summary["split_settings"]["train_window"] == 6 + 4
     assert summary["windows"] == 6 and summary["horizon"] == 15 and summary["history"] == 6
     assert set(summary["modes"]) == {"mean", "sampled_member"}
     for mode in summary["modes"].values():
-        for key in ("pearson_all", "pearson_step_averaged", "spearman_all", "spearman_step_averaged", "final_l1",
-                    "final_epistemic", "final_aleatoric", "mean_rel_error"):  # fmt: skip
+        for key in (
+            "pearson_all",
+            "pearson_step_averaged",
+            "spearman_all",
+            "spearman_step_averaged",
+            "final_l1",
+            "final_epistemic",
+            "final_aleatoric",
+            "mean_rel_error",
+        ):
             assert isinstance(mode[key], float) and math.isfinite(mode[key]), key
         assert mode["calibration"] and sum(b["count"] for b in mode["calibration"]) == 6 * 15
     assert len(summary["modes"]["sampled_member"]["member_ids"]) == 6
@@ -218,9 +277,23 @@ def trained_dataset(root):
 
 def test_cli_reads_csv_data_with_the_model_dims(trained, tmp_path, dataset):
     write_csv_dataset(dataset, tmp_path / "csv")
-    code = main(["eval-uncertainty", "--world-model", str(trained / "model" / "model_latest.pt"),
-                 "--data", str(tmp_path / "csv"), "--out", str(tmp_path / "eval"), "--windows", "2",
-                 "--horizon", "3", "--split", "all"])  # fmt: skip
+    code = main(
+        [
+            "eval-uncertainty",
+            "--world-model",
+            str(trained / "model" / "model_latest.pt"),
+            "--data",
+            str(tmp_path / "csv"),
+            "--out",
+            str(tmp_path / "eval"),
+            "--windows",
+            "2",
+            "--horizon",
+            "3",
+            "--split",
+            "all",
+        ]
+    )
     assert code == 0
     assert json.loads((tmp_path / "eval" / "summary.json").read_text())["split_settings"] is None
 
@@ -230,8 +303,9 @@ def test_cli_errors_are_one_line_with_exit_code_2(trained, tmp_path, capsys):
     data = str(trained / "data.rwmu")
     policy = tmp_path / "policy.pt"
     torch.save({"model_state_dict": {"actor.0.weight": torch.zeros(2, 2)}}, policy)
-    other = make_synthetic_dataset(num_trajectories=1, steps=100, seed=0,
-                                   dims=DataDims(state=4, action=2, extension=0, contact=2, termination=1))  # fmt: skip
+    other = make_synthetic_dataset(
+        num_trajectories=1, steps=100, seed=0, dims=DataDims(state=4, action=2, extension=0, contact=2, termination=1)
+    )
     save_dataset(other, tmp_path / "other.rwmu")
     cases = [
         (["--world-model", str(tmp_path / "missing.pt"), "--data", data], "no such file"),

@@ -95,7 +95,9 @@ def test_demo_config_checks():
         dataclasses.replace(DemoConfig(), lambdas=()).check()
     optim = dataclasses.replace(DemoConfig().world_model.optim, iterations=0)
     with pytest.raises(RwmuError, match=r"^--world-model\.optim\.iterations must be >= 1, got 0$"):
-        dataclasses.replace(DemoConfig(), world_model=dataclasses.replace(DemoConfig().world_model, optim=optim)).check()
+        dataclasses.replace(
+            DemoConfig(), world_model=dataclasses.replace(DemoConfig().world_model, optim=optim)
+        ).check()
     env = dataclasses.replace(DemoConfig().policy.env, num_envs=0)
     with pytest.raises(RwmuError, match=r"^--policy\.env\.num-envs must be >= 1"):
         dataclasses.replace(DemoConfig(), policy=dataclasses.replace(DemoConfig().policy, env=env)).check()
@@ -135,8 +137,9 @@ def test_compare_returns_by_hand():
     assert c["standard_error"] == pytest.approx((1 / 4 + 4 / 16) ** 0.5)
     assert c["clear"] is False  # 1.0 < 2 * 0.707
     lines = comparison_lines([b, a])
-    assert lines == ["- A is not distinguishable from B: difference +1.000, standard error over episodes 0.707 "
-                     "(one training seed)."]
+    assert lines == [
+        "- A is not distinguishable from B: difference +1.000, standard error over episodes 0.707 (one training seed)."
+    ]
     assert compare_returns(a, {**b, "true_return_mean": None}) is None
 
 
@@ -151,16 +154,38 @@ def test_sweep_cli_end_to_end_on_the_tiny_demo(tiny_demo, tmp_path):
     from rwmu.cli.main import main
 
     out, _, _, _ = tiny_demo
-    argv = ["sweep", "--world-model", str(out / "world_model" / "model_best.pt"), "--data",
-            str(out / "data" / "dataset.rwmu"), "--out", str(tmp_path / "sweep"), "--lambdas", "0", "1", "--seeds", "0",
-            "--jobs", "2", "--iterations", "2", "--num-envs", "16", "--steps-per-env", "8", "--episodes", "2",
-            "--no-behavior"]  # fmt: skip
+    argv = [
+        "sweep",
+        "--world-model",
+        str(out / "world_model" / "model_best.pt"),
+        "--data",
+        str(out / "data" / "dataset.rwmu"),
+        "--out",
+        str(tmp_path / "sweep"),
+        "--lambdas",
+        "0",
+        "1",
+        "--seeds",
+        "0",
+        "--jobs",
+        "2",
+        "--iterations",
+        "2",
+        "--num-envs",
+        "16",
+        "--steps-per-env",
+        "8",
+        "--episodes",
+        "2",
+        "--no-behavior",
+    ]
     assert main(argv) == 0
     data = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     assert [row["lambda"] for row in data["aggregated"]] == [0.0, 1.0]
     for run in data["runs"]:
-        evaluation = json.loads((tmp_path / "sweep" / "runs" / f"lam{lambda_label(run['lambda'])}_seed0" /
-                                 "evaluation.json").read_text())  # fmt: skip
+        evaluation = json.loads(
+            (tmp_path / "sweep" / "runs" / f"lam{lambda_label(run['lambda'])}_seed0" / "evaluation.json").read_text()
+        )
         assert run["true_return_mean"] == evaluation["return_mean"] and evaluation["episodes"] == 2
         assert run["u_ratio"] is not None  # rwmu check-model ran on every policy
     summary = json.loads((tmp_path / "sweep" / "runs" / "lam1_seed0" / "summary.json").read_text())
@@ -169,7 +194,7 @@ def test_sweep_cli_end_to_end_on_the_tiny_demo(tiny_demo, tmp_path):
     assert main(argv) == 0  # resumed: nothing to do
     assert (tmp_path / "sweep" / "runs" / "lam1_seed0" / "evaluation.json").stat().st_mtime_ns == mtime
     # A larger --iterations continues both runs; --curve scores every saved checkpoint in MuJoCo.
-    more = argv[:argv.index("--iterations") + 1] + ["3"] + argv[argv.index("--iterations") + 2:] + ["--curve"]
+    more = argv[: argv.index("--iterations") + 1] + ["3"] + argv[argv.index("--iterations") + 2 :] + ["--curve"]
     assert main(more) == 0
     summary = json.loads((tmp_path / "sweep" / "runs" / "lam1_seed0" / "summary.json").read_text())
     assert summary["iterations"] == 3 and len(summary["history"]["imagined_reward"]) == 3

@@ -41,20 +41,34 @@ def write(tmp_path: Path, text: str, name: str = "exp.toml") -> Path:
     return path
 
 
-@pytest.mark.parametrize("text, message", [
-    ('[datasets.a]\npath = "x"\n[[grid]]\ndatasets = ["a"]\nrecipes = ["nope"]\nlambdas = [0]\nseeds = [0]\n',
-     r"grid 1.recipes: unknown recipe 'nope'"),
-    ('[datasets.a]\npath = "x"\n[[grid]]\ndatasets = ["b"]\nrecipes = ["bc"]\nlambdas = [0]\nseeds = [0]\n',
-     r"grid 1.datasets: 'b' is not declared"),
-    ('[datasets.a]\npath = "x"\n[[grid]]\ndatasets = ["a"]\nrecipes = ["bc"]\nlambdas = [-1]\nseeds = [0]\n',
-     r"every lambda must be a finite number >= 0"),
-    ('[datasets.a]\npath = "x"\n[[grid]]\ndatasets = ["a"]\nrecipes = ["bc"]\nlambdas = [0]\nseed = [0]\n',
-     r"unknown key\(s\) seed"),
-    ('[datasets.a]\npath = "x"\n[[grid]]\ndatasets = ["a"]\nrecipes = ["bc"]\nlambdas = [0]\nseeds = [0]\n'
-     'policy = { env = { num_env = 3 } }\n', r"grid 1.policy.env: ImaginationConfig has no setting 'num_env'"),
-    ('[datasets.a]\ncollect = {}\npath = "x"\n', r"give either path .* or collect"),
-    ("[datasets.a\n", r"not valid TOML"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            '[datasets.a]\npath = "x"\n[[grid]]\ndatasets = ["a"]\nrecipes = ["nope"]\nlambdas = [0]\nseeds = [0]\n',
+            r"grid 1.recipes: unknown recipe 'nope'",
+        ),
+        (
+            '[datasets.a]\npath = "x"\n[[grid]]\ndatasets = ["b"]\nrecipes = ["bc"]\nlambdas = [0]\nseeds = [0]\n',
+            r"grid 1.datasets: 'b' is not declared",
+        ),
+        (
+            '[datasets.a]\npath = "x"\n[[grid]]\ndatasets = ["a"]\nrecipes = ["bc"]\nlambdas = [-1]\nseeds = [0]\n',
+            r"every lambda must be a finite number >= 0",
+        ),
+        (
+            '[datasets.a]\npath = "x"\n[[grid]]\ndatasets = ["a"]\nrecipes = ["bc"]\nlambdas = [0]\nseed = [0]\n',
+            r"unknown key\(s\) seed",
+        ),
+        (
+            '[datasets.a]\npath = "x"\n[[grid]]\ndatasets = ["a"]\nrecipes = ["bc"]\nlambdas = [0]\nseeds = [0]\n'
+            "policy = { env = { num_env = 3 } }\n",
+            r"grid 1.policy.env: ImaginationConfig has no setting 'num_env'",
+        ),
+        ('[datasets.a]\ncollect = {}\npath = "x"\n', r"give either path .* or collect"),
+        ("[datasets.a\n", r"not valid TOML"),
+    ],
+)
 def test_bad_experiment_files_are_one_line_errors(tmp_path, text, message):
     with pytest.raises(RwmuError, match=message):
         read_experiment(write(tmp_path, text))

@@ -27,22 +27,30 @@ def test_broken_entries_are_listed(tmp_path):
         {"file": "a.onnx", "recipe": "bc", "experiment": "e", "true_return": 2.0, "eval_seed": 0},
         {"file": "missing.onnx", "recipe": "bc", "experiment": "e"},
         {"file": "a.onnx", "experiment": "e", "true_return": 1.0, "eval_seed": 0},
-    ]  # fmt: skip
+    ]
     problems = check_manifest({"policies": entries}, tmp_path)
     assert any("missing.onnx does not exist" in p for p in problems)
     assert any("a.onnx: 3 entries" in p and "different recorded scores" in p for p in problems)
     assert any("entry 3" in p and "neither a recipe nor a method" in p for p in problems)
     same = [entries[0], dict(entries[0], dataset="other")]  # one policy listed twice with the same score: fine
     assert check_manifest({"policies": same}, tmp_path) == []
-    assert merge_entries(entries[:3], [{"file": "a.onnx", "new": True}]) == [entries[2], {"file": "a.onnx",
-                                                                                          "new": True}]
+    assert merge_entries(entries[:3], [{"file": "a.onnx", "new": True}]) == [
+        entries[2],
+        {"file": "a.onnx", "new": True},
+    ]
 
 
 def test_rescore_finds_the_entry_whose_record_differs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     manifest = tmp_path / "policies.json"
-    entry = {"file": POLICY, "dataset": "medium", "method": "behaviour policy", "experiment": "e", "eval_seed": 0,
-             "episodes": 1}  # fmt: skip
+    entry = {
+        "file": POLICY,
+        "dataset": "medium",
+        "method": "behaviour policy",
+        "experiment": "e",
+        "eval_seed": 0,
+        "episodes": 1,
+    }
     manifest.write_text(json.dumps({"policies": [dict(entry, true_return=-1.0)]}))
     args = ["manifest", "rescore", "--manifest", str(manifest), "--out", str(tmp_path / "r"), "--episodes", "1"]
     assert main(args) == 0
@@ -58,6 +66,8 @@ def test_rescore_finds_the_entry_whose_record_differs(tmp_path, monkeypatch, cap
     assert third["differing"] == [] and not third["entries"][0]["comparable"]
     assert len(json.loads((tmp_path / "r3/heldout_schedules.json").read_text())) == 8
     capsys.readouterr()
-    assert main(["manifest", "rescore", "--manifest", str(manifest), "--out", str(tmp_path / "r4"),
-                 "--recipe", "nope"]) == 2  # fmt: skip
+    assert (
+        main(["manifest", "rescore", "--manifest", str(manifest), "--out", str(tmp_path / "r4"), "--recipe", "nope"])
+        == 2
+    )
     assert "no entry matches" in capsys.readouterr().err

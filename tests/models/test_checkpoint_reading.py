@@ -90,22 +90,49 @@ class _System:
         return (os.system, ("echo PAYLOAD-RAN",))
 
 
-@pytest.mark.parametrize("argv", [
-    ["evaluate", "--policy", "{file}", "--episodes", "1"],
-    ["export", "{file}", "--out", "{tmp}/export"],
-    ["train-policy", "--task", "anymal_d_flat", "--world-model", "{file}", "--data", "{tmp}", "--out", "{tmp}/run"],
-    ["eval-uncertainty", "--world-model", "{file}", "--data", "{tmp}", "--out", "{tmp}/unc"],
-])  # fmt: skip
-@pytest.mark.parametrize("make, expected", [
-    (lambda p: torch.save({"actor_state_dict": {}, "x": _System()}, p),
-     "refused, not a plain-tensor checkpoint: it holds the Python object posix.system, and loading it could run code"),
-    (lambda p: torch.save({"actor_state_dict": {}, "x": _System()}, p, _use_new_zipfile_serialization=False),
-     "it holds the Python object posix.system"),
-    (lambda p: p.write_bytes(__import__("pickle").dumps({"x": _System()})),
-     "refused, not a torch checkpoint file but a bare Python pickle, and loading it could run code"),
-    (lambda p: p.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 3), "not a torch checkpoint file (nor any checkpoint"),
-    (lambda p: p.write_text("hello"), "not a torch checkpoint file (nor any checkpoint"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["evaluate", "--policy", "{file}", "--episodes", "1"],
+        ["export", "{file}", "--out", "{tmp}/export"],
+        [
+            "train-policy",
+            "--recipe",
+            "paper",
+            "--task",
+            "anymal_d_flat",
+            "--world-model",
+            "{file}",
+            "--data",
+            "{tmp}",
+            "--out",
+            "{tmp}/run",
+        ],
+        ["eval-uncertainty", "--world-model", "{file}", "--data", "{tmp}", "--out", "{tmp}/unc"],
+    ],
+)
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (
+            lambda p: torch.save({"actor_state_dict": {}, "x": _System()}, p),
+            "refused, not a plain-tensor checkpoint: it holds the Python object posix.system, and loading it could run code",
+        ),
+        (
+            lambda p: torch.save({"actor_state_dict": {}, "x": _System()}, p, _use_new_zipfile_serialization=False),
+            "it holds the Python object posix.system",
+        ),
+        (
+            lambda p: p.write_bytes(__import__("pickle").dumps({"x": _System()})),
+            "refused, not a torch checkpoint file but a bare Python pickle, and loading it could run code",
+        ),
+        (
+            lambda p: p.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 3),
+            "not a torch checkpoint file (nor any checkpoint",
+        ),
+        (lambda p: p.write_text("hello"), "not a torch checkpoint file (nor any checkpoint"),
+    ],
+)
 def test_every_command_refuses_unsafe_or_unreadable_checkpoints_in_one_line(tmp_path, capfd, argv, make, expected):
     from rwmu.cli.main import main
 
@@ -125,24 +152,50 @@ def test_a_world_model_of_another_task_is_refused_with_both_names(tmp_path, caps
     from rwmu.tasks import get_task
 
     path = tmp_path / "anymal_wm.pt"
-    model = WorldModelEnsemble(WorldModelConfig(ensemble_size=2, history_horizon=4, rnn_hidden_size=8,
-                                                rnn_num_layers=1, state_mean_shape=(8,), state_logstd_shape=(8,),
-                                                contact_shape=(8,), termination_shape=(8,)))  # fmt: skip
+    model = WorldModelEnsemble(
+        WorldModelConfig(
+            ensemble_size=2,
+            history_horizon=4,
+            rnn_hidden_size=8,
+            rnn_num_layers=1,
+            state_mean_shape=(8,),
+            state_logstd_shape=(8,),
+            contact_shape=(8,),
+            termination_shape=(8,),
+        )
+    )
     save_world_model(path, model, extra={"task": "anymal_d_flat"})
     with pytest.raises(RwmuError, match="a world model trained for task anymal_d_flat, not go2_flat"):
         load_world_model(path, task=get_task("go2_flat"))
     assert load_world_model(path, task=get_task("anymal_d_flat")).dims == get_task("anymal_d_flat").dims
-    assert main(["train-policy", "--task", "go2_flat", "--world-model", str(path), "--data", str(tmp_path),
-                 "--out", str(tmp_path / "run")]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "train-policy",
+                "--recipe",
+                "paper",
+                "--task",
+                "go2_flat",
+                "--world-model",
+                str(path),
+                "--data",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
-    assert err == (f"rwmu train-policy: error: {path}: a world model trained for task anymal_d_flat, not go2_flat; "
-                   f"give --task anymal_d_flat, or a world model trained on go2_flat data")  # fmt: skip
+    assert err == (
+        f"rwmu train-policy: error: {path}: a world model trained for task anymal_d_flat, not go2_flat; "
+        f"give --task anymal_d_flat, or a world model trained on go2_flat data"
+    )
 
 
 @pytest.mark.parametrize("name", ["train-model", "train-policy"])
 def test_resume_refuses_a_crafted_checkpoint_in_the_run_folder(tmp_path, capfd, name):
     from rwmu.cli.main import main
-
     from tests.training.tiny_world import write_untrained_world
 
     wm, data, _, _ = write_untrained_world(tmp_path)
@@ -150,10 +203,14 @@ def test_resume_refuses_a_crafted_checkpoint_in_the_run_folder(tmp_path, capfd, 
     run.mkdir()
     saved = run / ("model_latest.pt" if name == "train-model" else "model_0.pt")
     torch.save({"x": _System()}, saved)
-    inputs = {"train-model": ["--data", str(data), "--task", "anymal_d_flat"],
-              "train-policy": ["--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data)]}  # fmt: skip
+    inputs = {
+        "train-model": ["--data", str(data), "--task", "anymal_d_flat"],
+        "train-policy": ["--recipe", "paper", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data)],
+    }
     assert main([name, *inputs[name], "--out", str(run), "--resume"]) == 2
     err = capfd.readouterr()
-    assert err.err.strip().startswith(f"rwmu {name}: error: {saved}: refused, not a plain-tensor checkpoint: it holds "
-                                      f"the Python object posix.system, and loading it could run code")  # fmt: skip
+    assert err.err.strip().startswith(
+        f"rwmu {name}: error: {saved}: refused, not a plain-tensor checkpoint: it holds "
+        f"the Python object posix.system, and loading it could run code"
+    )
     assert "\n" not in err.err.strip() and "weights_only" not in err.err and "PAYLOAD-RAN" not in err.out + err.err

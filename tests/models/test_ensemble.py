@@ -3,16 +3,27 @@ import torch
 
 from rwmu.models import WorldModelConfig, WorldModelEnsemble, epistemic_uncertainty
 from rwmu.models.checkpoint import infer_config
-
 from tests.models.reference_impl import ReferenceEnsemble
 
 S, A, C, T, B, M = 6, 3, 4, 1, 3, 5
 
 
 def small_config(**kw):
-    base = dict(state_dim=S, action_dim=A, contact_dim=C, termination_dim=T, ensemble_size=B, history_horizon=M,
-                rnn_hidden_size=32, rnn_num_layers=2, state_mean_shape=(16,), state_logstd_shape=(16,),
-                contact_shape=(16,), termination_shape=(16,), extension_shape=(16,))
+    base = dict(
+        state_dim=S,
+        action_dim=A,
+        contact_dim=C,
+        termination_dim=T,
+        ensemble_size=B,
+        history_horizon=M,
+        rnn_hidden_size=32,
+        rnn_num_layers=2,
+        state_mean_shape=(16,),
+        state_logstd_shape=(16,),
+        contact_shape=(16,),
+        termination_shape=(16,),
+        extension_shape=(16,),
+    )
     base.update(kw)
     return WorldModelConfig(**base)
 
@@ -47,8 +58,9 @@ def test_infer_config_reads_architecture_from_shapes():
     assert (cfg.ensemble_size, cfg.rnn_hidden_size, cfg.rnn_num_layers, cfg.base_type) == (5, 256, 2, "gru")
     lstm = infer_config(WorldModelEnsemble(small_config(base_type="lstm", extension_dim=2)).state_dict())
     assert lstm.base_type == "lstm" and lstm.extension_dim == 2
-    mlp = infer_config(WorldModelEnsemble(small_config(base_type="mlp", mlp_base_shape=(24, 20))).state_dict(),
-                       history_horizon=M)
+    mlp = infer_config(
+        WorldModelEnsemble(small_config(base_type="mlp", mlp_base_shape=(24, 20))).state_dict(), history_horizon=M
+    )
     assert mlp.base_type == "mlp" and mlp.action_dim == A and mlp.mlp_base_shape == (24, 20)
 
 
@@ -61,7 +73,7 @@ def test_matches_reference_outputs_and_recurrent_continuation(mode):
     ids = torch.randint(0, B, (n,), generator=g) if mode == "member" else None
     ref.reset()
     ours.reset()
-    for step in range(3):  # history, then one-step continuation twice
+    for _ in range(3):  # history, then one-step continuation twice
         r = ref(s, a, ids)
         o = ours.predict(s, a, member_ids=ids)
         torch.testing.assert_close(o.state, r[0], atol=1e-5, rtol=0)

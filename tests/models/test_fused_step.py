@@ -9,9 +9,21 @@ S, A, M = 6, 3, 5
 
 
 def config(**kw):
-    base = dict(state_dim=S, action_dim=A, contact_dim=4, termination_dim=1, ensemble_size=3, history_horizon=M,
-                rnn_hidden_size=16, rnn_num_layers=2, state_mean_shape=(8,), state_logstd_shape=(8,),
-                contact_shape=(8,), termination_shape=(8,), extension_shape=(8,))
+    base = dict(
+        state_dim=S,
+        action_dim=A,
+        contact_dim=4,
+        termination_dim=1,
+        ensemble_size=3,
+        history_horizon=M,
+        rnn_hidden_size=16,
+        rnn_num_layers=2,
+        state_mean_shape=(8,),
+        state_logstd_shape=(8,),
+        contact_shape=(8,),
+        termination_shape=(8,),
+        extension_shape=(8,),
+    )
     base.update(kw)
     return WorldModelConfig(**base)
 
@@ -38,8 +50,19 @@ def inputs(mode: str):
     return s, a, s1, a1, ids, torch.tensor([1, 4, 7])
 
 
-@pytest.mark.parametrize("kw", [{}, {"rnn_num_layers": 1, "extension_dim": 2, "contact_shape": (8, 4),
-                                     "state_logstd_shape": (5,), "termination_dim": 0}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {
+            "rnn_num_layers": 1,
+            "extension_dim": 2,
+            "contact_shape": (8, 4),
+            "state_logstd_shape": (5,),
+            "termination_dim": 0,
+        },
+    ],
+)
 @pytest.mark.parametrize("mode", ["member", "mean"])
 def test_fused_inference_equals_nn_gru_and_stacked_heads(kw, mode):
     torch.manual_seed(0)
@@ -112,8 +135,9 @@ def test_warm_up_is_the_state_after_reading_the_history(base_type):
         model.predict(s, a)
         after_predict = model._hidden
         warmed = model.warm_up(s, a)
-        for x, y in zip(warmed if base_type == "lstm" else (warmed,),
-                        after_predict if base_type == "lstm" else (after_predict,)):  # fmt: skip
+        for x, y in zip(
+            warmed if base_type == "lstm" else (warmed,), after_predict if base_type == "lstm" else (after_predict,)
+        ):
             torch.testing.assert_close(x, y, atol=1e-6, rtol=0)
     model.reset(num_envs=5)
     rows = torch.tensor([0, 3])

@@ -14,10 +14,8 @@ def test_l1_error_sums_absolute_errors_over_dimensions():
 
 
 def test_relative_error_pools_windows_and_dimensions_per_step():
-    true = torch.tensor([[[1.0, -2.0], [2.0, 2.0]],
-                         [[0.0, 1.0], [-4.0, 0.0]]])  # (n=2, H=2, S=2)
-    pred = torch.tensor([[[2.0, -2.0], [2.0, 1.0]],
-                         [[0.0, 0.0], [-4.0, 1.0]]])
+    true = torch.tensor([[[1.0, -2.0], [2.0, 2.0]], [[0.0, 1.0], [-4.0, 0.0]]])  # (n=2, H=2, S=2)
+    pred = torch.tensor([[[2.0, -2.0], [2.0, 1.0]], [[0.0, 0.0], [-4.0, 1.0]]])
     # step 0: (1 + 0 + 0 + 1) / (1 + 2 + 0 + 1) = 2 / 4; step 1: (0 + 1 + 0 + 1) / (2 + 2 + 4 + 0) = 2 / 8
     torch.testing.assert_close(relative_error(pred, true), torch.tensor([0.5, 0.25]))
 

@@ -45,11 +45,33 @@ def test_train_policy_defaults_to_the_best_recipe_and_flags_win():
     default = parse("train-policy", REQUIRED)
     assert default.recipe == DEFAULT_RECIPE == "mopo_fbc_dc256"
     # the recipe is the flags the published mopo_fbc_dc256 runs were trained with (docs/notebook.md section 10), on the paper's defaults
-    by_flags = parse("train-policy", [*REQUIRED, "--recipe", "paper", "--iterations", "100", "--env.num-envs", "512",
-                                      "--steps-per-env", "24", "--behavior.init", "--behavior.regularizer-steps", "5",
-                                      "--behavior.critic-warmup", "10", "--behavior.top-fraction", "0.1",
-                                      "--ppo.learning-rate", "1e-4", "--env.data-command-ratio", "1.0",
-                                      "--env.episode-length", "256"])  # fmt: skip
+    by_flags = parse(
+        "train-policy",
+        [
+            *REQUIRED,
+            "--recipe",
+            "paper",
+            "--iterations",
+            "100",
+            "--env.num-envs",
+            "512",
+            "--steps-per-env",
+            "24",
+            "--behavior.init",
+            "--behavior.regularizer-steps",
+            "5",
+            "--behavior.critic-warmup",
+            "10",
+            "--behavior.top-fraction",
+            "0.1",
+            "--ppo.learning-rate",
+            "1e-4",
+            "--env.data-command-ratio",
+            "1.0",
+            "--env.episode-length",
+            "256",
+        ],
+    )
     assert default.train == by_flags.train
     chosen = parse("train-policy", [*REQUIRED, "--recipe", "mopo_bc_dc256_1000it_bf16", "--iterations", "5"])
     assert chosen.train.iterations == 5 and chosen.train.env.model_precision == "bfloat16"
@@ -91,3 +113,12 @@ def test_published_result_is_what_the_published_policies_scored(name):
         ci = stats.t.ppf(0.975, len(returns) - 1) * statistics.stdev(returns) / len(returns) ** 0.5
         assert result.return_ci95 == pytest.approx(ci, abs=6e-4)
     assert (ROOT / result.experiment).is_file(), f"{name}: its experiment file {result.experiment} is missing"
+
+
+def test_docs_recipes_page_is_generated_from_the_registry(capsys):
+    from rwmu.cli.main import main
+
+    assert main(["recipes", "--markdown"]) == 0
+    assert (ROOT / "docs/recipes.md").read_text() == capsys.readouterr().out, (
+        "run: rwmu recipes --markdown > docs/recipes.md"
+    )

@@ -37,8 +37,10 @@ def segments(stop_after: int | None = None) -> list[CollectSegment]:
     """Two behaviour policies (a noisy trot and a plain one) of 240 and 120 rows."""
     trot = TrotController(3, TrotConfig(seed=5))
     first = NoisyPolicy(trot, 0.2, 7) if stop_after is None else StopsAfter(trot, 0.2, 7, stop_after)
-    return [CollectSegment(lambda: first, 240, {"policy": "noisy"}),
-            CollectSegment(lambda: TrotController(3, TrotConfig(seed=6)), 120, {"policy": "plain"})]  # fmt: skip
+    return [
+        CollectSegment(lambda: first, 240, {"policy": "noisy"}),
+        CollectSegment(lambda: TrotController(3, TrotConfig(seed=6)), 120, {"policy": "plain"}),
+    ]
 
 
 def test_chunk_sizes():
@@ -66,8 +68,7 @@ def test_a_resumed_collection_equals_the_uninterrupted_one(tmp_path):
 
 def test_cli_resumes_and_refuses_a_rerun_or_changed_settings(tmp_path, capsys, monkeypatch):
     whole, out = tmp_path / "whole", tmp_path / "out"
-    flags = ["--steps", "200", "--num-envs", "2", "--chunk-rows", "100", "--min-trajectory-rows", "10",
-             "--no-progress"]  # fmt: skip
+    flags = ["--steps", "200", "--num-envs", "2", "--chunk-rows", "100", "--min-trajectory-rows", "10", "--no-progress"]
     assert main(["collect", "--out", str(whole), *flags]) == 0
     assert not ChunkStore(whole).folder.exists()  # the chunks are removed once the dataset is written
     with monkeypatch.context() as patch:  # a collection stopped after its chunks, before its dataset was written
@@ -80,11 +81,13 @@ def test_cli_resumes_and_refuses_a_rerun_or_changed_settings(tmp_path, capsys, m
     assert main(["collect", "--out", str(out), *flags]) == 2
     assert capsys.readouterr().err.strip() == (
         f"rwmu collect: error: --out {out}: holds 2 completed chunks of an interrupted collection; continue it with "
-        f"rwmu collect --out {out} --resume, or choose an empty folder")  # fmt: skip
+        f"rwmu collect --out {out} --resume, or choose an empty folder"
+    )
     assert main(["collect", "--out", str(out), "--resume", "--seed", "5"]) == 2
     assert capsys.readouterr().err.strip() == (
         f"rwmu collect: error: --resume: --seed 5 differs from 0 of the run in {out}; drop --seed to continue the "
-        f"run, or start a new --out")  # fmt: skip
+        f"run, or start a new --out"
+    )
     # the stored settings; the number of processes and the format may change
     assert main(["collect", "--out", str(out), "--resume", "--num-workers", "2", "--format", "rwmu"]) == 0
     resumed, expected = load_dataset(out / "dataset.rwmu"), load_dataset(whole, task=GO2_FLAT)

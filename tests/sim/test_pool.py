@@ -32,8 +32,9 @@ def alive(pid: int) -> bool:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_workers_die_with_their_parent(sig):
-    parent = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    parent = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     try:
         workers = [int(pid) for pid in parent.stdout.readline().split()]
         assert len(workers) == 2 and all(alive(pid) for pid in workers)
@@ -58,11 +59,28 @@ def children(pid: int) -> list[int]:
 
 def start_collect(out, env) -> tuple[subprocess.Popen, list[int]]:
     """A real ``rwmu collect --num-workers 2`` long enough to be stopped, and its worker pids once they run."""
-    command = [sys.executable, "-m", "rwmu.cli.main", "collect", "--out", str(out), "--steps", "1000000",
-               "--num-envs", "4", "--num-workers", "2", "--chunk-rows", "100", "--min-trajectory-rows", "20",
-               "--no-progress"]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)  # its own process group, as a command typed in a shell
+    command = [
+        sys.executable,
+        "-m",
+        "rwmu.cli.main",
+        "collect",
+        "--out",
+        str(out),
+        "--steps",
+        "1000000",
+        "--num-envs",
+        "4",
+        "--num-workers",
+        "2",
+        "--chunk-rows",
+        "100",
+        "--min-trajectory-rows",
+        "20",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )  # its own process group, as a command typed in a shell
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (out / ".collect" / "chunk_0.pt").exists():
         assert proc.poll() is None, proc.communicate()
@@ -106,7 +124,8 @@ def test_sigterm_ends_collect_cleanly(tmp_path, target):
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
         last = err.strip().splitlines()[-1]
         assert last.startswith("rwmu collect: terminated (SIGTERM); kept ") and last.endswith(
-            f"continue with: rwmu collect --out {out} --resume")
+            f"continue with: rwmu collect --out {out} --resume"
+        )
         wait_gone(workers)
         assert not list(out.rglob("*.tmp"))  # nothing half-written
         with open(out / ".lock", "a") as handle:  # the folder lock is free again

@@ -185,8 +185,20 @@ def test_episode_returns_of_collection_are_the_sums_of_the_step_rewards():
 def test_collect_cli_writes_both_formats_deterministically(tmp_path):
     from rwmu.cli.main import main
 
-    args = ["collect", "--task", "go2_flat", "--steps", "150", "--policy", "scripted", "--seed", "3",
-            "--num-envs", "3", "--no-progress"]  # fmt: skip
+    args = [
+        "collect",
+        "--task",
+        "go2_flat",
+        "--steps",
+        "150",
+        "--policy",
+        "scripted",
+        "--seed",
+        "3",
+        "--num-envs",
+        "3",
+        "--no-progress",
+    ]
     assert main(args + ["--out", str(tmp_path / "a"), "--format", "csv"]) == 0
     assert main(args + ["--out", str(tmp_path / "b"), "--format", "rwmu"]) == 0
     csv = load_dataset(tmp_path / "a", task=GO2_FLAT)

@@ -21,7 +21,7 @@ def test_commands_in_range_with_standing_share():
     cmd = sampler.commands
     assert cmd.shape == (5000, 3)
     assert float(cmd.abs().max()) <= 1.0
-    standing = (cmd.abs().sum(-1) == 0)
+    standing = cmd.abs().sum(-1) == 0
     torch.testing.assert_close(standing, sampler.is_standing)
     assert 0.17 < standing.float().mean().item() < 0.23
     assert ((sampler.steps_until_resample >= 100) & (sampler.steps_until_resample < 120)).all()
@@ -32,7 +32,7 @@ def test_commands_resample_on_timer_and_reset_only():
     sampler = CommandSampler(TASK.commands, 64, generator=gen)
     before = sampler.commands.clone()
     timers = sampler.steps_until_resample.clone()
-    for step in range(1, 99):
+    for _ in range(1, 99):
         assert sampler.step().numel() == 0
     torch.testing.assert_close(sampler.commands, before)
     changed_at = torch.full((64,), -1)

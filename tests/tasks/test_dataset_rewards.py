@@ -11,9 +11,9 @@ from rwmu.behavior import TrotConfig, TrotController
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
 from rwmu.sim.collect import CollectConfig, NoisyPolicy, collect_dataset
+from rwmu.tasks import get_task
 from rwmu.tasks.dataset_rewards import dataset_rewards
 from rwmu.tasks.go2_flat import GO2_FLAT
-from rwmu.tasks import get_task
 
 SHORT_TASK = dataclasses.replace(GO2_FLAT, episode_length=40)
 

@@ -136,9 +136,15 @@ def test_fixed_command_schedule_follows_the_episode_step():
 def _imagination_env(num_envs: int = 2, **overrides) -> ImaginationEnv:
     torch.manual_seed(0)
     config = WorldModelConfig(
-        ensemble_size=2, history_horizon=3, base_type="mlp", mlp_base_shape=(16,), state_mean_shape=(16,),
-        state_logstd_shape=(16,), contact_shape=(16,), termination_shape=(16,),
-    )  # fmt: skip
+        ensemble_size=2,
+        history_horizon=3,
+        base_type="mlp",
+        mlp_base_shape=(16,),
+        state_mean_shape=(16,),
+        state_logstd_shape=(16,),
+        contact_shape=(16,),
+        termination_shape=(16,),
+    )
     model = WorldModelEnsemble(config)
     model.normalization = Normalization.from_task(GO2_FLAT)
     dataset = make_synthetic_dataset(2, 30, task=GO2_FLAT, seed=0)

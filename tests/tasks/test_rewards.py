@@ -32,9 +32,18 @@ def only(terms: dict, name: str) -> float:
 
 def test_term_names_and_weights_follow_spec():
     assert TERM_NAMES == (
-        "track_lin_vel_xy_exp", "track_ang_vel_z_exp", "lin_vel_z_l2", "ang_vel_xy_l2", "dof_torques_l2",
-        "dof_acc_l2", "action_rate_l2", "feet_air_time", "undesired_contacts", "stand_still", "flat_orientation_l2",
-    )  # fmt: skip
+        "track_lin_vel_xy_exp",
+        "track_ang_vel_z_exp",
+        "lin_vel_z_l2",
+        "ang_vel_xy_l2",
+        "dof_torques_l2",
+        "dof_acc_l2",
+        "action_rate_l2",
+        "feet_air_time",
+        "undesired_contacts",
+        "stand_still",
+        "flat_orientation_l2",
+    )
     rc = RewardComputer(TASK, 1)
     assert rc.weights["flat_orientation_l2"] == -5.0 and rc.weights["dof_acc_l2"] == -2.5e-7
 

@@ -19,7 +19,6 @@ from rwmu.training.behavior_cloning import BehaviorCloningConfig, behavior_pairs
 from rwmu.training.policy import train_policy
 from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.training.runner import read_policy_checkpoint, rsl_rl_train_cfg
-
 from tests.training.tiny_world import TASK, write_untrained_world
 
 
@@ -37,8 +36,9 @@ def test_pairs_are_the_observation_at_a_row_and_the_action_of_the_next():
     rows = [r for r in range(ds.num_rows) if r not in ends]
     assert obs.shape == (len(rows), TASK.observation_dim) and actions.shape == (len(rows), TASK.dims.action)
     k = rows.index(11)  # the reset row after the fall: its last action is the row's (zero-filled) action column
-    expected = build_policy_observation(torch.from_numpy(ds.states[[11]]), torch.from_numpy(ds.commands[[11]]),
-                                        torch.from_numpy(ds.actions[[11]]), TASK)  # fmt: skip
+    expected = build_policy_observation(
+        torch.from_numpy(ds.states[[11]]), torch.from_numpy(ds.commands[[11]]), torch.from_numpy(ds.actions[[11]]), TASK
+    )
     torch.testing.assert_close(obs[k : k + 1], expected)
     np.testing.assert_array_equal(actions[k].numpy(), ds.actions[12])
     assert 9 in rows and 10 not in rows and 39 not in rows  # no pair crosses an episode or trajectory end
@@ -68,8 +68,12 @@ def _run(folder, behavior: BehaviorCloningConfig, iterations: int, resume: bool 
         _, _, _, dataset = write_untrained_world(folder)
         save_dataset(with_commands(dataset), folder / "cmd.rwmu")
     base = PolicyTrainingConfig(iterations=iterations, steps_per_env=4, save_interval=1, seed=seed)
-    config = dataclasses.replace(base, env=dataclasses.replace(base.env, num_envs=8), behavior=behavior,
-                                 policy=dataclasses.replace(base.policy, actor_hidden_dims=(32,)))  # fmt: skip
+    config = dataclasses.replace(
+        base,
+        env=dataclasses.replace(base.env, num_envs=8),
+        behavior=behavior,
+        policy=dataclasses.replace(base.policy, actor_hidden_dims=(32,)),
+    )
     return train_policy(TASK, wm, folder / "cmd.rwmu", folder / "run", config, resume=resume or None, progress=False)
 
 
@@ -95,8 +99,11 @@ def test_initialisation_fits_the_data_and_sets_the_std(tmp_path, one_thread):
 
 def test_regulariser_pulls_the_actor_to_the_data(tmp_path, one_thread):
     off = _run(tmp_path / "off", BehaviorCloningConfig(init=True, init_steps=1, batch_size=64), iterations=4)
-    on = _run(tmp_path / "on", BehaviorCloningConfig(init=True, init_steps=1, batch_size=64, regularizer_steps=200),
-              iterations=4)  # fmt: skip
+    on = _run(
+        tmp_path / "on",
+        BehaviorCloningConfig(init=True, init_steps=1, batch_size=64, regularizer_steps=200),
+        iterations=4,
+    )
     assert off["behavior_cloning"]["pairs"] == on["behavior_cloning"]["pairs"]
     obs, actions = behavior_pairs(with_commands(make_synthetic_dataset(2, 80, task=TASK, seed=1)), TASK)
 
@@ -158,8 +165,9 @@ def test_a_resumed_regularised_run_equals_the_uninterrupted_one(tmp_path, one_th
 
 
 def test_regulariser_stops_after_its_iterations(tmp_path, one_thread):
-    behavior = BehaviorCloningConfig(init=True, init_steps=5, batch_size=32, regularizer_steps=2, critic_warmup=1,
-                                     regularizer_iterations=3)  # fmt: skip
+    behavior = BehaviorCloningConfig(
+        init=True, init_steps=5, batch_size=32, regularizer_steps=2, critic_warmup=1, regularizer_iterations=3
+    )
     _run(tmp_path, behavior, iterations=5)
     logged = EventAccumulator(str(tmp_path / "run")).Reload()
     steps = [event.step for event in logged.Scalars("Loss/behavior")]

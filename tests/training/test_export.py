@@ -14,7 +14,6 @@ from tensordict import TensorDict
 from rwmu.cli.main import main
 from rwmu.errors import RwmuError
 from rwmu.training.export import export_policy, load_actor
-
 from tests.training.tiny_world import train_tiny_policy
 
 
@@ -22,8 +21,9 @@ from tests.training.tiny_world import train_tiny_policy
 def policy_checkpoint(tmp_path_factory):
     """Two PPO iterations with rsl_rl's empirical observation normalisation on (so there is something to fold)."""
     folder = tmp_path_factory.mktemp("export")
-    summary, _, _ = train_tiny_policy(folder, iterations=2, steps_per_env=8, num_envs=16, obs_normalization=True,
-                                actor_hidden_dims=(32, 32))  # fmt: skip
+    summary, _, _ = train_tiny_policy(
+        folder, iterations=2, steps_per_env=8, num_envs=16, obs_normalization=True, actor_hidden_dims=(32, 32)
+    )
     return summary["final_checkpoint"]
 
 

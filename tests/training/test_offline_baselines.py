@@ -8,7 +8,6 @@ import shutil
 import numpy as np
 import pytest
 import torch
-
 from d3rlpy.algos.utility import build_scalers_with_transition_picker
 
 from rwmu.cli.main import main
@@ -22,7 +21,6 @@ from rwmu.training import offline_baselines as baselines
 from rwmu.training.offline_baselines import export_baseline, make_algorithm, offline_transitions, train_baseline
 from rwmu.training.offline_config import METHODS, OfflineBaselineConfig
 from rwmu.training.policy_loader import load_policy
-
 from tests.training.test_behavior_cloning import with_commands
 
 GO2 = get_task("go2_flat")
@@ -43,8 +41,12 @@ def test_a_transition_is_the_observation_at_a_row_the_next_action_and_the_reward
     rows = [r for r in range(dataset.num_rows) if r != 10]
     assert tr.observations.shape == (len(rows), GO2.observation_dim)
     k = rows.index(4)
-    expected = build_policy_observation(torch.from_numpy(dataset.states[[4]]), torch.from_numpy(dataset.commands[[4]]),
-                                        torch.from_numpy(dataset.actions[[4]]), GO2)  # fmt: skip
+    expected = build_policy_observation(
+        torch.from_numpy(dataset.states[[4]]),
+        torch.from_numpy(dataset.commands[[4]]),
+        torch.from_numpy(dataset.actions[[4]]),
+        GO2,
+    )
     np.testing.assert_allclose(tr.observations[k : k + 1], expected.numpy(), rtol=1e-6)
     np.testing.assert_array_equal(tr.actions[k], dataset.actions[5])
     assert tr.rewards[k] == pytest.approx(rewards[5])
@@ -71,8 +73,9 @@ def _actions(algo, obs: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_seeded_training_repeats_and_resumes_exactly_and_the_export_runs_in_rwmu(dataset, tmp_path, method,
-                                                                                  monkeypatch):  # fmt: skip
+def test_seeded_training_repeats_and_resumes_exactly_and_the_export_runs_in_rwmu(
+    dataset, tmp_path, method, monkeypatch
+):
     tr = offline_transitions(dataset, GO2)
     config = OfflineBaselineConfig(method=method, seed=3, **TINY)
     obs = tr.observations[:5]
@@ -122,8 +125,26 @@ def test_command_trains_exports_and_refuses_misuse(dataset, tmp_path, capsys):
     data = tmp_path / "data.rwmu"
     save_dataset(dataset, data)
     out = tmp_path / "run"
-    args = ["train-baseline", "--task", "go2_flat", "--data", str(data), "--out", str(out), "--method", "bc",
-            "--steps", "4", "--steps-per-epoch", "2", "--batch-size", "16", "--hidden-dims", "16", "--no-progress"]
+    args = [
+        "train-baseline",
+        "--task",
+        "go2_flat",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--method",
+        "bc",
+        "--steps",
+        "4",
+        "--steps-per-epoch",
+        "2",
+        "--batch-size",
+        "16",
+        "--hidden-dims",
+        "16",
+        "--no-progress",
+    ]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 4 and summary["falls"] == 1 and summary["method"] == "BC"
@@ -135,6 +156,8 @@ def test_command_trains_exports_and_refuses_misuse(dataset, tmp_path, capsys):
     assert "--method cql differs from bc" in capsys.readouterr().err
     no_commands = tmp_path / "plain.rwmu"
     save_dataset(make_synthetic_dataset(2, 20, task=GO2, seed=0), no_commands)
-    assert main(["train-baseline", "--task", "go2_flat", "--data", str(no_commands), "--out", str(tmp_path / "r2")]) == 2
+    assert (
+        main(["train-baseline", "--task", "go2_flat", "--data", str(no_commands), "--out", str(tmp_path / "r2")]) == 2
+    )
     err = capsys.readouterr().err
     assert "no command columns" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -56,9 +56,12 @@ def test_curriculum_widens_only_when_tracking_is_good():
         w, dt = GO2_FLAT.rewards.track_lin_vel_xy_exp, GO2_FLAT.dt
 
         def episodes(kernel):  # two finished episodes of 10 steps with this mean tracking kernel
-            return {"Episode_Reward/track_lin_vel_xy_exp": torch.tensor(kernel * w * dt * 10),
-                    "Episode/length": torch.tensor(10.0), "Episode_Termination/terminated": torch.tensor(0.0),
-                    "Episode_Termination/time_out": torch.tensor(2.0)}  # fmt: skip
+            return {
+                "Episode_Reward/track_lin_vel_xy_exp": torch.tensor(kernel * w * dt * 10),
+                "Episode/length": torch.tensor(10.0),
+                "Episode_Termination/terminated": torch.tensor(0.0),
+                "Episode_Termination/time_out": torch.tensor(2.0),
+            }
 
         env._update_curriculum(episodes(0.5))
         env._update_curriculum({})
@@ -81,10 +84,14 @@ def test_curriculum_off_uses_the_task_ranges():
 
 def tiny_config(iterations: int) -> OnlineTrainingConfig:
     base = OnlineTrainingConfig()
-    return dataclasses.replace(base, iterations=iterations, steps_per_env=8, save_interval=1,
-                               env=dataclasses.replace(base.env, num_envs=8, num_workers=1),
-                               policy=dataclasses.replace(base.policy, actor_hidden_dims=(16,),
-                                                          critic_hidden_dims=(16,)))  # fmt: skip
+    return dataclasses.replace(
+        base,
+        iterations=iterations,
+        steps_per_env=8,
+        save_interval=1,
+        env=dataclasses.replace(base.env, num_envs=8, num_workers=1),
+        policy=dataclasses.replace(base.policy, actor_hidden_dims=(16,), critic_hidden_dims=(16,)),
+    )
 
 
 def test_train_online_saves_self_describing_checkpoints_and_resumes(tmp_path, one_thread):
@@ -104,23 +111,83 @@ def test_train_online_saves_self_describing_checkpoints_and_resumes(tmp_path, on
 
 def test_cli_train_online_then_evaluate_and_collect_from_the_run_folder(tmp_path, one_thread):
     out = tmp_path / "expert"
-    assert main(["train-online", "--out", str(out), "--iterations", "2", "--save-interval", "1", "--steps-per-env",
-                 "8", "--env.num-envs", "8", "--env.num-workers", "1", "--policy.actor-hidden-dims", "16",
-                 "--policy.critic-hidden-dims", "16"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train-online",
+                "--out",
+                str(out),
+                "--iterations",
+                "2",
+                "--save-interval",
+                "1",
+                "--steps-per-env",
+                "8",
+                "--env.num-envs",
+                "8",
+                "--env.num-workers",
+                "1",
+                "--policy.actor-hidden-dims",
+                "16",
+                "--policy.critic-hidden-dims",
+                "16",
+            ]
+        )
+        == 0
+    )
     stored = json.loads((out / "config.json").read_text())["config"]["command"]
     assert stored["train"]["env"]["num_envs"] == 8 and stored["task"] == "go2_flat"
-    assert main(["evaluate", "--policy", str(out), "--episodes", "1", "--schedules", "stand",
-                 "--no-progress"]) == 0  # fmt: skip
+    assert main(["evaluate", "--policy", str(out), "--episodes", "1", "--schedules", "stand", "--no-progress"]) == 0
     data = tmp_path / "data"
-    assert main(["collect", "--policy", str(out), "--steps", "200", "--num-envs", "4", "--min-trajectory-rows",
-                 "16", "--format", "rwmu", "--out", str(data), "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "collect",
+                "--policy",
+                str(out),
+                "--steps",
+                "200",
+                "--num-envs",
+                "4",
+                "--min-trajectory-rows",
+                "16",
+                "--format",
+                "rwmu",
+                "--out",
+                str(data),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     dataset = load_dataset(data / "dataset.rwmu")
     assert dataset.num_rows == 200 and dataset.meta["provenance"]["policy"] == str(out.resolve())
     assert dataset.meta["provenance"]["checkpoint_iteration"] == 1  # the latest checkpoint (after 2 iterations)
     # A "mixed" dataset: the run's checkpoints in turn, each its share of the rows, each recorded with its hash.
     mixed = tmp_path / "mixed"
-    assert main(["collect", "--policy", str(out), "--checkpoints", "all", "--steps", "201", "--num-envs", "4",
-                 "--min-trajectory-rows", "16", "--format", "rwmu", "--out", str(mixed), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "collect",
+                "--policy",
+                str(out),
+                "--checkpoints",
+                "all",
+                "--steps",
+                "201",
+                "--num-envs",
+                "4",
+                "--min-trajectory-rows",
+                "16",
+                "--format",
+                "rwmu",
+                "--out",
+                str(mixed),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     dataset = load_dataset(mixed / "dataset.rwmu")
     segments = dataset.meta["provenance"]["segments"]
     assert [s["checkpoint_iteration"] for s in segments] == [0, 1]

@@ -18,8 +18,6 @@ from rwmu.models.config import ArchitectureConfig
 from rwmu.tasks import get_task
 from rwmu.training.policy import ImaginationRunner, train_policy
 from rwmu.training.policy_config import PolicyTrainingConfig
-from rwmu.training.world_model import WorldModelTrainer
-from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
 from rwmu.training.runner import (
     QuietLogger,
     RwmuRunner,
@@ -27,9 +25,10 @@ from rwmu.training.runner import (
     resolve_policy_checkpoint,
     rsl_rl_train_cfg,
 )
+from rwmu.training.world_model import WorldModelTrainer
+from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
 from rwmu.utils.config import config_from_dict
 from rwmu.utils.io import file_sha256
-
 from tests.training.tiny_world import TASK, write_untrained_world
 
 
@@ -77,16 +76,19 @@ def trained_run(tmp_path_factory):
         dataset = make_synthetic_dataset(4, 400, task=TASK, seed=0)
         save_dataset(dataset, folder / "data.rwmu")
         model_cfg = TrainModelConfig(
-            architecture=ArchitectureConfig(ensemble_size=3, history_horizon=4, rnn_hidden_size=32,
-                                            rnn_num_layers=1, head_shape=(32,)),
+            architecture=ArchitectureConfig(
+                ensemble_size=3, history_horizon=4, rnn_hidden_size=32, rnn_num_layers=1, head_shape=(32,)
+            ),
             optim=OptimConfig(iterations=300, batch_size=32, learning_rate=3e-3, forecast_horizon=2),
             validation=ValidationConfig(interval=1000, windows=8, horizons=(2,)),
-            logger="none", progress=False,
-        )  # fmt: skip
+            logger="none",
+            progress=False,
+        )
         WorldModelTrainer(dataset, TASK, folder / "wm", model_cfg).train()
         config = tiny_config(30, num_envs=32, steps=24, uncertainty_penalty=0.0, episode_length=64)
-        summary = train_policy(TASK, folder / "wm" / "model_latest.pt", folder / "data.rwmu", folder / "run", config,
-                               progress=False)  # fmt: skip
+        summary = train_policy(
+            TASK, folder / "wm" / "model_latest.pt", folder / "data.rwmu", folder / "run", config, progress=False
+        )
     finally:
         torch.set_num_threads(before)
     return folder, config, summary
@@ -127,30 +129,46 @@ def test_resume_continues_to_the_total(trained_run, one_thread):
     folder, config, _ = trained_run
     more = dataclasses.replace(config, iterations=32)
     before = json.loads((folder / "run" / "summary.json").read_text())
-    summary = train_policy(TASK, folder / "wm" / "model_latest.pt", folder / "data.rwmu", folder / "run", more,
-                           resume=True, progress=False)  # fmt: skip
+    summary = train_policy(
+        TASK, folder / "wm" / "model_latest.pt", folder / "data.rwmu", folder / "run", more, resume=True, progress=False
+    )
     assert summary["iterations"] == 32 and (folder / "run" / "model_31.pt").is_file()
     history = summary["history"]["imagined_task_reward"]  # the first run's curve, then the two new iterations
     assert len(history) == 32 and history[:30] == before["history"]["imagined_task_reward"]
     assert summary["wall_time_s"] > before["wall_time_s"]
     with pytest.raises(RwmuError, match="already has 32 iterations"):
-        train_policy(TASK, folder / "wm" / "model_latest.pt", folder / "data.rwmu", folder / "run", more,
-                     resume=True, progress=False)  # fmt: skip
+        train_policy(
+            TASK,
+            folder / "wm" / "model_latest.pt",
+            folder / "data.rwmu",
+            folder / "run",
+            more,
+            resume=True,
+            progress=False,
+        )
     with pytest.raises(RwmuError, match="already holds a policy run"):
         train_policy(TASK, folder / "wm" / "model_latest.pt", folder / "data.rwmu", folder / "run", more)
 
 
 def _weights(path) -> dict[str, torch.Tensor]:
     saved = read_policy_checkpoint(path)
-    return {f"{part}.{name}": value for part in ("actor_state_dict", "critic_state_dict")
-            for name, value in saved[part].items()}  # fmt: skip
+    return {
+        f"{part}.{name}": value
+        for part in ("actor_state_dict", "critic_state_dict")
+        for name, value in saved[part].items()
+    }
 
 
 def test_a_resumed_run_equals_the_uninterrupted_one(untrained_world_model, tmp_path, one_thread):
     wm, data = untrained_world_model
     base = tiny_config(4, num_envs=16, steps=6)
-    config = dataclasses.replace(base, save_interval=1, policy=dataclasses.replace(
-        base.policy, actor_hidden_dims=(16,), critic_hidden_dims=(16,), obs_normalization=True))  # fmt: skip
+    config = dataclasses.replace(
+        base,
+        save_interval=1,
+        policy=dataclasses.replace(
+            base.policy, actor_hidden_dims=(16,), critic_hidden_dims=(16,), obs_normalization=True
+        ),
+    )
     whole = train_policy(TASK, wm, data, tmp_path / "whole", config, progress=False)
     assert whole["resumed_exactly"] is None
     for run in ("resumed", "fresh_episodes"):
@@ -178,8 +196,15 @@ def test_resume_in_another_world_model_is_refused(trained_run, untrained_world_m
     shutil.copytree(folder / "run", run)
     other_wm, _ = untrained_world_model
     with pytest.raises(RwmuError, match="trained in another world model"):
-        train_policy(TASK, other_wm, folder / "data.rwmu", run, dataclasses.replace(config, iterations=40),
-                     resume=True, progress=False)  # fmt: skip
+        train_policy(
+            TASK,
+            other_wm,
+            folder / "data.rwmu",
+            run,
+            dataclasses.replace(config, iterations=40),
+            resume=True,
+            progress=False,
+        )
 
 
 def test_wandb_logger_without_wandb_is_a_clear_error(untrained_world_model, tmp_path, monkeypatch):
@@ -193,11 +218,35 @@ def test_wandb_logger_without_wandb_is_a_clear_error(untrained_world_model, tmp_
 def test_cli_flags_reach_the_run(untrained_world_model, tmp_path, one_thread, capsys):
     wm, data = untrained_world_model
     out = tmp_path / "run"
-    code = main([
-        "train-policy", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data), "--out", str(out),
-        "--recipe", "reference", "--env.num-envs", "8", "--steps-per-env", "4", "--iterations", "2",
-        "--env.uncertainty-penalty", "2.5", "--env.dynamics", "mean", "--rewards.lin-vel-z-l2", "-3.0", "--seed", "3",
-    ])  # fmt: skip
+    code = main(
+        [
+            "train-policy",
+            "--task",
+            "anymal_d_flat",
+            "--world-model",
+            str(wm),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--recipe",
+            "reference",
+            "--env.num-envs",
+            "8",
+            "--steps-per-env",
+            "4",
+            "--iterations",
+            "2",
+            "--env.uncertainty-penalty",
+            "2.5",
+            "--env.dynamics",
+            "mean",
+            "--rewards.lin-vel-z-l2",
+            "-3.0",
+            "--seed",
+            "3",
+        ]
+    )
     assert code == 0
     assert "imagined reward per step" in capsys.readouterr().out
     stored = json.loads((out / "config.json").read_text())["config"]
@@ -216,8 +265,23 @@ def test_cli_flags_reach_the_run(untrained_world_model, tmp_path, one_thread, ca
 
 def test_cli_rejects_negative_lambda(untrained_world_model, tmp_path, capsys):
     wm, data = untrained_world_model
-    code = main(["train-policy", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data),
-                 "--out", str(tmp_path / "run"), "--env.uncertainty-penalty", "-1"])  # fmt: skip
+    code = main(
+        [
+            "train-policy",
+            "--recipe",
+            "paper",
+            "--task",
+            "anymal_d_flat",
+            "--world-model",
+            str(wm),
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "run"),
+            "--env.uncertainty-penalty",
+            "-1",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "lambda" in err and "weight -1.0 -> lambda 1.0" in err and len(err.strip().splitlines()) == 1
@@ -274,18 +338,46 @@ def test_policy_reader_errors_and_run_folders(untrained_world_model, tmp_path):
 
 
 @pytest.mark.parametrize("schedule", ["adaptive", "fixed"])
-def test_a_diverging_run_stops_in_one_line_and_writes_no_policy(untrained_world_model, tmp_path, one_thread,
-                                                                  capsys, recwarn, schedule):  # fmt: skip
+def test_a_diverging_run_stops_in_one_line_and_writes_no_policy(
+    untrained_world_model, tmp_path, one_thread, capsys, recwarn, schedule
+):
     wm, data = untrained_world_model
     out = tmp_path / "run"
-    code = main(["train-policy", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data),
-                 "--out", str(out), "--env.num-envs", "8", "--steps-per-env", "4", "--iterations", "20",
-                 "--save-interval", "1", "--ppo.learning-rate", "1e8", "--ppo.schedule", schedule])  # fmt: skip
+    code = main(
+        [
+            "train-policy",
+            "--recipe",
+            "paper",
+            "--task",
+            "anymal_d_flat",
+            "--world-model",
+            str(wm),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--env.num-envs",
+            "8",
+            "--steps-per-env",
+            "4",
+            "--iterations",
+            "20",
+            "--save-interval",
+            "1",
+            "--ppo.learning-rate",
+            "1e8",
+            "--ppo.schedule",
+            schedule,
+        ]
+    )
     assert code == 2
     line = capsys.readouterr().err.strip().splitlines()[-1]  # (the progress bar is above it)
-    assert re.fullmatch(r"rwmu train-policy: error: PPO diverged at iteration \d+: the actor's .*; lower "
-                        r"--ppo.learning-rate \(now 1e\+08\) or --ppo.max-grad-norm \(now 1\) and re-run; no "
-                        r"checkpoint of a diverged policy was written", line), line  # fmt: skip
+    assert re.fullmatch(
+        r"rwmu train-policy: error: PPO diverged at iteration \d+: the actor's .*; lower "
+        r"--ppo.learning-rate \(now 1e\+08\) or --ppo.max-grad-norm \(now 1\) and re-run; no "
+        r"checkpoint of a diverged policy was written",
+        line,
+    ), line
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
     assert not list(out.glob("model_*.pt"))
     assert main(["train-policy", "--task", "anymal_d_flat", "--help"]) == 0
@@ -296,9 +388,33 @@ def test_a_diverging_run_stops_in_one_line_and_writes_no_policy(untrained_world_
 def test_resume_refuses_another_task_data_or_network(untrained_world_model, tmp_path, one_thread, capsys):
     wm, data = untrained_world_model
     out = tmp_path / "run"
-    assert main(["train-policy", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data),
-                 "--out", str(out), "--env.num-envs", "8", "--steps-per-env", "4", "--iterations", "1",
-                 "--policy.actor-hidden-dims", "16", "16"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train-policy",
+                "--recipe",
+                "paper",
+                "--task",
+                "anymal_d_flat",
+                "--world-model",
+                str(wm),
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--env.num-envs",
+                "8",
+                "--steps-per-env",
+                "4",
+                "--iterations",
+                "1",
+                "--policy.actor-hidden-dims",
+                "16",
+                "16",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     resume = ["train-policy", "--out", str(out), "--resume", "--iterations", "2"]
     for extra, expected in (
@@ -309,18 +425,40 @@ def test_resume_refuses_another_task_data_or_network(untrained_world_model, tmp_
     ):
         assert main(resume + extra) == 2
         err = capsys.readouterr().err.strip()
-        assert err == (f"rwmu train-policy: error: --resume: {expected} of the run in {out}; drop "
-                       f"{extra[0]} to continue the run, or start a new --out"), err  # fmt: skip
+        assert err == (
+            f"rwmu train-policy: error: --resume: {expected} of the run in {out}; drop "
+            f"{extra[0]} to continue the run, or start a new --out"
+        ), err
     assert sorted(p.name for p in out.glob("model_*.pt")) == ["model_0.pt"]
 
 
 @pytest.mark.parametrize("std", ["-0.5", "0"])
 def test_a_non_positive_initial_noise_std_is_refused(untrained_world_model, tmp_path, capsys, std):
     wm, data = untrained_world_model
-    assert main(["train-policy", "--task", "anymal_d_flat", "--world-model", str(wm), "--data", str(data),
-                 "--out", str(tmp_path / "run"), "--policy.init-noise-std", std]) == 2  # fmt: skip
-    assert capsys.readouterr().err.strip() == (f"rwmu train-policy: error: --policy.init-noise-std {float(std):g}: "
-                                               "the initial action noise std must be > 0 (the paper's is 1.0)")
+    assert (
+        main(
+            [
+                "train-policy",
+                "--recipe",
+                "paper",
+                "--task",
+                "anymal_d_flat",
+                "--world-model",
+                str(wm),
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "run"),
+                "--policy.init-noise-std",
+                std,
+            ]
+        )
+        == 2
+    )
+    assert capsys.readouterr().err.strip() == (
+        f"rwmu train-policy: error: --policy.init-noise-std {float(std):g}: "
+        "the initial action noise std must be > 0 (the paper's is 1.0)"
+    )
     assert not list((tmp_path / "run").glob("model_*.pt"))
 
 
@@ -329,8 +467,9 @@ def test_torch_compile_mode_trains_the_same_policy(untrained_world_model, tmp_pa
     and the checkpoint holds the uncompiled modules' keys, so export and play read it as any other."""
     wm, data = untrained_world_model
     base = tiny_config(2, num_envs=16, steps=6)
-    config = dataclasses.replace(base, policy=dataclasses.replace(base.policy, actor_hidden_dims=(16,),
-                                                                  critic_hidden_dims=(16,)))  # fmt: skip
+    config = dataclasses.replace(
+        base, policy=dataclasses.replace(base.policy, actor_hidden_dims=(16,), critic_hidden_dims=(16,))
+    )
     assert rsl_rl_train_cfg(config)["torch_compile_mode"] is None
     eager = train_policy(TASK, wm, data, tmp_path / "eager", config, progress=False)
     compiled_config = dataclasses.replace(config, torch_compile_mode="default")

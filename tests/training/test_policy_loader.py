@@ -15,7 +15,6 @@ from rwmu.errors import RwmuError
 from rwmu.tasks.go2_flat import GO2_FLAT
 from rwmu.training.export import export_policy, load_actor
 from rwmu.training.policy_loader import ModulePolicy, OnnxPolicy, load_policy
-
 from tests.training.tiny_world import TASK, train_tiny_policy
 
 
@@ -23,8 +22,15 @@ from tests.training.tiny_world import TASK, train_tiny_policy
 def trained(tmp_path_factory):
     """One PPO iteration (observation normalisation on) -> ``run/`` with two checkpoints, and its export folder."""
     folder = tmp_path_factory.mktemp("loader")
-    train_tiny_policy(folder, iterations=2, steps_per_env=4, num_envs=8, save_interval=1, obs_normalization=True,
-                      actor_hidden_dims=(16, 16))  # fmt: skip
+    train_tiny_policy(
+        folder,
+        iterations=2,
+        steps_per_env=4,
+        num_envs=8,
+        save_interval=1,
+        obs_normalization=True,
+        actor_hidden_dims=(16, 16),
+    )
     export_policy(folder / "run", folder / "exported")
     return folder
 
@@ -63,8 +69,15 @@ def test_rsl_rl_runner_style_onnx_with_batch_one_runs_row_by_row(trained, tmp_pa
     actor, _ = load_actor(trained / "run")
     onnx_model = actor.as_onnx(verbose=False).eval()
     path = tmp_path / "rsl_rl_policy.onnx"  # outside an export folder: no policy.json to check
-    torch.onnx.export(onnx_model, onnx_model.get_dummy_inputs(), str(path), input_names=onnx_model.input_names,
-                      output_names=onnx_model.output_names, opset_version=18, dynamo=False)  # fmt: skip
+    torch.onnx.export(
+        onnx_model,
+        onnx_model.get_dummy_inputs(),
+        str(path),
+        input_names=onnx_model.input_names,
+        output_names=onnx_model.output_names,
+        opset_version=18,
+        dynamo=False,
+    )
     policy = load_policy(str(path), 4, TASK)
     assert policy.single_row
     obs = torch.randn(4, TASK.observation_dim)

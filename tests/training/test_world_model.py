@@ -15,20 +15,29 @@ from rwmu.models import WorldModelConfig, WorldModelEnsemble
 from rwmu.models.calibration import uncertainty_reference
 from rwmu.models.checkpoint import describe_checkpoint, save_world_model
 from rwmu.models.config import ArchitectureConfig
+from rwmu.tasks import get_task
 from rwmu.training.world_model import WorldModelTrainer
 from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
-from rwmu.tasks import get_task
 from rwmu.training.world_model_loss import event_pos_weights, state_loss, world_model_loss
 
 
 def tiny_config(iterations=20, base="gru", **optim):
     return TrainModelConfig(
-        architecture=ArchitectureConfig(ensemble_size=2, history_horizon=6, rnn_hidden_size=24, head_shape=(16,),
-                                        base_type=base, mlp_base_shape=(32,)),
+        architecture=ArchitectureConfig(
+            ensemble_size=2,
+            history_horizon=6,
+            rnn_hidden_size=24,
+            head_shape=(16,),
+            base_type=base,
+            mlp_base_shape=(32,),
+        ),
         optim=OptimConfig(iterations=iterations, batch_size=32, learning_rate=3e-3, forecast_horizon=4, **optim),
         validation=ValidationConfig(interval=10, windows=32, horizons=(4, 20)),
-        normalization="data", checkpoint_interval=10, progress=False, logger="none",
-    )  # fmt: skip
+        normalization="data",
+        checkpoint_interval=10,
+        progress=False,
+        logger="none",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +67,18 @@ def test_seed_repeatable_and_resume_continues_identically(dataset, tmp_path):
     resumed.train()
     again = WorldModelTrainer(dataset, None, tmp_path / "again", tiny_config(iterations=20))
     again.train()
-    a, b, c = (load_world_model(p / "model_latest.pt").state_dict() for p in
-               (tmp_path / "full", tmp_path / "resumed", tmp_path / "again"))  # fmt: skip
+    a, b, c = (
+        load_world_model(p / "model_latest.pt").state_dict()
+        for p in (tmp_path / "full", tmp_path / "resumed", tmp_path / "again")
+    )
     # Separate processes are bitwise identical; within one process, CPU kernels may round differently with buffer
     # alignment (~1e-7), hence the tolerance. A different run would differ by far more than 1e-5.
     for k in a:
         torch.testing.assert_close(a[k], c[k], rtol=0, atol=1e-5)  # same seed, same result
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-5)  # resume continues the same run
-    other = WorldModelTrainer(dataset, None, tmp_path / "other", dataclasses.replace(tiny_config(iterations=20), seed=1))
+    other = WorldModelTrainer(
+        dataset, None, tmp_path / "other", dataclasses.replace(tiny_config(iterations=20), seed=1)
+    )
     other.train()
     assert max((a[k] - other.model.state_dict()[k]).abs().max().item() for k in a) > 1e-3
 
@@ -106,21 +119,44 @@ def test_checkpoint_round_trip_keeps_weights_config_and_normalization(dataset, t
 def test_loss_is_per_head_mean_and_uses_zero_state_for_every_head():
     """With bootstrap off, noise-free heads (std tiny) and identical members, the ensemble loss equals one member's."""
     torch.manual_seed(0)
-    cfg = WorldModelConfig(state_dim=3, action_dim=2, contact_dim=0, termination_dim=1, ensemble_size=3,
-                           history_horizon=4, rnn_hidden_size=8, rnn_num_layers=1, state_mean_shape=(8,),
-                           state_logstd_shape=(8,), termination_shape=(8,))  # fmt: skip
+    cfg = WorldModelConfig(
+        state_dim=3,
+        action_dim=2,
+        contact_dim=0,
+        termination_dim=1,
+        ensemble_size=3,
+        history_horizon=4,
+        rnn_hidden_size=8,
+        rnn_num_layers=1,
+        state_mean_shape=(8,),
+        state_logstd_shape=(8,),
+        termination_shape=(8,),
+    )
     model = WorldModelEnsemble(cfg)
     with torch.no_grad():
         for p in model.state_heads.parameters():
             p.copy_(p[:1].expand_as(p))  # every member identical
         model.state_heads.min_logstd.fill_(-30.0)
         model.state_heads.log_delta_logstd.fill_(-10.0)
-    single = WorldModelEnsemble(WorldModelConfig(**{**cfg.to_dict(), "ensemble_size": 1, "state_mean_shape": (8,),
-                                                    "state_logstd_shape": (8,), "termination_shape": (8,),
-                                                    "contact_shape": (128,), "extension_shape": (128,),
-                                                    "mlp_base_shape": (256, 256)}))  # fmt: skip
-    sd = {k: v for k, v in model.state_dict().items() if not k.startswith(("state_heads.1", "state_heads.2",
-                                                                              "auxiliary_heads.1", "auxiliary_heads.2"))}
+    single = WorldModelEnsemble(
+        WorldModelConfig(
+            **{
+                **cfg.to_dict(),
+                "ensemble_size": 1,
+                "state_mean_shape": (8,),
+                "state_logstd_shape": (8,),
+                "termination_shape": (8,),
+                "contact_shape": (128,),
+                "extension_shape": (128,),
+                "mlp_base_shape": (256, 256),
+            }
+        )
+    )
+    sd = {
+        k: v
+        for k, v in model.state_dict().items()
+        if not k.startswith(("state_heads.1", "state_heads.2", "auxiliary_heads.1", "auxiliary_heads.2"))
+    }
     single.load_state_dict(sd)
     s, a = torch.randn(5, 7, 3), torch.randn(5, 7, 2)
     rows3 = torch.arange(5).expand(3, 5)
@@ -140,8 +176,11 @@ def test_loss_is_per_head_mean_and_uses_zero_state_for_every_head():
 
 def test_bootstrap_gives_each_head_its_own_rows():
     torch.manual_seed(0)
-    model = WorldModelEnsemble(WorldModelConfig(state_dim=3, action_dim=2, contact_dim=1, ensemble_size=4,
-                                                history_horizon=3, rnn_hidden_size=8))  # fmt: skip
+    model = WorldModelEnsemble(
+        WorldModelConfig(
+            state_dim=3, action_dim=2, contact_dim=1, ensemble_size=4, history_horizon=3, rnn_hidden_size=8
+        )
+    )
     w = torch.randn(16, 5, 3 + 2 + 1 + 1)
     w[..., -2:] = (w[..., -2:] > 0).float()
     g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
@@ -160,12 +199,42 @@ def test_cli_train_model_and_model_info(tmp_path):
     ds = make_synthetic_dataset(num_trajectories=3, steps=300, seed=1)
     write_csv_dataset(ds, tmp_path / "data")
     out = tmp_path / "run"
-    r = run_cli("train-model", "--data", str(tmp_path / "data"), "--dims", "6", "2", "0", "2", "1", "--out", str(out),
-                "--optim.iterations", "4", "--optim.batch-size", "16", "--architecture.ensemble-size", "2",
-                "--architecture.history-horizon", "5", "--architecture.rnn-hidden-size", "16",
-                "--architecture.head-shape", "8", "--normalization", "data", "--validation.interval", "2",
-                "--validation.horizons", "4", "--optim.forecast-horizon", "3", "--logger", "tensorboard",
-                "--no-progress")  # fmt: skip
+    r = run_cli(
+        "train-model",
+        "--data",
+        str(tmp_path / "data"),
+        "--dims",
+        "6",
+        "2",
+        "0",
+        "2",
+        "1",
+        "--out",
+        str(out),
+        "--optim.iterations",
+        "4",
+        "--optim.batch-size",
+        "16",
+        "--architecture.ensemble-size",
+        "2",
+        "--architecture.history-horizon",
+        "5",
+        "--architecture.rnn-hidden-size",
+        "16",
+        "--architecture.head-shape",
+        "8",
+        "--normalization",
+        "data",
+        "--validation.interval",
+        "2",
+        "--validation.horizons",
+        "4",
+        "--optim.forecast-horizon",
+        "3",
+        "--logger",
+        "tensorboard",
+        "--no-progress",
+    )
     assert r.returncode == 0, r.stderr
     assert "results in" in r.stdout
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
@@ -179,18 +248,34 @@ def test_cli_train_model_and_model_info(tmp_path):
     assert load_world_model(out / "model_latest.pt").config.ensemble_size == 2
     stored = json.loads((out / "config.json").read_text())["config"]["command"]
     assert stored["train"]["optim"]["iterations"] == 6 and stored["train"]["optim"]["batch_size"] == 16
-    changed = run_cli("train-model", "--out", str(out), "--resume", "--optim.iterations", "8",
-                      "--architecture.ensemble-size", "3")  # fmt: skip
+    changed = run_cli(
+        "train-model", "--out", str(out), "--resume", "--optim.iterations", "8", "--architecture.ensemble-size", "3"
+    )
     assert changed.returncode == 2 and "another architecture" in changed.stderr
-    bad = run_cli("train-model", "--data", str(tmp_path / "data"), "--dims", "6", "2", "0", "2", "1", "--out", str(out),
-                  "--optim.iterations", "abc")  # fmt: skip
+    bad = run_cli(
+        "train-model",
+        "--data",
+        str(tmp_path / "data"),
+        "--dims",
+        "6",
+        "2",
+        "0",
+        "2",
+        "1",
+        "--out",
+        str(out),
+        "--optim.iterations",
+        "abc",
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
 def test_policy_checkpoint_is_refused_with_the_key_to_use(tmp_path):
     path = tmp_path / "policy.pt"
-    torch.save({"model_state_dict": {"actor.0.weight": torch.zeros(2, 2), "critic.0.weight": torch.zeros(2, 2)},
-                "iter": 3}, path)  # fmt: skip
+    torch.save(
+        {"model_state_dict": {"actor.0.weight": torch.zeros(2, 2), "critic.0.weight": torch.zeros(2, 2)}, "iter": 3},
+        path,
+    )
     with pytest.raises(RwmuError, match="system_dynamics_state_dict"):
         load_world_model(path)
     r = run_cli("model", "info", str(path))
@@ -204,8 +289,15 @@ def test_reference_format_file_loads_with_task_normalization(tmp_path):
 
     model = WorldModelEnsemble(WorldModelConfig())
     path = tmp_path / "pretrain_rnn_ens.pt"
-    torch.save({"model_state_dict": {"actor.0.weight": torch.zeros(1)},
-                "system_dynamics_state_dict": model.state_dict(), "iter": 7, "infos": None}, path)  # fmt: skip
+    torch.save(
+        {
+            "model_state_dict": {"actor.0.weight": torch.zeros(1)},
+            "system_dynamics_state_dict": model.state_dict(),
+            "iter": 7,
+            "infos": None,
+        },
+        path,
+    )
     loaded = load_world_model(path, task=get_task("anymal_d_flat"))
     assert loaded.config.ensemble_size == 5 and loaded.config.history_horizon == 32
     assert loaded.normalization.state_std[0].item() == pytest.approx(0.5)
@@ -255,8 +347,13 @@ def test_weighted_events_raise_the_loss_of_missed_rare_events(tmp_path):
     batch = plain.data[:200].reshape(20, 10, -1)[:, : plain.window]
     with torch.no_grad():
         a = world_model_loss(plain.model, batch, bootstrap=False, generator=torch.Generator().manual_seed(0))
-        b = world_model_loss(weighted.model, batch, bootstrap=False, generator=torch.Generator().manual_seed(0),
-                             contact_pos_weight=weighted.contact_pos_weight)  # fmt: skip
+        b = world_model_loss(
+            weighted.model,
+            batch,
+            bootstrap=False,
+            generator=torch.Generator().manual_seed(0),
+            contact_pos_weight=weighted.contact_pos_weight,
+        )
     assert float(b.contact) > float(a.contact) and float(b.state) == pytest.approx(float(a.state))
 
 
@@ -269,12 +366,44 @@ def test_cli_divergence_is_one_line_naming_iteration_quantity_and_real_flags(tmp
 
     write_csv_dataset(make_synthetic_dataset(num_trajectories=2, steps=120, seed=1), tmp_path / "data")
     out = tmp_path / "run"
-    r = run_cli("train-model", "--data", str(tmp_path / "data"), "--dims", "6", "2", "0", "2", "1", "--out", str(out),
-                "--optim.iterations", "30", "--optim.batch-size", "16", "--architecture.ensemble-size", "2",
-                "--architecture.history-horizon", "4", "--architecture.rnn-hidden-size", "8",
-                "--architecture.head-shape", "8", "--validation.interval", "5", "--validation.horizons", "4",
-                "--optim.forecast-horizon", "3", "--checkpoint-interval", "5", "--logger", "none", "--no-progress",
-                "--optim.learning-rate", "1e8")  # fmt: skip
+    r = run_cli(
+        "train-model",
+        "--data",
+        str(tmp_path / "data"),
+        "--dims",
+        "6",
+        "2",
+        "0",
+        "2",
+        "1",
+        "--out",
+        str(out),
+        "--optim.iterations",
+        "30",
+        "--optim.batch-size",
+        "16",
+        "--architecture.ensemble-size",
+        "2",
+        "--architecture.history-horizon",
+        "4",
+        "--architecture.rnn-hidden-size",
+        "8",
+        "--architecture.head-shape",
+        "8",
+        "--validation.interval",
+        "5",
+        "--validation.horizons",
+        "4",
+        "--optim.forecast-horizon",
+        "3",
+        "--checkpoint-interval",
+        "5",
+        "--logger",
+        "none",
+        "--no-progress",
+        "--optim.learning-rate",
+        "1e8",
+    )
     assert r.returncode == 2
     line = r.stderr.strip()
     assert len(line.splitlines()) == 1 and "Warning" not in line, r.stderr  # no torch warning leaks
@@ -289,15 +418,51 @@ def test_resume_refuses_another_dataset_task_or_architecture(tmp_path, capsys):
     from rwmu.cli.main import main
 
     for name, trajectories in (("data", 2), ("other", 3)):
-        assert main(["data", "example", "--task", "anymal_d_flat", "--trajectories", str(trajectories), "--steps",
-                     "60", "--out", str(tmp_path / name)]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "data",
+                    "example",
+                    "--task",
+                    "anymal_d_flat",
+                    "--trajectories",
+                    str(trajectories),
+                    "--steps",
+                    "60",
+                    "--out",
+                    str(tmp_path / name),
+                ]
+            )
+            == 0
+        )
     out = tmp_path / "run"
-    tiny = ["--optim.iterations", "2", "--optim.batch-size", "8", "--architecture.ensemble-size", "2",
-            "--architecture.history-horizon", "4", "--architecture.rnn-hidden-size", "8", "--architecture.head-shape",
-            "8", "--validation.interval", "2", "--validation.horizons", "4", "--optim.forecast-horizon", "3",
-            "--logger", "none", "--no-progress"]  # fmt: skip
-    assert main(["train-model", "--data", str(tmp_path / "data"), "--task", "anymal_d_flat", "--out", str(out),
-                 *tiny]) == 0  # fmt: skip
+    tiny = [
+        "--optim.iterations",
+        "2",
+        "--optim.batch-size",
+        "8",
+        "--architecture.ensemble-size",
+        "2",
+        "--architecture.history-horizon",
+        "4",
+        "--architecture.rnn-hidden-size",
+        "8",
+        "--architecture.head-shape",
+        "8",
+        "--validation.interval",
+        "2",
+        "--validation.horizons",
+        "4",
+        "--optim.forecast-horizon",
+        "3",
+        "--logger",
+        "none",
+        "--no-progress",
+    ]
+    assert (
+        main(["train-model", "--data", str(tmp_path / "data"), "--task", "anymal_d_flat", "--out", str(out), *tiny])
+        == 0
+    )
     capsys.readouterr()
     resume = ["train-model", "--out", str(out), "--resume", "--optim.iterations", "4"]
     for extra, expected in (
@@ -309,8 +474,13 @@ def test_resume_refuses_another_dataset_task_or_architecture(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert expected in err and "start a new --out" in err and "\n" not in err, err
     with pytest.raises(RwmuError, match="was trained on 120 rows in 2 trajectories .* --data has 180 rows in 3"):
-        WorldModelTrainer(load_dataset(tmp_path / "other", task=get_task("anymal_d_flat")), None, out,
-                          tiny_config(iterations=4), resume=True)  # fmt: skip
+        WorldModelTrainer(
+            load_dataset(tmp_path / "other", task=get_task("anymal_d_flat")),
+            None,
+            out,
+            tiny_config(iterations=4),
+            resume=True,
+        )
     assert main(resume) == 0  # the same data, task and architecture continue
 
 
@@ -319,13 +489,31 @@ def test_cli_refuses_data_recorded_for_another_task_naming_both(tmp_path, capsys
 
     csv_dir, native = tmp_path / "anymal", tmp_path / "anymal.rwmu"
     for out, fmt in ((csv_dir, "csv"), (native, "rwmu")):
-        assert main(["data", "example", "--task", "anymal_d_flat", "--trajectories", "2", "--steps", "50",
-                     "--format", fmt, "--out", str(out)]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "data",
+                    "example",
+                    "--task",
+                    "anymal_d_flat",
+                    "--trajectories",
+                    "2",
+                    "--steps",
+                    "50",
+                    "--format",
+                    fmt,
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
     capsys.readouterr()
     run = tmp_path / "run"
     for data, source in ((csv_dir, f"{csv_dir}/example_config.json"), (native, "its header")):
         assert main(["train-model", "--data", str(data), "--task", "go2_flat", "--out", str(run)]) == 2
         assert capsys.readouterr().err.strip() == (
             f"rwmu train-model: error: {data}: the data was recorded for task anymal_d_flat ({source}), not go2_flat; "
-            f"give --task anymal_d_flat, or data recorded for go2_flat")  # fmt: skip
+            f"give --task anymal_d_flat, or data recorded for go2_flat"
+        )
         assert not run.exists()  # refused before anything was written

@@ -23,9 +23,18 @@ TASK = get_task("anymal_d_flat")
 def write_untrained_world(folder: Path):
     """Write ``folder/wm.pt`` and ``folder/data.rwmu``; return ``(wm_path, data_path, model, dataset)``."""
     torch.manual_seed(0)
-    model = WorldModelEnsemble(WorldModelConfig(ensemble_size=2, history_horizon=4, rnn_hidden_size=16,
-                                                rnn_num_layers=1, state_mean_shape=(16,), state_logstd_shape=(16,),
-                                                contact_shape=(16,), termination_shape=(16,)))  # fmt: skip
+    model = WorldModelEnsemble(
+        WorldModelConfig(
+            ensemble_size=2,
+            history_horizon=4,
+            rnn_hidden_size=16,
+            rnn_num_layers=1,
+            state_mean_shape=(16,),
+            state_logstd_shape=(16,),
+            contact_shape=(16,),
+            termination_shape=(16,),
+        )
+    )
     model.normalization = Normalization.from_task(TASK)
     save_world_model(folder / "wm.pt", model)
     dataset = make_synthetic_dataset(2, 80, task=TASK, seed=1)
@@ -33,9 +42,17 @@ def write_untrained_world(folder: Path):
     return folder / "wm.pt", folder / "data.rwmu", model, dataset
 
 
-def train_tiny_policy(folder: Path, *, iterations: int, steps_per_env: int, num_envs: int, save_interval: int = 1000,
-                      uncertainty_penalty: float = 1.0, obs_normalization: bool = False,
-                      actor_hidden_dims: tuple[int, ...] = (128, 128, 128)):  # fmt: skip
+def train_tiny_policy(
+    folder: Path,
+    *,
+    iterations: int,
+    steps_per_env: int,
+    num_envs: int,
+    save_interval: int = 1000,
+    uncertainty_penalty: float = 1.0,
+    obs_normalization: bool = False,
+    actor_hidden_dims: tuple[int, ...] = (128, 128, 128),
+):
     """Write the tiny world and data into ``folder`` and train ``folder/run`` on one thread.
 
     Returns:
@@ -49,9 +66,10 @@ def train_tiny_policy(folder: Path, *, iterations: int, steps_per_env: int, num_
         config = dataclasses.replace(
             base,
             env=dataclasses.replace(base.env, num_envs=num_envs, uncertainty_penalty=uncertainty_penalty),
-            policy=dataclasses.replace(base.policy, obs_normalization=obs_normalization,
-                                       actor_hidden_dims=actor_hidden_dims),
-        )  # fmt: skip
+            policy=dataclasses.replace(
+                base.policy, obs_normalization=obs_normalization, actor_hidden_dims=actor_hidden_dims
+            ),
+        )
         summary = train_policy(TASK, folder / "wm.pt", folder / "data.rwmu", folder / "run", config, progress=False)
         return summary, model, dataset
     finally:

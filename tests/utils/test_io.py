@@ -26,8 +26,9 @@ with folder_lock(sys.argv[1], sys.argv[2]):
 def hold_lock(folder: Path, what: str = "rwmu train-model") -> subprocess.Popen:
     """A separate process holding ``folder``'s lock until killed (started and locked when this returns)."""
     env = {**os.environ, "PYTHONPATH": str(Path(rwmu.__file__).parents[1])}
-    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(folder), what], stdout=subprocess.PIPE, env=env,
-                            text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(folder), what], stdout=subprocess.PIPE, env=env, text=True
+    )
     assert proc.stdout.readline().strip() == "locked"
     return proc
 

@@ -236,8 +236,9 @@ class TrotController:
         swing_start, swing_end = -0.5 * stride, 0.5 * stride + raibert
         swing_xy = swing_start + (swing_end - swing_start) * smooth
         offset_xy = torch.where(in_stance[..., None], stance_xy, swing_xy)
-        lift = torch.where(in_stance, torch.zeros_like(leg_phase), self.swing_height[:, None] *
-                           torch.sin(math.pi * swing_progress))  # fmt: skip
+        lift = torch.where(
+            in_stance, torch.zeros_like(leg_phase), self.swing_height[:, None] * torch.sin(math.pi * swing_progress)
+        )
         offset_xy = torch.where(standing[:, None, None], torch.zeros_like(offset_xy), offset_xy)
         lift = torch.where(standing[:, None], torch.zeros_like(lift), lift)
 

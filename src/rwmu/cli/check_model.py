@@ -49,16 +49,21 @@ def run(cmd: Command) -> int:
         check_output_file(cmd.json, "--json")
     model = load_world_model(cmd.world_model, task=task)
     if model.dims != task.dims:
-        raise RwmuError(f"{cmd.world_model}: the world model predicts {model.dims.describe()}, task {task.name} has "
-                        f"{task.dims.describe()}; train it on {task.name} data")  # fmt: skip
+        raise RwmuError(
+            f"{cmd.world_model}: the world model predicts {model.dims.describe()}, task {task.name} has "
+            f"{task.dims.describe()}; train it on {task.name} data"
+        )
     dataset = load_dataset(str(cmd.data), task=task)
     report = check_model(model, cmd.policy, dataset, task, cmd.check, progress=cmd.progress)
-    print(f"check-model: {cmd.world_model} on {cmd.policy} ({report['policy']['rows']} MuJoCo rows, "
-          f"{report['policy']['falls']} falls) and {cmd.data} ({dataset.num_rows} rows)")  # fmt: skip
+    print(
+        f"check-model: {cmd.world_model} on {cmd.policy} ({report['policy']['rows']} MuJoCo rows, "
+        f"{report['policy']['falls']} falls) and {cmd.data} ({dataset.num_rows} rows)"
+    )
     for line in format_model_check(report):
         print(line)
     if cmd.json is not None:
-        write_json_atomic(cmd.json, {"world_model": str(cmd.world_model), "data": str(cmd.data),
-                                     "policy": cmd.policy, **report})  # fmt: skip
+        write_json_atomic(
+            cmd.json, {"world_model": str(cmd.world_model), "data": str(cmd.data), "policy": cmd.policy, **report}
+        )
         print(f"wrote {cmd.json}")
     return 0

@@ -35,8 +35,10 @@ def resolve_task_and_dims(task_name: str | None, dims: Dims | None) -> tuple[Tas
         return task, task.dims if task is not None else None
     widths = DataDims(*dims)
     if task is not None and task.dims != widths:
-        raise RwmuError(f"--dims {' '.join(map(str, dims))} disagrees with --task {task.name} "
-                        f"({task.dims.describe()}); give only one")  # fmt: skip
+        raise RwmuError(
+            f"--dims {' '.join(map(str, dims))} disagrees with --task {task.name} "
+            f"({task.dims.describe()}); give only one"
+        )
     return task, widths
 
 
@@ -79,11 +81,13 @@ def _check_writable_location(path: Path, folder: Path, flag: str) -> None:
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".rwmu-probe-", dir=existing))
     except OSError as err:
-        raise RwmuError(f"{flag} {path}: cannot write in {existing} ({err.strerror}); choose another "
-                        f"location") from None  # fmt: skip
+        raise RwmuError(
+            f"{flag} {path}: cannot write in {existing} ({err.strerror}); choose another location"
+        ) from None
     if shutil.disk_usage(existing).free < MIN_FREE_BYTES:
-        raise RwmuError(f"{flag} {path}: the disk holding {existing} is full; free some space or choose another "
-                        f"location")  # fmt: skip
+        raise RwmuError(
+            f"{flag} {path}: the disk holding {existing} is full; free some space or choose another location"
+        )
 
 
 def check_device(device: str) -> None:
@@ -113,8 +117,10 @@ def stored_config(out: Path, cls: type[T]) -> T | None:
     try:
         stored: Any = json.loads(path.read_text())["config"]["command"]
     except (json.JSONDecodeError, KeyError, TypeError):
-        raise RwmuError(f"{path}: not a config.json written by rwmu (key config.command is missing); "
-                        f"resume only a run rwmu started, or choose a new --out") from None  # fmt: skip
+        raise RwmuError(
+            f"{path}: not a config.json written by rwmu (key config.command is missing); "
+            f"resume only a run rwmu started, or choose a new --out"
+        ) from None
     return config_from_dict(cls, stored)
 
 
@@ -123,8 +129,10 @@ def check_resume_unchanged(out: Path, flag: str, stored: Any, given: Any) -> Non
     ``out`` (a resumed run continues on the same data, task and architecture)."""
     if stored == given:
         return
-    raise RwmuError(f"--resume: {flag} {_flag_value(given)} differs from {_flag_value(stored)} of the run in {out}; "
-                    f"drop {flag} to continue the run, or start a new --out")  # fmt: skip
+    raise RwmuError(
+        f"--resume: {flag} {_flag_value(given)} differs from {_flag_value(stored)} of the run in {out}; "
+        f"drop {flag} to continue the run, or start a new --out"
+    )
 
 
 def _flag_value(value: Any) -> str:
@@ -143,3 +151,17 @@ def resume_note(program: str, out: Path, saved: Path | None = None) -> str:
     if saved is not None and saved.is_file():
         return f"saved {saved}; continue with: {program} --out {out} --resume"
     return f"no checkpoint was saved yet in {out}; start again with the same command"
+
+
+BOX_CHARACTERS = " │╭╮╰╯─┃━┏┓┗┛•"
+
+
+def one_line(tyro_message: str) -> str:
+    """tyro's boxed parse error as one line (the project's error convention): its text without the box, the title,
+    the flag's help text or the list of alternatives tried."""
+    lines = [line for line in tyro_message.splitlines() if not line.lstrip().startswith(("╭", "+"))]
+    body = [line.strip(BOX_CHARACTERS + "|") for line in lines if line.strip(BOX_CHARACTERS + "|-+")]
+    text = " ".join(" ".join(body).split())
+    for tail in (" Argument helptext:", " Got errors:", " For full helptext"):
+        text = text.split(tail)[0]
+    return text.rstrip(" .;:")

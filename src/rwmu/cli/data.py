@@ -99,19 +99,30 @@ def info(cmd: Info) -> int:
     ds = load_dataset(str(cmd.path), task=task, dims=dims)
     lengths = ds.trajectory_lengths
     report = {
-        "path": str(cmd.path), "dims": ds.dims.as_dict(), "num_columns": ds.dims.num_columns, "rows": ds.num_rows,
-        "trajectories": ds.num_trajectories, "trajectory_rows": {"min": int(lengths.min()), "max": int(lengths.max())},
-        "episodes": ds.num_episodes, "terminations": ds.num_terminations, "dt": ds.meta.get("dt"),
-        "task": ds.meta.get("task"), "provenance": ds.meta.get("provenance"), "columns": column_statistics(ds),
-        "context_names": ds.context_names, "speed_coverage": speed_coverage(ds),
-    }  # fmt: skip
+        "path": str(cmd.path),
+        "dims": ds.dims.as_dict(),
+        "num_columns": ds.dims.num_columns,
+        "rows": ds.num_rows,
+        "trajectories": ds.num_trajectories,
+        "trajectory_rows": {"min": int(lengths.min()), "max": int(lengths.max())},
+        "episodes": ds.num_episodes,
+        "terminations": ds.num_terminations,
+        "dt": ds.meta.get("dt"),
+        "task": ds.meta.get("task"),
+        "provenance": ds.meta.get("provenance"),
+        "columns": column_statistics(ds),
+        "context_names": ds.context_names,
+        "speed_coverage": speed_coverage(ds),
+    }
     if cmd.json:
         print(json.dumps(report, indent=2))
         return 0
     print(f"{cmd.path}")
     print(f"  {ds.dims.describe()} ({ds.dims.num_columns} columns)")
-    print(f"  rows {ds.num_rows}, trajectories {ds.num_trajectories} (rows per trajectory {lengths.min()}-"
-          f"{lengths.max()}), episodes {ds.num_episodes}, terminations {ds.num_terminations}")  # fmt: skip
+    print(
+        f"  rows {ds.num_rows}, trajectories {ds.num_trajectories} (rows per trajectory {lengths.min()}-"
+        f"{lengths.max()}), episodes {ds.num_episodes}, terminations {ds.num_terminations}"
+    )
     print(f"  task {ds.meta.get('task')}, dt {ds.meta.get('dt')}")
     context = ", ".join(ds.context_names) if ds.context_names else "none (commands not recorded)"
     print(f"  context columns: {context}")
@@ -121,8 +132,10 @@ def info(cmd: Info) -> int:
     print(f"  {'#':>3}  {'column':<{width}}  {'mean':>11} {'std':>11} {'min':>11} {'max':>11}")
     for c in report["columns"]:
         index = f"c{c['column']}" if c["context"] else str(c["column"])
-        print(f"  {index:>3}  {c['name']:<{width}}  {c['mean']:>11.4g} {c['std']:>11.4g} "
-              f"{c['min']:>11.4g} {c['max']:>11.4g}")  # fmt: skip
+        print(
+            f"  {index:>3}  {c['name']:<{width}}  {c['mean']:>11.4g} {c['std']:>11.4g} "
+            f"{c['min']:>11.4g} {c['max']:>11.4g}"
+        )
     return 0
 
 
@@ -162,8 +175,15 @@ def example(cmd: Example) -> int:
     else:
         write_csv_dataset(ds, cmd.out)
         config_dir, where = cmd.out, f"{cmd.out}/"
-    write_run_config(config_dir, {"command": cmd, "task": task.name if task is not None else None,
-                                  "dims": ds.dims.as_dict(), "generator": ds.meta["provenance"]},
-                     name="example_config.json")  # fmt: skip
+    write_run_config(
+        config_dir,
+        {
+            "command": cmd,
+            "task": task.name if task is not None else None,
+            "dims": ds.dims.as_dict(),
+            "generator": ds.meta["provenance"],
+        },
+        name="example_config.json",
+    )
     print(f"wrote synthetic example data to {where} ({ds.summary()})")
     return 0

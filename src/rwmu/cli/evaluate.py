@@ -50,13 +50,15 @@ def run(cmd: Command) -> int:
     for flag, path in (("--json", cmd.json), ("--video", cmd.video)):  # checked before the episodes run
         if path is not None:
             check_output_file(path, flag)
-    result = evaluate_policy(cmd.policy, config, task, video_path=cmd.video, progress=cmd.progress,
-                             video_steps=cmd.video_steps)  # fmt: skip
+    result = evaluate_policy(
+        cmd.policy, config, task, video_path=cmd.video, progress=cmd.progress, video_steps=cmd.video_steps
+    )
     result["policy"] = cmd.policy
     print(format_evaluation_table(result))
     if cmd.json:
-        write_json_atomic(cmd.json, {**result, "config": to_jsonable(config), "command": to_jsonable(cmd),
-                                     "meta": run_metadata()})  # fmt: skip
+        write_json_atomic(
+            cmd.json, {**result, "config": to_jsonable(config), "command": to_jsonable(cmd), "meta": run_metadata()}
+        )
         print(f"wrote {cmd.json}")
     if cmd.video:
         print(f"wrote {cmd.video}")

@@ -55,12 +55,17 @@ def collect_command(dataset: DatasetSpec, out: Path) -> collect.Command:
     nested = set(collect.CollectConfig.__dataclass_fields__)
     unknown = sorted(set(table) - known - nested)
     if unknown:
-        raise RwmuError(f"datasets.{dataset.name}.collect: unknown setting(s) {', '.join(unknown)} (rwmu collect "
-                        f"--help lists them)")  # fmt: skip
+        raise RwmuError(
+            f"datasets.{dataset.name}.collect: unknown setting(s) {', '.join(unknown)} (rwmu collect --help lists them)"
+        )
     top = {k: v for k, v in table.items() if k in known}
     inner = {k: v for k, v in table.items() if k in nested}
-    return collect.Command(**{"format": "rwmu", **top}, out=out, progress=False,
-                           collect=dataclasses.replace(collect.CollectConfig(), **inner))
+    return collect.Command(
+        **{"format": "rwmu", **top},
+        out=out,
+        progress=False,
+        collect=dataclasses.replace(collect.CollectConfig(), **inner),
+    )
 
 
 def dataset_files(spec, out: Path) -> dict[str, str]:

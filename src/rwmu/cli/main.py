@@ -35,16 +35,15 @@ from rwmu.cli import (
     play_imagination,
     recipes,
     sweep,
-    train_model,
     train_baseline,
+    train_model,
     train_online,
     train_policy,
 )
+from rwmu.cli.common import one_line
 from rwmu.errors import RwmuError, os_error_message
 from rwmu.utils.threads import configure_threads
 from rwmu.version import __version__
-
-BOX_CHARACTERS = " │╭╮╰╯─┃━┏┓┗┛•"
 
 COMMANDS: dict[str, ModuleType] = {
     "data": data,
@@ -73,16 +72,18 @@ def listing(entries: dict[str, str]) -> str:
 
 
 def usage() -> str:
-    return "\n".join([
-        "usage: rwmu [--version] COMMAND [--help] [FLAGS]",
-        "",
-        "Offline model-based RL for legged robots: world models, MOPO-PPO in imagination, MuJoCo evaluation.",
-        "",
-        "commands:",
-        listing({name: module.SUMMARY for name, module in COMMANDS.items()}),
-        "",
-        "`rwmu COMMAND --help` lists every flag of a command with its default.",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "usage: rwmu [--version] COMMAND [--help] [FLAGS]",
+            "",
+            "Offline model-based RL for legged robots: world models, MOPO-PPO in imagination, MuJoCo evaluation.",
+            "",
+            "commands:",
+            listing({name: module.SUMMARY for name, module in COMMANDS.items()}),
+            "",
+            "`rwmu COMMAND --help` lists every flag of a command with its default.",
+        ]
+    )
 
 
 def parse(name: str, argv: list[str]):
@@ -93,26 +94,18 @@ def parse(name: str, argv: list[str]):
             choices = ", ".join(module.SUBCOMMANDS)
             if not argv or argv[0] not in ("-h", "--help"):
                 raise RwmuError(f"give one of {choices} (rwmu {name} ACTION [FLAGS]); see rwmu {name} --help")
-            print(f"usage: rwmu {name} {{{choices}}} [--help] [FLAGS]\n\n{module.SUMMARY}\n\n"
-                  + listing({sub: (cls.__doc__ or "").strip().splitlines()[0] for sub, cls in
-                             module.SUBCOMMANDS.items()}))  # fmt: skip
+            print(
+                f"usage: rwmu {name} {{{choices}}} [--help] [FLAGS]\n\n{module.SUMMARY}\n\n"
+                + listing({sub: (cls.__doc__ or "").strip().splitlines()[0] for sub, cls in module.SUBCOMMANDS.items()})
+            )
             raise SystemExit(0)
         cls, prog, argv = module.SUBCOMMANDS[argv[0]], f"rwmu {name} {argv[0]}", argv[1:]
     else:
         cls, prog = module.Command, f"rwmu {name}"
     defaults = module.defaults(argv) if hasattr(module, "defaults") else None
-    return tyro.cli(cls, args=argv, prog=prog, description=cls.__doc__ if cls.__doc__ else module.__doc__,
-                    default=defaults)  # fmt: skip
-
-
-def one_line(tyro_message: str) -> str:
-    """tyro's boxed parse error as one line (the project's error convention): its text without the box, the title,
-    the flag's help text or the list of alternatives tried."""
-    body = [line.strip(BOX_CHARACTERS) for line in tyro_message.splitlines() if not line.lstrip().startswith("╭")]
-    text = " ".join(" ".join(body).split())
-    for tail in (" Argument helptext:", " Got errors:", " For full helptext"):
-        text = text.split(tail)[0]
-    return text.rstrip(" .;:")
+    return tyro.cli(
+        cls, args=argv, prog=prog, description=cls.__doc__ if cls.__doc__ else module.__doc__, default=defaults
+    )
 
 
 class Terminated(KeyboardInterrupt):

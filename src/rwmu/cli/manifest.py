@@ -14,8 +14,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import tyro
-
 from rwmu.cli.common import check_output_folder
 from rwmu.errors import RwmuError
 from rwmu.evaluation.schedules import random_schedules
@@ -97,11 +95,13 @@ def _rescore(cmd: Rescore, data: dict) -> int:
 
     def selected(entry: dict) -> bool:
         return (not cmd.recipe or entry.get("recipe") in cmd.recipe) and (
-            not cmd.dataset or entry.get("dataset") in cmd.dataset)  # fmt: skip
+            not cmd.dataset or entry.get("dataset") in cmd.dataset
+        )
 
     if not any(selected(e) for e in data["policies"]):
-        raise RwmuError(f"{cmd.manifest}: no entry matches --recipe {' '.join(cmd.recipe)} --dataset "
-                        f"{' '.join(cmd.dataset)}")  # fmt: skip
+        raise RwmuError(
+            f"{cmd.manifest}: no entry matches --recipe {' '.join(cmd.recipe)} --dataset {' '.join(cmd.dataset)}"
+        )
     records = rescore(data, Path("."), rescore_config(cmd.episodes, cmd.seed, commands), selected)
     groups: dict[tuple, list[dict]] = {}
     for r in records:
@@ -111,23 +111,63 @@ def _rescore(cmd: Rescore, data: dict) -> int:
         mean, ci = rep.mean_ci95([r["rescored_return"] for r in group])
         score = rep.mean_std([r["rescored_normalized_score"] for r in group])[0]
         falls, episodes = sum(r["rescored_falls"] for r in group), sum(r["rescored_episodes"] for r in group)
-        rows.append({"dataset": dataset, "recipe": name, "lambda": lam, "policies": len(group), "return_mean": mean,
-                     "return_ci95": ci, "normalized_score": score, "falls": falls, "episodes": episodes})  # fmt: skip
+        rows.append(
+            {
+                "dataset": dataset,
+                "recipe": name,
+                "lambda": lam,
+                "policies": len(group),
+                "return_mean": mean,
+                "return_ci95": ci,
+                "normalized_score": score,
+                "falls": falls,
+                "episodes": episodes,
+            }
+        )
     differing = [r for r in records if r["differs"]]
-    write_json_atomic(cmd.out / "rescore.json", {"manifest": str(cmd.manifest), "seed": cmd.seed,
-                                                 "episodes": cmd.episodes, "heldout_seed": cmd.heldout_seed,
-                                                 "groups": rows, "entries": records,
-                                                 "differing": [r["file"] for r in differing]})  # fmt: skip
-    table = rep.markdown_table(["dataset", "recipe / method", "lambda", "policies", "return", "95 % +-",
-                                "normalised", "falls"],
-                               [[r["dataset"], r["recipe"], r["lambda"], r["policies"], r["return_mean"],
-                                r["return_ci95"], r["normalized_score"], f"{r['falls']}/{r['episodes']}"] for r in rows])  # fmt: skip
-    where = (f"8 held-out schedules (seed {cmd.heldout_seed})" if commands else "the 8 built-in schedules")
-    lines = [f"# Re-score of {cmd.manifest}", "", f"{cmd.episodes} episodes per policy over {where}, evaluation "
-             f"seed {cmd.seed}.", "", table, ""]  # fmt: skip
+    write_json_atomic(
+        cmd.out / "rescore.json",
+        {
+            "manifest": str(cmd.manifest),
+            "seed": cmd.seed,
+            "episodes": cmd.episodes,
+            "heldout_seed": cmd.heldout_seed,
+            "groups": rows,
+            "entries": records,
+            "differing": [r["file"] for r in differing],
+        },
+    )
+    table = rep.markdown_table(
+        ["dataset", "recipe / method", "lambda", "policies", "return", "95 % +-", "normalised", "falls"],
+        [
+            [
+                r["dataset"],
+                r["recipe"],
+                r["lambda"],
+                r["policies"],
+                r["return_mean"],
+                r["return_ci95"],
+                r["normalized_score"],
+                f"{r['falls']}/{r['episodes']}",
+            ]
+            for r in rows
+        ],
+    )
+    where = f"8 held-out schedules (seed {cmd.heldout_seed})" if commands else "the 8 built-in schedules"
+    lines = [
+        f"# Re-score of {cmd.manifest}",
+        "",
+        f"{cmd.episodes} episodes per policy over {where}, evaluation seed {cmd.seed}.",
+        "",
+        table,
+        "",
+    ]
     compared = sum(r["comparable"] for r in records)
-    lines.append(f"{compared} entries compared with their record at this seed: {len(differing)} differ."
-                 if compared else "No entry was recorded under this protocol: nothing to compare.")  # fmt: skip
+    lines.append(
+        f"{compared} entries compared with their record at this seed: {len(differing)} differ."
+        if compared
+        else "No entry was recorded under this protocol: nothing to compare."
+    )
     lines += [f"- {r['file']}: recorded {r['true_return']}, now {r['rescored_return']}" for r in differing]
     write_text_atomic(cmd.out / "rescore.md", "\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -32,13 +32,19 @@ def run(cmd: Info) -> int:
         print(json.dumps(d, indent=2, default=str))
         return 0
     a = d["architecture"]
-    base = (f"{a['base_type'].upper()} {a['rnn_num_layers']}x{a['rnn_hidden_size']}" if a["base_type"] != "mlp"
-            else f"MLP {a['mlp_base_shape']} over M={a['history_horizon']} steps")  # fmt: skip
+    base = (
+        f"{a['base_type'].upper()} {a['rnn_num_layers']}x{a['rnn_hidden_size']}"
+        if a["base_type"] != "mlp"
+        else f"MLP {a['mlp_base_shape']} over M={a['history_horizon']} steps"
+    )
     rows = [
         ("file", d["path"]),
         ("format", d["format"]),
-        ("dims", f"S={a['state_dim']} A={a['action_dim']} E={a['extension_dim']} C={a['contact_dim']} "
-                 f"T={a['termination_dim']}"),  # fmt: skip
+        (
+            "dims",
+            f"S={a['state_dim']} A={a['action_dim']} E={a['extension_dim']} C={a['contact_dim']} "
+            f"T={a['termination_dim']}",
+        ),
         ("base", base),
         ("ensemble", f"B={a['ensemble_size']}, heads {a['state_mean_shape']}, reduction {a['reduction']}"),
         ("history", f"M={a['history_horizon']}"),
@@ -50,8 +56,13 @@ def run(cmd: Info) -> int:
     ]
     if d.get("validation"):
         v = d["validation"]
-        rows.append(("val rel. error", f"{v.get('val/rel_error_forecast_mean', float('nan')):.4f} over the forecast "
-                                       f"(no-change {v.get('val/no_change_rel_error_forecast_mean', float('nan')):.4f})"))  # fmt: skip
+        rows.append(
+            (
+                "val rel. error",
+                f"{v.get('val/rel_error_forecast_mean', float('nan')):.4f} over the forecast "
+                f"(no-change {v.get('val/no_change_rel_error_forecast_mean', float('nan')):.4f})",
+            )
+        )
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")

@@ -69,8 +69,9 @@ def run(cmd: Command) -> int:
     if cmd.task is None and info.get("reward_weights"):
         task = dataclasses.replace(task, rewards=config_from_dict(RewardWeights, info["reward_weights"]))
     if task.observation_dim != int(info["observation_dim"]):
-        raise RwmuError(f"--task {task.name} has {task.observation_dim} observations, the policy takes "
-                        f"{info['observation_dim']}")  # fmt: skip
+        raise RwmuError(
+            f"--task {task.name} has {task.observation_dim} observations, the policy takes {info['observation_dim']}"
+        )
     world_model = cmd.world_model or info["world_model"]["path"]
     data = [str(p) for p in cmd.data] if cmd.data else info["data"]
     if isinstance(data, list) and len(data) == 1:
@@ -79,8 +80,9 @@ def run(cmd: Command) -> int:
     env_cfg = dataclasses.replace(
         trained.env,
         num_envs=cmd.num_envs,
-        uncertainty_penalty=(cmd.uncertainty_penalty if cmd.uncertainty_penalty is not None
-                             else trained.env.uncertainty_penalty),  # fmt: skip
+        uncertainty_penalty=(
+            cmd.uncertainty_penalty if cmd.uncertainty_penalty is not None else trained.env.uncertainty_penalty
+        ),
         dynamics=cmd.dynamics or trained.env.dynamics,
         log_window=cmd.steps,
     )
@@ -89,8 +91,15 @@ def run(cmd: Command) -> int:
     torch.manual_seed(cmd.seed)
     env = ImaginationEnv(model, dataset, task, env_cfg, device=cmd.device, seed=cmd.seed)
     result = play_policy(env, actor, cmd.steps, stochastic=cmd.stochastic, progress=True)
-    result.update({"policy": str(cmd.policy), "world_model": str(world_model), "task": task.name,
-                   "uncertainty_penalty": env_cfg.uncertainty_penalty, "dynamics": env_cfg.dynamics})  # fmt: skip
+    result.update(
+        {
+            "policy": str(cmd.policy),
+            "world_model": str(world_model),
+            "task": task.name,
+            "uncertainty_penalty": env_cfg.uncertainty_penalty,
+            "dynamics": env_cfg.dynamics,
+        }
+    )
     print(format_play_report(result))
     if cmd.json:
         write_json_atomic(cmd.json, result)

@@ -1,7 +1,9 @@
 """MOPO-PPO over lambda x seeds, each policy scored in MuJoCo on the unpenalised reward (the paper's Figure 4).
 
-Runs `rwmu train-policy` then `rwmu evaluate` per (lambda, seed) as subprocesses, --jobs side by side, in
-OUT/runs/lam<lambda>_seed<seed>/ (log.txt there). Writes OUT/sweep.csv (per run), OUT/sweep.json (per run, and
+The runs' training config is what `rwmu train-policy` would take from these flags (--recipe, --iterations, ...,
+--train-args), parsed once into its typed config; each (lambda, seed) run gets it in a job.json and is trained,
+scored in MuJoCo and checked by a worker process, --jobs side by side, in OUT/runs/lam<lambda>_seed<seed>/ (log.txt
+there). Writes OUT/sweep.csv (per run), OUT/sweep.json (per run, and
 mean/std over seeds per lambda; the behaviour controller's return), OUT/sweep.png and OUT/sweep.md. Re-running
 continues: finished runs are skipped, interrupted ones resume from their last checkpoint, and a larger
 --iterations continues finished runs to the new total. --curve also scores every saved checkpoint.
@@ -9,7 +11,8 @@ continues: finished runs are skipped, interrupted ones resume from their last ch
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import io
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +20,12 @@ from typing import Annotated
 
 import tyro
 
-from rwmu.cli.common import check_output_folder
+from rwmu.cli import train_policy
+from rwmu.cli.common import check_output_folder, one_line
+from rwmu.errors import RwmuError
 from rwmu.experiments.sweep import SweepConfig, run_sweep
 from rwmu.recipes import RecipeName
+from rwmu.utils.io import to_jsonable
 
 SUMMARY = "MOPO-PPO over a grid of lambda and seeds; true (MuJoCo) return against lambda"
 
@@ -47,15 +53,42 @@ class Command:
     def train_policy_flags(self) -> tuple[str, ...]:
         """The ``rwmu train-policy`` flags every run gets."""
         flags: list[str] = []
-        for flag, value in (("--recipe", self.recipe), ("--iterations", self.iterations),
-                            ("--env.num-envs", self.num_envs), ("--steps-per-env", self.steps_per_env),
-                            ("--device", self.device)):  # fmt: skip
+        for flag, value in (
+            ("--recipe", self.recipe),
+            ("--iterations", self.iterations),
+            ("--env.num-envs", self.num_envs),
+            ("--steps-per-env", self.steps_per_env),
+            ("--device", self.device),
+        ):
             if value is not None:
                 flags += [flag, str(value)]
         return tuple(flags + shlex.split(self.train_args))
 
 
+def policy_command(cmd: Command) -> train_policy.Command:
+    """The ``rwmu train-policy`` command these flags describe (its typed config), or a one-line error."""
+    argv = [
+        "--task",
+        cmd.sweep.task,
+        "--world-model",
+        cmd.sweep.world_model,
+        "--data",
+        cmd.sweep.data,
+        "--out",
+        str(cmd.out / "runs"),
+        *cmd.train_policy_flags(),
+    ]
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured):
+            return tyro.cli(train_policy.Command, args=argv, default=train_policy.defaults(argv))
+    except SystemExit:
+        reason = one_line(captured.getvalue()) or "see rwmu train-policy --help"
+        raise RwmuError(f"--train-args / the run flags are not rwmu train-policy flags: {reason}") from None
+
+
 def run(cmd: Command) -> int:
     check_output_folder(cmd.out, "--out")
-    run_sweep(cmd.out, dataclasses.replace(cmd.sweep, train_args=cmd.train_policy_flags()))
+    policy = policy_command(cmd)
+    run_sweep(cmd.out, cmd.sweep, policy.train, recipe=policy.recipe, rewards=to_jsonable(policy.rewards))
     return 0

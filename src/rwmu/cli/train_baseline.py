@@ -67,14 +67,19 @@ def run(cmd: Command) -> int:
         if cmd.resume:
             stored = stored_config(cmd.out, Command)
             if stored is not None:
-                for flag, before, now in (("--task", stored.task, cmd.task), ("--data", stored.data, cmd.data),
-                                          ("--method", stored.baseline.method, cmd.baseline.method),
-                                          ("--hidden-dims", stored.baseline.hidden_dims, cmd.baseline.hidden_dims),
-                                          ("--seed", stored.baseline.seed, cmd.baseline.seed)):  # fmt: skip
+                for flag, before, now in (
+                    ("--task", stored.task, cmd.task),
+                    ("--data", stored.data, cmd.data),
+                    ("--method", stored.baseline.method, cmd.baseline.method),
+                    ("--hidden-dims", stored.baseline.hidden_dims, cmd.baseline.hidden_dims),
+                    ("--seed", stored.baseline.seed, cmd.baseline.seed),
+                ):
                     check_resume_unchanged(cmd.out, flag, before, now)
         elif (cmd.out / "checkpoint.d3").exists() or (cmd.out / "export").exists():
-            raise RwmuError(f"--out {cmd.out}: holds a baseline run; continue it with rwmu train-baseline --out "
-                            f"{cmd.out} --resume, or choose a new folder")  # fmt: skip
+            raise RwmuError(
+                f"--out {cmd.out}: holds a baseline run; continue it with rwmu train-baseline --out "
+                f"{cmd.out} --resume, or choose a new folder"
+            )
         return _train(cmd, task)
 
 
@@ -86,8 +91,9 @@ def _train(cmd: Command, task) -> int:
     write_run_config(cmd.out, {"command": cmd, "task": task})
     start = time.perf_counter()
     result = baselines.train_baseline(transitions, cmd.baseline, cmd.out, progress=cmd.progress)
-    files = baselines.export_baseline(result["algorithm"], task, cmd.out / "export", cmd.out / "checkpoint.d3",
-                                      cmd.baseline.method)  # fmt: skip
+    files = baselines.export_baseline(
+        result["algorithm"], task, cmd.out / "export", cmd.out / "checkpoint.d3", cmd.baseline.method
+    )
     summary = {
         "method": baselines.METHOD_NAMES[cmd.baseline.method],
         "task": task.name,
@@ -96,8 +102,9 @@ def _train(cmd: Command, task) -> int:
         "transitions": transitions.num_transitions,
         "episodes": int(transitions.timeouts.sum() + transitions.terminals.sum()),
         "falls": int(transitions.terminals.sum()),
-        "data_episode_return_mean": (float(transitions.episode_returns.mean())
-                                     if len(transitions.episode_returns) else None),  # complete episodes
+        "data_episode_return_mean": (
+            float(transitions.episode_returns.mean()) if len(transitions.episode_returns) else None
+        ),  # complete episodes
         "steps": result["steps"],
         "resumed_from": result["resumed_from"],
         "final_losses": result["metrics"],
@@ -105,8 +112,8 @@ def _train(cmd: Command, task) -> int:
         "export": files,
     }
     write_json_atomic(cmd.out / "summary.json", summary)
-    print(f"{summary['method']}: {result['steps']} gradient steps on {transitions.num_transitions:,} transitions; "
-          f"policy: {files['onnx']} (score it with rwmu evaluate --task {task.name} --policy {cmd.out / 'export'})")
+    print(
+        f"{summary['method']}: {result['steps']} gradient steps on {transitions.num_transitions:,} transitions; "
+        f"policy: {files['onnx']} (score it with rwmu evaluate --task {task.name} --policy {cmd.out / 'export'})"
+    )
     return 0
-
-

@@ -23,15 +23,23 @@ from rwmu.cli.common import (
     check_device,
     check_output_folder,
     check_resume_unchanged,
-    resume_note,
     resolve_task_and_dims,
+    resume_note,
     resumed_command,
     stored_config,
 )
 from rwmu.data.layout import DataDims
 from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
-from rwmu.recipes import DEFAULT_RECIPE, RECIPES, RecipeName, get_recipe, recipe_help, world_model_config, world_model_delta
+from rwmu.recipes import (
+    DEFAULT_RECIPE,
+    RECIPES,
+    RecipeName,
+    get_recipe,
+    recipe_help,
+    world_model_config,
+    world_model_delta,
+)
 from rwmu.tasks import get_task, task_names
 from rwmu.tasks.base import Task
 from rwmu.training.world_model import WorldModelTrainer
@@ -90,10 +98,15 @@ def check_resumed_command(cmd: Command) -> None:
     if stored is None:
         return
     if stored.train.architecture != cmd.train.architecture:
-        raise RwmuError(f"--resume: the run in {cmd.out} was trained with another architecture; drop the "
-                        f"--architecture.* flags or start a new --out")  # fmt: skip
-    for flag, before, now in (("--data", stored.data, cmd.data), ("--task", stored.task, cmd.task),
-                              ("--dims", stored.dims, cmd.dims)):  # fmt: skip
+        raise RwmuError(
+            f"--resume: the run in {cmd.out} was trained with another architecture; drop the "
+            f"--architecture.* flags or start a new --out"
+        )
+    for flag, before, now in (
+        ("--data", stored.data, cmd.data),
+        ("--task", stored.task, cmd.task),
+        ("--dims", stored.dims, cmd.dims),
+    ):
         check_resume_unchanged(cmd.out, flag, before, now)
 
 
@@ -106,8 +119,9 @@ def _train(cmd: Command, task: Task | None, dims: DataDims | None) -> int:
     dataset = load_dataset(sources[0] if len(sources) == 1 else sources, task=task, dims=dims, min_rows=window)
     if task is None and dataset.meta.get("task") in task_names():  # a native file names its task
         task = get_task(dataset.meta["task"])
-    trainer = WorldModelTrainer(dataset, task, cmd.out, cmd.train, resume=cmd.resume, data_path=" ".join(sources),
-                                command=cmd)  # fmt: skip
+    trainer = WorldModelTrainer(
+        dataset, task, cmd.out, cmd.train, resume=cmd.resume, data_path=" ".join(sources), command=cmd
+    )
     summary = trainer.train()
     print(f"world model: {summary['checkpoints']['best']} (best on validation), {summary['checkpoints']['latest']}")
     final = summary["final_validation"]

@@ -51,7 +51,9 @@ def run(cmd: Command) -> int:
     check_output_folder(cmd.out, "--out")
     with folder_lock(cmd.out, "rwmu train-online"):
         summary = train_online(task, cmd.out, cmd.train, resume=cmd.resume, command=cmd)
-    print(f"{summary['iterations']} iterations, {summary['control_steps_per_second']:.0f} control steps/s, "
-          f"{summary['wall_time_s'] / 60:.1f} min; command scale {summary['command_scale']:.1f}")
+    print(
+        f"{summary['iterations']} iterations, {summary['control_steps_per_second']:.0f} control steps/s, "
+        f"{summary['wall_time_s'] / 60:.1f} min; command scale {summary['command_scale']:.1f}"
+    )
     print(f"policy: {summary['final_checkpoint']}; score it with rwmu evaluate --policy {cmd.out}")
     return 0

@@ -76,8 +76,15 @@ def defaults(argv: list[str]) -> Command:
     known = _known_flags(argv)
     rewards = get_task(known.task).rewards if known.task else RewardWeights()
     train = get_recipe(known.recipe).policy_config() if known.recipe in RECIPES else PolicyTrainingConfig()
-    return Command(task=known.task or tyro.MISSING, world_model=tyro.MISSING, data=tyro.MISSING, out=tyro.MISSING,
-                   recipe=known.recipe, train=train, rewards=rewards)  # fmt: skip
+    return Command(
+        task=known.task or tyro.MISSING,
+        world_model=tyro.MISSING,
+        data=tyro.MISSING,
+        out=tyro.MISSING,
+        recipe=known.recipe,
+        train=train,
+        rewards=rewards,
+    )
 
 
 def interrupted(cmd: Command) -> str:
@@ -97,8 +104,11 @@ def check_resumed_command(cmd: Command) -> None:
     stored = stored_config(cmd.out, Command)
     if stored is None:
         return
-    for flag, before, now in (("--task", stored.task, cmd.task), ("--data", stored.data, cmd.data),
-                              ("--world-model", stored.world_model, cmd.world_model)):  # fmt: skip
+    for flag, before, now in (
+        ("--task", stored.task, cmd.task),
+        ("--data", stored.data, cmd.data),
+        ("--world-model", stored.world_model, cmd.world_model),
+    ):
         check_resume_unchanged(cmd.out, flag, before, now)
     for name in ("actor_hidden_dims", "critic_hidden_dims", "activation", "obs_normalization"):
         flag = "--policy." + name.replace("_", "-")
@@ -111,15 +121,24 @@ def _train(cmd: Command) -> int:
         check_resumed_command(cmd)
     task = replace(get_task(cmd.task), rewards=cmd.rewards)
     data = [str(p) for p in cmd.data]
-    summary = train_policy(task, cmd.world_model, data[0] if len(data) == 1 else data, cmd.out, cmd.train,
-                           resume=cmd.resume or None, command=cmd)  # fmt: skip
+    summary = train_policy(
+        task,
+        cmd.world_model,
+        data[0] if len(data) == 1 else data,
+        cmd.out,
+        cmd.train,
+        resume=cmd.resume or None,
+        command=cmd,
+    )
     print(
         f"imagined reward per step (last iteration): {summary['imagined_reward']:.5f} penalised, "
         f"{summary['imagined_task_reward']:.5f} task only; mean epistemic uncertainty "
         f"{summary['epistemic_uncertainty']:.4f}"
     )
     if summary["resumed_exactly"] is False:
-        print("note: resumed without the state of the imagined episodes (no matching resume_<it>.pt, or --env.* or "
-              "--seed changed): the continuation starts fresh episodes and is not bitwise the uninterrupted run")
+        print(
+            "note: resumed without the state of the imagined episodes (no matching resume_<it>.pt, or --env.* or "
+            "--seed changed): the continuation starts fresh episodes and is not bitwise the uninterrupted run"
+        )
     print(f"policy: {summary['final_checkpoint']}; results in {cmd.out}")
     return 0

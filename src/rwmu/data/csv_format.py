@@ -18,8 +18,8 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -57,9 +57,7 @@ def find_csv_files(folder: str | os.PathLike) -> list[Path]:
             continue
         k = int(match.group(1))
         if k in numbered:
-            raise RwmuError(
-                f"{folder}: {numbered[k].name} and {entry.name} both have number {k}; rename or remove one"
-            )
+            raise RwmuError(f"{folder}: {numbered[k].name} and {entry.name} both have number {k}; rename or remove one")
         numbered[k] = entry
     if not numbered:
         what = "is empty" if others == 0 else f"has {others} entries but none named state_action_data_<k>.csv"
@@ -68,9 +66,11 @@ def find_csv_files(folder: str | os.PathLike) -> list[Path]:
         )
     missing = sorted(set(range(min(numbered), max(numbered) + 1)) - set(numbered))
     if missing:
-        raise RwmuError(f"{folder}: state_action_data_{missing[0]}.csv is missing between "
-                        f"state_action_data_{min(numbered)}.csv and state_action_data_{max(numbered)}.csv "
-                        f"({len(missing)} missing); restore it, or renumber the files without a gap")  # fmt: skip
+        raise RwmuError(
+            f"{folder}: state_action_data_{missing[0]}.csv is missing between "
+            f"state_action_data_{min(numbered)}.csv and state_action_data_{max(numbered)}.csv "
+            f"({len(missing)} missing); restore it, or renumber the files without a gap"
+        )
     return [numbered[k] for k in sorted(numbered)]
 
 
@@ -165,9 +165,7 @@ def read_csv_trajectory(path: str | os.PathLike, dims: DataDims, min_rows: int =
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            data = np.loadtxt(
-                path, delimiter=",", dtype=np.float32, ndmin=2, comments=None, encoding="utf-8"
-            )
+            data = np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=2, comments=None, encoding="utf-8")
     except (ValueError, UnicodeDecodeError) as err:
         _diagnose_csv(path, raw, ncols)  # raises a precise error
         raise RwmuError(f"{path}: cannot parse as CSV ({err})") from None
@@ -238,7 +236,6 @@ def write_csv_dataset(ds: TrajectoryDataset, folder: str | os.PathLike) -> list[
         if ds.context is not None:
             start, stop = ds.trajectory_offsets[k], ds.trajectory_offsets[k + 1]
             with atomic_path(context_file(path)) as tmp:
-                np.savetxt(tmp, ds.context[start:stop], fmt=CSV_FLOAT_FORMAT, delimiter=",", header=header,
-                           comments="")  # fmt: skip
+                np.savetxt(tmp, ds.context[start:stop], fmt=CSV_FLOAT_FORMAT, delimiter=",", header=header, comments="")
         paths.append(path)
     return paths

@@ -18,14 +18,14 @@ Files: :mod:`rwmu.data.csv_format` (reference CSV folders), :mod:`rwmu.data.nati
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 from rwmu.data.layout import DataDims
 from rwmu.errors import RwmuError
-
 
 COMMAND_CONTEXT_NAMES = ("command_lin_vel_x", "command_lin_vel_y", "command_ang_vel_z")
 """Context columns of the velocity command [vx (m/s), vy (m/s), wz (rad/s)], as named in the policy observation."""
@@ -126,7 +126,9 @@ class TrajectoryDataset:
                 f"got shape {self.context.shape}"
             )
         if len(names) != self.context.shape[1]:
-            raise RwmuError(f"dataset meta lists {len(names)} context names for {self.context.shape[1]} context columns")
+            raise RwmuError(
+                f"dataset meta lists {len(names)} context names for {self.context.shape[1]} context columns"
+            )
         self.meta["context_names"] = names
 
     # Column-group views, each (num_rows, width); they share memory with ``data``.
@@ -243,8 +245,11 @@ def concatenate_datasets(parts: Sequence[TrajectoryDataset], meta: dict[str, Any
         raise RwmuError("no datasets to concatenate")
     first = parts[0]
     for i, part in enumerate(parts[1:], start=1):
-        for what, a, b in (("dims", first.dims, part.dims), ("context columns", first.context_names,
-                           part.context_names), ("task", first.meta["task"], part.meta["task"])):  # fmt: skip
+        for what, a, b in (
+            ("dims", first.dims, part.dims),
+            ("context columns", first.context_names, part.context_names),
+            ("task", first.meta["task"], part.meta["task"]),
+        ):
             if a != b:
                 raise RwmuError(f"cannot concatenate datasets: part {i} has {what} {b}, part 0 has {a}")
     data = np.concatenate([p.data for p in parts], axis=0)
@@ -266,14 +271,12 @@ def default_column_names(dims: DataDims) -> list[str]:
     return names
 
 
-def check_context_values(context: np.ndarray, names: Sequence[str], source: str,
-                         line_of: Callable[[int], int]) -> None:
+def check_context_values(context: np.ndarray, names: Sequence[str], source: str, line_of: Callable[[int], int]) -> None:
     """Context values must be finite; the error names the row and the context column."""
     _check_finite(context, source, line_of, lambda col: f"context column {names[col]!r}")
 
 
-def _check_finite(values: np.ndarray, source: str, line_of: Callable[[int], int],
-                  column: Callable[[int], str]) -> None:  # fmt: skip
+def _check_finite(values: np.ndarray, source: str, line_of: Callable[[int], int], column: Callable[[int], str]) -> None:
     """Raise on the first NaN/Inf of ``values`` (rows, columns), naming its row and ``column(index)``."""
     finite = np.isfinite(values)
     if not finite.all():

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -115,8 +115,10 @@ def check_recorded_task(path: Path, recorded: str | None, source: str, task: Dat
     """Refuse data recorded for another task than ``task``, naming both (nothing to check if either is None)."""
     if task is None or recorded is None or recorded == task.name:
         return
-    raise RwmuError(f"{path}: the data was recorded for task {recorded} ({source}), not {task.name}; give "
-                    f"--task {recorded}, or data recorded for {task.name}")  # fmt: skip
+    raise RwmuError(
+        f"{path}: the data was recorded for task {recorded} ({source}), not {task.name}; give "
+        f"--task {recorded}, or data recorded for {task.name}"
+    )
 
 
 def _check_min_rows(ds: TrajectoryDataset, min_rows: int, path: Path) -> None:
@@ -130,9 +132,7 @@ def _check_min_rows(ds: TrajectoryDataset, min_rows: int, path: Path) -> None:
         )
 
 
-def _check_native_against(
-    ds: TrajectoryDataset, path: Path, task: DatasetSchema | None, dims: DataDims | None
-) -> None:
+def _check_native_against(ds: TrajectoryDataset, path: Path, task: DatasetSchema | None, dims: DataDims | None) -> None:
     if task is not None and task.dims != ds.dims:
         raise RwmuError(
             f"{path}: file holds {ds.dims.describe()}, but task {task.name} needs {task.dims.describe()}; "

@@ -51,9 +51,7 @@ def save_dataset(ds: TrajectoryDataset, path: str | os.PathLike) -> Path:
     path = Path(path)
     ds.check_values(source=f"dataset to save as {path}")
     data = np.ascontiguousarray(ds.data, dtype="<f4")
-    context = np.ascontiguousarray(
-        ds.context if ds.context is not None else np.zeros((ds.num_rows, 0)), dtype="<f4"
-    )
+    context = np.ascontiguousarray(ds.context if ds.context is not None else np.zeros((ds.num_rows, 0)), dtype="<f4")
     provenance = dict(ds.meta.get("provenance") or {})
     provenance.setdefault("rwmu_version", __version__)
     provenance["saved_by_rwmu_version"] = __version__
@@ -193,7 +191,8 @@ def read_native_dataset(path: str | os.PathLike, mmap: bool = False) -> Trajecto
         "context_names": list(header["context_names"]),
     }
     try:
-        return TrajectoryDataset(data=data, dims=dims, trajectory_offsets=header["trajectory_offsets"], meta=meta,
-                                 context=context)  # fmt: skip
+        return TrajectoryDataset(
+            data=data, dims=dims, trajectory_offsets=header["trajectory_offsets"], meta=meta, context=context
+        )
     except RwmuError as err:
         raise RwmuError(f"{path}: corrupt native dataset header ({err})") from None

@@ -44,8 +44,11 @@ class Normalization:
     def __post_init__(self) -> None:
         for key in _KEYS + _EXTENSION_KEYS:
             setattr(self, key, torch.as_tensor(getattr(self, key), dtype=torch.float32))
-        if (self.state_mean.shape != self.state_std.shape or self.action_mean.shape != self.action_std.shape
-                or self.extension_mean.shape != self.extension_std.shape):  # fmt: skip
+        if (
+            self.state_mean.shape != self.state_std.shape
+            or self.action_mean.shape != self.action_std.shape
+            or self.extension_mean.shape != self.extension_std.shape
+        ):
             raise RwmuError("normalisation means and stds must have the same shapes")
         for key in ("state_std", "action_std", "extension_std"):
             value = getattr(self, key)
@@ -61,7 +64,7 @@ class Normalization:
         return int(self.action_mean.shape[0])
 
     @classmethod
-    def from_task(cls, task) -> "Normalization":
+    def from_task(cls, task) -> Normalization:
         """The task's fixed normalisation (actions default to mean 0, std 1 if the task gives none)."""
         if task.state_mean is None or task.state_std is None:
             raise RwmuError(
@@ -84,11 +87,12 @@ class Normalization:
         )
 
     @classmethod
-    def from_dataset(cls, ds, std_floor: float = DATA_STD_FLOOR) -> "Normalization":
+    def from_dataset(cls, ds, std_floor: float = DATA_STD_FLOOR) -> Normalization:
         """Per-column mean and std (float64 accumulation) of the dataset's states and actions.
 
         Stds below ``std_floor`` (default :data:`DATA_STD_FLOOR`) are raised to it.
         """
+
         def stats(x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
             mean = x.mean(axis=0, dtype=np.float64)
             std = np.sqrt(np.maximum(np.mean(np.square(x, dtype=np.float64), axis=0) - mean**2, 0.0))
@@ -98,8 +102,15 @@ class Normalization:
         state_mean, state_std = stats(ds.states)
         action_mean, action_std = stats(ds.actions)
         extension_mean, extension_std = stats(ds.extensions) if ds.dims.extension else (torch.zeros(0),) * 2
-        return cls(state_mean, state_std, action_mean, action_std, source="dataset", extension_mean=extension_mean,
-                   extension_std=extension_std)  # fmt: skip
+        return cls(
+            state_mean,
+            state_std,
+            action_mean,
+            action_std,
+            source="dataset",
+            extension_mean=extension_mean,
+            extension_std=extension_std,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists (JSON- and ``weights_only``-checkpoint friendly)."""
@@ -108,7 +119,7 @@ class Normalization:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Normalization":
+    def from_dict(cls, d: dict[str, Any]) -> Normalization:
         missing = [key for key in _KEYS if key not in d]
         if missing:
             raise RwmuError(f"normalisation entry lacks key(s) {', '.join(missing)}; the checkpoint is incomplete")
@@ -116,7 +127,7 @@ class Normalization:
         extension = {key: torch.as_tensor(d.get(key, []), dtype=torch.float32) for key in _EXTENSION_KEYS}
         return cls(*tensors, source=d.get("source", "checkpoint"), **extension)
 
-    def to(self, device) -> "Normalization":
+    def to(self, device) -> Normalization:
         moved = {key: getattr(self, key).to(device) for key in _KEYS + _EXTENSION_KEYS}
         return Normalization(**moved, source=self.source)
 

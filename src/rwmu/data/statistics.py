@@ -28,10 +28,17 @@ def column_statistics(ds: TrajectoryDataset) -> list[dict[str, Any]]:
         mean, std = values.mean(axis=0, dtype=np.float64), values.std(axis=0, dtype=np.float64)
         low, high = values.min(axis=0), values.max(axis=0)
         out += [
-            {"column": i, "name": name, "context": context, "mean": float(mean[i]), "std": float(std[i]),
-             "min": float(low[i]), "max": float(high[i])}
+            {
+                "column": i,
+                "name": name,
+                "context": context,
+                "mean": float(mean[i]),
+                "std": float(std[i]),
+                "min": float(low[i]),
+                "max": float(high[i]),
+            }
             for i, name in enumerate(names)
-        ]  # fmt: skip
+        ]
     return out
 
 
@@ -43,9 +50,12 @@ def _distribution(values: np.ndarray) -> dict[str, Any]:
     labels.append(f">={SPEED_BIN_EDGES[-1]:g}")
     q50, q90, q99 = np.quantile(values, [0.5, 0.9, 0.99])
     return {
-        "mean": float(values.mean()), "p50": float(q50), "p90": float(q90), "p99": float(q99),
+        "mean": float(values.mean()),
+        "p50": float(q50),
+        "p90": float(q90),
+        "p99": float(q99),
         "share": {label: float(c) / max(values.size, 1) for label, c in zip(labels, counts)},
-    }  # fmt: skip
+    }
 
 
 def speed_coverage(ds: TrajectoryDataset) -> dict[str, Any] | None:
@@ -89,8 +99,9 @@ def format_speed_coverage(coverage: dict[str, Any]) -> list[str]:
         for quantity, unit in (("speed_xy", "m/s"), ("yaw_rate", "rad/s")):
             d = part[quantity]
             shares = "  ".join(f"{label} {100 * share:.0f}%" for label, share in d["share"].items())
-            lines.append(f"{source} {quantity} [{unit}]: mean {d['mean']:.2f}, p90 {d['p90']:.2f}, p99 {d['p99']:.2f} "
-                         f"| {shares}")  # fmt: skip
+            lines.append(
+                f"{source} {quantity} [{unit}]: mean {d['mean']:.2f}, p90 {d['p90']:.2f}, p99 {d['p99']:.2f} | {shares}"
+            )
     if coverage.get("tracking_error"):
         e = coverage["tracking_error"]
         lines.append(f"tracking error: |v_xy| {e['lin_vel_xy']:.3f} m/s, |w_z| {e['yaw_rate']:.3f} rad/s")

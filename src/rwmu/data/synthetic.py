@@ -17,7 +17,8 @@ one-step model beats "no change" by a wide margin: a learnability check for the 
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 

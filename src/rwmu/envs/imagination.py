@@ -83,8 +83,15 @@ from rwmu.tasks.base import Task
 from rwmu.tasks.dataset_rewards import recorded_commands
 from rwmu.tasks.locomotion import LocomotionCore, LocomotionVecEnv, reward_names
 
-__all__ = ["REWARD_NAMES", "DatasetHistorySampler", "HistoryBatch", "ImaginationConfig", "ImaginationEnv", "StartPool",
-           "WarmStarts"]
+__all__ = [
+    "REWARD_NAMES",
+    "DatasetHistorySampler",
+    "HistoryBatch",
+    "ImaginationConfig",
+    "ImaginationEnv",
+    "StartPool",
+    "WarmStarts",
+]
 
 PENALTY_NAMES = ("uncertainty_penalty",)
 # Names of the per-step terms (``ImaginationEnv.last_step_terms``) and episode sums: the task terms,
@@ -108,9 +115,11 @@ class ImaginationConfig:
     )
     dynamics: DynamicsMode = dataclasses.field(
         default="member",  # reference code: one sampled member per env (docs/method.md section 7.1)
-        metadata={"help": "member: each env follows one sampled ensemble member (reference); mean: ensemble mean "
-                          "(paper Eq. 4)"},
-    )  # fmt: skip
+        metadata={
+            "help": "member: each env follows one sampled ensemble member (reference); mean: ensemble mean "
+            "(paper Eq. 4)"
+        },
+    )
     reduction: Literal["std_sum", "var_sum"] | None = dataclasses.field(
         default=None,  # None: the model's own setting (reference std_sum; paper var_sum), docs/method.md 7.2
         metadata={"help": "epistemic reduction std_sum (reference) or var_sum (paper); none = model default"},
@@ -142,45 +151,59 @@ class ImaginationConfig:
     )
     penalty: Literal["reference", "excess"] = dataclasses.field(
         default="reference",  # paper Eq. 5 / reference code: r - lambda * u * dt
-        metadata={"help": "reference: r - lambda*u*dt; excess: r - lambda*max(0, u - u0)*dt with u0 the model's "
-                          "--env.penalty-quantile of u on held-out data"},
-    )  # fmt: skip
+        metadata={
+            "help": "reference: r - lambda*u*dt; excess: r - lambda*max(0, u - u0)*dt with u0 the model's "
+            "--env.penalty-quantile of u on held-out data"
+        },
+    )
     penalty_quantile: float = dataclasses.field(
         default=0.9,  # rwmu choice: charge what 90 % of held-out data windows stay under (docs/method.md 6.1)
         metadata={"help": "u0 of the excess penalty: this quantile of u on held-out data windows"},
     )
     halt_quantile: float | None = dataclasses.field(
         default=None,  # off, as in MOPO; MOReL halts where the ensemble disagrees beyond its data level
-        metadata={"help": "end an episode (as a termination) where u exceeds this quantile of u on held-out "
-                          "data (MOReL-style halting); none = never"},
-    )  # fmt: skip
+        metadata={
+            "help": "end an episode (as a termination) where u exceeds this quantile of u on held-out "
+            "data (MOReL-style halting); none = never"
+        },
+    )
     termination: Literal["auto", "rule", "head"] = dataclasses.field(
         default="auto",  # module docstring: the task's rule on predicted states where possible
-        metadata={"help": "episode end: rule (the task's fall rule on predicted states), head (learned "
-                          "termination) or auto (rule where the model predicts its columns)"},
-    )  # fmt: skip
+        metadata={
+            "help": "episode end: rule (the task's fall rule on predicted states), head (learned "
+            "termination) or auto (rule where the model predicts its columns)"
+        },
+    )
     contacts: Literal["auto", "rule", "head"] = dataclasses.field(
         default="auto",  # module docstring: the task's contact rule on predicted clearances where possible
-        metadata={"help": "contacts: rule (the task's contact rule on predicted extension columns for the contacts "
-                          "it covers), head (learned contacts only) or auto (rule where the model predicts its "
-                          "columns)"},
-    )  # fmt: skip
+        metadata={
+            "help": "contacts: rule (the task's contact rule on predicted extension columns for the contacts "
+            "it covers), head (learned contacts only) or auto (rule where the model predicts its "
+            "columns)"
+        },
+    )
     data_command_ratio: float = dataclasses.field(
         default=0.0,  # the simulator's: every episode draws its command (module docstring, "Commands at a start")
-        metadata={"help": "share of resets that keep the command recorded at the start's dataset row (the data's "
-                          "command columns) instead of drawing one; 0 = always draw"},
-    )  # fmt: skip
+        metadata={
+            "help": "share of resets that keep the command recorded at the start's dataset row (the data's "
+            "command columns) instead of drawing one; 0 = always draw"
+        },
+    )
     warmup_batch: int = dataclasses.field(
         default=1024,  # docs/performance.md: a reset's warm-up in small batches ran at a third of the GEMM rate
-        metadata={"help": "recurrent models: starting histories drawn and warmed up this many at a time, ahead of "
-                          "the resets that use them (same distribution of starts); 0 = at each reset"},
-    )  # fmt: skip
+        metadata={
+            "help": "recurrent models: starting histories drawn and warmed up this many at a time, ahead of "
+            "the resets that use them (same distribution of starts); 0 = at each reset"
+        },
+    )
     model_precision: Literal["float32", "bfloat16"] = dataclasses.field(
         default="float32",  # the model's own precision; bfloat16 is a speed option (docs/performance.md)
-        metadata={"help": "dtype of the world model's matrix products in imagination: float32, or bfloat16 "
-                          "(float32 accumulation and recurrent state; a GRU model on a CPU with bfloat16 matrix "
-                          "units; 1.6x faster model step, docs/performance.md)"},
-    )  # fmt: skip
+        metadata={
+            "help": "dtype of the world model's matrix products in imagination: float32, or bfloat16 "
+            "(float32 accumulation and recurrent state; a GRU model on a CPU with bfloat16 matrix "
+            "units; 1.6x faster model step, docs/performance.md)"
+        },
+    )
     log_window: int = 100  # steps kept for step_statistics() (set to the steps per PPO iteration)
 
     def validate(self) -> None:
@@ -342,8 +365,15 @@ class StartPool:
     each reset.
     """
 
-    def __init__(self, sampler: DatasetHistorySampler, model, generator: torch.Generator, init_data_ratio: float,
-                 noise_std: float, batch_size: int):  # fmt: skip
+    def __init__(
+        self,
+        sampler: DatasetHistorySampler,
+        model,
+        generator: torch.Generator,
+        init_data_ratio: float,
+        noise_std: float,
+        batch_size: int,
+    ):
         self.sampler, self.model, self.generator = sampler, model, generator
         self.init_data_ratio, self.noise_std = float(init_data_ratio), float(noise_std)
         self.warm = bool(model.is_recurrent and model.history_horizon > 1)
@@ -424,10 +454,16 @@ class ImaginationEnv(LocomotionVecEnv):
         self.contact_rule = self._task_rule(model, task, task.contact_rule, config.contacts, "contacts")
         self.uncertainty_reference = self._uncertainty_reference(model, dataset)
         reduction = self.reduction or model.config.reduction
-        self.uncertainty_floor = (uncertainty_quantile(self.uncertainty_reference, config.penalty_quantile, reduction)
-                                  if config.penalty == "excess" else 0.0)  # fmt: skip
-        self.halt_threshold = (uncertainty_quantile(self.uncertainty_reference, config.halt_quantile, reduction)
-                               if config.halt_quantile is not None else math.inf)  # fmt: skip
+        self.uncertainty_floor = (
+            uncertainty_quantile(self.uncertainty_reference, config.penalty_quantile, reduction)
+            if config.penalty == "excess"
+            else 0.0
+        )
+        self.halt_threshold = (
+            uncertainty_quantile(self.uncertainty_reference, config.halt_quantile, reduction)
+            if config.halt_quantile is not None
+            else math.inf
+        )
 
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(seed))
@@ -435,17 +471,34 @@ class ImaginationEnv(LocomotionVecEnv):
             dataset, self.normalization, self.history_horizon, self.device, self.generator
         )
         if config.data_command_ratio > 0:  # the one check that data records its commands
-            recorded_commands(dataset, task, "--data", "--env.data-command-ratio > 0 cannot keep them")
-        self.start_pool = StartPool(self.history_sampler, self.model, self.generator, config.init_data_ratio,
-                                    config.random_init_noise_std, min(config.warmup_batch, self.num_envs))  # fmt: skip
+            recorded_commands(
+                dataset,
+                task,
+                "--data",
+                "--env.data-command-ratio > 0 (the default recipe's 1.0) cannot keep them: give --env.data-command-ratio 0 (--recipe paper has it)",
+            )
+        self.start_pool = StartPool(
+            self.history_sampler,
+            self.model,
+            self.generator,
+            config.init_data_ratio,
+            config.random_init_noise_std,
+            min(config.warmup_batch, self.num_envs),
+        )
         n, s, a = self.num_envs, task.dims.state, task.dims.action
         # Buffers are created outside inference mode and only ever updated in place, so they stay usable both
         # inside torch.inference_mode() (rsl_rl rollouts) and outside it.
         self.core = LocomotionCore(
-            task, n, self.device, self.generator, episode_length=config.episode_length, pushes=config.pushes,
-            observation_noise=config.observation_noise, penalty_names=PENALTY_NAMES,
+            task,
+            n,
+            self.device,
+            self.generator,
+            episode_length=config.episode_length,
+            pushes=config.pushes,
+            observation_noise=config.observation_noise,
+            penalty_names=PENALTY_NAMES,
             standing_fraction=config.standing_fraction,
-        )  # fmt: skip
+        )
         self.task = self.core.task
         self.state = torch.zeros(n, s, device=self.device)  # (n, S) normalised current state
         self.state_physical = torch.zeros(n, s, device=self.device)  # (n, S) same, physical units
@@ -469,11 +522,15 @@ class ImaginationEnv(LocomotionVecEnv):
         if precision == "float32":
             return torch.float32
         if model.config.base_type != "gru" or device.type != "cpu":
-            raise RwmuError(f"--env.model-precision bfloat16 needs a GRU world model on a CPU (the fused step); this "
-                            f"is a {model.config.base_type} model on {device.type}: use float32")  # fmt: skip
+            raise RwmuError(
+                f"--env.model-precision bfloat16 needs a GRU world model on a CPU (the fused step); this "
+                f"is a {model.config.base_type} model on {device.type}: use float32"
+            )
         if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
-            raise RwmuError("--env.model-precision bfloat16: this CPU has no bfloat16 matrix units (AVX512-BF16 or "
-                            "AMX), so it would be slower than float32; use float32")  # fmt: skip
+            raise RwmuError(
+                "--env.model-precision bfloat16: this CPU has no bfloat16 matrix units (AVX512-BF16 or "
+                "AMX), so it would be slower than float32; use float32"
+            )
         return torch.bfloat16
 
     @staticmethod
@@ -507,8 +564,9 @@ class ImaginationEnv(LocomotionVecEnv):
         rows = gather_windows(torch.as_tensor(dataset.data), torch.as_tensor(picked), m + 1).to(self.device)
         compact = self.normalization.normalize_rows(rows, dataset.dims).reshape(-1, rows.shape[-1])
         offsets = torch.arange(0, compact.shape[0], m + 1, device=self.device)
-        reference = uncertainty_reference(model, compact, offsets,
-                                          source="imagination dataset windows (the model stores no reference)")
+        reference = uncertainty_reference(
+            model, compact, offsets, source="imagination dataset windows (the model stores no reference)"
+        )
         model.reset()
         return reference
 
@@ -518,9 +576,14 @@ class ImaginationEnv(LocomotionVecEnv):
         predicts the extension columns it reads, else None (the learned head)."""
         usable = rule is not None and (not rule.reads_extension or model.dims.extension == task.dims.extension)
         if mode == "rule" and not usable:
-            why = f"defines no {flag} rule" if rule is None else (
-                f"needs the {task.dims.extension} extension columns {', '.join(task.extension_names)}, which the "
-                f"world model does not predict ({model.dims.extension} extension columns)")  # fmt: skip
+            why = (
+                f"defines no {flag} rule"
+                if rule is None
+                else (
+                    f"needs the {task.dims.extension} extension columns {', '.join(task.extension_names)}, which the "
+                    f"world model does not predict ({model.dims.extension} extension columns)"
+                )
+            )
             raise RwmuError(f"--env.{flag} rule: task {task.name} {why}; use --env.{flag} head")
         if mode == "head" or not usable:
             return None
@@ -544,11 +607,17 @@ class ImaginationEnv(LocomotionVecEnv):
     def _predict(self, action_normalized: torch.Tensor):
         members = self.member_ids if self.use_members else None
         if self.is_recurrent:
-            return self.model.predict(self.state[:, None], action_normalized[:, None], member_ids=members,
-                                      reduction=self.reduction, aleatoric=False)  # fmt: skip
+            return self.model.predict(
+                self.state[:, None],
+                action_normalized[:, None],
+                member_ids=members,
+                reduction=self.reduction,
+                aleatoric=False,
+            )
         self.action_history[:, -1] = action_normalized
-        return self.model.predict(self.state_history, self.action_history, member_ids=members, reduction=self.reduction,
-                                  aleatoric=False)  # fmt: skip
+        return self.model.predict(
+            self.state_history, self.action_history, member_ids=members, reduction=self.reduction, aleatoric=False
+        )
 
     def _step(self, actions: torch.Tensor):
         # The record_function ranges name the parts of a step for torch.profiler (benchmarks/bench_imagination.py).

@@ -127,11 +127,18 @@ class CalibrationTable:
     def rows(self) -> list[dict[str, float]]:
         """One plain dict per bin (JSON-ready)."""
         return [
-            {"lower": float(lo), "upper": float(hi), "count": int(c), "uncertainty_mean": float(u),
-             "error_mean": float(m), "error_std": float(s)}
-            for lo, hi, c, u, m, s in zip(self.lower, self.upper, self.count, self.uncertainty_mean,
-                                          self.error_mean, self.error_std)
-        ]  # fmt: skip
+            {
+                "lower": float(lo),
+                "upper": float(hi),
+                "count": int(c),
+                "uncertainty_mean": float(u),
+                "error_mean": float(m),
+                "error_std": float(s),
+            }
+            for lo, hi, c, u, m, s in zip(
+                self.lower, self.upper, self.count, self.uncertainty_mean, self.error_mean, self.error_std
+            )
+        ]
 
 
 def calibration_table(uncertainty: Any, error: Any, num_bins: int = 10) -> CalibrationTable:
@@ -163,6 +170,10 @@ def calibration_table(uncertainty: Any, error: Any, num_bins: int = 10) -> Calib
     e_var = np.bincount(index, weights=(e - e_mean[index]) ** 2, minlength=num_bins) / safe
     used = count > 0
     return CalibrationTable(
-        lower=edges[:-1][used], upper=edges[1:][used], count=count[used].astype(np.int64),
-        uncertainty_mean=u_mean[used], error_mean=e_mean[used], error_std=np.sqrt(e_var[used]),
-    )  # fmt: skip
+        lower=edges[:-1][used],
+        upper=edges[1:][used],
+        count=count[used].astype(np.int64),
+        uncertainty_mean=u_mean[used],
+        error_mean=e_mean[used],
+        error_std=np.sqrt(e_var[used]),
+    )

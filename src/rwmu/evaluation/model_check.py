@@ -54,10 +54,11 @@ def _rates(predicted: np.ndarray, real: np.ndarray) -> dict[str, Any]:
     """Counts, precision and recall of boolean ``predicted`` against ``real`` (None where undefined)."""
     tp = int((predicted & real).sum())
     return {
-        "real": int(real.sum()), "predicted": int(predicted.sum()),
+        "real": int(real.sum()),
+        "predicted": int(predicted.sum()),
         "precision": tp / int(predicted.sum()) if predicted.any() else None,
         "recall": tp / int(real.sum()) if real.any() else None,
-    }  # fmt: skip
+    }
 
 
 @torch.no_grad()
@@ -74,10 +75,18 @@ def score_windows(model, ds: TrajectoryDataset, task: Task, config: ModelCheckCo
     starts = pick_windows(window_starts(ds, M + 1), config.windows, config.seed)
     if starts.size == 0:  # every episode ended within the model's history: nothing to replay, and that is the finding
         lengths = ds.trajectory_lengths
-        out.update(windows=0, one_step_rel_error=None, u=None, falls_head=None, falls_rule=None, contacts=None,
-                   open_loop_rel_error=None, open_loop_windows=0,
-                   note=f"no episode lasted the model's {M}-step history plus one step (longest trajectory "
-                        f"{int(lengths.max())} rows, {out['falls']} falls): nothing to replay")  # fmt: skip
+        out.update(
+            windows=0,
+            one_step_rel_error=None,
+            u=None,
+            falls_head=None,
+            falls_rule=None,
+            contacts=None,
+            open_loop_rel_error=None,
+            open_loop_windows=0,
+            note=f"no episode lasted the model's {M}-step history plus one step (longest trajectory "
+            f"{int(lengths.max())} rows, {out['falls']} falls): nothing to replay",
+        )
         return out
     rows = gather_windows(data, torch.as_tensor(starts), M + 1)
     one = open_loop_rollout(model, rows[..., dims.state_slice], rows[..., dims.action_slice], 1)
@@ -87,7 +96,9 @@ def score_windows(model, ds: TrajectoryDataset, task: Task, config: ModelCheckCo
     u = one.epistemic[:, 0].double()
     out["u"] = {"mean": float(u.mean()), "p50": float(u.quantile(0.5)), "p90": float(u.quantile(0.9))}
 
-    real_fall = rows[:, M, dims.termination_slice][:, 0].numpy() > 0.5 if dims.termination else np.zeros(len(starts), bool)
+    real_fall = (
+        rows[:, M, dims.termination_slice][:, 0].numpy() > 0.5 if dims.termination else np.zeros(len(starts), bool)
+    )
     head = one.termination[:, 0, 0].numpy() > 0 if one.termination is not None else np.zeros(len(starts), bool)
     out["falls_head"] = _rates(head, real_fall)
     has_extension = one.extension is not None and dims.extension == model.dims.extension and dims.extension > 0
@@ -110,7 +121,7 @@ def score_windows(model, ds: TrajectoryDataset, task: Task, config: ModelCheckCo
             "undesired_rate_real": float(real[:, undesired].any(-1).mean()) if undesired else None,
             "undesired_rate_predicted": float(predicted[:, undesired].any(-1).mean()) if undesired else None,
             "undesired_rate_head": float(by_head[:, undesired].any(-1).mean()) if undesired else None,
-        }  # fmt: skip
+        }
 
     # Open loop: windows of M + horizon rows without a fall before their last row.
     long_starts = pick_windows(window_starts(ds, M + config.horizon), config.windows, config.seed)
@@ -125,8 +136,14 @@ def score_windows(model, ds: TrajectoryDataset, task: Task, config: ModelCheckCo
     return out
 
 
-def check_model(model, policy: str | Any, dataset: TrajectoryDataset, task: Task,
-                config: ModelCheckConfig = ModelCheckConfig(), progress: bool = False) -> dict[str, Any]:  # fmt: skip
+def check_model(
+    model,
+    policy: str | Any,
+    dataset: TrajectoryDataset,
+    task: Task,
+    config: ModelCheckConfig = ModelCheckConfig(),
+    progress: bool = False,
+) -> dict[str, Any]:
     """Roll ``policy`` in MuJoCo and score the world model on its trajectories and on ``dataset`` (module docstring).
 
     Args:
@@ -142,8 +159,13 @@ def check_model(model, policy: str | Any, dataset: TrajectoryDataset, task: Task
         raise RwmuError("--episodes, --num-envs, --horizon and --windows must be >= 1")
     model.eval()
     actor = load_policy(policy, config.num_envs, task, seed=config.seed) if isinstance(policy, str) else policy
-    collect = CollectConfig(steps=config.episodes * (task.episode_length + 1), num_envs=config.num_envs,
-                            seed=config.seed, pushes=False, min_trajectory_rows=model.history_horizon + 1)  # fmt: skip
+    collect = CollectConfig(
+        steps=config.episodes * (task.episode_length + 1),
+        num_envs=config.num_envs,
+        seed=config.seed,
+        pushes=False,
+        min_trajectory_rows=model.history_horizon + 1,
+    )
     rollouts, _ = collect_dataset(actor, collect, task, provenance={"policy": str(policy)}, progress=progress)
     on_policy = score_windows(model, rollouts, task, config)
     on_data = score_windows(model, dataset, task, config)
@@ -151,9 +173,11 @@ def check_model(model, policy: str | Any, dataset: TrajectoryDataset, task: Task
         raise RwmuError(f"the dataset has no {model.history_horizon + 1}-row window to check the model on")
     data_u = on_data["u"]["p50"]
     return {
-        "policy": on_policy, "data": on_data, "horizon": config.horizon,
+        "policy": on_policy,
+        "data": on_data,
+        "horizon": config.horizon,
         "u_ratio": on_policy["u"]["p50"] / data_u if on_policy["u"] and data_u > 0 else None,
-    }  # fmt: skip
+    }
 
 
 def format_model_check(report: dict[str, Any]) -> list[str]:
@@ -174,17 +198,25 @@ def format_model_check(report: dict[str, Any]) -> list[str]:
         ("windows scored", lambda m: fmt(m["windows"])),
         ("one-step relative error", lambda m: fmt(m["one_step_rel_error"])),
         (f"open-loop relative error at {report['horizon']} steps", lambda m: fmt(m["open_loop_rel_error"])),
-        ("u mean / median / p90", lambda m: f"{fmt(m['u']['mean'])} / {fmt(m['u']['p50'])} / {fmt(m['u']['p90'])}"
-         if m["u"] else "-"),
-        ("falls predicted vs real (imagination)", lambda m: falls(m, "falls_rule") if m.get("falls_rule")
-         else falls(m, "falls_head")),
+        (
+            "u mean / median / p90",
+            lambda m: f"{fmt(m['u']['mean'])} / {fmt(m['u']['p50'])} / {fmt(m['u']['p90'])}" if m["u"] else "-",
+        ),
+        (
+            "falls predicted vs real (imagination)",
+            lambda m: falls(m, "falls_rule") if m.get("falls_rule") else falls(m, "falls_head"),
+        ),
         ("falls predicted vs real (learned head)", lambda m: falls(m, "falls_head")),
         ("foot contact accuracy", lambda m: fmt((m.get("contacts") or {}).get("feet_accuracy"))),
-        ("undesired contacts: predicted / real rate",
-         lambda m: f"{fmt((m.get('contacts') or {}).get('undesired_rate_predicted'))} / "
-                   f"{fmt((m.get('contacts') or {}).get('undesired_rate_real'))}"),
+        (
+            "undesired contacts: predicted / real rate",
+            lambda m: (
+                f"{fmt((m.get('contacts') or {}).get('undesired_rate_predicted'))} / "
+                f"{fmt((m.get('contacts') or {}).get('undesired_rate_real'))}"
+            ),
+        ),
         ("undesired contacts by the learned head", lambda m: fmt((m.get("contacts") or {}).get("undesired_rate_head"))),
-    ]  # fmt: skip
+    ]
     width = max(len(name) for name, _ in rows)
     lines = [f"{'':<{width}}  {'policy in MuJoCo':<36}  behaviour data"]
     for name, get in rows:

@@ -56,8 +56,13 @@ def plot_error_and_uncertainty_by_step(
     top.fill_between(steps, q25, q75, color="tab:red", alpha=0.2, linewidth=0)
     top.plot(steps, np.nanmean(l1, axis=0), color="tab:red", label="L1 error (mean, 25-75 %)")
     if no_change_l1 is not None:
-        top.plot(steps, np.nanmean(as_numpy(no_change_l1), axis=0), color="grey", linestyle="--",
-                 label="no-change baseline L1")  # fmt: skip
+        top.plot(
+            steps,
+            np.nanmean(as_numpy(no_change_l1), axis=0),
+            color="grey",
+            linestyle="--",
+            label="no-change baseline L1",
+        )
     top.set_ylabel("L1 error (normalised, summed over dims)")
     right = top.twinx()
     right.plot(steps, np.nanmean(epi, axis=0), color="tab:blue", label="epistemic (mean)")
@@ -95,8 +100,9 @@ def plot_calibration(path: str | Path, tables: dict[str, CalibrationTable], titl
     fig = new_figure()
     ax = fig.subplots()
     for label, t in tables.items():
-        ax.errorbar(t.uncertainty_mean, t.error_mean, yerr=t.error_std, marker="o", markersize=4, capsize=3,
-                    label=label)  # fmt: skip
+        ax.errorbar(
+            t.uncertainty_mean, t.error_mean, yerr=t.error_std, marker="o", markersize=4, capsize=3, label=label
+        )
     ax.set_xlabel("epistemic uncertainty (bin mean)")
     ax.set_ylabel("L1 error (bin mean +- std)")
     ax.set_title(title, fontsize=9)

@@ -75,16 +75,20 @@ def read_schedule_file(path: str | Path) -> dict[str, list[Segment]]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
-            raise RwmuError(f"{p}: not valid JSON ({err.msg}, line {err.lineno}); expected "
-                            f'{{"name": [[steps, vx, vy, wz], ...]}}') from None  # fmt: skip
+            raise RwmuError(
+                f'{p}: not valid JSON ({err.msg}, line {err.lineno}); expected {{"name": [[steps, vx, vy, wz], ...]}}'
+            ) from None
         if not isinstance(data, dict):
             raise RwmuError(f'{p}: expected an object {{"name": [[steps, vx, vy, wz], ...]}}')
         for name, segments in data.items():
             if not isinstance(segments, list):
                 raise RwmuError(f"{p}: schedule {name!r} must be a list of [steps, vx, vy, wz] segments")
-            schedules[str(name)] = [_segment(list(seg) if isinstance(seg, (list, tuple)) else [seg],
-                                             f"{p}: schedule {name!r}, segment {i + 1}")
-                                    for i, seg in enumerate(segments)]  # fmt: skip
+            schedules[str(name)] = [
+                _segment(
+                    list(seg) if isinstance(seg, (list, tuple)) else [seg], f"{p}: schedule {name!r}, segment {i + 1}"
+                )
+                for i, seg in enumerate(segments)
+            ]
     elif p.suffix.lower() == ".csv":
         rows = list(csv.reader(text.splitlines()))
         if not rows or tuple(c.strip().lower() for c in rows[0]) != CSV_HEADER:
@@ -105,8 +109,13 @@ def read_schedule_file(path: str | Path) -> dict[str, list[Segment]]:
     return schedules
 
 
-def random_schedules(count: int, seed: int, ranges: tuple[tuple[float, float], ...] = ((-1.0, 1.0),) * 3,
-                     segments: int = 2, steps: int = 128) -> dict[str, list[Segment]]:  # fmt: skip
+def random_schedules(
+    count: int,
+    seed: int,
+    ranges: tuple[tuple[float, float], ...] = ((-1.0, 1.0),) * 3,
+    segments: int = 2,
+    steps: int = 128,
+) -> dict[str, list[Segment]]:
     """``count`` schedules of ``segments`` segments of ``steps`` steps, each command drawn uniformly from ``ranges``
     (vx, vy, wz; default: the Go2 task's command ranges) with ``seed``: schedules no policy was tuned on, for a
     held-out re-score (``rwmu manifest rescore --heldout-seed``). Named ``heldout<seed>_<k>``."""

@@ -85,8 +85,9 @@ def evaluate_policy(
     policy = load_policy(policy_spec, n, task, config.seed) if isinstance(policy_spec, (str, Path)) else policy_spec
     if config.action_noise > 0:
         policy = NoisyPolicy(policy, config.action_noise, seed=config.seed + 1)
-    env = Go2VecEnv(Go2EnvConfig(num_envs=n, num_workers=config.num_workers, seed=config.seed,
-                                 pushes=config.pushes), task)  # fmt: skip
+    env = Go2VecEnv(
+        Go2EnvConfig(num_envs=n, num_workers=config.num_workers, seed=config.seed, pushes=config.pushes), task
+    )
     schedules = {name: schedule_tensor(available[name], T) for name in names_used}
     recorder = VideoRecorder(video_path, env, video_steps) if video_path else None
     episodes: list[dict[str, Any]] = []
@@ -122,8 +123,7 @@ def _score_reference(spec: str | None, task: Task) -> str | None:
     return spec
 
 
-def normalized_score(return_mean: float, reference: str | None, config: EvaluationConfig,
-                     task: Task) -> dict[str, Any]:  # fmt: skip
+def normalized_score(return_mean: float, reference: str | None, config: EvaluationConfig, task: Task) -> dict[str, Any]:
     """``(R - R_zero) / (R_reference - R_zero)`` on the episodes of ``config``: 0 is standing still (zero actions),
     1 the reference policy (the shipped expert by default); ``normalized_score`` is None without a reference."""
     if reference is None:
@@ -131,8 +131,10 @@ def normalized_score(return_mean: float, reference: str | None, config: Evaluati
     plain = dataclasses.replace(config, score_reference=None, action_noise=0.0)
     zero = evaluate_policy("zero", plain, task, progress=False)["return_mean"]
     top = evaluate_policy(reference, plain, task, progress=False)["return_mean"]
-    return {"normalized_score": (return_mean - zero) / (top - zero) if top != zero else None,
-            "score_references": {"zero": zero, reference: top}}  # fmt: skip
+    return {
+        "normalized_score": (return_mean - zero) / (top - zero) if top != zero else None,
+        "score_references": {"zero": zero, reference: top},
+    }
 
 
 def _run_wave(env: Any, policy: Any, obs: torch.Tensor, T: int, recorder: Any) -> dict[str, list]:

@@ -34,5 +34,7 @@ def score_line(result: dict[str, Any]) -> str:
     (zero_name, zero_return), (top_name, top_return) = references.items()
     score = result["normalized_score"]
     text = "n/a" if score is None else f"{score:.3f}"
-    return (f"normalised score {text} (0 = {zero_name} actions, return {zero_return:.3f}; 1 = {top_name}, return "
-            f"{top_return:.3f})")
+    return (
+        f"normalised score {text} (0 = {zero_name} actions, return {zero_return:.3f}; 1 = {top_name}, return "
+        f"{top_return:.3f})"
+    )

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -52,20 +53,31 @@ class UncertaintyEvalConfig:
 
     windows: int = field(default=32, metadata={"help": "rollout windows (docs/method.md section 8: 32)"})
     horizon: int = field(default=200, metadata={"help": "open-loop rollout steps H (docs/method.md section 8: 200)"})
-    history: int | None = field(default=None, metadata={
-        "help": "ground-truth steps M before the rollout; none: the model's (recurrent models only may differ)"})
+    history: int | None = field(
+        default=None,
+        metadata={
+            "help": "ground-truth steps M before the rollout; none: the model's (recurrent models only may differ)"
+        },
+    )
     seed: int = field(default=0, metadata={"help": "seed of the window choice and of the sampled members"})
-    split: Literal["heldout", "all"] = field(default="heldout", metadata={
-        "help": "heldout: validation part of the training split; all: every window of the data"})
-    val_fraction: float | None = field(default=None, metadata={
-        "help": "split setting; none: the checkpoint's training value, else 0.1"})
-    block_length: int | None = field(default=None, metadata={
-        "help": "split setting; none: the checkpoint's training value, else 500"})
-    split_seed: int | None = field(default=None, metadata={
-        "help": "seed of the split; none: the checkpoint's training seed, else --seed"})
+    split: Literal["heldout", "all"] = field(
+        default="heldout",
+        metadata={"help": "heldout: validation part of the training split; all: every window of the data"},
+    )
+    val_fraction: float | None = field(
+        default=None, metadata={"help": "split setting; none: the checkpoint's training value, else 0.1"}
+    )
+    block_length: int | None = field(
+        default=None, metadata={"help": "split setting; none: the checkpoint's training value, else 500"}
+    )
+    split_seed: int | None = field(
+        default=None, metadata={"help": "seed of the split; none: the checkpoint's training seed, else --seed"}
+    )
     calibration_bins: int = field(default=10, metadata={"help": "epistemic quantile bins of the calibration table"})
-    reduction: Literal["std_sum", "var_sum"] | None = field(default=None, metadata={
-        "help": "epistemic reduction; none: the model's (std_sum reference code, var_sum paper Eq. 4)"})
+    reduction: Literal["std_sum", "var_sum"] | None = field(
+        default=None,
+        metadata={"help": "epistemic reduction; none: the model's (std_sum reference code, var_sum paper Eq. 4)"},
+    )
     device: str = field(default="cpu", metadata={"help": "cpu or cuda"})
 
     def check(self) -> None:
@@ -107,11 +119,22 @@ def resolve_split_settings(config: UncertaintyEvalConfig, train: dict | None, mo
             stored["seed"] = int(train["seed"])
         if "history_horizon" in arch and "forecast_horizon" in optim:
             stored["train_window"] = int(arch["history_horizon"]) + int(optim["forecast_horizon"])
-    given = {k: v for k, v in (("val_fraction", config.val_fraction), ("block_length", config.block_length),
-                               ("seed", config.split_seed)) if v is not None}  # fmt: skip
+    given = {
+        k: v
+        for k, v in (
+            ("val_fraction", config.val_fraction),
+            ("block_length", config.block_length),
+            ("seed", config.split_seed),
+        )
+        if v is not None
+    }
     defaults = ValidationConfig()  # what the trainer uses when not told otherwise
-    fallback = {"val_fraction": defaults.val_fraction, "block_length": defaults.block_length, "seed": config.seed,
-                "train_window": model_history + OptimConfig().forecast_horizon}  # fmt: skip
+    fallback = {
+        "val_fraction": defaults.val_fraction,
+        "block_length": defaults.block_length,
+        "seed": config.seed,
+        "train_window": model_history + OptimConfig().forecast_horizon,
+    }
     values = {**fallback, **stored, **given}
     if stored and given:
         source = "checkpoint+flags"
@@ -125,8 +148,9 @@ def resolve_split_settings(config: UncertaintyEvalConfig, train: dict | None, mo
 def heldout_row_mask(dataset, split: SplitSettings) -> np.ndarray:
     """bool ``(num_rows,)``: rows covered by a validation window of the training split (never in a training window)."""
     try:
-        _, val_starts = split_windows(dataset, split.train_window, split.val_fraction, seed=split.seed,
-                                      block_length=split.block_length)  # fmt: skip
+        _, val_starts = split_windows(
+            dataset, split.train_window, split.val_fraction, seed=split.seed, block_length=split.block_length
+        )
     except RwmuError as err:
         raise RwmuError(f"held-out split: {err}; or pass --split all to use every window (not held out)") from None
     cover = np.zeros(dataset.num_rows + 1, dtype=np.int64)  # difference array of window coverage
@@ -212,27 +236,31 @@ class UncertaintyEvaluation:
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary (non-finite numbers become ``None``). Keys: see the module docstring of the CLI."""
-        return finite_or_none({
-            "protocol": "docs/method.md section 8 uncertainty versus error: M ground-truth steps, then an H-step "
-                        "open-loop rollout under the recorded actions",
-            "split": self.config.split,
-            "split_settings": dataclasses.asdict(self.split) if self.split is not None else None,
-            "windows": int(self.window_starts.size),
-            "history": self.history,
-            "horizon": self.horizon,
-            "requested_horizon": self.requested_horizon,
-            "seed": self.config.seed,
-            "reduction": self.reduction,
-            "ensemble_size": self.ensemble_size,
-            "state_dim": self.state_dim,
-            "error": "L1: sum over state dimensions of |predicted - true|, normalised units",
-            "window_starts": [int(s) for s in self.window_starts],
-            "no_change": {"final_l1": float(self.no_change_l1[:, -1].mean()),
-                          "mean_l1": float(self.no_change_l1.mean()),
-                          "mean_rel_error": float(self.no_change_rel_error.mean())},  # fmt: skip
-            "modes": {mode: self.mode_summary(mode) for mode in self.modes},
-            "notes": list(self.notes),
-        })  # fmt: skip
+        return finite_or_none(
+            {
+                "protocol": "docs/method.md section 8 uncertainty versus error: M ground-truth steps, then an H-step "
+                "open-loop rollout under the recorded actions",
+                "split": self.config.split,
+                "split_settings": dataclasses.asdict(self.split) if self.split is not None else None,
+                "windows": int(self.window_starts.size),
+                "history": self.history,
+                "horizon": self.horizon,
+                "requested_horizon": self.requested_horizon,
+                "seed": self.config.seed,
+                "reduction": self.reduction,
+                "ensemble_size": self.ensemble_size,
+                "state_dim": self.state_dim,
+                "error": "L1: sum over state dimensions of |predicted - true|, normalised units",
+                "window_starts": [int(s) for s in self.window_starts],
+                "no_change": {
+                    "final_l1": float(self.no_change_l1[:, -1].mean()),
+                    "mean_l1": float(self.no_change_l1.mean()),
+                    "mean_rel_error": float(self.no_change_rel_error.mean()),
+                },
+                "modes": {mode: self.mode_summary(mode) for mode in self.modes},
+                "notes": list(self.notes),
+            }
+        )
 
     def per_step_rows(self) -> list[dict[str, Any]]:
         """One row per (mode, step): step (1-based), mode, l1_mean, epistemic_mean, aleatoric_mean, rel_error,
@@ -242,9 +270,18 @@ class UncertaintyEvaluation:
             l1m, em, am = r.l1.mean(0), r.epistemic.mean(0), r.aleatoric.mean(0)
             l1s, es = r.l1.std(0), r.epistemic.std(0)
             for k in range(self.horizon):
-                rows.append({"step": k + 1, "mode": mode, "l1_mean": l1m[k], "epistemic_mean": em[k],
-                             "aleatoric_mean": am[k], "rel_error": r.rel_error[k], "l1_std": l1s[k],
-                             "epistemic_std": es[k]})  # fmt: skip
+                rows.append(
+                    {
+                        "step": k + 1,
+                        "mode": mode,
+                        "l1_mean": l1m[k],
+                        "epistemic_mean": em[k],
+                        "aleatoric_mean": am[k],
+                        "rel_error": r.rel_error[k],
+                        "l1_std": l1s[k],
+                        "epistemic_std": es[k],
+                    }
+                )
         return rows
 
 
@@ -293,24 +330,31 @@ def evaluate_uncertainty(
         log(f"note: {text}")
 
     if dataset.dims != model.dims:
-        raise RwmuError(f"the data has {dataset.dims.describe()}, but the world model was built for "
-                        f"{model.dims.describe()}; evaluate the model on data with its columns")  # fmt: skip
+        raise RwmuError(
+            f"the data has {dataset.dims.describe()}, but the world model was built for "
+            f"{model.dims.describe()}; evaluate the model on data with its columns"
+        )
     if model.normalization is None:
-        raise RwmuError("the world model stores no normalisation (a reference-format file?); pass --task NAME so "
-                        "the task's normalisation constants are used")  # fmt: skip
+        raise RwmuError(
+            "the world model stores no normalisation (a reference-format file?); pass --task NAME so "
+            "the task's normalisation constants are used"
+        )
     M = model.history_horizon if config.history is None else config.history
     if M != model.history_horizon and not model.is_recurrent:
-        raise RwmuError(f"--history {M}: an MLP world model takes exactly its M={model.history_horizon} steps; "
-                        "leave --history out")  # fmt: skip
+        raise RwmuError(
+            f"--history {M}: an MLP world model takes exactly its M={model.history_horizon} steps; leave --history out"
+        )
 
     split = None
     mask = None
     if config.split == "heldout":
         split = resolve_split_settings(config, train, model.history_horizon)
         if split.source == "flags":
-            note("the checkpoint stores no training config; the held-out split uses --val-fraction "
-                 f"{split.val_fraction}, --block-length {split.block_length}, seed {split.seed} and a training "
-                 f"window of {split.train_window} rows, which match the training run only if it used them")  # fmt: skip
+            note(
+                "the checkpoint stores no training config; the held-out split uses --val-fraction "
+                f"{split.val_fraction}, --block-length {split.block_length}, seed {split.seed} and a training "
+                f"window of {split.train_window} rows, which match the training run only if it used them"
+            )
         mask = heldout_row_mask(dataset, split)
     where = "held-out" if mask is not None else "data"
     H = config.horizon
@@ -318,15 +362,21 @@ def evaluate_uncertainty(
     if starts.size == 0:
         H = longest_horizon(dataset, mask, M, config.horizon)
         if H == 0:
-            raise RwmuError(f"the {where} part of the data holds no window of {M + 1} rows (M={M} history steps and "
-                            "one prediction); use more data, a longer --block-length, or --split all")  # fmt: skip
-        note(f"the {where} data holds no window of M+H = {M + config.horizon} rows; horizon reduced to H={H}, "
-             "the longest possible")  # fmt: skip
+            raise RwmuError(
+                f"the {where} part of the data holds no window of {M + 1} rows (M={M} history steps and "
+                "one prediction); use more data, a longer --block-length, or --split all"
+            )
+        note(
+            f"the {where} data holds no window of M+H = {M + config.horizon} rows; horizon reduced to H={H}, "
+            "the longest possible"
+        )
         starts = starts_within(dataset, mask, M + H)
     chosen = choose_windows(starts, config.windows, config.seed)
     if chosen.size < config.windows:
-        note(f"only {chosen.size} distinct {where} windows of {M + H} rows exist; using all of them "
-             f"(asked for {config.windows})")  # fmt: skip
+        note(
+            f"only {chosen.size} distinct {where} windows of {M + H} rows exist; using all of them "
+            f"(asked for {config.windows})"
+        )
 
     device = torch.device(config.device)
     rows = chosen[:, None] + np.arange(M + H)  # (n, M + H) dataset rows; fancy indexing copies only the windows
@@ -347,20 +397,32 @@ def evaluate_uncertainty(
             ids = member_ids if mode == "sampled_member" else None
             roll = open_loop_rollout(model, states, actions, H, member_ids=ids, reduction=reduction)
             results[mode] = ModeRollout(
-                l1=_np(l1_error(roll.state, truth)), epistemic=_np(roll.epistemic), aleatoric=_np(roll.aleatoric),
-                rel_error=_np(relative_error(roll.state, truth)), member_ids=None if ids is None else _np(ids, int),
-            )  # fmt: skip
+                l1=_np(l1_error(roll.state, truth)),
+                epistemic=_np(roll.epistemic),
+                aleatoric=_np(roll.aleatoric),
+                rel_error=_np(relative_error(roll.state, truth)),
+                member_ids=None if ids is None else _np(ids, int),
+            )
     finally:
         model.config = original_config
     hold = states[:, M - 1 : M].expand(-1, H, -1)
     if not all(np.isfinite(r.l1).all() for r in results.values()):
         note("some predictions are not finite (the rollout diverged); statistics involving them are null")
     return UncertaintyEvaluation(
-        modes=results, no_change_l1=_np(l1_error(hold, truth)), no_change_rel_error=_np(relative_error(hold, truth)),
-        window_starts=chosen, history=M, horizon=H, requested_horizon=config.horizon, split=split,
-        reduction=reduction, ensemble_size=model.ensemble_size, state_dim=dataset.dims.state, config=config,
+        modes=results,
+        no_change_l1=_np(l1_error(hold, truth)),
+        no_change_rel_error=_np(relative_error(hold, truth)),
+        window_starts=chosen,
+        history=M,
+        horizon=H,
+        requested_horizon=config.horizon,
+        split=split,
+        reduction=reduction,
+        ensemble_size=model.ensemble_size,
+        state_dim=dataset.dims.state,
+        config=config,
         notes=notes,
-    )  # fmt: skip
+    )
 
 
 def _np(t, dtype=np.float64) -> np.ndarray:
@@ -385,8 +447,12 @@ def write_report(evaluation: UncertaintyEvaluation, out_dir: str | Path, extra: 
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = {"summary": SUMMARY_JSON, "per_step_csv": PER_STEP_CSV, "points_csv": POINTS_CSV,
-             "calibration_plot": CALIBRATION_PNG}  # fmt: skip
+    files = {
+        "summary": SUMMARY_JSON,
+        "per_step_csv": PER_STEP_CSV,
+        "points_csv": POINTS_CSV,
+        "calibration_plot": CALIBRATION_PNG,
+    }
     step_cols = ["step", "mode", "l1_mean", "epistemic_mean", "aleatoric_mean", "rel_error", "l1_std", "epistemic_std"]
     write_csv_atomic(out / PER_STEP_CSV, step_cols, [[r[c] for c in step_cols] for r in evaluation.per_step_rows()])
     point_rows: list[list[Any]] = []
@@ -395,8 +461,9 @@ def write_report(evaluation: UncertaintyEvaluation, out_dir: str | Path, extra: 
     for mode, r in evaluation.modes.items():
         columns = zip(win.ravel(), step.ravel(), r.l1.ravel(), r.epistemic.ravel(), r.aleatoric.ravel())
         point_rows += [[mode, int(w), int(evaluation.window_starts[w]), int(k), l1, e, a] for w, k, l1, e, a in columns]
-    write_csv_atomic(out / POINTS_CSV, ["mode", "window", "start_row", "step", "l1", "epistemic", "aleatoric"],
-                     point_rows)  # fmt: skip
+    write_csv_atomic(
+        out / POINTS_CSV, ["mode", "window", "start_row", "step", "l1", "epistemic", "aleatoric"], point_rows
+    )
 
     summary = evaluation.summary()
     tables = {}
@@ -405,15 +472,20 @@ def write_report(evaluation: UncertaintyEvaluation, out_dir: str | Path, extra: 
         by_step, scatter = f"uncertainty_error_by_step_{mode}.png", f"uncertainty_error_scatter_{mode}.png"
         label = mode.replace("_", " ")
         plots.plot_error_and_uncertainty_by_step(
-            out / by_step, r.l1, r.epistemic, r.aleatoric,
+            out / by_step,
+            r.l1,
+            r.epistemic,
+            r.aleatoric,
             title=f"{label} rollout: L1 error and uncertainty ({n} windows, M={evaluation.history})",
             no_change_l1=evaluation.no_change_l1,
-        )  # fmt: skip
+        )
         plots.plot_uncertainty_error_scatter(
-            out / scatter, r.epistemic, r.l1,
+            out / scatter,
+            r.epistemic,
+            r.l1,
             title=f"{label} rollout: Pearson {_fmt(s['pearson_all'])} (all points), "
-                  f"{_fmt(s['pearson_step_averaged'])} (step-averaged)",
-        )  # fmt: skip
+            f"{_fmt(s['pearson_step_averaged'])} (step-averaged)",
+        )
         files[f"by_step_plot_{mode}"], files[f"scatter_plot_{mode}"] = by_step, scatter
         tables[label] = calibration_table(r.epistemic, r.l1, evaluation.config.calibration_bins)
     plots.plot_calibration(out / CALIBRATION_PNG, tables, title="Calibration: mean L1 error per epistemic quantile bin")
@@ -449,6 +521,8 @@ def format_table(summary: dict[str, Any]) -> str:
     for label, key, digits in rows:
         lines.append(f"{label:<{width}}" + "".join(f"{_fmt(summary['modes'][m][key], digits):>{col}}" for m in modes))
     nc = summary["no_change"]
-    lines.append(f"{'no-change baseline':<{width}}  final-step L1 {_fmt(nc['final_l1'])}, "
-                 f"mean relative error {_fmt(nc['mean_rel_error'], 4)}")  # fmt: skip
+    lines.append(
+        f"{'no-change baseline':<{width}}  final-step L1 {_fmt(nc['final_l1'])}, "
+        f"mean relative error {_fmt(nc['mean_rel_error'], 4)}"
+    )
     return "\n".join(lines)

@@ -35,8 +35,10 @@ class VideoRecorder:
         try:
             self.renderer = mujoco.Renderer(self.model, height, width)
         except Exception as err:  # noqa: BLE001 - no GL context of any kind
-            raise RwmuError(f"--video: no offscreen OpenGL renderer ({str(err).splitlines()[0][:120]}); set "
-                            f"MUJOCO_GL=egl (GPU/EGL) or MUJOCO_GL=osmesa (software) and retry") from None  # fmt: skip
+            raise RwmuError(
+                f"--video: no offscreen OpenGL renderer ({str(err).splitlines()[0][:120]}); set "
+                f"MUJOCO_GL=egl (GPU/EGL) or MUJOCO_GL=osmesa (software) and retry"
+            ) from None
         self.camera = mujoco.MjvCamera()
         self.camera.distance, self.camera.elevation, self.camera.azimuth = 1.6, -20.0, 135.0
         self.frames: list[np.ndarray] = []
@@ -63,8 +65,14 @@ class VideoRecorder:
                 from PIL import Image
 
                 images = [Image.fromarray(f) for f in self.frames]
-                images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                               duration=int(1000 * self.stride / fps), loop=0)  # fmt: skip
+                images[0].save(
+                    tmp,
+                    format="GIF",
+                    save_all=True,
+                    append_images=images[1:],
+                    duration=int(1000 * self.stride / fps),
+                    loop=0,
+                )
             else:
                 import cv2
 

@@ -24,9 +24,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -49,8 +50,8 @@ from rwmu.tasks import get_task
 from rwmu.tasks.base import Task
 from rwmu.training.behavior_cloning import BehaviorCloningConfig
 from rwmu.training.policy import train_policy
-from rwmu.training.policy_loader import load_behaviour_policy, load_policy
 from rwmu.training.policy_config import PolicyTrainingConfig
+from rwmu.training.policy_loader import load_behaviour_policy, load_policy
 from rwmu.training.runner import latest_checkpoint, saved_checkpoints
 from rwmu.training.world_model import WorldModelTrainer
 from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
@@ -75,29 +76,45 @@ class DemoConfig:
     (:meth:`resolved`); each policy run's ``policy.env.uncertainty_penalty`` is one of ``lambdas``.
     """
 
-    behavior_policy: str = field(default="expert", metadata={
-        "help": "the policy that records the data: the shipped expert (default), any rwmu evaluate --policy, or "
-                "scripted (the trotting controller with per-episode gait diversity)"})  # fmt: skip
-    action_noise: float = field(default=0.5, metadata={  # rwmu choice: a noisy expert, as D4RL's noisy datasets
-        "help": "Gaussian action noise std added to a learned behaviour policy while it records the data and when "
-                "it is scored (scripted: its own per-episode noise)"})  # fmt: skip
-    collect: CollectConfig = field(default_factory=lambda: CollectConfig(
-        # ~25 s on 64 envs; the paper-scale data set is ~1M transitions (docs/method.md section 2, PRESETS["paper"])
-        steps=100_000,
-        num_envs=64,  # rwmu collect's default
-        num_workers=1,  # the data does not depend on it
-    ))  # fmt: skip
+    behavior_policy: str = field(
+        default="expert",
+        metadata={
+            "help": "the policy that records the data: the shipped expert (default), any rwmu evaluate --policy, or "
+            "scripted (the trotting controller with per-episode gait diversity)"
+        },
+    )
+    action_noise: float = field(
+        default=0.5,
+        metadata={  # rwmu choice: a noisy expert, as D4RL's noisy datasets
+            "help": "Gaussian action noise std added to a learned behaviour policy while it records the data and when "
+            "it is scored (scripted: its own per-episode noise)"
+        },
+    )
+    collect: CollectConfig = field(
+        default_factory=lambda: CollectConfig(
+            # ~25 s on 64 envs; the paper-scale data set is ~1M transitions (docs/method.md section 2, PRESETS["paper"])
+            steps=100_000,
+            num_envs=64,  # rwmu collect's default
+            num_workers=1,  # the data does not depend on it
+        )
+    )
     # the demo recipe's world model and policy (rwmu.recipes: GRU 1x128, M = 16, 800 iterations; MOPO-PPO from the
     # behaviour-cloned actor with the BC regulariser and 48-step branched rollouts, 150 iterations x 256 envs)
     world_model: TrainModelConfig = field(default_factory=lambda: recipe_world_model(DEMO_RECIPE))
     # the protocol of docs/method.md section 8 unchanged: 32 held-out windows, 200-step open-loop rollouts
     uncertainty: UncertaintyEvalConfig = field(default_factory=lambda: UncertaintyEvalConfig(windows=32, horizon=200))
     policy: PolicyTrainingConfig = field(default_factory=lambda: get_recipe(DEMO_RECIPE).policy_config())
-    lambdas: tuple[float, ...] = field(default=(1.0, 0.0), metadata={  # paper Table S11's 1, and 0 (no penalty)
-        "help": "uncertainty penalties, one policy each (docs/method.md section 6)"})
-    evaluation: EvaluationConfig = field(default_factory=lambda: EvaluationConfig(
-        episodes=32,  # 4 per command schedule (rwmu evaluate: 16)
-    ))  # fmt: skip
+    lambdas: tuple[float, ...] = field(
+        default=(1.0, 0.0),
+        metadata={  # paper Table S11's 1, and 0 (no penalty)
+            "help": "uncertainty penalties, one policy each (docs/method.md section 6)"
+        },
+    )
+    evaluation: EvaluationConfig = field(
+        default_factory=lambda: EvaluationConfig(
+            episodes=32,  # 4 per command schedule (rwmu evaluate: 16)
+        )
+    )
     # rwmu check-model on each MOPO-PPO policy (docs/method.md section 8.4), at its defaults but half the episodes
     model_check: ModelCheckConfig = field(default_factory=lambda: ModelCheckConfig(episodes=8, num_envs=8))
     seed: int = field(default=0, metadata={"help": "seed of every stage"})
@@ -163,20 +180,34 @@ class DemoConfig:
             raise RwmuError(f"--threads must be >= 1, got {self.threads}")
         m, n = self.world_model.architecture.history_horizon, self.world_model.optim.forecast_horizon
         if self.collect.steps < 10 * (m + n):
-            raise RwmuError(f"--collect.steps {self.collect.steps}: too few rows for windows of {m}+{n} steps; "
-                            f"record at least {10 * (m + n)}")  # fmt: skip
+            raise RwmuError(
+                f"--collect.steps {self.collect.steps}: too few rows for windows of {m}+{n} steps; "
+                f"record at least {10 * (m + n)}"
+            )
 
 
 # Settings that must be >= 1, as dotted paths into DemoConfig (the `rwmu demo` flag is --<path with - for _>).
 POSITIVE_SETTINGS = (
-    "collect.steps", "collect.num_envs", "collect.num_workers",
-    "world_model.architecture.ensemble_size", "world_model.architecture.history_horizon",
-    "world_model.architecture.rnn_hidden_size", "world_model.architecture.rnn_num_layers",
-    "world_model.optim.iterations", "world_model.optim.batch_size", "world_model.optim.forecast_horizon",
-    "world_model.validation.interval", "world_model.checkpoint_interval",
-    "policy.iterations", "policy.steps_per_env", "policy.save_interval", "policy.env.num_envs",
-    "evaluation.episodes", "evaluation.max_envs", "evaluation.num_workers",
-)  # fmt: skip
+    "collect.steps",
+    "collect.num_envs",
+    "collect.num_workers",
+    "world_model.architecture.ensemble_size",
+    "world_model.architecture.history_horizon",
+    "world_model.architecture.rnn_hidden_size",
+    "world_model.architecture.rnn_num_layers",
+    "world_model.optim.iterations",
+    "world_model.optim.batch_size",
+    "world_model.optim.forecast_horizon",
+    "world_model.validation.interval",
+    "world_model.checkpoint_interval",
+    "policy.iterations",
+    "policy.steps_per_env",
+    "policy.save_interval",
+    "policy.env.num_envs",
+    "evaluation.episodes",
+    "evaluation.max_envs",
+    "evaluation.num_workers",
+)
 
 
 def _setting(config: Any, path: str) -> Any:
@@ -201,7 +232,7 @@ def _paper_preset() -> DemoConfig:
         policy=dataclasses.replace(PolicyTrainingConfig(), save_interval=2500),  # paper Table S11
         evaluation=EvaluationConfig(episodes=64),
         threads=None,
-    )  # fmt: skip
+    )
 
 
 def _tiny_preset() -> DemoConfig:
@@ -215,13 +246,19 @@ def _tiny_preset() -> DemoConfig:
             checkpoint_interval=4,
         ),
         uncertainty=UncertaintyEvalConfig(windows=4, horizon=16),
-        policy=dataclasses.replace(PolicyTrainingConfig(), iterations=3, steps_per_env=8, save_interval=3,
-                                   env=dataclasses.replace(PolicyTrainingConfig().env, num_envs=16),
-                                   behavior=BehaviorCloningConfig(init=True, init_steps=20, batch_size=256,
-                                                                  regularizer_steps=2, critic_warmup=1)),
+        policy=dataclasses.replace(
+            PolicyTrainingConfig(),
+            iterations=3,
+            steps_per_env=8,
+            save_interval=3,
+            env=dataclasses.replace(PolicyTrainingConfig().env, num_envs=16),
+            behavior=BehaviorCloningConfig(
+                init=True, init_steps=20, batch_size=256, regularizer_steps=2, critic_warmup=1
+            ),
+        ),
         evaluation=EvaluationConfig(episodes=2),
         model_check=ModelCheckConfig(episodes=1, num_envs=1, windows=32, horizon=4),
-    )  # fmt: skip
+    )
 
 
 PRESETS: dict[str, Callable[[], DemoConfig]] = {"demo": DemoConfig, "paper": _paper_preset, "tiny": _tiny_preset}
@@ -272,21 +309,39 @@ class StageLog:
 
 # ------------------------------------------------------------------------------------------------------------------
 # Stages: each takes its stage's resolved config (DemoConfig.resolved) and hands it to the library as it is
-def stage_collect(config: CollectConfig, paths: DemoPaths, task: Task, behavior_policy: str, action_noise: float,
-                  progress: bool = True) -> None:  # fmt: skip
+def stage_collect(
+    config: CollectConfig,
+    paths: DemoPaths,
+    task: Task,
+    behavior_policy: str,
+    action_noise: float,
+    progress: bool = True,
+) -> None:
     """Record ``config.steps`` rows with the behaviour policy: the scripted controller (per-episode gait diversity
     and action noise, as ``rwmu collect --policy scripted``) or a learned policy with Gaussian action noise (as
     ``rwmu collect --policy P --action-noise STD``)."""
     scripted = TrotConfig(diversity=TrotDiversity(), seed=config.seed + 1) if behavior_policy == "scripted" else None
     policy = load_behaviour_policy(behavior_policy, config.num_envs, task, config.seed, action_noise, scripted)
     start = time.perf_counter()
-    provenance = {"policy": behavior_policy, "action_noise": action_noise if scripted is None else None,
-                  "seed": config.seed, "by": "rwmu demo"}  # fmt: skip
+    provenance = {
+        "policy": behavior_policy,
+        "action_noise": action_noise if scripted is None else None,
+        "seed": config.seed,
+        "by": "rwmu demo",
+    }
     dataset, stats = collect_dataset(policy, config, task, progress=progress, provenance=provenance)
     seconds = time.perf_counter() - start
     save_dataset(dataset, paths.data)
-    write_run_config(paths.data.parent, {"collect": config, "task": task.name, "policy": behavior_policy,
-                                         "action_noise": action_noise, "scripted": scripted})  # fmt: skip
+    write_run_config(
+        paths.data.parent,
+        {
+            "collect": config,
+            "task": task.name,
+            "policy": behavior_policy,
+            "action_noise": action_noise,
+            "scripted": scripted,
+        },
+    )
     write_json_atomic(paths.collect_stats, {**stats.as_dict(), "seconds": seconds})
 
 
@@ -294,8 +349,7 @@ def stage_world_model(config: TrainModelConfig, paths: DemoPaths, task: Task) ->
     """Train the world model; continues from ``model_latest.pt`` if an earlier run stopped midway."""
     dataset = load_dataset(paths.data, task=task)
     resume = (paths.world_model_dir / "model_latest.pt").exists()
-    trainer = WorldModelTrainer(dataset, task, paths.world_model_dir, config, resume=resume,
-                                data_path=str(paths.data))  # fmt: skip
+    trainer = WorldModelTrainer(dataset, task, paths.world_model_dir, config, resume=resume, data_path=str(paths.data))
     trainer.train()
 
 
@@ -305,10 +359,13 @@ def stage_uncertainty(config: UncertaintyEvalConfig, paths: DemoPaths, task: Tas
     model, ckpt = load_world_model(paths.world_model, device=config.device, task=task, return_checkpoint=True)
     dataset = load_dataset(paths.data, task=task)
     evaluation = unc.evaluate_uncertainty(model, dataset, config, train=ckpt.get("train"))
-    write_run_config(paths.uncertainty_dir, {"eval_uncertainty": config, "world_model": str(paths.world_model),
-                                             "data": str(paths.data), "task": task.name})  # fmt: skip
-    summary = unc.write_report(evaluation, paths.uncertainty_dir,
-                               extra={"world_model": str(paths.world_model), "data": str(paths.data)})  # fmt: skip
+    write_run_config(
+        paths.uncertainty_dir,
+        {"eval_uncertainty": config, "world_model": str(paths.world_model), "data": str(paths.data), "task": task.name},
+    )
+    summary = unc.write_report(
+        evaluation, paths.uncertainty_dir, extra={"world_model": str(paths.world_model), "data": str(paths.data)}
+    )
     print(unc.format_table(summary))
 
 
@@ -317,12 +374,14 @@ def policy_finished(run_dir: Path) -> bool:
     return (run_dir / "summary.json").is_file()
 
 
-def stage_policy(config: PolicyTrainingConfig, run_dir: Path, paths: DemoPaths, task: Task,
-                 progress: bool = True) -> None:  # fmt: skip
+def stage_policy(
+    config: PolicyTrainingConfig, run_dir: Path, paths: DemoPaths, task: Task, progress: bool = True
+) -> None:
     """MOPO-PPO with ``config``; continues from the latest checkpoint if an earlier run stopped midway."""
     resume = run_dir.is_dir() and bool(saved_checkpoints(run_dir))
-    train_policy(task, paths.world_model, paths.data, run_dir, config, resume=True if resume else None,
-                 progress=progress)  # fmt: skip
+    train_policy(
+        task, paths.world_model, paths.data, run_dir, config, resume=True if resume else None, progress=progress
+    )
 
 
 def stage_model_check(config: ModelCheckConfig, paths: DemoPaths, task: Task, name: str, policy_spec: str) -> None:
@@ -333,8 +392,9 @@ def stage_model_check(config: ModelCheckConfig, paths: DemoPaths, task: Task, na
     write_json_atomic(paths.model_check(name), {"policy": policy_spec, **report, "config": to_jsonable(config)})
 
 
-def stage_evaluate(config: EvaluationConfig, paths: DemoPaths, task: Task, name: str, policy_spec: str,
-                   progress: bool = True) -> None:  # fmt: skip
+def stage_evaluate(
+    config: EvaluationConfig, paths: DemoPaths, task: Task, name: str, policy_spec: str, progress: bool = True
+) -> None:
     """Score one policy in MuJoCo on the unpenalised reward (as ``rwmu evaluate --json``, ``--action-noise`` from
     ``config``)."""
     result = evaluate_policy(policy_spec, config, task, progress=progress)
@@ -371,45 +431,69 @@ def _run_demo_locked(out: Path, config: DemoConfig, log: Callable[[str], None]) 
     total_start = time.perf_counter()
 
     c = run.collect
-    stages.run("collect", paths.data.is_file() and paths.collect_stats.is_file(),
-               lambda: stage_collect(c, paths, task, run.behavior_policy, run.action_noise, run.progress),
-               f"{c.steps} rows from {run.behaviour_label.removeprefix('behaviour ')} in {c.num_envs} MuJoCo "
-               "Go2s")  # fmt: skip
-    stages.run("world_model", (paths.world_model_dir / "summary.json").is_file() and paths.world_model.is_file(),
-               lambda: stage_world_model(run.world_model, paths, task), describe_world_model(run.world_model))
+    stages.run(
+        "collect",
+        paths.data.is_file() and paths.collect_stats.is_file(),
+        lambda: stage_collect(c, paths, task, run.behavior_policy, run.action_noise, run.progress),
+        f"{c.steps} rows from {run.behaviour_label.removeprefix('behaviour ')} in {c.num_envs} MuJoCo Go2s",
+    )
+    stages.run(
+        "world_model",
+        (paths.world_model_dir / "summary.json").is_file() and paths.world_model.is_file(),
+        lambda: stage_world_model(run.world_model, paths, task),
+        describe_world_model(run.world_model),
+    )
     u = run.uncertainty
-    stages.run("uncertainty", (paths.uncertainty_dir / "summary.json").is_file(),
-               lambda: stage_uncertainty(u, paths, task),
-               f"{u.windows} {'held-out ' if u.split == 'heldout' else ''}windows, {u.horizon}-step open-loop "
-               "rollouts")  # fmt: skip
+    stages.run(
+        "uncertainty",
+        (paths.uncertainty_dir / "summary.json").is_file(),
+        lambda: stage_uncertainty(u, paths, task),
+        f"{u.windows} {'held-out ' if u.split == 'heldout' else ''}windows, {u.horizon}-step open-loop rollouts",
+    )
     p = run.policy
     for lam in run.lambdas:
-        stages.run(f"policy_lam{lambda_label(lam)}", policy_finished(paths.policy_dir(lam)),
-                   lambda lam=lam: stage_policy(run.policy_config(lam), paths.policy_dir(lam), paths, task,
-                                                run.progress),
-                   f"MOPO-PPO lambda={lam:g}: {p.iterations} iterations x {p.env.num_envs} envs x "
-                   f"{p.steps_per_env} steps")  # fmt: skip
+        stages.run(
+            f"policy_lam{lambda_label(lam)}",
+            policy_finished(paths.policy_dir(lam)),
+            lambda lam=lam: stage_policy(run.policy_config(lam), paths.policy_dir(lam), paths, task, run.progress),
+            f"MOPO-PPO lambda={lam:g}: {p.iterations} iterations x {p.env.num_envs} envs x {p.steps_per_env} steps",
+        )
     policies = {run.behaviour_label: run.behavior_policy}
     for lam in run.lambdas:
         policies[f"MOPO-PPO lambda={lam:g}"] = str(latest_checkpoint(paths.policy_dir(lam)))
     for name, spec in policies.items():
         key = evaluation_key(name)
-        stages.run(f"evaluate_{key}", paths.evaluation(key).is_file(),
-                   lambda key=key, spec=spec, name=name: stage_evaluate(
-                       run.behaviour_evaluation() if name == run.behaviour_label else run.evaluation, paths, task,
-                       key, spec, run.progress),
-                   f"{name}: {run.evaluation.episodes} MuJoCo episodes, unpenalised reward")  # fmt: skip
+        stages.run(
+            f"evaluate_{key}",
+            paths.evaluation(key).is_file(),
+            lambda key=key, spec=spec, name=name: stage_evaluate(
+                run.behaviour_evaluation() if name == run.behaviour_label else run.evaluation,
+                paths,
+                task,
+                key,
+                spec,
+                run.progress,
+            ),
+            f"{name}: {run.evaluation.episodes} MuJoCo episodes, unpenalised reward",
+        )
 
     for name, spec in policies.items():
         if name == run.behaviour_label:
             continue
         key = evaluation_key(name)
-        stages.run(f"check_{key}", paths.model_check(key).is_file(),
-                   lambda key=key, spec=spec: stage_model_check(run.model_check, paths, task, key, spec),
-                   f"{name}: world model replayed on {run.model_check.episodes} MuJoCo episodes of the policy")
+        stages.run(
+            f"check_{key}",
+            paths.model_check(key).is_file(),
+            lambda key=key, spec=spec: stage_model_check(run.model_check, paths, task, key, spec),
+            f"{name}: world model replayed on {run.model_check.episodes} MuJoCo episodes of the policy",
+        )
 
-    report = stages.run("report", False, lambda: build_demo_report(out, run, policies, stages.table()),
-                        "report.md, report.json and plots")  # fmt: skip
+    report = stages.run(
+        "report",
+        False,
+        lambda: build_demo_report(out, run, policies, stages.table()),
+        "report.md, report.json and plots",
+    )
     # the report stage's own time is only known now: add it to the written JSON
     report["stages"] = stages.table()
     report["total_seconds_this_invocation"] = time.perf_counter() - total_start
@@ -442,9 +526,14 @@ def _check_same_config(out: Path, config: DemoConfig) -> None:
     except (json.JSONDecodeError, KeyError, TypeError):
         return
     now = _flatten(to_jsonable(config))
-    diff = [k for k in sorted(previous.keys() | now.keys())
-            if k not in OUTPUT_NEUTRAL_SETTINGS and previous.get(k) != now.get(k)]  # fmt: skip
+    diff = [
+        k
+        for k in sorted(previous.keys() | now.keys())
+        if k not in OUTPUT_NEUTRAL_SETTINGS and previous.get(k) != now.get(k)
+    ]
     if diff:
         listed = ", ".join(diff[:5]) + (f" and {len(diff) - 5} more" if len(diff) > 5 else "")
-        raise RwmuError(f"--out {out}: holds a demo run with other settings ({listed} differ, see {stored}); use "
-                        "another --out or the same settings to continue it")  # fmt: skip
+        raise RwmuError(
+            f"--out {out}: holds a demo run with other settings ({listed} differ, see {stored}); use "
+            "another --out or the same settings to continue it"
+        )

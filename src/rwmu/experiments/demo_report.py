@@ -26,16 +26,19 @@ def describe_world_model(train: TrainModelConfig) -> str:
         base = f"MLP {'-'.join(str(n) for n in arch.mlp_base_shape)}"
     else:
         base = f"{arch.base_type.upper()} {arch.rnn_num_layers}x{arch.rnn_hidden_size}"
-    return (f"{base}, ensemble B={arch.ensemble_size}, history M={arch.history_horizon}, forecast "
-            f"N={optim.forecast_horizon}, {optim.iterations} iterations x {optim.batch_size} windows")
+    return (
+        f"{base}, ensemble B={arch.ensemble_size}, history M={arch.history_horizon}, forecast "
+        f"N={optim.forecast_horizon}, {optim.iterations} iterations x {optim.batch_size} windows"
+    )
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def build_demo_report(out: Path, config: DemoConfig, policies: dict[str, str],
-                      stages: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+def build_demo_report(
+    out: Path, config: DemoConfig, policies: dict[str, str], stages: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Write plots, ``report.md`` and ``report.json`` into ``out``; return the JSON dict.
 
     Args:
@@ -65,14 +68,21 @@ def build_demo_report(out: Path, config: DemoConfig, policies: dict[str, str],
     if histories:
         rep.plot_training_curves(out / "policy_training.png", histories, title="MOPO-PPO in imagination")
         plots["policy_training"] = "policy_training.png"
-    curves = rep.read_tensorboard_scalars(paths.world_model_dir / "tensorboard",
-                                          ["val/rel_error_forecast_mean", "val/no_change_rel_error_forecast_mean"])
+    curves = rep.read_tensorboard_scalars(
+        paths.world_model_dir / "tensorboard", ["val/rel_error_forecast_mean", "val/no_change_rel_error_forecast_mean"]
+    )
     if curves:
-        labels = {"val/rel_error_forecast_mean": "world model (held out)",
-                  "val/no_change_rel_error_forecast_mean": "no-change baseline"}  # fmt: skip
-        rep.plot_scalar_curves(out / "world_model_validation.png", {labels[k]: v for k, v in curves.items()},
-                               "training iteration", "relative error, mean over forecast steps",
-                               title="World model: held-out autoregressive error")  # fmt: skip
+        labels = {
+            "val/rel_error_forecast_mean": "world model (held out)",
+            "val/no_change_rel_error_forecast_mean": "no-change baseline",
+        }
+        rep.plot_scalar_curves(
+            out / "world_model_validation.png",
+            {labels[k]: v for k, v in curves.items()},
+            "training iteration",
+            "relative error, mean over forecast steps",
+            title="World model: held-out autoregressive error",
+        )
         plots["world_model_validation"] = "world_model_validation.png"
     unc_files = unc.get("files", {})
     for key in ("by_step_plot_mean", "scatter_plot_mean", "by_step_plot_sampled_member", "calibration_plot"):
@@ -86,36 +96,60 @@ def build_demo_report(out: Path, config: DemoConfig, policies: dict[str, str],
         e = evaluations[name]
         lam = next((lam for lam in config.lambdas if name == f"MOPO-PPO lambda={lam:g}"), None)
         s = policy_summaries.get(lam, {}) if lam is not None else {}
-        policy_rows.append({
-            "policy": name, "lambda": lam,
-            "true_return_mean": e.get("return_mean"), "true_return_std": e.get("return_std"),
-            "falls": e.get("falls"), "episodes": e.get("episodes"), "episode_length_mean": e.get("episode_length_mean"),
-            "lin_vel_error_mean": e.get("lin_vel_error_mean"), "yaw_rate_error_mean": e.get("yaw_rate_error_mean"),
-            "imagined_reward": s.get("imagined_reward"), "imagined_task_reward": s.get("imagined_task_reward"),
-            "epistemic_uncertainty": s.get("epistemic_uncertainty"),
-            "penalty_per_step": (s["imagined_task_reward"] - s["imagined_reward"]) if s.get("imagined_reward")
-            is not None and s.get("imagined_task_reward") is not None else None,
-            "imagined_episode_length": s.get("mean_episode_length"),
-            "model_check": _check_row(checks.get(name) or {}),
-            "checkpoint": policies[name],
-        })  # fmt: skip
+        policy_rows.append(
+            {
+                "policy": name,
+                "lambda": lam,
+                "true_return_mean": e.get("return_mean"),
+                "true_return_std": e.get("return_std"),
+                "falls": e.get("falls"),
+                "episodes": e.get("episodes"),
+                "episode_length_mean": e.get("episode_length_mean"),
+                "lin_vel_error_mean": e.get("lin_vel_error_mean"),
+                "yaw_rate_error_mean": e.get("yaw_rate_error_mean"),
+                "imagined_reward": s.get("imagined_reward"),
+                "imagined_task_reward": s.get("imagined_task_reward"),
+                "epistemic_uncertainty": s.get("epistemic_uncertainty"),
+                "penalty_per_step": (s["imagined_task_reward"] - s["imagined_reward"])
+                if s.get("imagined_reward") is not None and s.get("imagined_task_reward") is not None
+                else None,
+                "imagined_episode_length": s.get("mean_episode_length"),
+                "model_check": _check_row(checks.get(name) or {}),
+                "checkpoint": policies[name],
+            }
+        )
     modes = unc.get("modes", {})
     final_val = wm_summary.get("final_validation", {}) or {}
     data = {
         "title": "rwmu demo: RWM-U + MOPO-PPO on the MuJoCo Go2 (flat ground), small scale",
         "config": to_jsonable(config),
-        "data": {"rows": collect_stats.get("rows"), "trajectories": collect_stats.get("trajectories"),
-                 "falls": collect_stats.get("falls"), "mean_step_reward": collect_stats.get("mean_step_reward")},
+        "data": {
+            "rows": collect_stats.get("rows"),
+            "trajectories": collect_stats.get("trajectories"),
+            "falls": collect_stats.get("falls"),
+            "mean_step_reward": collect_stats.get("mean_step_reward"),
+        },
         "world_model": {
             "iterations": wm_summary.get("iterations"),
             "val_rel_error_forecast_mean": final_val.get("val/rel_error_forecast_mean"),
             "val_no_change_rel_error_forecast_mean": final_val.get("val/no_change_rel_error_forecast_mean"),
             "best_val_rel_error_forecast_mean": wm_summary.get("best_val_rel_error_forecast_mean"),
         },
-        "uncertainty": {mode: {k: m.get(k) for k in ("pearson_all", "pearson_step_averaged", "spearman_all",
-                                                       "final_l1", "final_epistemic", "final_aleatoric")}
-                        for mode, m in modes.items()} | {"windows": unc.get("windows"), "horizon": unc.get("horizon"),
-                                                          "no_change": unc.get("no_change")},  # fmt: skip
+        "uncertainty": {
+            mode: {
+                k: m.get(k)
+                for k in (
+                    "pearson_all",
+                    "pearson_step_averaged",
+                    "spearman_all",
+                    "final_l1",
+                    "final_epistemic",
+                    "final_aleatoric",
+                )
+            }
+            for mode, m in modes.items()
+        }
+        | {"windows": unc.get("windows"), "horizon": unc.get("horizon"), "no_change": unc.get("no_change")},
         "policies": policy_rows,
         "max_return": max_return,
         "plots": plots,
@@ -134,21 +168,26 @@ def _check_row(report: dict[str, Any]) -> dict[str, Any] | None:
     falls = on_policy.get("falls_rule") or on_policy.get("falls_head") or {}
     contacts = on_policy.get("contacts") or {}
     return {
-        "u_ratio": report.get("u_ratio"), "u_policy_p50": (on_policy["u"] or {}).get("p50"),
+        "u_ratio": report.get("u_ratio"),
+        "u_policy_p50": (on_policy["u"] or {}).get("p50"),
         "u_data_p50": on_data["u"]["p50"],
-        "one_step_error_policy": on_policy["one_step_rel_error"], "one_step_error_data": on_data["one_step_rel_error"],
-        "falls_real": falls.get("real"), "falls_predicted": falls.get("predicted"),
-        "fall_precision": falls.get("precision"), "fall_recall": falls.get("recall"),
+        "one_step_error_policy": on_policy["one_step_rel_error"],
+        "one_step_error_data": on_data["one_step_rel_error"],
+        "falls_real": falls.get("real"),
+        "falls_predicted": falls.get("predicted"),
+        "fall_precision": falls.get("precision"),
+        "fall_recall": falls.get("recall"),
         "undesired_rate_predicted": contacts.get("undesired_rate_predicted"),
         "undesired_rate_real": contacts.get("undesired_rate_real"),
-    }  # fmt: skip
+    }
 
 
 def _markdown(data: dict[str, Any], config: DemoConfig, behaviour: dict[str, Any]) -> str:
     optim, p = config.world_model.optim, config.policy
     lines = [f"# {data['title']}", ""]
     lines += [
-        "What ran (every number below comes from this folder's files; `stages.json` has the wall times):", "",
+        "What ran (every number below comes from this folder's files; `stages.json` has the wall times):",
+        "",
         f"1. **Data**: {data['data']['rows']} rows ({data['data']['trajectories']} trajectories, "
         f"{data['data']['falls']} falls) from the {config.behaviour_label} in MuJoCo (`data/`).",
         f"2. **World model**: {describe_world_model(config.world_model)} (`world_model/`). Held-out relative "
@@ -163,44 +202,123 @@ def _markdown(data: dict[str, Any], config: DemoConfig, behaviour: dict[str, Any
         f"(`policy_lam<lambda>/`).",
         f"5. **MuJoCo evaluation** on the true, unpenalised task reward: {config.evaluation.episodes} episodes "
         f"per policy, fixed command schedules, {'with' if config.evaluation.pushes else 'no'} pushes "
-        "(`evaluation/`).", "",
-        "## True return in MuJoCo", "",
-    ]  # fmt: skip
-    rows = [[r["policy"], r["true_return_mean"], r["true_return_std"], f"{r['falls']}/{r['episodes']}",
-             r["episode_length_mean"], r["lin_vel_error_mean"], r["imagined_reward"], r["imagined_task_reward"]]
-            for r in data["policies"]]  # fmt: skip
-    lines += [rep.markdown_table(["policy", "true return", "std", "falls", "length", "lin vel err [m/s]",
-                                  "imagined reward/step (penalised)", "imagined task reward/step"], rows),  # fmt: skip
-              "", f"Maximum possible return (perfect tracking, no penalties, full episode): "
-              f"{rep.format_number(data['max_return'])}.", "", "![true return](true_return.png)", ""]  # fmt: skip
+        "(`evaluation/`).",
+        "",
+        "## True return in MuJoCo",
+        "",
+    ]
+    rows = [
+        [
+            r["policy"],
+            r["true_return_mean"],
+            r["true_return_std"],
+            f"{r['falls']}/{r['episodes']}",
+            r["episode_length_mean"],
+            r["lin_vel_error_mean"],
+            r["imagined_reward"],
+            r["imagined_task_reward"],
+        ]
+        for r in data["policies"]
+    ]
+    lines += [
+        rep.markdown_table(
+            [
+                "policy",
+                "true return",
+                "std",
+                "falls",
+                "length",
+                "lin vel err [m/s]",
+                "imagined reward/step (penalised)",
+                "imagined task reward/step",
+            ],
+            rows,
+        ),
+        "",
+        f"Maximum possible return (perfect tracking, no penalties, full episode): "
+        f"{rep.format_number(data['max_return'])}.",
+        "",
+        "![true return](true_return.png)",
+        "",
+    ]
     lines += comparison_lines(data["policies"]) + [""]
     trained = [r for r in data["policies"] if r["lambda"] is not None]
     if trained:
-        lines += ["## Imagination against the simulator", "",
-                  "The penalty's size against the task reward, the length of imagined episodes, and `rwmu check-model` "
-                  "(docs/method.md section 8.4): each policy rolled in MuJoCo and replayed through the world model. "
-                  "A u ratio well above 1 means the policy lives where the model is unsure; falls the model misses "
-                  "are falls imagination never punished.", ""]  # fmt: skip
+        lines += [
+            "## Imagination against the simulator",
+            "",
+            "The penalty's size against the task reward, the length of imagined episodes, and `rwmu check-model` "
+            "(docs/method.md section 8.4): each policy rolled in MuJoCo and replayed through the world model. "
+            "A u ratio well above 1 means the policy lives where the model is unsure; falls the model misses "
+            "are falls imagination never punished.",
+            "",
+        ]
         rows = []
         for r in trained:
             c = r.get("model_check") or {}
-            rows.append([r["policy"], r["imagined_task_reward"], r["penalty_per_step"], r["imagined_episode_length"],
-                         c.get("u_ratio"), c.get("one_step_error_policy"), c.get("one_step_error_data"),
-                         f"{c.get('falls_predicted')} / {c.get('falls_real')}" if c else None,
-                         f"{rep.format_number(c.get('undesired_rate_predicted'))} / "
-                         f"{rep.format_number(c.get('undesired_rate_real'))}" if c else None])  # fmt: skip
-        lines += [rep.markdown_table(["policy", "imagined task reward/step", "penalty/step", "imagined episode "
-                                      "length", "u ratio (policy/data)", "one-step error (policy)", "one-step error "
-                                      "(data)", "falls predicted / real", "undesired contacts predicted / real"],
-                                     rows), ""]  # fmt: skip
+            rows.append(
+                [
+                    r["policy"],
+                    r["imagined_task_reward"],
+                    r["penalty_per_step"],
+                    r["imagined_episode_length"],
+                    c.get("u_ratio"),
+                    c.get("one_step_error_policy"),
+                    c.get("one_step_error_data"),
+                    f"{c.get('falls_predicted')} / {c.get('falls_real')}" if c else None,
+                    f"{rep.format_number(c.get('undesired_rate_predicted'))} / "
+                    f"{rep.format_number(c.get('undesired_rate_real'))}"
+                    if c
+                    else None,
+                ]
+            )
+        lines += [
+            rep.markdown_table(
+                [
+                    "policy",
+                    "imagined task reward/step",
+                    "penalty/step",
+                    "imagined episode length",
+                    "u ratio (policy/data)",
+                    "one-step error (policy)",
+                    "one-step error (data)",
+                    "falls predicted / real",
+                    "undesired contacts predicted / real",
+                ],
+                rows,
+            ),
+            "",
+        ]
     lines += ["## Does the uncertainty track the error?", ""]
-    unc_rows = [[mode.replace("_", " "), m.get("pearson_all"), m.get("pearson_step_averaged"), m.get("spearman_all"),
-                 m.get("final_l1"), m.get("final_epistemic"), m.get("final_aleatoric")]
-                for mode, m in data["uncertainty"].items() if isinstance(m, dict) and "pearson_all" in m]  # fmt: skip
+    unc_rows = [
+        [
+            mode.replace("_", " "),
+            m.get("pearson_all"),
+            m.get("pearson_step_averaged"),
+            m.get("spearman_all"),
+            m.get("final_l1"),
+            m.get("final_epistemic"),
+            m.get("final_aleatoric"),
+        ]
+        for mode, m in data["uncertainty"].items()
+        if isinstance(m, dict) and "pearson_all" in m
+    ]
     if unc_rows:
-        lines += [rep.markdown_table(["rollout mode", "Pearson (all points)", "Pearson (step-averaged)",
-                                      "Spearman (all)", "final-step L1", "final epistemic", "final aleatoric"],
-                                     unc_rows), ""]  # fmt: skip
+        lines += [
+            rep.markdown_table(
+                [
+                    "rollout mode",
+                    "Pearson (all points)",
+                    "Pearson (step-averaged)",
+                    "Spearman (all)",
+                    "final-step L1",
+                    "final epistemic",
+                    "final aleatoric",
+                ],
+                unc_rows,
+            ),
+            "",
+        ]
     for key in ("uncertainty_by_step_plot_mean", "uncertainty_scatter_plot_mean", "uncertainty_calibration_plot"):
         if key in data["plots"]:
             lines.append(f"![{key}]({data['plots'][key]})")
@@ -217,8 +335,10 @@ def _markdown(data: dict[str, Any], config: DemoConfig, behaviour: dict[str, Any
     lines += [rep.markdown_table(["stage", "wall time [s]", "status", "what"], stage_rows, digits=1), ""]
     lines += [
         "Skipped stages show the time of the run that produced their outputs. Writing this report takes about a "
-        "second (`report.json` has its figure).", "",
-        "## What these numbers mean at this scale", "",
+        "second (`report.json` has its figure).",
+        "",
+        "## What these numbers mean at this scale",
+        "",
         f"- This is a **pipeline demonstration**, not the paper's experiment: {data['data']['rows']} rows of data "
         f"(the paper-scale run uses about 1M), a {optim.iterations}-iteration world model (paper: 2500 with "
         f"GRU 2x256, M=32) and {p.iterations} PPO iterations with {p.env.num_envs} envs (paper: 2500 x 4096 x "
@@ -232,13 +352,16 @@ def _markdown(data: dict[str, Any], config: DemoConfig, behaviour: dict[str, Any
         "performance. Only the MuJoCo columns measure the task, on the unpenalised reward.",
         "- The uncertainty-versus-error correlations come from few windows and a small model; their sign and rough "
         "size are informative, their exact values are not.",
-        "- Scale every stage with flags (`rwmu demo --help`), or `--preset paper` for the paper's settings.", "",
-    ]  # fmt: skip
+        "- Scale every stage with flags (`rwmu demo --help`), or `--preset paper` for the paper's settings.",
+        "",
+    ]
     if behaviour:
-        lines += [f"Behaviour controller (the data's source, nominal gains, no noise): true return "
-                  f"{rep.format_number(behaviour.get('return_mean'))} +- "
-                  f"{rep.format_number(behaviour.get('return_std'))}.",
-                  ""]  # fmt: skip
+        lines += [
+            f"Behaviour controller (the data's source, nominal gains, no noise): true return "
+            f"{rep.format_number(behaviour.get('return_mean'))} +- "
+            f"{rep.format_number(behaviour.get('return_std'))}.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -269,6 +392,8 @@ def comparison_lines(policies: list[dict[str, Any]]) -> list[str]:
             continue
         verdict = ("higher" if c["difference"] > 0 else "lower") if c["clear"] else "not distinguishable from"
         than = " than" if c["clear"] else ""
-        lines.append(f"- {a['policy']} is {verdict}{than} {b['policy']}: difference {c['difference']:+.3f}, "
-                     f"standard error over episodes {c['standard_error']:.3f} (one training seed).")
+        lines.append(
+            f"- {a['policy']} is {verdict}{than} {b['policy']}: difference {c['difference']:+.3f}, "
+            f"standard error over episodes {c['standard_error']:.3f} (one training seed)."
+        )
     return lines

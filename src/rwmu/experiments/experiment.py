@@ -24,16 +24,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
-
-from tqdm import tqdm
+from typing import Any
 
 from rwmu.errors import RwmuError
 from rwmu.evaluation.model_check import ModelCheckConfig
@@ -41,33 +35,27 @@ from rwmu.evaluation.simulator import EvaluationConfig
 from rwmu.experiments import report as rep
 from rwmu.experiments import sweep
 from rwmu.experiments.experiment_file import ExperimentSpec, GridSpec
+from rwmu.experiments.jobs import Job, claim, evaluate_job, policy_job, run_jobs
 from rwmu.experiments.manifest import export_onnx, manifest_entry, write_manifest
-from rwmu.experiments.paths import EVALUATION_JSON, SUMMARY_JSON, lambda_label, run_name
+from rwmu.experiments.paths import lambda_label, run_name
 from rwmu.recipes import apply_delta, get_recipe, merge, world_model_config, world_model_delta
 from rwmu.training.runner import latest_checkpoint
 from rwmu.utils.io import to_jsonable, write_csv_atomic, write_json_atomic, write_run_config, write_text_atomic
-from rwmu.utils.threads import usable_cpus
 from rwmu.version import __version__
 
-TABLE_COLUMNS = ("dataset", "recipe", "lambda", "seeds", "return_mean", "return_ci95", "normalized_score",
-                 "falls", "episodes", "paired_vs_lambda0", "paired_ci95")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Job:
-    """One unit of work: its kind, its folder and its typed settings (``job.json``)."""
-
-    kind: str
-    out: Path
-    body: dict[str, Any]
-    label: str
-
-    @property
-    def file(self) -> Path:
-        return self.out / "job.json" if self.kind != "evaluate" else self.out.with_suffix(".job.json")
-
-    def document(self) -> dict[str, Any]:
-        return {"kind": self.kind, "out": str(self.out), **self.body}
+TABLE_COLUMNS = (
+    "dataset",
+    "recipe",
+    "lambda",
+    "seeds",
+    "return_mean",
+    "return_ci95",
+    "normalized_score",
+    "falls",
+    "episodes",
+    "paired_vs_lambda0",
+    "paired_ci95",
+)
 
 
 def world_model_folder(out: Path, dataset: str, recipe_name: str, grid: GridSpec) -> Path:
@@ -86,8 +74,12 @@ def plan_world_models(spec: ExperimentSpec, out: Path, data: dict[str, str]) -> 
         if folder not in jobs:
             delta = merge(world_model_delta(get_recipe(recipe_name)), grid.world_model)
             config = dataclasses.replace(world_model_config(delta), progress=False)
-            jobs[folder] = Job("world_model", folder, {"task": spec.task, "data": data[dataset],
-                                                       "config": to_jsonable(config)}, f"{dataset} {folder.name}")  # fmt: skip
+            jobs[folder] = Job(
+                "world_model",
+                folder,
+                {"task": spec.task, "data": data[dataset], "config": to_jsonable(config)},
+                f"{dataset} {folder.name}",
+            )
     return jobs
 
 
@@ -103,15 +95,27 @@ def plan_policies(spec: ExperimentSpec, out: Path, data: dict[str, str], device:
     for dataset, recipe_name, lam, seed, grid in spec.cells():
         recipe = get_recipe(recipe_name)
         config = apply_delta(recipe.policy_config(), grid.policy, "grid policy")
-        config = dataclasses.replace(config, seed=seed, device=device,
-                                     env=dataclasses.replace(config.env, uncertainty_penalty=lam))  # fmt: skip
+        config = dataclasses.replace(
+            config, seed=seed, device=device, env=dataclasses.replace(config.env, uncertainty_penalty=lam)
+        )
         world_model = world_model_folder(out, dataset, recipe_name, grid) / "model_best.pt"
-        body = {"task": spec.task, "world_model": str(world_model), "data": data[dataset],
-                "recipe": recipe.name, "recipe_version": recipe.version, "config": to_jsonable(config),
-                "evaluation": to_jsonable(evaluation),
-                "model_check": to_jsonable(check) if spec.evaluation.check_model else None}  # fmt: skip
-        jobs.append(Job("policy", run_dir(out, dataset, recipe.name, lam, seed), body,
-                        f"{dataset} {recipe.name} lambda {lam:g} seed {seed}"))  # fmt: skip
+        check_config = check if spec.evaluation.check_model else None
+        label = f"{dataset} {recipe.name} lambda {lam:g} seed {seed}"
+        folder = run_dir(out, dataset, recipe.name, lam, seed)
+        jobs.append(
+            policy_job(
+                folder,
+                spec.task,
+                world_model,
+                data[dataset],
+                config,
+                evaluation,
+                check_config,
+                label,
+                recipe=recipe.name,
+                recipe_version=recipe.version,
+            )
+        )
     return jobs
 
 
@@ -121,70 +125,12 @@ def plan_behavior(spec: ExperimentSpec, out: Path) -> list[Job]:
     for name, dataset in spec.datasets.items():
         if dataset.behavior is None:
             continue
-        config = EvaluationConfig(episodes=spec.evaluation.episodes, seed=spec.evaluation.seed,
-                                  action_noise=dataset.behavior.action_noise)  # fmt: skip
-        jobs.append(Job("evaluate", out / name / "behavior.json",
-                        {"task": spec.task, "policy": dataset.behavior.policy, "config": to_jsonable(config)},
-                        f"{name} behaviour policy"))  # fmt: skip
+        config = EvaluationConfig(
+            episodes=spec.evaluation.episodes, seed=spec.evaluation.seed, action_noise=dataset.behavior.action_noise
+        )
+        policy = dataset.behavior.policy
+        jobs.append(evaluate_job(out / name / "behavior.json", spec.task, policy, config, f"{name} behaviour policy"))
     return jobs
-
-
-def job_done(job: Job) -> bool:
-    if job.kind == "world_model":
-        return (job.out / SUMMARY_JSON).is_file()
-    if job.kind == "evaluate":
-        return job.out.is_file()
-    summary = job.out / SUMMARY_JSON
-    if not summary.is_file() or not (job.out / EVALUATION_JSON).is_file():
-        return False
-    iterations = json.loads(summary.read_text()).get("iterations")
-    return iterations == job.body["config"]["iterations"] and (
-        job.body["model_check"] is None or (job.out / "model_check.json").is_file())  # fmt: skip
-
-
-def claim(job: Job) -> None:
-    """Write ``job.json`` (the run's declared settings) or check it against the one already there."""
-    document = job.document()
-    if job.file.is_file():
-        before = json.loads(job.file.read_text())
-        if before != json.loads(json.dumps(document)):
-            raise RwmuError(f"{job.file}: this run was started with other settings than the experiment declares now; "
-                            "one run owns its folder: give a new --out, or restore the experiment file")  # fmt: skip
-        return
-    job.file.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(job.file, document)
-
-
-def run_job(job: Job, threads: int) -> None:
-    """Run ``job`` in a worker process, its output in ``log.txt`` beside it; a failure is a one-line error."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    log_path = job.file.parent / ("log.txt" if job.kind != "evaluate" else f"{job.out.stem}.log.txt")
-    command = [sys.executable, "-m", "rwmu.experiments.worker", str(job.file)]
-    with open(log_path, "a") as log:
-        proc = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    if proc.returncode != 0:
-        tail = (log_path.read_text().strip().splitlines() or [""])[-1]
-        raise RwmuError(f"{job.label} failed (exit {proc.returncode}): {tail[:200]}; see {log_path}")
-
-
-def run_jobs(jobs: list[Job], workers: int, desc: str, log: Callable[[str], None]) -> list[str]:
-    """Run the unfinished ``jobs``, ``workers`` at a time; return one line per failure."""
-    todo = [j for j in jobs if not job_done(j)]
-    log(f"[experiment] {desc}: {len(jobs)} job(s), {len(jobs) - len(todo)} done already, {len(todo)} to run")
-    if not todo:
-        return []
-    threads = max(1, usable_cpus() // workers)
-    failures = []
-    with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(total=len(todo), desc=desc, unit="job") as bar:
-        futures = {pool.submit(run_job, j, threads): j for j in todo}
-        for future, job in futures.items():
-            try:
-                future.result()
-            except RwmuError as err:
-                failures.append(str(err))
-                log(f"[experiment] {err}")
-            bar.update(1)
-    return failures
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -204,10 +150,19 @@ def write_tables(spec: ExperimentSpec, out: Path) -> list[dict[str, Any]]:
         behavior_path = out / name / "behavior.json"
         behavior = json.loads(behavior_path.read_text()) if behavior_path.is_file() else None
         if behavior is not None:
-            rows.append({"dataset": name, "recipe": "behaviour policy", "lambda": None, "seeds": None,
-                         "return_mean": behavior["return_mean"], "return_ci95": None,
-                         "normalized_score": behavior.get("normalized_score"), "falls": behavior["falls"],
-                         "episodes": behavior["episodes"]})  # fmt: skip
+            rows.append(
+                {
+                    "dataset": name,
+                    "recipe": "behaviour policy",
+                    "lambda": None,
+                    "seeds": None,
+                    "return_mean": behavior["return_mean"],
+                    "return_ci95": None,
+                    "normalized_score": behavior.get("normalized_score"),
+                    "falls": behavior["falls"],
+                    "episodes": behavior["episodes"],
+                }
+            )
         for (dataset, recipe), cells in grouped.items():
             if dataset != name:
                 continue
@@ -218,11 +173,21 @@ def write_tables(spec: ExperimentSpec, out: Path) -> list[dict[str, Any]]:
             paired = {p["lambda"]: p for p in data["paired"] if p["baseline_lambda"] == 0.0}
             for agg in data["aggregated"]:
                 p = paired.get(agg["lambda"])
-                rows.append({"dataset": dataset, "recipe": recipe, "lambda": agg["lambda"], "seeds": len(agg["seeds"]),
-                             "return_mean": agg["true_return_mean"], "return_ci95": agg["true_return_ci95"],
-                             "normalized_score": agg["normalized_score_mean"], "falls": agg["falls"],
-                             "episodes": agg["episodes"], "paired_vs_lambda0": p["difference_mean"] if p else None,
-                             "paired_ci95": p["difference_ci95"] if p else None})  # fmt: skip
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "recipe": recipe,
+                        "lambda": agg["lambda"],
+                        "seeds": len(agg["seeds"]),
+                        "return_mean": agg["true_return_mean"],
+                        "return_ci95": agg["true_return_ci95"],
+                        "normalized_score": agg["normalized_score_mean"],
+                        "falls": agg["falls"],
+                        "episodes": agg["episodes"],
+                        "paired_vs_lambda0": p["difference_mean"] if p else None,
+                        "paired_ci95": p["difference_ci95"] if p else None,
+                    }
+                )
     write_csv_atomic(out / "table.csv", TABLE_COLUMNS, rows)
     write_json_atomic(out / "table.json", {"experiment": str(spec.file), "rows": rows})
     write_text_atomic(out / "table.md", markdown_table(spec, rows))
@@ -230,16 +195,45 @@ def write_tables(spec: ExperimentSpec, out: Path) -> list[dict[str, Any]]:
 
 
 def markdown_table(spec: ExperimentSpec, rows: list[dict[str, Any]]) -> str:
-    body = [[r["dataset"], f"`{r['recipe']}`" if r["lambda"] is not None else r["recipe"], r["lambda"], r["seeds"],
-             r["return_mean"], r["return_ci95"], r["normalized_score"], f"{r['falls']}/{r['episodes']}",
-             r.get("paired_vs_lambda0"), r.get("paired_ci95")] for r in rows]  # fmt: skip
-    head = ["dataset", "recipe", "lambda", "seeds", "true return", "95 % +-", "normalised", "falls",
-            "paired vs lambda 0", "95 % +-"]  # fmt: skip
-    return "\n".join([f"# {spec.name}: {spec.description}", "",
-                      f"Regenerate: `rwmu experiment run {spec.file} --out OUT`. MuJoCo returns on the unpenalised "
-                      f"reward, {spec.evaluation.episodes} episodes per policy over the 8 built-in schedules "
-                      f"(evaluation seed {spec.evaluation.seed}); 95 % Student-t intervals over seeds.", "",
-                      rep.markdown_table(head, body), ""])  # fmt: skip
+    body = [
+        [
+            r["dataset"],
+            f"`{r['recipe']}`" if r["lambda"] is not None else r["recipe"],
+            r["lambda"],
+            r["seeds"],
+            r["return_mean"],
+            r["return_ci95"],
+            r["normalized_score"],
+            f"{r['falls']}/{r['episodes']}",
+            r.get("paired_vs_lambda0"),
+            r.get("paired_ci95"),
+        ]
+        for r in rows
+    ]
+    head = [
+        "dataset",
+        "recipe",
+        "lambda",
+        "seeds",
+        "true return",
+        "95 % +-",
+        "normalised",
+        "falls",
+        "paired vs lambda 0",
+        "95 % +-",
+    ]
+    return "\n".join(
+        [
+            f"# {spec.name}: {spec.description}",
+            "",
+            f"Regenerate: `rwmu experiment run {spec.file} --out OUT`. MuJoCo returns on the unpenalised "
+            f"reward, {spec.evaluation.episodes} episodes per policy over the 8 built-in schedules "
+            f"(evaluation seed {spec.evaluation.seed}); 95 % Student-t intervals over seeds.",
+            "",
+            rep.markdown_table(head, body),
+            "",
+        ]
+    )
 
 
 def export_policies(spec: ExperimentSpec, out: Path) -> list[dict[str, Any]]:
@@ -253,14 +247,31 @@ def export_policies(spec: ExperimentSpec, out: Path) -> list[dict[str, Any]]:
         target = out / "policies" / dataset / f"{recipe_name}_lam{lambda_label(lam)}_seed{seed}"
         onnx = export_onnx(latest_checkpoint(folder), target)
         recipe = get_recipe(recipe_name)
-        entries.append(manifest_entry(onnx.relative_to(out), dataset, recipe.name, recipe.version, lam, seed,
-                                      str(spec.file), record, spec.evaluation.seed))  # fmt: skip
+        entries.append(
+            manifest_entry(
+                onnx.relative_to(out),
+                dataset,
+                recipe.name,
+                recipe.version,
+                lam,
+                seed,
+                str(spec.file),
+                record,
+                spec.evaluation.seed,
+            )
+        )
     write_manifest(out / "policies.json", entries)
     return entries
 
 
-def run_experiment(spec: ExperimentSpec, out: Path, data: dict[str, str], jobs: int = 2, device: str = "cpu",
-                   log: Callable[[str], None] = print) -> list[dict[str, Any]]:  # fmt: skip
+def run_experiment(
+    spec: ExperimentSpec,
+    out: Path,
+    data: dict[str, str],
+    jobs: int = 2,
+    device: str = "cpu",
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
     """Run (or continue) everything ``spec`` declares into ``out`` (locked by the caller); ``data`` maps each
     dataset to its file. Returns the table rows."""
     out.mkdir(parents=True, exist_ok=True)
@@ -268,9 +279,15 @@ def run_experiment(spec: ExperimentSpec, out: Path, data: dict[str, str], jobs: 
     world_models = plan_world_models(spec, out, data)
     policies = plan_policies(spec, out, data, device)
     behaviour = plan_behavior(spec, out)
-    write_run_config(out, {"experiment": str(spec.file), "rwmu": __version__,
-                           "jobs": {str(j.out): j.document() for j in [*world_models.values(), *policies, *behaviour]}})
-    for job in [*world_models.values(), *policies, *behaviour]:
+    write_run_config(
+        out,
+        {
+            "experiment": str(spec.file),
+            "rwmu": __version__,
+            "jobs": {str(j.out): j.document() for j in [*world_models.values(), *policies, *behaviour]},
+        },
+    )
+    for job in [*world_models.values(), *policies, *behaviour]:  # every run's folder checked before any work
         claim(job)
     failures = run_jobs(list(world_models.values()) + behaviour, jobs, "world models", log)
     if failures:

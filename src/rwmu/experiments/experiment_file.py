@@ -164,10 +164,14 @@ def read_experiment(path: str | Path) -> ExperimentSpec:
         missing = [k for k in ("datasets", "recipes", "lambdas", "seeds") if k not in table]
         if missing:
             raise RwmuError(f"{where}: missing {', '.join(missing)}")
-        grid = GridSpec(_list(table["datasets"], str, f"{where}.datasets"), _list(table["recipes"], str,
-                        f"{where}.recipes"), _list(table["lambdas"], float, f"{where}.lambdas"),
-                        _list(table["seeds"], int, f"{where}.seeds"), dict(table.get("policy", {})),
-                        dict(table.get("world_model", {})))  # fmt: skip
+        grid = GridSpec(
+            _list(table["datasets"], str, f"{where}.datasets"),
+            _list(table["recipes"], str, f"{where}.recipes"),
+            _list(table["lambdas"], float, f"{where}.lambdas"),
+            _list(table["seeds"], int, f"{where}.seeds"),
+            dict(table.get("policy", {})),
+            dict(table.get("world_model", {})),
+        )
         for d in grid.datasets:
             if d not in datasets:
                 raise RwmuError(f"{where}.datasets: {d!r} is not declared (declared: {', '.join(datasets) or 'none'})")
@@ -188,5 +192,6 @@ def read_experiment(path: str | Path) -> ExperimentSpec:
     spec = EvaluationSpec(**evaluation)
     if spec.episodes < 1:
         raise RwmuError(f"{path}: evaluation.episodes must be >= 1")
-    return ExperimentSpec(path, str(raw.get("description", "")), str(raw.get("task", "go2_flat")), datasets,
-                          tuple(grids), spec)  # fmt: skip
+    return ExperimentSpec(
+        path, str(raw.get("description", "")), str(raw.get("task", "go2_flat")), datasets, tuple(grids), spec
+    )

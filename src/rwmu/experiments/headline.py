@@ -25,11 +25,15 @@ BEHAVIOUR = {  # dataset -> its behaviour row in the baselines table
 BASELINES = ("BC (d3rlpy, 20,000 steps)", "IQL (d3rlpy, 20,000 steps)", "CQL (d3rlpy, 5,000 steps)")
 CLONING_ROWS = ("bc", "fbc")  # rwmu's behaviour cloning alone (the actor MOPO-PPO starts from)
 RECIPE_ROWS = (  # (recipe, lambda): MOPO-PPO rows, the default recipe first
-    ("mopo_fbc_dc256", 1.0), ("mopo_fbc_dc256", 0.0),
-    ("mopo_bc_dc256_1000it_bf16", 1.0), ("mopo_bc_dc256_1000it_bf16", 0.0),
-    ("mopo_bc_dc256_300it", 1.0), ("mopo_bc_dc256_300it", 0.0),
-    ("mopo_bc_dc256_300it_noreg_halt_bf16", 1.0), ("mopo_bc_dc256_300it_noreg_halt_bf16", 0.0),
-)  # fmt: skip
+    ("mopo_fbc_dc256", 1.0),
+    ("mopo_fbc_dc256", 0.0),
+    ("mopo_bc_dc256_1000it_bf16", 1.0),
+    ("mopo_bc_dc256_1000it_bf16", 0.0),
+    ("mopo_bc_dc256_300it", 1.0),
+    ("mopo_bc_dc256_300it", 0.0),
+    ("mopo_bc_dc256_300it_noreg_halt_bf16", 1.0),
+    ("mopo_bc_dc256_300it_noreg_halt_bf16", 0.0),
+)
 
 
 def _cell(score: float | None, ci: float | None, falls: Any, episodes: Any) -> str:
@@ -41,8 +45,12 @@ def _cell(score: float | None, ci: float | None, falls: Any, episodes: Any) -> s
 
 
 def recipe_cell(entries: list[dict[str, Any]], dataset: str, recipe: str, lam: float) -> str:
-    runs = [e for e in entries if (e.get("dataset"), e.get("recipe"), e.get("lambda")) == (dataset, recipe, lam)
-            and e.get("normalized_score") is not None]  # fmt: skip
+    runs = [
+        e
+        for e in entries
+        if (e.get("dataset"), e.get("recipe"), e.get("lambda")) == (dataset, recipe, lam)
+        and e.get("normalized_score") is not None
+    ]
     if not runs:
         return "–"
     mean, ci = rep.mean_ci95([e["normalized_score"] for e in runs])
@@ -61,19 +69,29 @@ def headline_table(root: Path) -> str:
 
     def baseline_cell(dataset: str, method: str) -> str:
         r = table.get((dataset, method))
-        return "–" if r is None else _cell(r["normalized_score"], r.get("normalized_ci95"), r.get("falls"),
-                                           r.get("episodes"))  # fmt: skip
+        return (
+            "–"
+            if r is None
+            else _cell(r["normalized_score"], r.get("normalized_ci95"), r.get("falls"), r.get("episodes"))
+        )
 
     rows = [["the data's own policy", *(baseline_cell(d, BEHAVIOUR[d]) for d in DATASETS)]]
     rows += [[f"{m.split(' (')[0]} (d3rlpy)", *(baseline_cell(d, m) for d in DATASETS)] for m in BASELINES]
     rows += [[f"cloning alone, `{r}`", *(recipe_cell(entries, d, r, 0.0) for d in DATASETS)] for r in CLONING_ROWS]
-    rows += [[f"MOPO-PPO `{r}`, λ = {lam:g}{' (default recipe)' if i == 0 else ''}",
-              *(recipe_cell(entries, d, r, lam) for d in DATASETS)] for i, (r, lam) in enumerate(RECIPE_ROWS)]  # fmt: skip
+    rows += [
+        [
+            f"MOPO-PPO `{r}`, λ = {lam:g}{' (default recipe)' if i == 0 else ''}",
+            *(recipe_cell(entries, d, r, lam) for d in DATASETS),
+        ]
+        for i, (r, lam) in enumerate(RECIPE_ROWS)
+    ]
     head = ["method", "medium (one policy)", "medium_noise (one policy + noise)", "mixed (15 policies)"]
-    caption = ("Normalised MuJoCo score on the unpenalised reward (0 = standing still, 1 = the shipped expert), "
-               "mean ± 95 % Student-t interval over training seeds (3, or 5 for the halting recipe), and falls in "
-               "32 episodes per policy over the 8 built-in command schedules. Every policy is in "
-               "docs/results/policies.json as ONNX; docs/results.md gives the commands that regenerate each row.")  # fmt: skip
+    caption = (
+        "Normalised MuJoCo score on the unpenalised reward (0 = standing still, 1 = the shipped expert), "
+        "mean ± 95 % Student-t interval over training seeds (3, or 5 for the halting recipe), and falls in "
+        "32 episodes per policy over the 8 built-in command schedules. Every policy is in "
+        "docs/results/policies.json as ONNX; docs/results.md gives the commands that regenerate each row."
+    )
     return rep.markdown_table(head, rows) + "\n\n" + caption
 
 

@@ -17,8 +17,9 @@ import json
 import math
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rwmu.errors import RwmuError
 from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
@@ -42,13 +43,32 @@ def export_onnx(checkpoint: Path, out_dir: Path) -> Path:
     return out_dir / EXPORT_FILES["onnx"]
 
 
-def manifest_entry(file: Path, dataset: str, recipe: str, version: int, lam: float, seed: int, experiment: str,
-                   record: dict[str, Any], eval_seed: int) -> dict[str, Any]:  # fmt: skip
+def manifest_entry(
+    file: Path,
+    dataset: str,
+    recipe: str,
+    version: int,
+    lam: float,
+    seed: int,
+    experiment: str,
+    record: dict[str, Any],
+    eval_seed: int,
+) -> dict[str, Any]:
     """The entry of one experiment policy, from its run record (:func:`rwmu.experiments.sweep.read_run_record`)."""
-    return {"file": str(file), "dataset": dataset, "recipe": recipe, "recipe_version": version, "lambda": lam,
-            "seed": seed, "experiment": experiment, "true_return": record["true_return_mean"],
-            "normalized_score": record["normalized_score"], "falls": record["falls"], "episodes": record["episodes"],
-            "eval_seed": eval_seed}  # fmt: skip
+    return {
+        "file": str(file),
+        "dataset": dataset,
+        "recipe": recipe,
+        "recipe_version": version,
+        "lambda": lam,
+        "seed": seed,
+        "experiment": experiment,
+        "true_return": record["true_return_mean"],
+        "normalized_score": record["normalized_score"],
+        "falls": record["falls"],
+        "episodes": record["episodes"],
+        "eval_seed": eval_seed,
+    }
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -105,8 +125,9 @@ def publish(out: Path, entries: list[dict[str, Any]], root: Path, manifest: Path
         target = Path("docs/results") / entry["file"]
         (root / target).parent.mkdir(parents=True, exist_ok=True)
         for name in ("onnx", "meta"):
-            shutil.copyfile(out / Path(entry["file"]).parent / EXPORT_FILES[name],
-                            root / target.parent / EXPORT_FILES[name])  # fmt: skip
+            shutil.copyfile(
+                out / Path(entry["file"]).parent / EXPORT_FILES[name], root / target.parent / EXPORT_FILES[name]
+            )
         published.append({**entry, "file": str(target)})
     data = read_manifest(manifest) if manifest.is_file() else {"policies": []}
     extra = {k: v for k, v in data.items() if k not in ("policies", "rescore")}
@@ -114,8 +135,13 @@ def publish(out: Path, entries: list[dict[str, Any]], root: Path, manifest: Path
     return published
 
 
-def rescore(data: dict[str, Any], root: Path, config: EvaluationConfig, select: Callable[[dict], bool] = lambda e: True,
-            progress: Callable[[str], None] = print) -> list[dict[str, Any]]:  # fmt: skip
+def rescore(
+    data: dict[str, Any],
+    root: Path,
+    config: EvaluationConfig,
+    select: Callable[[dict], bool] = lambda e: True,
+    progress: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
     """Score every selected entry in MuJoCo with ``config``; one record each: the entry, the new return, falls and
     normalised score, and ``differs`` (the recorded return was measured at this evaluation seed on the built-in
     schedules and the new one is more than :data:`RETURN_TOLERANCE` away from it)."""
@@ -125,13 +151,24 @@ def rescore(data: dict[str, Any], root: Path, config: EvaluationConfig, select: 
     for entry in [e for e in data["policies"] if select(e)]:
         result = evaluate_policy(str(root / entry["file"]), config, task, progress=False)
         recorded = entry.get("true_return")
-        comparable = (same_protocol and recorded is not None and entry.get("eval_seed", 0) == config.seed
-                      and entry.get("episodes") == config.episodes)  # fmt: skip
+        comparable = (
+            same_protocol
+            and recorded is not None
+            and entry.get("eval_seed", 0) == config.seed
+            and entry.get("episodes") == config.episodes
+        )
         differs = comparable and not math.isclose(result["return_mean"], recorded, abs_tol=RETURN_TOLERANCE)
-        records.append({**entry, "rescored_return": result["return_mean"], "rescored_falls": result["falls"],
-                        "rescored_episodes": result["episodes"],
-                        "rescored_normalized_score": result.get("normalized_score"), "comparable": comparable,
-                        "differs": differs})  # fmt: skip
+        records.append(
+            {
+                **entry,
+                "rescored_return": result["return_mean"],
+                "rescored_falls": result["falls"],
+                "rescored_episodes": result["episodes"],
+                "rescored_normalized_score": result.get("normalized_score"),
+                "comparable": comparable,
+                "differs": differs,
+            }
+        )
         mark = " DIFFERS" if differs else ""
         progress(f"{entry['file']}: {result['return_mean']:.4f} (recorded {recorded}){mark}")
     return records

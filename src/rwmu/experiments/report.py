@@ -9,8 +9,9 @@ rebuilt from its JSON alone.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from scipy import stats
 
@@ -80,8 +81,14 @@ def write_report(out_dir: str | Path, markdown: str, data: dict[str, Any], name:
 
 # ------------------------------------------------------------------------------------------------------------------
 # Plots
-def plot_return_bars(path: str | Path, names: Sequence[str], means: Sequence[float], stds: Sequence[float],
-                     max_return: float | None = None, title: str = "") -> Path:  # fmt: skip
+def plot_return_bars(
+    path: str | Path,
+    names: Sequence[str],
+    means: Sequence[float],
+    stds: Sequence[float],
+    max_return: float | None = None,
+    title: str = "",
+) -> Path:
     """Bar chart of true (MuJoCo, unpenalised) return per policy with +-std error bars."""
     fig = new_figure(6.5, 4.0)
     ax = fig.add_subplot(1, 1, 1)
@@ -107,9 +114,11 @@ def plot_training_curves(path: str | Path, histories: dict[str, dict[str, list[f
             ``imagined_task_reward``, ``epistemic_uncertainty``; lists of per-iteration values).
     """
     fig = new_figure(10.0, 3.6)
-    keys = [("imagined_reward", "imagined reward / step (penalised)"),
-            ("imagined_task_reward", "imagined task reward / step"),
-            ("epistemic_uncertainty", "epistemic uncertainty / step")]  # fmt: skip
+    keys = [
+        ("imagined_reward", "imagined reward / step (penalised)"),
+        ("imagined_task_reward", "imagined task reward / step"),
+        ("epistemic_uncertainty", "epistemic uncertainty / step"),
+    ]
     for i, (key, label) in enumerate(keys):
         ax = fig.add_subplot(1, 3, i + 1)
         for run, history in histories.items():
@@ -125,8 +134,14 @@ def plot_training_curves(path: str | Path, histories: dict[str, dict[str, list[f
     return save_figure(fig, path)
 
 
-def plot_scalar_curves(path: str | Path, curves: dict[str, tuple[list[float], list[float]]], xlabel: str,
-                       ylabel: str, title: str = "", log_y: bool = False) -> Path:  # fmt: skip
+def plot_scalar_curves(
+    path: str | Path,
+    curves: dict[str, tuple[list[float], list[float]]],
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    log_y: bool = False,
+) -> Path:
     """Line plot of named (x, y) curves (e.g. world-model losses from TensorBoard)."""
     fig = new_figure(6.5, 4.0)
     ax = fig.add_subplot(1, 1, 1)
@@ -154,8 +169,9 @@ def label_true_return_axes(ax: Any, behavior_return: float | None, xlabel: str, 
     ax.legend(fontsize=8)
 
 
-def plot_sweep(path: str | Path, aggregated: list[dict[str, Any]], behavior_return: float | None = None,
-               title: str = "") -> Path:  # fmt: skip
+def plot_sweep(
+    path: str | Path, aggregated: list[dict[str, Any]], behavior_return: float | None = None, title: str = ""
+) -> Path:
     """True return against lambda (mean +- std over seeds), and imagined rewards (penalised and task-only).
 
     Args:
@@ -165,14 +181,27 @@ def plot_sweep(path: str | Path, aggregated: list[dict[str, Any]], behavior_retu
     fig = new_figure(10.0, 4.0)
     lambdas = [row["lambda"] for row in aggregated]
     ax = fig.add_subplot(1, 2, 1)
-    ax.errorbar(lambdas, [row["true_return_mean"] for row in aggregated],
-                yerr=[row["true_return_std"] for row in aggregated], marker="o", capsize=5, label="MOPO-PPO policy")
-    label_true_return_axes(ax, behavior_return, "uncertainty penalty lambda",
-                           "True return vs lambda (mean +- std over seeds)")  # fmt: skip
+    ax.errorbar(
+        lambdas,
+        [row["true_return_mean"] for row in aggregated],
+        yerr=[row["true_return_std"] for row in aggregated],
+        marker="o",
+        capsize=5,
+        label="MOPO-PPO policy",
+    )
+    label_true_return_axes(
+        ax, behavior_return, "uncertainty penalty lambda", "True return vs lambda (mean +- std over seeds)"
+    )
     ax = fig.add_subplot(1, 2, 2)
     for key, label in (("imagined_reward", "imagined, penalised"), ("imagined_task_reward", "imagined, task only")):
-        ax.errorbar(lambdas, [row[f"{key}_mean"] for row in aggregated],
-                    yerr=[row[f"{key}_std"] for row in aggregated], marker="o", capsize=5, label=label)
+        ax.errorbar(
+            lambdas,
+            [row[f"{key}_mean"] for row in aggregated],
+            yerr=[row[f"{key}_std"] for row in aggregated],
+            marker="o",
+            capsize=5,
+            label=label,
+        )
     ax.set_xlabel("uncertainty penalty lambda")
     ax.set_ylabel("reward per env step, last iteration")
     ax.set_title("Imagined reward vs lambda", fontsize=9)

@@ -30,8 +30,9 @@ def curve_json(run_dir: Path, k: int) -> Path:
 
 def pending_evaluations(run_dirs: list[Path]) -> list[tuple[Path, Path]]:
     """``(checkpoint, json_path)`` of every saved checkpoint without a cached evaluation."""
-    return [(ckpt, curve_json(d, k)) for d in run_dirs for k, ckpt in saved_checkpoints(d)
-            if not curve_json(d, k).is_file()]  # fmt: skip
+    return [
+        (ckpt, curve_json(d, k)) for d in run_dirs for k, ckpt in saved_checkpoints(d) if not curve_json(d, k).is_file()
+    ]
 
 
 def curve_records(runs: list[Any]) -> list[dict[str, Any]]:
@@ -43,9 +44,16 @@ def curve_records(runs: list[Any]) -> list[dict[str, Any]]:
             if not path.is_file():
                 continue
             evaluation = json.loads(path.read_text())
-            records.append({"lambda": float(run.lam), "seed": int(run.seed), "iterations": k + 1,
-                            "true_return_mean": evaluation.get("return_mean"),
-                            "fall_rate": evaluation.get("fall_rate"), "checkpoint": str(ckpt)})  # fmt: skip
+            records.append(
+                {
+                    "lambda": float(run.lam),
+                    "seed": int(run.seed),
+                    "iterations": k + 1,
+                    "true_return_mean": evaluation.get("return_mean"),
+                    "fall_rate": evaluation.get("fall_rate"),
+                    "checkpoint": str(ckpt),
+                }
+            )
     return sorted(records, key=lambda r: (r["lambda"], r["seed"], r["iterations"]))
 
 
@@ -58,8 +66,16 @@ def aggregate_curve(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for (lam, iterations), group in sorted(groups.items()):
         ret_mean, ret_std = mean_std([r["true_return_mean"] for r in group])
         fall_mean, _ = mean_std([r["fall_rate"] for r in group])
-        rows.append({"lambda": lam, "iterations": iterations, "seeds": sorted(r["seed"] for r in group),
-                     "true_return_mean": ret_mean, "true_return_std": ret_std, "fall_rate_mean": fall_mean})
+        rows.append(
+            {
+                "lambda": lam,
+                "iterations": iterations,
+                "seeds": sorted(r["seed"] for r in group),
+                "true_return_mean": ret_mean,
+                "true_return_std": ret_std,
+                "fall_rate_mean": fall_mean,
+            }
+        )
     return rows
 
 
@@ -73,10 +89,19 @@ def plot_curve(path: Path, aggregated: list[dict[str, Any]], behavior_return: fl
         mean = [row["true_return_mean"] for row in rows]
         std = [row["true_return_std"] for row in rows]
         (line,) = ax.plot(x, mean, marker="o", markersize=3, label=f"lambda = {lam:g}")
-        ax.fill_between(x, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
-                        color=line.get_color(), alpha=0.15)  # fmt: skip
-    label_true_return_axes(ax, behavior_return, "PPO iterations in imagination",
-                           "True return of saved checkpoints (mean +- std over seeds)")  # fmt: skip
+        ax.fill_between(
+            x,
+            [m - s for m, s in zip(mean, std)],
+            [m + s for m, s in zip(mean, std)],
+            color=line.get_color(),
+            alpha=0.15,
+        )
+    label_true_return_axes(
+        ax,
+        behavior_return,
+        "PPO iterations in imagination",
+        "True return of saved checkpoints (mean +- std over seeds)",
+    )
     return save_figure(fig, path)
 
 

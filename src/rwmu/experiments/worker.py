@@ -14,6 +14,7 @@ Each step is skipped when its output is there and up to date, so a killed job re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
 from rwmu.experiments.paths import EVALUATION_JSON, MODEL_CHECK_JSON, SUMMARY_JSON
 from rwmu.models.checkpoint import load_world_model
 from rwmu.tasks import get_task
+from rwmu.tasks.base import RewardWeights
 from rwmu.training.policy import train_policy
 from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.training.runner import latest_checkpoint, saved_checkpoints
@@ -56,16 +58,20 @@ def policy_job(job: dict[str, Any]) -> None:
     run_dir = Path(job["out"])
     config = config_from_dict(PolicyTrainingConfig, job["config"])
     task = get_task(job["task"])
+    if job.get("rewards") is not None:  # reward weights other than the task's (rwmu sweep --train-args)
+        task = dataclasses.replace(task, rewards=config_from_dict(RewardWeights, job["rewards"]))
     done = _trained_iterations(run_dir)
     trained_now = done is None or done < config.iterations
     if trained_now:
         resume = run_dir.is_dir() and bool(saved_checkpoints(run_dir))
-        train_policy(task, job["world_model"], job["data"], run_dir, config, resume=True if resume else None,
-                     progress=False)  # fmt: skip
+        train_policy(
+            task, job["world_model"], job["data"], run_dir, config, resume=True if resume else None, progress=False
+        )
     policy = str(latest_checkpoint(run_dir))
     if trained_now or not (run_dir / EVALUATION_JSON).is_file():
-        evaluate_job({"task": job["task"], "policy": policy, "out": str(run_dir / EVALUATION_JSON),
-                      "config": job["evaluation"]})  # fmt: skip
+        evaluate_job(
+            {"task": job["task"], "policy": policy, "out": str(run_dir / EVALUATION_JSON), "config": job["evaluation"]}
+        )
     if job.get("model_check") is not None and (trained_now or not (run_dir / MODEL_CHECK_JSON).is_file()):
         check = config_from_dict(ModelCheckConfig, job["model_check"])
         model = load_world_model(job["world_model"], task=task)

@@ -28,7 +28,9 @@ class RecurrentBase(nn.Module):
         self.kind = kind
         self.hidden_size = hidden_size
         self.num_layers = num_layers
-        self.memory = _Memory(cls(input_size=input_dim, hidden_size=hidden_size, num_layers=num_layers, batch_first=True))
+        self.memory = _Memory(
+            cls(input_size=input_dim, hidden_size=hidden_size, num_layers=num_layers, batch_first=True)
+        )
 
     def forward(self, x: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
         """Args: x ``(n, T, in)``; hidden ``(layers, n, H)`` (a pair for LSTM) or None for zeros.

@@ -116,8 +116,12 @@ def infer_config(
             raise KeyError("state_base.memory.rnn gate count")
         layers = len([k for k in sd if re.fullmatch(r"state_base\.memory\.rnn\.weight_ih_l\d+", k)])
         A = w.shape[1] - S
-        base = dict(base_type=kind, rnn_hidden_size=hidden, rnn_num_layers=layers,
-                    history_horizon=history_horizon or DEFAULT_HISTORY)  # fmt: skip
+        base = dict(
+            base_type=kind,
+            rnn_hidden_size=hidden,
+            rnn_num_layers=layers,
+            history_horizon=history_horizon or DEFAULT_HISTORY,
+        )
     else:
         hidden_widths, flat_in, last = _mlp_shape(sd, "state_base.layers")
         base_shape = (*hidden_widths, last)  # every base layer is Linear + ReLU
@@ -131,9 +135,14 @@ def infer_config(
             raise KeyError(f"state_base.layers.0.weight input {flat_in} is not M*(S+A) for S={S}, M={M}")
         base = dict(base_type="mlp", mlp_base_shape=base_shape, history_horizon=M)
     return WorldModelConfig(
-        state_dim=S, action_dim=A, ensemble_size=B, state_mean_shape=mean_shape, state_logstd_shape=logstd_shape,
-        **aux, **base,
-    )  # fmt: skip
+        state_dim=S,
+        action_dim=A,
+        ensemble_size=B,
+        state_mean_shape=mean_shape,
+        state_logstd_shape=logstd_shape,
+        **aux,
+        **base,
+    )
 
 
 def load_world_model(
@@ -166,8 +175,10 @@ def load_world_model(
     ckpt = read_checkpoint(p, device)
     recorded = ckpt.get("task")
     if task is not None and isinstance(recorded, str) and recorded != task.name:
-        raise RwmuError(f"{p}: a world model trained for task {recorded}, not {task.name}; give --task {recorded}, "
-                        f"or a world model trained on {task.name} data")  # fmt: skip
+        raise RwmuError(
+            f"{p}: a world model trained for task {recorded}, not {task.name}; give --task {recorded}, "
+            f"or a world model trained on {task.name} data"
+        )
     sd = _weights_of(ckpt, p)
     try:
         if isinstance(ckpt.get("config"), dict):
@@ -175,7 +186,9 @@ def load_world_model(
         else:
             config = infer_config(sd, history_horizon=history_horizon)
     except (KeyError, ValueError, IndexError) as err:
-        raise RwmuError(f"{p}: weights do not describe a world model ({err}); is this an rwmu/RWM-U checkpoint?") from None
+        raise RwmuError(
+            f"{p}: weights do not describe a world model ({err}); is this an rwmu/RWM-U checkpoint?"
+        ) from None
     model = WorldModelEnsemble(config).to(device)
     try:
         model.load_state_dict(sd, strict=True)
@@ -219,7 +232,11 @@ def _reference_summary(reference: dict | None) -> dict | None:
     levels = reference["levels"]
     picks = {f"p{round(100 * q)}": q for q in (0.5, 0.9, 0.99)}
     return {
-        "source": reference.get("source"), "windows": reference.get("windows"),
-        **{r: {name: reference[r][levels.index(q)] for name, q in picks.items()} for r in ("std_sum", "var_sum")
-           if r in reference},
-    }  # fmt: skip
+        "source": reference.get("source"),
+        "windows": reference.get("windows"),
+        **{
+            r: {name: reference[r][levels.index(q)] for name, q in picks.items()}
+            for r in ("std_sum", "var_sum")
+            if r in reference
+        },
+    }

@@ -23,16 +23,27 @@ class ArchitectureConfig:
     head_shape: tuple[int, ...] = (128,)  # paper Table S7: heads MLP 128
     reduction: Reduction = "std_sum"  # reference code; var_sum is paper Eq. 4
 
-    def to_model_config(self, dims) -> "WorldModelConfig":
+    def to_model_config(self, dims) -> WorldModelConfig:
         """The full :class:`WorldModelConfig` for data of column widths ``dims`` (a :class:`~rwmu.data.layout.DataDims`)."""
         return WorldModelConfig(
-            state_dim=dims.state, action_dim=dims.action, extension_dim=dims.extension, contact_dim=dims.contact,
-            termination_dim=dims.termination, ensemble_size=self.ensemble_size, history_horizon=self.history_horizon,
-            base_type=self.base_type, rnn_hidden_size=self.rnn_hidden_size, rnn_num_layers=self.rnn_num_layers,
-            mlp_base_shape=tuple(self.mlp_base_shape), state_mean_shape=tuple(self.head_shape),
-            state_logstd_shape=tuple(self.head_shape), extension_shape=tuple(self.head_shape),
-            contact_shape=tuple(self.head_shape), termination_shape=tuple(self.head_shape), reduction=self.reduction,
-        )  # fmt: skip
+            state_dim=dims.state,
+            action_dim=dims.action,
+            extension_dim=dims.extension,
+            contact_dim=dims.contact,
+            termination_dim=dims.termination,
+            ensemble_size=self.ensemble_size,
+            history_horizon=self.history_horizon,
+            base_type=self.base_type,
+            rnn_hidden_size=self.rnn_hidden_size,
+            rnn_num_layers=self.rnn_num_layers,
+            mlp_base_shape=tuple(self.mlp_base_shape),
+            state_mean_shape=tuple(self.head_shape),
+            state_logstd_shape=tuple(self.head_shape),
+            extension_shape=tuple(self.head_shape),
+            contact_shape=tuple(self.head_shape),
+            termination_shape=tuple(self.head_shape),
+            reduction=self.reduction,
+        )
 
 
 _PAPER = ArchitectureConfig()
@@ -90,6 +101,6 @@ class WorldModelConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "WorldModelConfig":
+    def from_dict(cls, d: dict) -> WorldModelConfig:
         known = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in cls.__dataclass_fields__}
         return cls(**known)

@@ -102,9 +102,15 @@ class WorldModelEnsemble(nn.Module):
         )
         self.auxiliary_base = self._make_base(in_dim)
         self.auxiliary_heads = AuxiliaryHeads(
-            c.ensemble_size, c.base_output_dim, c.extension_dim, c.contact_dim, c.termination_dim,
-            c.extension_shape, c.contact_shape, c.termination_shape,
-        )  # fmt: skip
+            c.ensemble_size,
+            c.base_output_dim,
+            c.extension_dim,
+            c.contact_dim,
+            c.termination_dim,
+            c.extension_shape,
+            c.contact_shape,
+            c.termination_shape,
+        )
         self.normalization = None  # rwmu.data.normalization.Normalization, attached by the loader/trainer
         # Quantiles of u on held-out data (rwmu.models.calibration.uncertainty_reference), attached by the trainer.
         self.uncertainty_reference: dict | None = None
@@ -222,7 +228,9 @@ class WorldModelEnsemble(nn.Module):
             s_feat, a_feat = s_out[:, -1], a_out[:, -1]
         else:
             if states.shape[1] != self.history_horizon:
-                raise ValueError(f"an MLP world model takes exactly M={self.history_horizon} steps, got {states.shape[1]}")
+                raise ValueError(
+                    f"an MLP world model takes exactly M={self.history_horizon} steps, got {states.shape[1]}"
+                )
             s_feat, _ = self.encode(self.state_base, states, actions)
             a_feat, _ = self.encode(self.auxiliary_base, states, actions)
         means, stds = self.state_heads(s_feat, states[:, -1], with_std=aleatoric)
@@ -260,10 +268,13 @@ class WorldModelEnsemble(nn.Module):
     def _fused_for(self, states: torch.Tensor) -> bool:
         """Whether GRU inference on ``states``' device runs the fused step (``fused_inference``, or by device)."""
         fused = self._fused_step is not None and (
-            self.fused_inference if self.fused_inference is not None else states.device.type == "cpu")
+            self.fused_inference if self.fused_inference is not None else states.device.type == "cpu"
+        )
         if not fused and self.inference_dtype != torch.float32:
-            raise ValueError(f"inference_dtype {self.inference_dtype} runs in the fused GRU step only (a GRU model "
-                             "on a CPU, or fused_inference=True); use float32 here")
+            raise ValueError(
+                f"inference_dtype {self.inference_dtype} runs in the fused GRU step only (a GRU model "
+                "on a CPU, or fused_inference=True); use float32 here"
+            )
         return fused
 
     def set_hidden(self, env_ids: torch.Tensor, hidden: Hidden) -> None:
@@ -275,7 +286,9 @@ class WorldModelEnsemble(nn.Module):
 
     def _zero_hidden(self, n: int) -> Hidden:
         """Zeros for ``n`` environments, both bases stacked: ``(layers, 2, n, H)`` (a pair for LSTM)."""
-        return stack_hidden(self.state_base.zero_hidden(n, self.device), self.auxiliary_base.zero_hidden(n, self.device))
+        return stack_hidden(
+            self.state_base.zero_hidden(n, self.device), self.auxiliary_base.zero_hidden(n, self.device)
+        )
 
     def _hidden_for(self, n: int, env_ids: torch.Tensor | None) -> Hidden | None:
         """The stacked hidden state of the rows ``predict`` was given (None: start from zeros)."""

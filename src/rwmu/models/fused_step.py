@@ -43,8 +43,9 @@ class _Workspace:
     def __init__(self) -> None:
         self._buffers: dict[str, torch.Tensor] = {}
 
-    def get(self, name: str, shape: tuple[int, ...], like: torch.Tensor,
-            dtype: torch.dtype | None = None) -> torch.Tensor:  # fmt: skip
+    def get(
+        self, name: str, shape: tuple[int, ...], like: torch.Tensor, dtype: torch.dtype | None = None
+    ) -> torch.Tensor:
         """The buffer ``name`` of ``shape`` on ``like``'s device, in ``dtype`` (default ``like``'s)."""
         dtype = dtype or like.dtype
         buf = self._buffers.get(name)
@@ -61,16 +62,23 @@ def _first_layers(mlps: list[StackedMLP], dtype: torch.dtype) -> tuple[torch.Ten
     """
     weights = [m.weight_0.detach().reshape(-1, m.weight_0.shape[-1]) for m in mlps]  # (B * out, in)
     biases = [m.bias_0.detach().reshape(-1) for m in mlps]
-    return (torch.cat(weights).t().contiguous().to(dtype), torch.cat(biases).to(dtype),
-            [m.weight_0.shape[1] for m in mlps])  # fmt: skip
+    return (
+        torch.cat(weights).t().contiguous().to(dtype),
+        torch.cat(biases).to(dtype),
+        [m.weight_0.shape[1] for m in mlps],
+    )
 
 
 def _pack_later_layers(mlp: StackedMLP, dtype: torch.dtype) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Layers ``1 ..`` of ``mlp`` for :func:`_later_layers`: ``(bias (B, 1, out), weight^T (B, in, out))`` each, in
     ``dtype`` (views of the parameters in float32)."""
-    return [(getattr(mlp, f"bias_{i}").detach().unsqueeze(1).to(dtype),
-             getattr(mlp, f"weight_{i}").detach().transpose(1, 2).to(dtype))
-            for i in range(1, mlp.num_layers)]  # fmt: skip
+    return [
+        (
+            getattr(mlp, f"bias_{i}").detach().unsqueeze(1).to(dtype),
+            getattr(mlp, f"weight_{i}").detach().transpose(1, 2).to(dtype),
+        )
+        for i in range(1, mlp.num_layers)
+    ]
 
 
 def _split_members(first: torch.Tensor, widths: list[int], members: int) -> list[torch.Tensor]:
@@ -131,11 +139,16 @@ class FusedGRUStep:
             heads = m.state_heads
             self.state_full = _first_layers([heads.mean, heads.logstd], dtype)
             self.state_mean_only = _first_layers([heads.mean], dtype)
-            self.aux_mlps = [(name, getattr(m.auxiliary_heads, name)) for name in ("extension", "contact", "termination")
-                             if getattr(m.auxiliary_heads, name) is not None]  # fmt: skip
+            self.aux_mlps = [
+                (name, getattr(m.auxiliary_heads, name))
+                for name in ("extension", "contact", "termination")
+                if getattr(m.auxiliary_heads, name) is not None
+            ]
             self.aux_first = _first_layers([mlp for _, mlp in self.aux_mlps], dtype) if self.aux_mlps else None
-            self.later = {name: _pack_later_layers(mlp, dtype)
-                          for name, mlp in [("mean", heads.mean), ("logstd", heads.logstd), *self.aux_mlps]}  # fmt: skip
+            self.later = {
+                name: _pack_later_layers(mlp, dtype)
+                for name, mlp in [("mean", heads.mean), ("logstd", heads.logstd), *self.aux_mlps]
+            }
         self._key = key
 
     # ------------------------------------------------------------------ the step
@@ -161,8 +174,9 @@ class FusedGRUStep:
             """A float32 hidden state as a GEMM input: itself, or its copy in the GEMMs' dtype."""
             return h if same else ws.get(name, h.shape, x, low).copy_(h)
 
-        projected = torch.mm(x.reshape(n * steps, -1).to(low), self.w_ih0,
-                             out=ws.get("gi0", (n * steps, 6 * H), x, low))  # fmt: skip
+        projected = torch.mm(
+            x.reshape(n * steps, -1).to(low), self.w_ih0, out=ws.get("gi0", (n * steps, 6 * H), x, low)
+        )
         projected = projected.view(n, steps, 2, 3 * H)
         gh = ws.get("gh", (2, n, 3 * H), x, low)
         rz = ws.get("rz", (2, n, 2 * H), x)
@@ -173,8 +187,11 @@ class FusedGRUStep:
             for layer in range(self.num_layers):
                 h = hidden[layer]
                 if layer:
-                    gi = torch.bmm(gemm_input(hidden[layer - 1], "h_below"), self.w_ih[layer],
-                                   out=ws.get("gi", (2, n, 3 * H), x, low))  # fmt: skip
+                    gi = torch.bmm(
+                        gemm_input(hidden[layer - 1], "h_below"),
+                        self.w_ih[layer],
+                        out=ws.get("gi", (2, n, 3 * H), x, low),
+                    )
                 torch.bmm(gemm_input(h, "h_low"), self.w_hh[layer], out=gh)
                 # r, z = sigmoid(W_i{r,z} x + W_h{r,z} h + b); n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), in
                 # float32 whatever the GEMMs' dtype
@@ -182,7 +199,9 @@ class FusedGRUStep:
                 r, z = rz[..., :H], rz[..., H:]
                 hn = torch.add(gh[..., 2 * H :], self.b_hn[layer], out=hn_out).mul_(r)
                 # tanh(x) = 2 sigmoid(2 x) - 1, the same function; torch's CPU sigmoid is 4x faster than its tanh
-                torch.add(gi[..., 2 * H :], hn, out=cand).add_(self.b_in[layer]).mul_(2.0).sigmoid_().mul_(2.0).sub_(1.0)
+                torch.add(gi[..., 2 * H :], hn, out=cand).add_(self.b_in[layer]).mul_(2.0).sigmoid_().mul_(2.0).sub_(
+                    1.0
+                )
                 torch.lerp(cand, h, z, out=h)  # h' = (1 - z) * n + z * h
         return hidden[-1]
 
@@ -216,8 +235,9 @@ class FusedGRUStep:
 
         # State heads: one GEMM for the first layers of every member's mean (and log-std) MLP.
         weight, bias, widths = self.state_full if aleatoric else self.state_mean_only
-        first = torch.addmm(bias, top[0].to(self.dtype), weight,
-                            out=ws.get("state_first", (n, weight.shape[1]), state, self.dtype)).relu_()  # fmt: skip
+        first = torch.addmm(
+            bias, top[0].to(self.dtype), weight, out=ws.get("state_first", (n, weight.shape[1]), state, self.dtype)
+        ).relu_()
         parts = _split_members(first, widths, B)
         means = _later_layers(self.later["mean"], parts[0]).add_(state)  # (B, n, S), residual on the last state
         std = None
@@ -242,8 +262,12 @@ class FusedGRUStep:
         if self.aux_first is not None:
             if member_ids is None:
                 weight, bias, widths = self.aux_first
-                first = torch.addmm(bias, top[1].to(self.dtype), weight,
-                                    out=ws.get("aux_first", (n, weight.shape[1]), state, self.dtype))  # fmt: skip
+                first = torch.addmm(
+                    bias,
+                    top[1].to(self.dtype),
+                    weight,
+                    out=ws.get("aux_first", (n, weight.shape[1]), state, self.dtype),
+                )
                 for (name, _), h in zip(self.aux_mlps, _split_members(first.relu_(), widths, B)):
                     aux[name] = _later_layers(self.later[name], h).mean(dim=0)
             else:
@@ -262,8 +286,10 @@ class FusedGRUStep:
         counts = torch.bincount(member_ids, minlength=B).tolist()
         grouped = features.index_select(0, order).to(self.dtype)
         weight, bias, widths = self.aux_first
-        outputs = {name: features.new_empty(n, getattr(mlp, f"bias_{mlp.num_layers - 1}").shape[-1])
-                   for name, mlp in self.aux_mlps}  # fmt: skip
+        outputs = {
+            name: features.new_empty(n, getattr(mlp, f"bias_{mlp.num_layers - 1}").shape[-1])
+            for name, mlp in self.aux_mlps
+        }
         start = 0
         for b, count in enumerate(counts):
             if count == 0:
@@ -271,7 +297,7 @@ class FusedGRUStep:
             rows = slice(start, start + count)
             start += count
             col = 0
-            for (name, mlp), width in zip(self.aux_mlps, widths):
+            for (name, _mlp), width in zip(self.aux_mlps, widths):
                 cols = slice(col + b * width, col + (b + 1) * width)  # member b's block of this head's columns
                 col += B * width
                 h = torch.addmm(bias[cols], grouped[rows], weight[:, cols]).relu_()

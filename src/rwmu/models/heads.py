@@ -85,7 +85,9 @@ class AuxiliaryHeads(MemberStackedModule):
     ):
         super().__init__()
         self._num_members = num_members
-        self.extension = StackedMLP(num_members, in_dim, tuple(extension_shape), extension_dim) if extension_dim else None
+        self.extension = (
+            StackedMLP(num_members, in_dim, tuple(extension_shape), extension_dim) if extension_dim else None
+        )
         self.contact = StackedMLP(num_members, in_dim, tuple(contact_shape), contact_dim) if contact_dim else None
         self.termination = (
             StackedMLP(num_members, in_dim, tuple(termination_shape), termination_dim) if termination_dim else None
@@ -97,8 +99,11 @@ class AuxiliaryHeads(MemberStackedModule):
 
     def member_keys(self) -> dict[str, str]:
         keys: dict[str, str] = {}
-        for own, ref in (("extension", "extension_layers"), ("contact", "contact_layers"),
-                         ("termination", "termination_layers")):  # fmt: skip
+        for own, ref in (
+            ("extension", "extension_layers"),
+            ("contact", "contact_layers"),
+            ("termination", "termination_layers"),
+        ):
             mlp = getattr(self, own)
             if mlp is not None:
                 keys.update(mlp.member_keys(own, ref))

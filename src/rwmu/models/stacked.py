@@ -73,7 +73,9 @@ class StackedMLP(nn.Module):
             self.register_parameter(
                 f"weight_{i}", nn.Parameter(torch.empty(num_members, fan_out, fan_in).uniform_(-bound, bound))
             )
-            self.register_parameter(f"bias_{i}", nn.Parameter(torch.empty(num_members, fan_out).uniform_(-bound, bound)))
+            self.register_parameter(
+                f"bias_{i}", nn.Parameter(torch.empty(num_members, fan_out).uniform_(-bound, bound))
+            )
 
     def member_keys(self, own: str, reference: str) -> dict[str, str]:
         """Map ``own.weight_i`` to the reference per-member suffix ``reference.<2 i>.weight`` (and biases)."""

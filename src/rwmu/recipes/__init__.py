@@ -15,5 +15,17 @@ from rwmu.recipes.registry import (
     world_model_delta,
 )
 
-__all__ = ["DEFAULT_RECIPE", "RECIPES", "WORLD_MODELS", "PublishedResult", "Recipe", "RecipeName", "apply_delta", "get_recipe",
-           "merge", "recipe_help", "world_model_config", "world_model_delta"]
+__all__ = [
+    "DEFAULT_RECIPE",
+    "RECIPES",
+    "WORLD_MODELS",
+    "PublishedResult",
+    "Recipe",
+    "RecipeName",
+    "apply_delta",
+    "get_recipe",
+    "merge",
+    "recipe_help",
+    "world_model_config",
+    "world_model_delta",
+]

@@ -8,8 +8,9 @@ compose with :func:`merge` (later ones win), so a recipe that differs from anoth
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from rwmu.errors import RwmuError
 from rwmu.training.policy_config import PolicyTrainingConfig
@@ -39,7 +40,9 @@ def apply_delta(config: T, delta: Delta, where: str = "recipe") -> T:
     changes: dict[str, Any] = {}
     for key, value in delta.items():
         if key not in names:
-            raise RwmuError(f"{where}: {type(config).__name__} has no setting {key!r} (known: {', '.join(sorted(names))})")
+            raise RwmuError(
+                f"{where}: {type(config).__name__} has no setting {key!r} (known: {', '.join(sorted(names))})"
+            )
         current = getattr(config, key)
         if isinstance(value, Mapping):
             if not dataclasses.is_dataclass(current):
@@ -73,8 +76,10 @@ class PublishedResult:
 
     def line(self) -> str:
         ci = f" +- {self.return_ci95:.2f}" if self.return_ci95 is not None else ""
-        return (f"{self.dataset}, lambda {self.lam:g}, {self.seeds} seed(s): return {self.return_mean:.2f}{ci}, "
-                f"normalised {self.normalized_score:.2f}, falls {self.falls}/{self.episodes}")  # fmt: skip
+        return (
+            f"{self.dataset}, lambda {self.lam:g}, {self.seeds} seed(s): return {self.return_mean:.2f}{ci}, "
+            f"normalised {self.normalized_score:.2f}, falls {self.falls}/{self.episodes}"
+        )
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,8 @@ class Recipe:
         return f"{self.name} (v{self.version})"
 
 
-def world_model_config(delta: Delta, base: TrainModelConfig | None = None, where: str = "world model") -> TrainModelConfig:
+def world_model_config(
+    delta: Delta, base: TrainModelConfig | None = None, where: str = "world model"
+) -> TrainModelConfig:
     """``base`` (default: the paper's Table S10 settings) with a world-model ``delta``."""
     return apply_delta(base or TrainModelConfig(), delta, where)

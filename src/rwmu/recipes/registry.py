@@ -54,8 +54,12 @@ BF16: Delta = {"env": {"model_precision": "bfloat16"}}
 NO_REGULARIZER: Delta = {"behavior": {"regularizer_steps": 0}}
 HALT: Delta = {"env": {"halt_quantile": 0.99}}
 """MOReL-style halting: an imagined episode ends where u passes the data's 0.99 quantile"""
-CLONE_ONLY: Delta = {"iterations": 1, "steps_per_env": 24, "env": {"num_envs": 64, "uncertainty_penalty": 0.0},
-                     "behavior": {"init": True, "critic_warmup": 1}}  # fmt: skip
+CLONE_ONLY: Delta = {
+    "iterations": 1,
+    "steps_per_env": 24,
+    "env": {"num_envs": 64, "uncertainty_penalty": 0.0},
+    "behavior": {"init": True, "critic_warmup": 1},
+}
 """behaviour cloning alone: the cloned actor, frozen through a one-iteration run that trains only the critic"""
 
 
@@ -66,8 +70,17 @@ def _iterations(n: int) -> Delta:
 GRADED = "experiments/{}.toml"
 
 
-def _result(dataset: str, lam: float, seeds: int, mean: float, ci: float | None, score: float, falls: int,
-            episodes: int, experiment: str | None = None) -> PublishedResult:  # fmt: skip
+def _result(
+    dataset: str,
+    lam: float,
+    seeds: int,
+    mean: float,
+    ci: float | None,
+    score: float,
+    falls: int,
+    episodes: int,
+    experiment: str | None = None,
+) -> PublishedResult:
     return PublishedResult(dataset, lam, seeds, mean, ci, score, falls, episodes, experiment or GRADED.format(dataset))
 
 
@@ -75,160 +88,246 @@ def _result(dataset: str, lam: float, seeds: int, mean: float, ci: float | None,
 # The recipes (most useful first)
 _RECIPES = [
     Recipe(
-        "mopo_fbc_dc256", 1, "filtered-BC start, BC regulariser, data commands, lr 1e-4, 256-step episodes",
+        "mopo_fbc_dc256",
+        1,
+        "filtered-BC start, BC regulariser, data commands, lr 1e-4, 256-step episodes",
         "MOPO-PPO from the actor cloned on the best 10 % of the data's episodes, pulled back towards them after every "
         "PPO update, with branched starts that keep the data's recorded command, a first learning rate of 1e-4 and "
         "the task's 256-step imagined episodes; 100 iterations x 512 envs x 24 steps. The best measured recipe on "
         "data from many policies: it beats every policy in the data and the cloned start, and walks on command "
         "schedules it was never tuned on.",
         "data of several behaviour policies of mixed quality (the graded 'mixed' data)",
-        "cpu", merge(PPO_CPU, BC_CORE, FILTER, DATA_COMMANDS, LONG),
+        "cpu",
+        merge(PPO_CPU, BC_CORE, FILTER, DATA_COMMANDS, LONG),
         _result("mixed", 1.0, 3, 6.280, 0.183, 0.932, 1, 96),
     ),
     Recipe(
-        "mopo_bc_dc256_1000it_bf16", 1, "BC start and regulariser, data commands, 256 steps, 1000 iterations, bf16",
+        "mopo_bc_dc256_1000it_bf16",
+        1,
+        "BC start and regulariser, data commands, 256 steps, 1000 iterations, bf16",
         "MOPO-PPO from the actor cloned on all the data, with the BC regulariser, data commands, lr 1e-4 and 256-step "
         "episodes, for 1000 PPO iterations with bfloat16 imagination. The best measured recipe on one behaviour "
         "policy's data recorded with action noise: its interval lies above the data's own (noisy) policy, 4.61. On "
         "one deterministic policy's data no recipe reaches the behaviour policy (docs/results.md).",
         "one behaviour policy's data, recorded with action noise (the graded 'medium_noise' data)",
-        "cpu", merge(PPO_CPU, BC_CORE, DATA_COMMANDS, LONG, BF16, _iterations(1000)),
+        "cpu",
+        merge(PPO_CPU, BC_CORE, DATA_COMMANDS, LONG, BF16, _iterations(1000)),
         _result("medium_noise", 1.0, 3, 5.497, 0.822, 0.695, 3, 96),
     ),
     Recipe(
-        "paper", 1, "paper Tables S10 and S11 from a random actor",
+        "paper",
+        1,
+        "paper Tables S10 and S11 from a random actor",
         "The paper's settings: the GRU 2x256 world model of Table S10 and MOPO-PPO of Table S11 (4096 envs x 100 "
         "steps, 2500 iterations, lambda = 1) from a random actor. Sized for a GPU; at CPU scale (recipe 'mopo') it "
         "does not walk.",
-        "any; sized for a GPU", "paper", {},
+        "any; sized for a GPU",
+        "paper",
+        {},
     ),
     Recipe(
-        "reference", 1, "the reference release's scale: 8192 envs x 24 steps, 500 iterations, random actor",
+        "reference",
+        1,
+        "the reference release's scale: 8192 envs x 24 steps, 500 iterations, random actor",
         "The reference release's offline configuration: 8192 envs x 24 steps per iteration for 500 iterations from "
         "a random actor, on the paper's world model.",
-        "any; sized for a GPU", "paper", {"iterations": 500, "steps_per_env": 24, "env": {"num_envs": 8192}},
+        "any; sized for a GPU",
+        "paper",
+        {"iterations": 500, "steps_per_env": 24, "env": {"num_envs": 8192}},
     ),
     Recipe(
-        "demo", 1, "the demo's: BC start and regulariser, 48-step rollouts, 150 iterations x 256 envs",
+        "demo",
+        1,
+        "the demo's: BC start and regulariser, 48-step rollouts, 150 iterations x 256 envs",
         "What `rwmu demo` trains on its 100,000 rows of the shipped expert with action noise 0.5: the demo world "
         "model, then MOPO-PPO from the behaviour-cloned actor with the BC regulariser and 48-step branched rollouts, "
         "150 iterations x 256 envs x 24 steps (about 10 minutes for the whole demo on 2 cores).",
         "a small noisy-expert dataset (rwmu demo)",
-        "demo", merge({"iterations": 150, "steps_per_env": 24, "save_interval": 150, "env": {"num_envs": 256}},
-                      BC_CORE, SHORT),  # fmt: skip
+        "demo",
+        merge({"iterations": 150, "steps_per_env": 24, "save_interval": 150, "env": {"num_envs": 256}}, BC_CORE, SHORT),
         _result("demo", 1.0, 1, 6.47, None, 0.99, 0, 32, "rwmu demo --out demo_out"),
     ),
     Recipe(
-        "mopo", 1, "MOPO-PPO from a random actor at CPU scale (the paper's method, 100 iterations)",
+        "mopo",
+        1,
+        "MOPO-PPO from a random actor at CPU scale (the paper's method, 100 iterations)",
         "MOPO-PPO as the paper runs it, from a random actor, at the CPU scale of the graded experiments. Does not "
         "walk: 100 iterations are far from the paper's 2500 x 4096 x 100 steps.",
-        "any (contrast)", "cpu", PPO_CPU,
+        "any (contrast)",
+        "cpu",
+        PPO_CPU,
         _result("mixed", 1.0, 1, 0.315, None, -0.872, 32, 32),
     ),
     Recipe(
-        "bc", 1, "behaviour cloning of all the data, no PPO update",
+        "bc",
+        1,
+        "behaviour cloning of all the data, no PPO update",
         "The actor cloned on every row of the data, frozen through a one-iteration run that trains only the critic: "
         "what cloning alone gives.",
-        "any (contrast)", "cpu", CLONE_ONLY,
+        "any (contrast)",
+        "cpu",
+        CLONE_ONLY,
         _result("medium", 0.0, 3, 4.861, 0.643, 0.503, 6, 96),
     ),
     Recipe(
-        "fbc", 1, "filtered behaviour cloning: the episodes with the top 10 % true returns, no PPO update",
+        "fbc",
+        1,
+        "filtered behaviour cloning: the episodes with the top 10 % true returns, no PPO update",
         "The actor cloned on the episodes whose true return is in the data's top 10 % (%BC), no PPO update.",
-        "data of several policies (contrast)", "cpu", merge(CLONE_ONLY, FILTER),
+        "data of several policies (contrast)",
+        "cpu",
+        merge(CLONE_ONLY, FILTER),
         _result("mixed", 0.0, 3, 5.874, 0.745, 0.809, 2, 96),
     ),
     Recipe(
-        "mopo_bc", 1, "BC start and regulariser, 48-step branched rollouts",
+        "mopo_bc",
+        1,
+        "BC start and regulariser, 48-step branched rollouts",
         "MOPO-PPO from the actor cloned on all the data, with the BC regulariser and MOPO's 48-step branched "
         "rollouts; the first recipe that kept a cloned walk.",
-        "any (study)", "cpu", merge(PPO_CPU, BC_CORE, SHORT),
+        "any (study)",
+        "cpu",
+        merge(PPO_CPU, BC_CORE, SHORT),
         _result("medium", 1.0, 3, 4.276, 0.947, 0.326, 19, 96),
     ),
     Recipe(
-        "mopo_fbc", 1, "filtered-BC start, BC regulariser, 48-step branched rollouts",
+        "mopo_fbc",
+        1,
+        "filtered-BC start, BC regulariser, 48-step branched rollouts",
         "mopo_bc from the filtered-BC actor (top 10 % of episodes).",
-        "data of several policies (study)", "cpu", merge(PPO_CPU, BC_CORE, SHORT, FILTER),
+        "data of several policies (study)",
+        "cpu",
+        merge(PPO_CPU, BC_CORE, SHORT, FILTER),
         _result("mixed", 1.0, 3, 6.129, 0.562, 0.886, 0, 96),
     ),
     Recipe(
-        "mopo_fbc_excess", 1, "mopo_fbc with the calibrated penalty (u above the data's 0.9 quantile)",
+        "mopo_fbc_excess",
+        1,
+        "mopo_fbc with the calibrated penalty (u above the data's 0.9 quantile)",
         "mopo_fbc charging only the uncertainty above the model's own 0.9 quantile on held-out data.",
-        "data of several policies (study)", "cpu", merge(PPO_CPU, BC_CORE, SHORT, FILTER, {"env": {"penalty": "excess"}}),
+        "data of several policies (study)",
+        "cpu",
+        merge(PPO_CPU, BC_CORE, SHORT, FILTER, {"env": {"penalty": "excess"}}),
         _result("mixed", 1.0, 1, 5.597, None, 0.726, 1, 32),
     ),
     Recipe(
-        "mopo_fbc_300it", 1, "mopo_fbc with 300 PPO iterations",
+        "mopo_fbc_300it",
+        1,
+        "mopo_fbc with 300 PPO iterations",
         "mopo_fbc with three times the PPO.",
-        "data of several policies (study)", "cpu", merge(PPO_CPU, BC_CORE, SHORT, FILTER, _iterations(300)),
+        "data of several policies (study)",
+        "cpu",
+        merge(PPO_CPU, BC_CORE, SHORT, FILTER, _iterations(300)),
         _result("mixed", 1.0, 3, 5.974, 1.026, 0.840, 5, 96),
     ),
     Recipe(
-        "mopo_fbc_dc", 1, "mopo_fbc with data commands and lr 1e-4",
+        "mopo_fbc_dc",
+        1,
+        "mopo_fbc with data commands and lr 1e-4",
         "mopo_fbc whose branched starts keep the data's command, with a first PPO learning rate of 1e-4.",
-        "data of several policies (study)", "cpu", merge(PPO_CPU, BC_CORE, SHORT, FILTER, DATA_COMMANDS),
+        "data of several policies (study)",
+        "cpu",
+        merge(PPO_CPU, BC_CORE, SHORT, FILTER, DATA_COMMANDS),
         _result("mixed", 1.0, 3, 6.105, 1.417, 0.879, 6, 96),
     ),
     Recipe(
-        "mopo_bc_dc", 1, "mopo_bc with data commands and lr 1e-4",
+        "mopo_bc_dc",
+        1,
+        "mopo_bc with data commands and lr 1e-4",
         "mopo_bc whose branched starts keep the data's command, with a first PPO learning rate of 1e-4.",
-        "one policy's data (study)", "cpu", merge(PPO_CPU, BC_CORE, SHORT, DATA_COMMANDS),
+        "one policy's data (study)",
+        "cpu",
+        merge(PPO_CPU, BC_CORE, SHORT, DATA_COMMANDS),
         _result("medium_noise", 1.0, 3, 4.635, 1.289, 0.435, 25, 96),
     ),
     Recipe(
-        "mopo_bc_dc256", 1, "mopo_bc_dc with 256-step episodes",
+        "mopo_bc_dc256",
+        1,
+        "mopo_bc_dc with 256-step episodes",
         "mopo_bc_dc with the task's 256-step imagined episodes.",
-        "one policy's data (study)", "cpu", merge(PPO_CPU, BC_CORE, DATA_COMMANDS, LONG),
+        "one policy's data (study)",
+        "cpu",
+        merge(PPO_CPU, BC_CORE, DATA_COMMANDS, LONG),
         _result("medium_noise", 1.0, 3, 4.866, 0.554, 0.505, 12, 96),
     ),
     Recipe(
-        "mopo_bc_dc256_300it", 1, "mopo_bc_dc256 with 300 PPO iterations",
+        "mopo_bc_dc256_300it",
+        1,
+        "mopo_bc_dc256 with 300 PPO iterations",
         "mopo_bc_dc256 with 300 PPO iterations.",
-        "one policy's data (study)", "cpu", merge(PPO_CPU, BC_CORE, DATA_COMMANDS, LONG, _iterations(300)),
+        "one policy's data (study)",
+        "cpu",
+        merge(PPO_CPU, BC_CORE, DATA_COMMANDS, LONG, _iterations(300)),
         _result("medium_noise", 1.0, 3, 5.167, 1.081, 0.596, 13, 96),
     ),
     Recipe(
-        "mopo_bc_dc256_300it_excess", 1, "mopo_bc_dc256_300it with the calibrated penalty",
+        "mopo_bc_dc256_300it_excess",
+        1,
+        "mopo_bc_dc256_300it with the calibrated penalty",
         "mopo_bc_dc256_300it charging only the uncertainty above the data's 0.9 quantile.",
-        "one policy's data (study)", "cpu",
+        "one policy's data (study)",
+        "cpu",
         merge(PPO_CPU, BC_CORE, DATA_COMMANDS, LONG, _iterations(300), {"env": {"penalty": "excess"}}),
         _result("medium_noise", 1.0, 3, 5.483, 0.422, 0.691, 5, 96),
     ),
     Recipe(
-        "mopo_bc_dc256_300it_bf16", 1, "mopo_bc_dc256_300it with bfloat16 imagination",
+        "mopo_bc_dc256_300it_bf16",
+        1,
+        "mopo_bc_dc256_300it with bfloat16 imagination",
         "mopo_bc_dc256_300it with the world model's matrix products in bfloat16.",
-        "one policy's data (study)", "cpu", merge(PPO_CPU, BC_CORE, DATA_COMMANDS, LONG, _iterations(300), BF16),
+        "one policy's data (study)",
+        "cpu",
+        merge(PPO_CPU, BC_CORE, DATA_COMMANDS, LONG, _iterations(300), BF16),
         _result("medium_noise", 1.0, 3, 5.271, 0.532, 0.627, 9, 96),
     ),
     Recipe(
-        "mopo_bc_dc256_300it_noreg_bf16", 1, "mopo_bc_dc256_300it_bf16 without the BC regulariser",
+        "mopo_bc_dc256_300it_noreg_bf16",
+        1,
+        "mopo_bc_dc256_300it_bf16 without the BC regulariser",
         "The cloned actor is only the start: does the uncertainty penalty keep PPO on the data when nothing else "
         "does? (It does not: the policies fall in 43-46 % of episodes.)",
-        "one policy's data (study)", "cpu",
+        "one policy's data (study)",
+        "cpu",
         merge(PPO_CPU, BC_CORE, DATA_COMMANDS, LONG, _iterations(300), BF16, NO_REGULARIZER),
         _result("medium_noise", 1.0, 3, 3.246, 1.449, 0.014, 41, 96),
     ),
     Recipe(
-        "mopo_bc_dc256_1000it_reg300_bf16", 1, "mopo_bc_dc256_1000it_bf16 with the regulariser in the first 300 only",
+        "mopo_bc_dc256_1000it_reg300_bf16",
+        1,
+        "mopo_bc_dc256_1000it_bf16 with the regulariser in the first 300 only",
         "Once the BC regulariser is released, does the penalty keep the policy on the data?",
-        "one policy's data (study)", "cpu",
-        merge(PPO_CPU, BC_CORE, DATA_COMMANDS, LONG, _iterations(1000), BF16,
-              {"behavior": {"regularizer_iterations": 300}}),  # fmt: skip
+        "one policy's data (study)",
+        "cpu",
+        merge(
+            PPO_CPU,
+            BC_CORE,
+            DATA_COMMANDS,
+            LONG,
+            _iterations(1000),
+            BF16,
+            {"behavior": {"regularizer_iterations": 300}},
+        ),
         _result("medium_noise", 1.0, 3, 3.757, 2.561, 0.169, 26, 96),
     ),
     Recipe(
-        "mopo_bc_dc256_300it_noreg_halt_bf16", 1, "no BC regulariser, MOReL-style halting at the data's u quantile 0.99",
+        "mopo_bc_dc256_300it_noreg_halt_bf16",
+        1,
+        "no BC regulariser, MOReL-style halting at the data's u quantile 0.99",
         "mopo_bc_dc256_300it_noreg_bf16 where an imagined episode ends as u passes the 0.99 quantile of u on "
         "held-out data: the setting where the penalty gained most over lambda = 0 (paired +0.84 +- 1.20, 5 seeds).",
-        "one policy's data (study)", "cpu",
+        "one policy's data (study)",
+        "cpu",
         merge(PPO_CPU, BC_CORE, DATA_COMMANDS, LONG, _iterations(300), BF16, NO_REGULARIZER, HALT),
         _result("medium_noise", 1.0, 5, 4.834, 0.768, 0.495, 20, 160),
     ),
     Recipe(
-        "mopo_bc_dc256_1000it_noreg_halt_bf16", 1, "the halting recipe for 1000 PPO iterations",
+        "mopo_bc_dc256_1000it_noreg_halt_bf16",
+        1,
+        "the halting recipe for 1000 PPO iterations",
         "mopo_bc_dc256_300it_noreg_halt_bf16 for 1000 iterations: does the penalty keep its lead when PPO has longer "
         "to exploit the model?",
-        "one policy's data (study)", "cpu",
+        "one policy's data (study)",
+        "cpu",
         merge(PPO_CPU, BC_CORE, DATA_COMMANDS, LONG, _iterations(1000), BF16, NO_REGULARIZER, HALT),
         _result("medium_noise", 1.0, 5, 3.956, 1.363, 0.229, 50, 160),
     ),
@@ -260,5 +359,7 @@ def recipe_help() -> str:
     """The ``--recipe`` help text: the default recipe and what it is, and where the others are described."""
     default = RECIPES[DEFAULT_RECIPE]
     result = f"; published: {default.result.line()}" if default.result else ""
-    return (f"the recipe whose settings are the defaults (flags still win); default {default.name}: the best "
-            f"measured recipe, {default.summary}{result}. rwmu recipes describes every recipe (docs/recipes.md)")
+    return (
+        f"the recipe whose settings are the defaults (flags still win); default {default.name}: the best "
+        f"measured recipe, {default.summary}{result}. rwmu recipes describes every recipe (docs/recipes.md)"
+    )

@@ -11,8 +11,9 @@ the number of worker processes.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -71,9 +72,13 @@ class CollectConfig:
 
     def env_config(self) -> Go2EnvConfig:
         return Go2EnvConfig(
-            num_envs=self.num_envs, num_workers=self.num_workers, seed=self.seed, pushes=self.pushes,
-            randomization=self.randomization, reset=self.reset,
-        )  # fmt: skip
+            num_envs=self.num_envs,
+            num_workers=self.num_workers,
+            seed=self.seed,
+            pushes=self.pushes,
+            randomization=self.randomization,
+            reset=self.reset,
+        )
 
 
 @dataclass
@@ -98,7 +103,7 @@ class CollectStats:
         return {k: (None if isinstance(v, float) and v != v else v) for k, v in self.__dict__.items()}
 
     @staticmethod
-    def combine(parts: Sequence["CollectStats"]) -> "CollectStats":
+    def combine(parts: Sequence[CollectStats]) -> CollectStats:
         """Stats of the datasets of ``parts`` put together (sums; means weighted by steps or episodes)."""
         out = CollectStats()
         for name in ("rows", "steps", "trajectories", "episodes", "falls", "time_outs", "completed_episodes"):
@@ -160,14 +165,22 @@ def collect_dataset(
     try:
         obs = env.reset()[0]["policy"]
         policy.reset(None)
-        recorder.add_rows(all_ids, env.states.numpy(), zeros_action, env.contacts.numpy(), zeros_flag,
-                          env.commands.numpy(), env.extension.numpy())  # fmt: skip
+        recorder.add_rows(
+            all_ids,
+            env.states.numpy(),
+            zeros_action,
+            env.contacts.numpy(),
+            zeros_flag,
+            env.commands.numpy(),
+            env.extension.numpy(),
+        )
         bar = tqdm(total=config.steps, desc="collect", unit="row", disable=not progress, dynamic_ncols=True)
         with bar:
             # Enough rows in long-enough trajectories, and one trajectory long enough to trim so that exactly
             # config.steps rows are written without a short tail.
-            while (recorder.usable_rows(min_len) < config.steps + min_len
-                   or recorder.longest_rows() < min(2 * min_len, config.steps, task.episode_length)):  # fmt: skip
+            while recorder.usable_rows(min_len) < config.steps + min_len or recorder.longest_rows() < min(
+                2 * min_len, config.steps, task.episode_length
+            ):
                 before = recorder.num_rows
                 actions = policy.act(obs)
                 obs_td, reward, dones, extras = env.step(actions)
@@ -175,17 +188,30 @@ def collect_dataset(
                 done = dones.bool()
                 # The next observation's command; an ended episode keeps the command its last step tracked.
                 row_commands = torch.where(done[:, None], rec.command, env.commands)
-                recorder.add_rows(all_ids, rec.state.numpy(), rec.action.numpy(), rec.contacts.numpy(),
-                                  rec.terminated.numpy(), row_commands.numpy(), rec.extension.numpy())  # fmt: skip
+                recorder.add_rows(
+                    all_ids,
+                    rec.state.numpy(),
+                    rec.action.numpy(),
+                    rec.contacts.numpy(),
+                    rec.terminated.numpy(),
+                    row_commands.numpy(),
+                    rec.extension.numpy(),
+                )
                 time_out_ids = torch.nonzero(rec.time_out, as_tuple=False).squeeze(-1)
                 done_ids = torch.nonzero(done, as_tuple=False).squeeze(-1)
                 recorder.close(time_out_ids.numpy())  # a time-out ends the trajectory; a fall does not
                 running_return += rec.reward.double()
                 if done_ids.numel() > 0:
                     d = done_ids.numpy()
-                    recorder.add_rows(d, env.states[done_ids].numpy(), zeros_action[d], env.contacts[done_ids].numpy(),
-                                      zeros_flag[d], env.commands[done_ids].numpy(),
-                                      env.extension[done_ids].numpy())  # fmt: skip
+                    recorder.add_rows(
+                        d,
+                        env.states[done_ids].numpy(),
+                        zeros_action[d],
+                        env.contacts[done_ids].numpy(),
+                        zeros_flag[d],
+                        env.commands[done_ids].numpy(),
+                        env.extension[done_ids].numpy(),
+                    )
                     policy.reset(done_ids)
                     episode_returns.append(running_return[done_ids].clone())
                     running_return[done_ids] = 0.0
@@ -287,11 +313,19 @@ def collect_mixture(
                 if segment not in policies:
                     policies[segment] = segments[segment].make_policy()
                 policy = policies[segment]
-                part, stats = collect_dataset(policy, dataclasses.replace(config, steps=rows), task,
-                                              progress=progress, env=env)  # fmt: skip
+                part, stats = collect_dataset(
+                    policy, dataclasses.replace(config, steps=rows), task, progress=progress, env=env
+                )
                 if store is not None:
-                    store.save(k, part, {"stats": dict(stats.__dict__), "env": capture_state(env, ENV_STATE_SKIP),
-                                         "policy": capture_state(policy)})  # fmt: skip
+                    store.save(
+                        k,
+                        part,
+                        {
+                            "stats": dict(stats.__dict__),
+                            "env": capture_state(env, ENV_STATE_SKIP),
+                            "policy": capture_state(policy),
+                        },
+                    )
                 parts.append(part)
                 chunk_stats.append(stats)
         finally:
@@ -304,10 +338,14 @@ def collect_mixture(
         rows = sum(parts[k].num_rows for k in chunks)
         trajectories = sum(parts[k].num_trajectories for k in chunks)
         part_stats.append(stats)
-        described.append({
-            **segment.provenance, "rows": [row, row + rows], "trajectories": [trajectory, trajectory + trajectories],
-            "stats": stats.as_dict(),
-        })  # fmt: skip
+        described.append(
+            {
+                **segment.provenance,
+                "rows": [row, row + rows],
+                "trajectories": [trajectory, trajectory + trajectories],
+                "stats": stats.as_dict(),
+            }
+        )
         row += rows
         trajectory += trajectories
     meta = dict(parts[0].meta)

@@ -128,8 +128,10 @@ class Go2VecEnv(LocomotionVecEnv):
         self.core = LocomotionCore(task, n, self.device, self.generator, pushes=config.pushes)
         self.task = self.core.task
         if task.dims.extension != EXTENSION_DIM:
-            raise RwmuError(f"task {task.name} has {task.dims.extension} extension columns; the Go2 simulator "
-                            f"records {EXTENSION_DIM} (base height, body clearance)")  # fmt: skip
+            raise RwmuError(
+                f"task {task.name} has {task.dims.extension} extension columns; the Go2 simulator "
+                f"records {EXTENSION_DIM} (base height, body clearance)"
+            )
         self.states = torch.zeros(n, task.dims.state)
         self.contacts = torch.zeros(n, task.dims.contact)
         self.extension = torch.zeros(n, EXTENSION_DIM)
@@ -193,10 +195,17 @@ class Go2VecEnv(LocomotionVecEnv):
         self.base_pos = torch.from_numpy(out.base_pos).float()
         outcome = self.core.step(self.states, actions, self.contacts, torch.from_numpy(out.terminated))
         self.last_step = StepRecord(
-            state=self.states.clone(), action=actions, contacts=self.contacts.clone(), terminated=outcome.terminated,
-            time_out=outcome.time_out, command=outcome.command, reward=outcome.reward, terms=outcome.terms,
-            base_pos=self.base_pos.clone(), extension=self.extension.clone(),
-        )  # fmt: skip
+            state=self.states.clone(),
+            action=actions,
+            contacts=self.contacts.clone(),
+            terminated=outcome.terminated,
+            time_out=outcome.time_out,
+            command=outcome.command,
+            reward=outcome.reward,
+            terms=outcome.terms,
+            base_pos=self.base_pos.clone(),
+            extension=self.extension.clone(),
+        )
         self.reset_envs(outcome.reset_ids)
         self._push(self.core.advance())
         self._update_observations()

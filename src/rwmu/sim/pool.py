@@ -20,7 +20,6 @@ import numpy as np
 from rwmu.sim.shard import Go2Shard, StepOutput
 from rwmu.tasks.go2_flat import GO2_ACTUATION, Go2ActuationConfig
 
-
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
@@ -45,8 +44,9 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _worker_main(conn: Any, num_envs: int, actuation: Go2ActuationConfig, per_env_models: bool,
-                 parent_pid: int) -> None:  # fmt: skip
+def _worker_main(
+    conn: Any, num_envs: int, actuation: Go2ActuationConfig, per_env_models: bool, parent_pid: int
+) -> None:
     _die_with_parent(parent_pid)
     # Ctrl-C (and a SIGTERM sent to the whole process group, as service managers do) reaches the workers too: the
     # parent decides what to do and closes them. A worker ignores Ctrl-C and ends quietly on SIGTERM, instead of

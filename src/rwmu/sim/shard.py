@@ -51,11 +51,11 @@ class StepOutput:
     base_pos: np.ndarray
     extension: np.ndarray
 
-    def select(self, rows: np.ndarray) -> "StepOutput":
+    def select(self, rows: np.ndarray) -> StepOutput:
         return StepOutput(**{name: getattr(self, name)[rows] for name in _FIELDS})
 
     @staticmethod
-    def concatenate(parts: list["StepOutput"]) -> "StepOutput":
+    def concatenate(parts: list[StepOutput]) -> StepOutput:
         return StepOutput(**{name: np.concatenate([getattr(p, name) for p in parts]) for name in _FIELDS})
 
 
@@ -175,8 +175,13 @@ class Go2Shard:
         env_ids = np.asarray(env_ids, dtype=np.int64)
         k = len(env_ids)
         if k == 0:
-            empty = (np.zeros((0, STATE_DIM)), np.zeros((0, NUM_CONTACTS)), np.zeros(0, bool), np.zeros((0, 3)),
-                     np.zeros((0, EXTENSION_DIM)))  # fmt: skip
+            empty = (
+                np.zeros((0, STATE_DIM)),
+                np.zeros((0, NUM_CONTACTS)),
+                np.zeros(0, bool),
+                np.zeros((0, 3)),
+                np.zeros((0, EXTENSION_DIM)),
+            )
             return StepOutput(*empty)
         datas = [self.datas[e] for e in env_ids]
         qpos = np.stack([d.qpos for d in datas])
@@ -190,8 +195,9 @@ class Go2Shard:
         # Geom sizes are the same in every model copy (randomisation changes friction, mass and motors only).
         extension = np.concatenate([qpos[:, 2:3], clearances(datas, self.base_model, self.indices)], axis=-1)
         terminated = body_contact | tilted(states)
-        return StepOutput(states=states, contacts=contacts, terminated=terminated, base_pos=qpos[:, 0:3].copy(),
-                          extension=extension)  # fmt: skip
+        return StepOutput(
+            states=states, contacts=contacts, terminated=terminated, base_pos=qpos[:, 0:3].copy(), extension=extension
+        )
 
     def get_qpos(self, env_id: int) -> np.ndarray:
         """Full ``qpos`` of one environment (for rendering)."""

@@ -126,7 +126,7 @@ class TerminationRule:
         """Whether the rule needs the extension columns (a tilt-only rule does not)."""
         return self.clearance_column is not None
 
-    def __call__(self, state: torch.Tensor, extension: torch.Tensor | None, layout: "StateLayout") -> torch.Tensor:
+    def __call__(self, state: torch.Tensor, extension: torch.Tensor | None, layout: StateLayout) -> torch.Tensor:
         """(n,) bool from PHYSICAL ``state`` (n, S) and ``extension`` (n, E) (None: tilt only)."""
         fallen = state[:, layout.gravity.start + 2] > self.max_gravity_z
         if self.clearance_column is not None and extension is not None:
@@ -240,10 +240,16 @@ class Task:
 def locomotion_state_names(joint_names: tuple[str, ...]) -> tuple[str, ...]:
     """State column names for the standard 9 + 3 * J locomotion layout."""
     base = (
-        "base_lin_vel_x", "base_lin_vel_y", "base_lin_vel_z",
-        "base_ang_vel_x", "base_ang_vel_y", "base_ang_vel_z",
-        "projected_gravity_x", "projected_gravity_y", "projected_gravity_z",
-    )  # fmt: skip
+        "base_lin_vel_x",
+        "base_lin_vel_y",
+        "base_lin_vel_z",
+        "base_ang_vel_x",
+        "base_ang_vel_y",
+        "base_ang_vel_z",
+        "projected_gravity_x",
+        "projected_gravity_y",
+        "projected_gravity_z",
+    )
     return (
         base
         + tuple(f"joint_pos/{j}" for j in joint_names)

@@ -156,6 +156,5 @@ class PushScheduler:
         if due.numel() > 0:
             v = self.config.velocity_range
             kicks[due] = (2.0 * torch.rand(due.numel(), 2, generator=self.generator, device=self.device) - 1.0) * v
-            self.steps_until_push[due] = _randint(*self.config.interval_steps, due.numel(), self.generator,
-                                                  self.device)  # fmt: skip
+            self.steps_until_push[due] = _randint(*self.config.interval_steps, due.numel(), self.generator, self.device)
         return kicks

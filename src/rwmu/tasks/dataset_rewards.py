@@ -83,8 +83,9 @@ def dataset_rewards(dataset: TrajectoryDataset, task: Task, source: str = "datas
             # Inactive trajectories repeat their last row; their values are never read.
             batch_rows = np.minimum(starts + t, offsets[1:] - 1)
             prev_rows = np.maximum(batch_rows - 1, starts)
-            reward, _ = computer.compute(states[batch_rows], actions[batch_rows], contacts[batch_rows],
-                                         command[prev_rows])  # fmt: skip
+            reward, _ = computer.compute(
+                states[batch_rows], actions[batch_rows], contacts[batch_rows], command[prev_rows]
+            )
             rewards[rows] = reward.numpy()[active]
             resetting = active[reset_rows[rows]]
             if resetting.size:
@@ -95,5 +96,6 @@ def dataset_rewards(dataset: TrajectoryDataset, task: Task, source: str = "datas
     episode_returns = np.bincount(episode_of_row, weights=rewards, minlength=num_episodes)
     episode_lengths = np.bincount(episode_of_row, minlength=num_episodes) - 1
     complete = terminated[ends] | (episode_lengths >= task.episode_length)
-    return DatasetRewards(rewards, reset_rows, episode_of_row, episode_returns, episode_lengths.astype(np.int64),
-                          complete)  # fmt: skip
+    return DatasetRewards(
+        rewards, reset_rows, episode_of_row, episode_returns, episode_lengths.astype(np.int64), complete
+    )

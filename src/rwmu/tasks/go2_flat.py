@@ -62,8 +62,9 @@ EXTENSION_NAMES = ("base_height", "body_clearance") + tuple(f"leg_clearance_{leg
 CONTACT_MARGIN = 0.001
 # The fall rule on (predicted) states: tilt beyond TERMINATION_TILT_RAD, or a base, hip or thigh point within the
 # contact margin of the floor (a body contact).
-GO2_TERMINATION_RULE = TerminationRule(max_gravity_z=-math.cos(TERMINATION_TILT_RAD), clearance_column=1,
-                                       min_clearance=CONTACT_MARGIN)  # fmt: skip
+GO2_TERMINATION_RULE = TerminationRule(
+    max_gravity_z=-math.cos(TERMINATION_TILT_RAD), clearance_column=1, min_clearance=CONTACT_MARGIN
+)
 # Undesired contacts 0-3 (thigh or calf of leg FL, FR, RL, RR on the floor) from the leg clearances (columns 2-5).
 GO2_CONTACT_RULE = ContactRule(contact_ids=(0, 1, 2, 3), clearance_columns=(2, 3, 4, 5), min_clearance=CONTACT_MARGIN)
 
@@ -106,7 +107,18 @@ _STATE_STD: tuple[float, ...] | None = (
 )
 # Actions: statistics of the rows an action led to (reset rows, whose action is zero, left out).
 _ACTION_MEAN: tuple[float, ...] | None = (
-    -0.601, 0.632, -0.558, 0.589, 0.409, 0.427, 0.219, 0.241, 0.099, 0.0672, -0.288, -0.311
+    -0.601,
+    0.632,
+    -0.558,
+    0.589,
+    0.409,
+    0.427,
+    0.219,
+    0.241,
+    0.099,
+    0.0672,
+    -0.288,
+    -0.311,
 )
 _ACTION_STD: tuple[float, ...] | None = (0.943, 0.935, 0.964, 0.952, 1.15, 1.17, 1.29, 1.31, 1.78, 1.79, 1.59, 1.6)
 # Extensions: base height, body clearance, leg clearance FL, FR, RL, RR [m].

@@ -135,8 +135,9 @@ class LocomotionCore:
         if standing_fraction is not None:
             if not 0.0 <= standing_fraction <= 1.0:
                 raise RwmuError(f"standing fraction must be in [0, 1], got {standing_fraction}")
-            task = dataclasses.replace(task, commands=dataclasses.replace(task.commands,
-                                                                          standing_fraction=float(standing_fraction)))
+            task = dataclasses.replace(
+                task, commands=dataclasses.replace(task.commands, standing_fraction=float(standing_fraction))
+            )
         if not pushes:
             task = dataclasses.replace(task, pushes=dataclasses.replace(task.pushes, enabled=False))
         if observation_noise is not None:
@@ -244,9 +245,17 @@ class LocomotionCore:
         reset_ids = torch.nonzero(dones, as_tuple=False).squeeze(-1)
         log = self._episode_log(reset_ids, terminated, time_out) if reset_ids.numel() > 0 else {}
         return StepOutcome(
-            reward=reward, task_reward=task_reward, terms=terms, all_terms=all_terms, command=command,
-            terminated=terminated, time_out=time_out, dones=dones, reset_ids=reset_ids, log=log,
-        )  # fmt: skip
+            reward=reward,
+            task_reward=task_reward,
+            terms=terms,
+            all_terms=all_terms,
+            command=command,
+            terminated=terminated,
+            time_out=time_out,
+            dones=dones,
+            reset_ids=reset_ids,
+            log=log,
+        )
 
     def _episode_log(self, ids: torch.Tensor, terminated: torch.Tensor, time_out: torch.Tensor) -> dict:
         log = {f"Episode_Reward/{name}": sums[ids].mean() for name, sums in self.episode_sums.items()}
@@ -278,8 +287,9 @@ class LocomotionCore:
         for sums in self.episode_sums.values():
             sums[ids] = 0.0
         self.last_actions[ids] = 0.0 if last_action is None else last_action.to(self.last_actions)
-        self.reward_computer.reset(ids, previous_action=last_action, previous_joint_vel=previous_joint_vel,
-                                   contact_history=contact_history)  # fmt: skip
+        self.reward_computer.reset(
+            ids, previous_action=last_action, previous_joint_vel=previous_joint_vel, contact_history=contact_history
+        )
         self.command_sampler.reset(ids)
         self._apply_fixed_commands(ids)
         self.push_scheduler.reset(ids)

@@ -21,11 +21,14 @@ def observation_names(task: Task) -> tuple[str, ...]:
     names = task.state_names
     lay = task.layout
     return (
-        names[lay.lin_vel] + names[lay.ang_vel] + names[lay.gravity]
+        names[lay.lin_vel]
+        + names[lay.ang_vel]
+        + names[lay.gravity]
         + ("command_lin_vel_x", "command_lin_vel_y", "command_ang_vel_z")
-        + names[lay.joint_pos] + names[lay.joint_vel]
+        + names[lay.joint_pos]
+        + names[lay.joint_vel]
         + tuple(f"last_action/{n}" for n in task.action_names)
-    )  # fmt: skip
+    )
 
 
 def observation_noise_half_widths(task: Task, device: str | torch.device = "cpu") -> torch.Tensor:

@@ -122,10 +122,12 @@ class RewardComputer:
         is_first_contact = (self.current_air_time > 0) & is_contact
         # In-place updates keep the buffers usable both inside and outside torch.inference_mode().
         self.last_air_time.copy_(torch.where(is_first_contact, self.current_air_time + self.dt, self.last_air_time))
-        self.current_air_time.copy_(torch.where(is_contact, torch.zeros_like(self.current_air_time),
-                                                self.current_air_time + self.dt))  # fmt: skip
-        self.current_contact_time.copy_(torch.where(is_contact, self.current_contact_time + self.dt,
-                                                    torch.zeros_like(self.current_contact_time)))  # fmt: skip
+        self.current_air_time.copy_(
+            torch.where(is_contact, torch.zeros_like(self.current_air_time), self.current_air_time + self.dt)
+        )
+        self.current_contact_time.copy_(
+            torch.where(is_contact, self.current_contact_time + self.dt, torch.zeros_like(self.current_contact_time))
+        )
         # ContactSensor.compute_first_contact(dt): in contact for at most one step.
         first_contact = (self.current_contact_time > 0) & (self.current_contact_time < self.dt + 1e-8)
         return first_contact.float()
@@ -143,8 +145,7 @@ class RewardComputer:
         torque = state[:, lay.joint_torque]
 
         previous_action = torch.where(self._previous_action_unknown[:, None], action, self.previous_action)
-        previous_joint_vel = torch.where(self._previous_joint_vel_unknown[:, None], joint_vel,
-                                         self.previous_joint_vel)  # fmt: skip
+        previous_joint_vel = torch.where(self._previous_joint_vel_unknown[:, None], joint_vel, self.previous_joint_vel)
         command_xy_norm = torch.linalg.vector_norm(command[:, :2], dim=-1)
 
         values = {

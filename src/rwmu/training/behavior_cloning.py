@@ -73,9 +73,11 @@ class BehaviorCloningConfig:
     )
     top_fraction: float = dataclasses.field(
         default=1.0,  # all the data; "%BC" (Chen et al. 2021) clones the best 10 %
-        metadata={"help": "clone only the complete episodes whose true return is in this top fraction (filtered "
-                          "behaviour cloning); 1 = every row"},
-    )  # fmt: skip
+        metadata={
+            "help": "clone only the complete episodes whose true return is in this top fraction (filtered "
+            "behaviour cloning); 1 = every row"
+        },
+    )
     min_action_std: float = dataclasses.field(
         default=0.05,  # rwmu choice: a deterministic behaviour policy leaves PPO some exploration
         metadata={"help": "lower bound of the fitted action std"},
@@ -83,14 +85,14 @@ class BehaviorCloningConfig:
     regularizer_steps: int = dataclasses.field(
         default=0, metadata={"help": "behaviour-cloning mini-batch steps after every PPO update (0 = no regulariser)"}
     )
-    regularizer_coef: float = dataclasses.field(
-        default=1.0, metadata={"help": "weight of the regulariser's MSE loss"}
-    )
+    regularizer_coef: float = dataclasses.field(default=1.0, metadata={"help": "weight of the regulariser's MSE loss"})
     regularizer_iterations: int | None = dataclasses.field(
         default=None,  # the whole run, as every recipe of docs/results.md sections 6-11.2
-        metadata={"help": "regularise only in the first N PPO updates (critic warm-up included, counted from the "
-                          "run's start across resumes); none = in every update"},
-    )  # fmt: skip
+        metadata={
+            "help": "regularise only in the first N PPO updates (critic warm-up included, counted from the "
+            "run's start across resumes); none = in every update"
+        },
+    )
     critic_warmup: int = dataclasses.field(
         default=0, metadata={"help": "first PPO iterations that train only the critic (the actor is frozen)"}
     )
@@ -113,20 +115,26 @@ class BehaviorCloningConfig:
         if self.regularizer_steps < 0 or self.critic_warmup < 0:
             raise RwmuError("--behavior.regularizer-steps and --behavior.critic-warmup must be >= 0")
         if self.regularizer_iterations is not None and self.regularizer_iterations < 0:
-            raise RwmuError(f"--behavior.regularizer-iterations must be >= 0 or None, got "
-                            f"{self.regularizer_iterations}")
+            raise RwmuError(
+                f"--behavior.regularizer-iterations must be >= 0 or None, got {self.regularizer_iterations}"
+            )
         if not self.regularizer_coef >= 0:
             raise RwmuError(f"--behavior.regularizer-coef must be >= 0, got {self.regularizer_coef}")
 
     def algorithm_kwargs(self) -> dict[str, Any]:
         """The keyword arguments :class:`BehaviorRegularizedPPO` takes from this config."""
-        return {"regularizer_steps": self.regularizer_steps, "regularizer_coef": self.regularizer_coef,
-                "regularizer_batch_size": self.batch_size, "critic_warmup": self.critic_warmup,
-                "regularizer_iterations": self.regularizer_iterations}  # fmt: skip
+        return {
+            "regularizer_steps": self.regularizer_steps,
+            "regularizer_coef": self.regularizer_coef,
+            "regularizer_batch_size": self.batch_size,
+            "critic_warmup": self.critic_warmup,
+            "regularizer_iterations": self.regularizer_iterations,
+        }
 
 
-def behavior_pairs(dataset: TrajectoryDataset, task: Task, source: str = "--data",
-                   top_fraction: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def behavior_pairs(
+    dataset: TrajectoryDataset, task: Task, source: str = "--data", top_fraction: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The dataset's (policy observation, action taken) pairs (module docstring); with ``top_fraction`` < 1 only
     those of the complete episodes whose return (:func:`rwmu.tasks.dataset_rewards.dataset_rewards`) is at least
     the ``1 - top_fraction`` quantile of the complete episodes' returns.
@@ -134,8 +142,12 @@ def behavior_pairs(dataset: TrajectoryDataset, task: Task, source: str = "--data
     Returns:
         observations (P, task.observation_dim) and actions (P, A), float32, physical units.
     """
-    commands = recorded_commands(dataset, task, source, "the policy's observations cannot be rebuilt for behaviour "
-                                 "cloning (or leave --behavior.* off)")  # fmt: skip
+    commands = recorded_commands(
+        dataset,
+        task,
+        source,
+        "the policy's observations cannot be rebuilt for behaviour cloning (or leave --behavior.* off)",
+    )
     keep = ~dataset.episode_ends
     if top_fraction < 1.0:
         scored = dataset_rewards(dataset, task, source)
@@ -157,8 +169,12 @@ def row_observations(dataset: TrajectoryDataset, commands: np.ndarray, rows: np.
     """The policy observation at each of ``rows``: the row's state and command (``commands`` (N, 3)), the row's
     action column as the last action, no observation noise (module docstring). Returns (len(rows), O) float32."""
     quiet = dataclasses.replace(task, observation_noise=dataclasses.replace(task.observation_noise, enabled=False))
-    return build_policy_observation(torch.from_numpy(dataset.states[rows]), torch.from_numpy(commands[rows]),
-                                    torch.from_numpy(dataset.actions[rows]), quiet)  # fmt: skip
+    return build_policy_observation(
+        torch.from_numpy(dataset.states[rows]),
+        torch.from_numpy(commands[rows]),
+        torch.from_numpy(dataset.actions[rows]),
+        quiet,
+    )
 
 
 def _as_obs(observations: torch.Tensor) -> TensorDict:
@@ -220,9 +236,16 @@ class BehaviorRegularizedPPO(PPO):
         regularizer_iterations: updates (counted as ``critic_warmup``) after which the regulariser stops; None = never.
     """
 
-    def __init__(self, *args: Any, regularizer_steps: int = 0, regularizer_coef: float = 1.0,
-                 regularizer_batch_size: int = 4096, critic_warmup: int = 0, regularizer_iterations: int | None = None,
-                 **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *args: Any,
+        regularizer_steps: int = 0,
+        regularizer_coef: float = 1.0,
+        regularizer_batch_size: int = 4096,
+        critic_warmup: int = 0,
+        regularizer_iterations: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.regularizer_steps = int(regularizer_steps)
         self.regularizer_coef = float(regularizer_coef)
@@ -264,8 +287,9 @@ class BehaviorRegularizedPPO(PPO):
         n = observations.shape[0]
         total = 0.0
         for _ in range(self.regularizer_steps):
-            idx = torch.randint(0, n, (min(self.regularizer_batch_size, n),), generator=self._generator,
-                                device=observations.device)  # fmt: skip
+            idx = torch.randint(
+                0, n, (min(self.regularizer_batch_size, n),), generator=self._generator, device=observations.device
+            )
             mse = (self.actor(_as_obs(observations[idx])) - actions[idx]).pow(2).mean()
             self.optimizer.zero_grad()
             (self.regularizer_coef * mse).backward()

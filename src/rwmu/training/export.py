@@ -49,9 +49,11 @@ def load_actor(checkpoint: str | Path, device: str | torch.device = "cpu"):
     ckpt = read_policy_checkpoint(path, map_location=device)
     info = (ckpt.get("infos") or {}).get("rwmu")
     if not isinstance(info, dict) or "rsl_rl_cfg" not in info:
-        raise RwmuError(f"{path}: an rsl_rl checkpoint without rwmu metadata (infos['rwmu']); only checkpoints "
-                        f"written by rwmu train-policy can be read (for others, pass the file rsl_rl's "
-                        f"export_policy_to_jit writes)")  # fmt: skip
+        raise RwmuError(
+            f"{path}: an rsl_rl checkpoint without rwmu metadata (infos['rwmu']); only checkpoints "
+            f"written by rwmu train-policy can be read (for others, pass the file rsl_rl's "
+            f"export_policy_to_jit writes)"
+        )
     actor_class, actor_kwargs = resolve_class(dict(info["rsl_rl_cfg"]["actor"]))
     obs = TensorDict({"policy": torch.zeros(1, int(info["observation_dim"]))}, batch_size=[1])
     actor = actor_class(obs, {"actor": ["policy"]}, "actor", int(info["num_actions"]), **actor_kwargs)
@@ -87,19 +89,33 @@ def export_policy(checkpoint: str | Path, out_dir: str | Path) -> dict[str, str]
             scripted.save(str(tmp))
 
     onnx_model = actor.as_onnx(verbose=False).cpu().eval()
-    write_onnx(onnx_model, onnx_model.get_dummy_inputs(), paths["onnx"], onnx_model.input_names,
-               onnx_model.output_names)  # fmt: skip
+    write_onnx(
+        onnx_model, onnx_model.get_dummy_inputs(), paths["onnx"], onnx_model.input_names, onnx_model.output_names
+    )
 
-    write_export_meta(paths["meta"], get_task(info["task"]) if info.get("task") else None, checkpoint,
-                      observation_normalization_included=bool(getattr(actor, "obs_normalization", False)),
-                      extra={"world_model": info.get("world_model")}, dims=(obs_dim, num_actions),
-                      names=(info.get("observation_names"), info.get("action_names")), dt=info.get("dt"))  # fmt: skip
+    write_export_meta(
+        paths["meta"],
+        get_task(info["task"]) if info.get("task") else None,
+        checkpoint,
+        observation_normalization_included=bool(getattr(actor, "obs_normalization", False)),
+        extra={"world_model": info.get("world_model")},
+        dims=(obs_dim, num_actions),
+        names=(info.get("observation_names"), info.get("action_names")),
+        dt=info.get("dt"),
+    )
     return {k: str(v) for k, v in paths.items()}
 
 
-def write_export_meta(path: Path, task: Task | None, source: Path, observation_normalization_included: bool,
-                      extra: dict[str, Any] | None = None, dims: tuple[int, int] | None = None,
-                      names: tuple[Any, Any] | None = None, dt: float | None = None) -> None:  # fmt: skip
+def write_export_meta(
+    path: Path,
+    task: Task | None,
+    source: Path,
+    observation_normalization_included: bool,
+    extra: dict[str, Any] | None = None,
+    dims: tuple[int, int] | None = None,
+    names: tuple[Any, Any] | None = None,
+    dt: float | None = None,
+) -> None:
     """Write an export folder's ``policy.json`` (module docstring): the task, observation and action names and sizes
     (by default the task's), control ``dt``, the source file and its SHA-256, and ``extra`` entries."""
     obs_dim, num_actions = dims if dims is not None else (int(task.observation_dim), int(task.dims.action))
@@ -122,8 +138,13 @@ def write_export_meta(path: Path, task: Task | None, source: Path, observation_n
     write_json_atomic(path, meta)
 
 
-def write_onnx(module: torch.nn.Module, example: tuple[torch.Tensor, ...], path: Path, input_names: list[str],
-               output_names: list[str]) -> None:  # fmt: skip
+def write_onnx(
+    module: torch.nn.Module,
+    example: tuple[torch.Tensor, ...],
+    path: Path,
+    input_names: list[str],
+    output_names: list[str],
+) -> None:
     """Export ``module`` (one input ``(batch, obs_dim)``) to ONNX at ``path`` with a dynamic batch size, atomically
     and without torch.onnx's progress output."""
     onnx_logger = logging.getLogger("torch.onnx")
@@ -133,9 +154,16 @@ def write_onnx(module: torch.nn.Module, example: tuple[torch.Tensor, ...], path:
         onnx_logger.setLevel(logging.ERROR)
         try:
             torch.onnx.export(
-                module, example, str(tmp), input_names=input_names, output_names=output_names,
-                dynamic_shapes=({0: torch.export.Dim("batch")},), opset_version=18, dynamo=True,
-                external_data=False, verbose=False,
-            )  # fmt: skip
+                module,
+                example,
+                str(tmp),
+                input_names=input_names,
+                output_names=output_names,
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                opset_version=18,
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+            )
         finally:
             onnx_logger.setLevel(previous)

@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 import structlog
+import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
@@ -58,8 +58,15 @@ from rwmu.utils.io import atomic_path, torch_save_atomic
 with contextlib.redirect_stderr(io.StringIO()):  # d3rlpy imports the old `gym`, which prints a notice on import
     import d3rlpy
 
-__all__ = ["METHODS", "OfflineBaselineConfig", "OfflineTransitions", "export_baseline", "offline_transitions",
-           "train_baseline"]  # fmt: skip
+__all__ = [
+    "METHODS",
+    "OfflineBaselineConfig",
+    "OfflineTransitions",
+    "export_baseline",
+    "offline_transitions",
+    "train_baseline",
+]
+
 
 @dataclass
 class OfflineTransitions:
@@ -87,8 +94,14 @@ class OfflineTransitions:
         return int(len(self.rewards) - self.timeouts.sum())
 
     def mdp_dataset(self) -> d3rlpy.dataset.MDPDataset:
-        return d3rlpy.dataset.MDPDataset(self.observations, self.actions, self.rewards[:, None], self.terminals,
-                                         self.timeouts, action_space=d3rlpy.ActionSpace.CONTINUOUS)  # fmt: skip
+        return d3rlpy.dataset.MDPDataset(
+            self.observations,
+            self.actions,
+            self.rewards[:, None],
+            self.terminals,
+            self.timeouts,
+            action_space=d3rlpy.ActionSpace.CONTINUOUS,
+        )
 
 
 def offline_transitions(dataset: TrajectoryDataset, task: Task, source: str = "--data") -> OfflineTransitions:
@@ -112,39 +125,66 @@ def offline_transitions(dataset: TrajectoryDataset, task: Task, source: str = "-
     terminals = (transition & ends[nxt] & fell[nxt]).astype(np.float32)
     timeouts = (~transition).astype(np.float32)
     observations = row_observations(dataset, commands, rows, task)
-    return OfflineTransitions(observations.numpy().astype(np.float32), actions, rewards, terminals, timeouts,
-                              scored.episode_returns[scored.episode_complete])  # fmt: skip
+    return OfflineTransitions(
+        observations.numpy().astype(np.float32),
+        actions,
+        rewards,
+        terminals,
+        timeouts,
+        scored.episode_returns[scored.episode_complete],
+    )
 
 
 def make_algorithm(config: OfflineBaselineConfig) -> Any:
     """The d3rlpy algorithm of ``config`` on the CPU (module docstring)."""
     encoder = d3rlpy.models.encoders.VectorEncoderFactory(list(config.hidden_dims))
-    scalers = {"observation_scaler": d3rlpy.preprocessing.StandardObservationScaler(),
-               "action_scaler": d3rlpy.preprocessing.MinMaxActionScaler()}  # fmt: skip
+    scalers = {
+        "observation_scaler": d3rlpy.preprocessing.StandardObservationScaler(),
+        "action_scaler": d3rlpy.preprocessing.MinMaxActionScaler(),
+    }
     common = {"batch_size": config.batch_size, **scalers}
     if config.method == "bc":
         algo = d3rlpy.algos.BCConfig(learning_rate=1e-3, encoder_factory=encoder, **common)
     elif config.method == "td3bc":
         algo = d3rlpy.algos.TD3PlusBCConfig(
-            actor_learning_rate=3e-4, critic_learning_rate=3e-4, target_smoothing_sigma=0.2,
-            target_smoothing_clip=0.5, alpha=config.td3bc_alpha, update_actor_interval=2,
-            actor_encoder_factory=encoder, critic_encoder_factory=encoder, **common,
-        )  # fmt: skip
+            actor_learning_rate=3e-4,
+            critic_learning_rate=3e-4,
+            target_smoothing_sigma=0.2,
+            target_smoothing_clip=0.5,
+            alpha=config.td3bc_alpha,
+            update_actor_interval=2,
+            actor_encoder_factory=encoder,
+            critic_encoder_factory=encoder,
+            **common,
+        )
     elif config.method == "iql":
         algo = d3rlpy.algos.IQLConfig(
-            actor_learning_rate=3e-4, critic_learning_rate=3e-4,
+            actor_learning_rate=3e-4,
+            critic_learning_rate=3e-4,
             actor_optim_factory=d3rlpy.optimizers.AdamFactory(
-                lr_scheduler_factory=d3rlpy.optimizers.CosineAnnealingLRFactory(T_max=config.steps)),
-            weight_temp=config.iql_temperature, max_weight=100.0, expectile=config.iql_expectile,
+                lr_scheduler_factory=d3rlpy.optimizers.CosineAnnealingLRFactory(T_max=config.steps)
+            ),
+            weight_temp=config.iql_temperature,
+            max_weight=100.0,
+            expectile=config.iql_expectile,
             reward_scaler=d3rlpy.preprocessing.ReturnBasedRewardScaler(multiplier=1000.0),
-            actor_encoder_factory=encoder, critic_encoder_factory=encoder, value_encoder_factory=encoder, **common,
-        )  # fmt: skip
+            actor_encoder_factory=encoder,
+            critic_encoder_factory=encoder,
+            value_encoder_factory=encoder,
+            **common,
+        )
     else:
         algo = d3rlpy.algos.CQLConfig(
-            actor_learning_rate=1e-4, critic_learning_rate=3e-4, temp_learning_rate=1e-4, n_action_samples=10,
-            alpha_learning_rate=0.0, conservative_weight=config.cql_conservative_weight,
-            actor_encoder_factory=encoder, critic_encoder_factory=encoder, **common,
-        )  # fmt: skip
+            actor_learning_rate=1e-4,
+            critic_learning_rate=3e-4,
+            temp_learning_rate=1e-4,
+            n_action_samples=10,
+            alpha_learning_rate=0.0,
+            conservative_weight=config.cql_conservative_weight,
+            actor_encoder_factory=encoder,
+            critic_encoder_factory=encoder,
+            **common,
+        )
     return algo.create(device="cpu:0")
 
 
@@ -156,8 +196,12 @@ def _quiet_d3rlpy() -> None:
 
 def _rng_state() -> dict[str, Any]:
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {"torch": torch.get_rng_state(), "numpy_keys": torch.from_numpy(keys.astype(np.int64)),
-            "numpy": [kind, int(pos), int(has_gauss), float(gauss)], "python": repr(random.getstate())}  # fmt: skip
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy_keys": torch.from_numpy(keys.astype(np.int64)),
+        "numpy": [kind, int(pos), int(has_gauss), float(gauss)],
+        "python": repr(random.getstate()),
+    }
 
 
 def _set_rng_state(state: dict[str, Any]) -> None:
@@ -171,8 +215,9 @@ CHECKPOINT = "checkpoint.d3"
 PROGRESS = "progress.pt"
 
 
-def train_baseline(transitions: OfflineTransitions, config: OfflineBaselineConfig, out_dir: Path,
-                   progress: bool = True) -> dict[str, Any]:  # fmt: skip
+def train_baseline(
+    transitions: OfflineTransitions, config: OfflineBaselineConfig, out_dir: Path, progress: bool = True
+) -> dict[str, Any]:
     """Train ``config.method`` on ``transitions``, checkpointing every epoch into ``out_dir``; resumes from the last
     checkpoint there. The same seed gives the same weights on the CPU, resumed or not.
 
@@ -197,24 +242,38 @@ def train_baseline(transitions: OfflineTransitions, config: OfflineBaselineConfi
     resumed_from = done
     epochs = -(-config.steps // config.steps_per_epoch)
     metrics: dict[str, float] = {}
-    bar = tqdm(total=config.steps, initial=done, disable=not progress, desc=METHOD_NAMES[config.method],
-               unit="step", dynamic_ncols=True)  # fmt: skip
+    bar = tqdm(
+        total=config.steps,
+        initial=done,
+        disable=not progress,
+        desc=METHOD_NAMES[config.method],
+        unit="step",
+        dynamic_ncols=True,
+    )
     writer = SummaryWriter(log_dir=str(out_dir / "tensorboard"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         remaining = config.steps - done
         if remaining > 0:
-            fitter = algo.fitter(data, n_steps=remaining, n_steps_per_epoch=min(config.steps_per_epoch, remaining),
-                                 experiment_name=f"from_{done}", with_timestamp=False,
-                                 logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
-                                 show_progress=False, save_interval=epochs + 1)  # fmt: skip
+            fitter = algo.fitter(
+                data,
+                n_steps=remaining,
+                n_steps_per_epoch=min(config.steps_per_epoch, remaining),
+                experiment_name=f"from_{done}",
+                with_timestamp=False,
+                logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
+                show_progress=False,
+                save_interval=epochs + 1,
+            )
             for _, epoch_metrics in fitter:
                 done = min(done + config.steps_per_epoch, config.steps)
                 metrics = {k: float(v) for k, v in epoch_metrics.items() if not k.startswith("time_")}
                 if not all(np.isfinite(v) for v in metrics.values()):
                     bad = next(k for k, v in metrics.items() if not np.isfinite(v))
-                    raise RwmuError(f"{config.method} diverged at step {done}: {bad} is not finite; lower the "
-                                    f"learning rates or try --baseline.seed")  # fmt: skip
+                    raise RwmuError(
+                        f"{config.method} diverged at step {done}: {bad} is not finite; lower the "
+                        f"learning rates or try --baseline.seed"
+                    )
                 for key, value in metrics.items():
                     writer.add_scalar(f"{config.method}/{key}", value, done)
                 writer.flush()
@@ -259,6 +318,11 @@ def export_baseline(algo: Any, task: Task, out_dir: Path, source: Path, method: 
         with atomic_path(paths["torchscript"]) as tmp:
             traced.save(str(tmp))
         write_onnx(policy, (example,), paths["onnx"], ["obs"], ["actions"])
-    write_export_meta(paths["meta"], task, source, observation_normalization_included=True,
-                      extra={"method": METHOD_NAMES[method], "library": f"d3rlpy {d3rlpy.__version__}"})  # fmt: skip
+    write_export_meta(
+        paths["meta"],
+        task,
+        source,
+        observation_normalization_included=True,
+        extra={"method": METHOD_NAMES[method], "library": f"d3rlpy {d3rlpy.__version__}"},
+    )
     return {k: str(v) for k, v in paths.items()}

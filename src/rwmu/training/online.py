@@ -106,8 +106,9 @@ class OnlineGo2Env(Go2VecEnv):
     penalty) and whose commands follow the curriculum. ``extras["log"]`` adds ``Train/task_reward`` (the unshaped
     reward per step) and ``Curriculum/command_scale``; ``last_step.reward`` stays the task reward."""
 
-    def __init__(self, config: Go2EnvConfig, task: Task, reward: TrainingRewardConfig,
-                 curriculum: CommandCurriculumConfig):  # fmt: skip
+    def __init__(
+        self, config: Go2EnvConfig, task: Task, reward: TrainingRewardConfig, curriculum: CommandCurriculumConfig
+    ):
         super().__init__(config, task)
         self.reward_cfg = reward
         self.curriculum = curriculum
@@ -121,8 +122,9 @@ class OnlineGo2Env(Go2VecEnv):
 
     def set_command_scale(self, scale: float) -> None:
         full = self.full_commands
-        ranges = {name: tuple(scale * v for v in getattr(full, name)) for name in ("lin_vel_x", "lin_vel_y",
-                                                                                    "ang_vel_z")}  # fmt: skip
+        ranges = {
+            name: tuple(scale * v for v in getattr(full, name)) for name in ("lin_vel_x", "lin_vel_y", "ang_vel_z")
+        }
         self.core.command_sampler.config = dataclasses.replace(full, **ranges)
         self.command_scale = scale
 
@@ -172,12 +174,20 @@ class OnlineRunner(RwmuRunner):
     def check_resumable(self, path: str, loaded: dict) -> None:
         task = ((loaded.get("infos") or {}).get("rwmu") or {}).get("task")
         if task is not None and task != self.rwmu_info["task"]:
-            raise RwmuError(f"{path}: trained on task {task!r}, this run is {self.rwmu_info['task']!r}; resume with "
-                            f"the same --task or start a new --out")  # fmt: skip
+            raise RwmuError(
+                f"{path}: trained on task {task!r}, this run is {self.rwmu_info['task']!r}; resume with "
+                f"the same --task or start a new --out"
+            )
 
 
-def train_online(task: Task, out_dir: str | Path, config: OnlineTrainingConfig = OnlineTrainingConfig(),
-                 resume: bool = False, progress: bool = True, command: Any = None) -> dict:  # fmt: skip
+def train_online(
+    task: Task,
+    out_dir: str | Path,
+    config: OnlineTrainingConfig = OnlineTrainingConfig(),
+    resume: bool = False,
+    progress: bool = True,
+    command: Any = None,
+) -> dict:
     """Train a policy with PPO in MuJoCo; return the summary (also written to ``out_dir/summary.json``).
 
     Args:
@@ -197,9 +207,17 @@ def train_online(task: Task, out_dir: str | Path, config: OnlineTrainingConfig =
     env = OnlineGo2Env(env_config, task, config.reward, config.curriculum)
     try:
         info = checkpoint_info(task, config, trained_in="mujoco")
-        runner = OnlineRunner(env, rsl_rl_train_cfg(config), log_dir=str(out_dir), device="cpu", rwmu_info=info,
-                              verbose=config.verbose, progress=progress, log_code_state=config.log_code_state,
-                              print_networks=config.print_networks)  # fmt: skip
+        runner = OnlineRunner(
+            env,
+            rsl_rl_train_cfg(config),
+            log_dir=str(out_dir),
+            device="cpu",
+            rwmu_info=info,
+            verbose=config.verbose,
+            progress=progress,
+            log_code_state=config.log_code_state,
+            print_networks=config.print_networks,
+        )
         info["rsl_rl_cfg"] = to_jsonable(runner.cfg)
         done, remaining = runner.continue_from(resume_path, config.iterations)
         if resume_path is not None:  # the curriculum continues where it stopped
@@ -207,8 +225,9 @@ def train_online(task: Task, out_dir: str | Path, config: OnlineTrainingConfig =
             if scale is not None:
                 env.set_command_scale(float(scale))
         out_dir.mkdir(parents=True, exist_ok=True)
-        write_run_config(out_dir, {"command": command, "train_online": config, "task": task,
-                                   "rsl_rl": info["rsl_rl_cfg"]})  # fmt: skip
+        write_run_config(
+            out_dir, {"command": command, "train_online": config, "task": task, "rsl_rl": info["rsl_rl_cfg"]}
+        )
         write_json_atomic(out_dir / "run_info.json", info)
         start = time.perf_counter()
         runner.learn(remaining, init_at_random_ep_len=config.init_at_random_ep_len and resume_path is None)
@@ -226,11 +245,13 @@ def train_online(task: Task, out_dir: str | Path, config: OnlineTrainingConfig =
         "control_steps_per_second": remaining * config.steps_per_env * env.num_envs / wall,
         "wall_time_s": wall + float(earlier.get("wall_time_s", 0.0)),
         "command_scale": env.command_scale,
-        "history": {key: list(earlier.get("history", {}).get(key, [])) + [h[key] for h in runner.iteration_stats]
-                    for key in history_keys},  # fmt: skip
+        "history": {
+            key: list(earlier.get("history", {}).get(key, [])) + [h[key] for h in runner.iteration_stats]
+            for key in history_keys
+        },
         "definitions": {
             "control_steps_per_second": "simulated control steps (all envs) per second of this invocation, PPO "
-                                        "updates included",
+            "updates included",
             "episode_return": "rsl_rl's mean return of the last <= 100 finished episodes, TRAINING reward (clipped)",
             "wall_time_s": "training wall time, summed over the invocations of a resumed run",
         },

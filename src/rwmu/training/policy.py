@@ -53,22 +53,32 @@ class ImaginationRunner(RwmuRunner):
 
     progress_label = "MOPO-PPO"
     # The world model's weights, the dataset and the settings do not change while training: not saved for --resume.
-    env_state_skip = ("model._fused_step", "model.normalization", "history_sampler", "normalization",
-                      "uncertainty_reference")  # fmt: skip
+    env_state_skip = (
+        "model._fused_step",
+        "model.normalization",
+        "history_sampler",
+        "normalization",
+        "uncertainty_reference",
+    )
 
     def iteration_statistics(self) -> dict[str, float]:
         return self.env.step_statistics(self.cfg["num_steps_per_env"])
 
     def progress_postfix(self, stats: dict[str, float]) -> dict[str, str]:
-        return {"reward": f"{stats['reward']:.4f}", "task": f"{stats['task_reward']:.4f}",
-                "u": f"{stats['epistemic_uncertainty']:.3f}"}  # fmt: skip
+        return {
+            "reward": f"{stats['reward']:.4f}",
+            "task": f"{stats['task_reward']:.4f}",
+            "u": f"{stats['epistemic_uncertainty']:.3f}",
+        }
 
     def check_resumable(self, path: str, loaded: dict) -> None:
         trained_on = ((loaded.get("infos") or {}).get("rwmu") or {}).get("world_model", {}).get("sha256")
         if trained_on is not None and trained_on != self.rwmu_info["world_model"]["sha256"]:
-            raise RwmuError(f"{path}: this policy was trained in another world model (SHA-256 "
-                            f"{trained_on[:12]}..., --world-model is {self.rwmu_info['world_model']['sha256'][:12]}"
-                            "...); resume with the same --world-model or start a new --out")  # fmt: skip
+            raise RwmuError(
+                f"{path}: this policy was trained in another world model (SHA-256 "
+                f"{trained_on[:12]}..., --world-model is {self.rwmu_info['world_model']['sha256'][:12]}"
+                "...); resume with the same --world-model or start a new --out"
+            )
 
 
 def clone_behavior(runner: RwmuRunner, dataset, task, config: PolicyTrainingConfig, fit: bool) -> dict | None:
@@ -124,15 +134,24 @@ def train_policy(
     env = ImaginationEnv(model, dataset, task, env_config, device=device, seed=config.seed)
 
     info = checkpoint_info(
-        task, config,
+        task,
+        config,
         world_model={"path": str(world_model_path.resolve()), "sha256": file_sha256(world_model_path)},
         data=[str(p) for p in data_path] if isinstance(data_path, (list, tuple)) else str(data_path),
         normalization=env.normalization.to_dict(),
-    )  # fmt: skip
+    )
     train_cfg = rsl_rl_train_cfg(config)
-    runner = ImaginationRunner(env, train_cfg, log_dir=str(out_dir), device=device, rwmu_info=info,
-                               verbose=config.verbose, progress=progress, log_code_state=config.log_code_state,
-                               print_networks=config.print_networks)  # fmt: skip
+    runner = ImaginationRunner(
+        env,
+        train_cfg,
+        log_dir=str(out_dir),
+        device=device,
+        rwmu_info=info,
+        verbose=config.verbose,
+        progress=progress,
+        log_code_state=config.log_code_state,
+        print_networks=config.print_networks,
+    )
     info["rsl_rl_cfg"] = to_jsonable(runner.cfg)
     behavior = clone_behavior(runner, dataset, task, config, fit=resume_path is None)
     done_iterations, remaining = runner.continue_from(resume_path, config.iterations)
@@ -169,8 +188,11 @@ def train_policy(
         "resumed_exactly": runner.resumed_exactly,
         "history": {
             key: list(earlier.get("history", {}).get(key, [])) + [h[stat] for h in runner.iteration_stats]
-            for key, stat in (("imagined_reward", "reward"), ("imagined_task_reward", "task_reward"),
-                              ("epistemic_uncertainty", "epistemic_uncertainty"))
+            for key, stat in (
+                ("imagined_reward", "reward"),
+                ("imagined_task_reward", "task_reward"),
+                ("epistemic_uncertainty", "epistemic_uncertainty"),
+            )
         },
         "definitions": {
             "imagined_reward": "mean reward per env step over the last iteration, uncertainty penalty included",
@@ -180,8 +202,8 @@ def train_policy(
             "history": "the first three, per iteration (earlier invocations of a resumed run included)",
             "wall_time_s": "training wall time, summed over the invocations of a resumed run",
             "resumed_exactly": "null for a run never resumed; true when the last --resume continued exactly as "
-                               "the uninterrupted run (resume_<it>.pt restored), false when it started fresh "
-                               "imagined episodes from the saved policy",
+            "the uninterrupted run (resume_<it>.pt restored), false when it started fresh "
+            "imagined episodes from the saved policy",
         },
     }
     write_json_atomic(out_dir / "summary.json", summary)

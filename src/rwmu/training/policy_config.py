@@ -70,9 +70,11 @@ class PolicyTrainingConfig:
     )
     torch_compile_mode: Literal["default", "max-autotune-no-cudagraphs"] | None = field(
         default=None,  # eager, as rsl_rl; "default" sped the CPU update up 1.1-1.3x (docs/performance.md)
-        metadata={"help": "compile the actor and critic with torch.compile in this mode (rsl_rl's torch_compile_mode; "
-                          "the first iteration pays the compilation); None: eager"},
-    )  # fmt: skip
+        metadata={
+            "help": "compile the actor and critic with torch.compile in this mode (rsl_rl's torch_compile_mode; "
+            "the first iteration pays the compilation); None: eager"
+        },
+    )
     env: ImaginationConfig = field(default_factory=ImaginationConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     policy: ActorCriticConfig = field(default_factory=ActorCriticConfig)

@@ -40,8 +40,10 @@ from rwmu.utils.checkpoints import is_torchscript_archive
 SHIPPED_POLICIES = {"expert": Path(__file__).resolve().parents[1] / "policies" / "go2_expert"}
 """Policies that ship with rwmu: name -> export folder (package data)."""
 
-ACCEPTED = ("'scripted', 'zero', 'expert', a policy run folder, a model_<iteration>.pt checkpoint, an export folder (policy.json), "
-            "a TorchScript .pt or an .onnx file")  # fmt: skip
+ACCEPTED = (
+    "'scripted', 'zero', 'expert', a policy run folder, a model_<iteration>.pt checkpoint, an export folder (policy.json), "
+    "a TorchScript .pt or an .onnx file"
+)
 
 
 class Policy(Protocol):
@@ -94,8 +96,10 @@ class OnnxPolicy:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise RwmuError(f"{path}: running an ONNX policy needs onnxruntime (pip install onnxruntime); or pass "
-                            f"the TorchScript policy.pt") from None  # fmt: skip
+            raise RwmuError(
+                f"{path}: running an ONNX policy needs onnxruntime (pip install onnxruntime); or pass "
+                f"the TorchScript policy.pt"
+            ) from None
         try:
             self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         except Exception as err:  # noqa: BLE001 - any ONNX load failure is a user-file problem
@@ -123,8 +127,10 @@ class OnnxPolicy:
 
 def _check_task(path: Path, recorded: Any, task: Task) -> None:
     if isinstance(recorded, str) and recorded != task.name:
-        raise RwmuError(f"{path}: this policy was trained for task {recorded!r}, not {task.name!r}; run it with "
-                        f"--task {recorded} or pick a {task.name} policy")  # fmt: skip
+        raise RwmuError(
+            f"{path}: this policy was trained for task {recorded!r}, not {task.name!r}; run it with "
+            f"--task {recorded} or pick a {task.name} policy"
+        )
 
 
 def _export_meta(meta_path: Path) -> dict[str, Any]:
@@ -169,11 +175,14 @@ def _check_shapes(policy: Policy, path: Path, task: Task) -> None:
         out = policy.act(torch.zeros(2, obs_dim))
     except Exception as err:  # noqa: BLE001 - a shape mismatch inside a foreign module
         last = (str(err).strip().splitlines() or [type(err).__name__])[-1].strip()  # TorchScript: the cause is last
-        raise RwmuError(f"{path}: the policy does not take the {obs_dim} observations of task {task.name} "
-                        f"({last[:160]})") from None  # fmt: skip
+        raise RwmuError(
+            f"{path}: the policy does not take the {obs_dim} observations of task {task.name} ({last[:160]})"
+        ) from None
     if tuple(out.shape) != (2, num_actions):
-        raise RwmuError(f"{path}: the policy returns actions of shape {tuple(out.shape[1:])}, task {task.name} has "
-                        f"{num_actions} actions")  # fmt: skip
+        raise RwmuError(
+            f"{path}: the policy returns actions of shape {tuple(out.shape[1:])}, task {task.name} has "
+            f"{num_actions} actions"
+        )
 
 
 def policy_file(spec: str | Path) -> Path | None:
@@ -190,8 +199,14 @@ def policy_file(spec: str | Path) -> Path | None:
     return path
 
 
-def load_behaviour_policy(spec: str | Path, num_envs: int, task: Task, seed: int = 0, action_noise: float | None = None,
-                          scripted_config: TrotConfig | None = None) -> Policy:  # fmt: skip
+def load_behaviour_policy(
+    spec: str | Path,
+    num_envs: int,
+    task: Task,
+    seed: int = 0,
+    action_noise: float | None = None,
+    scripted_config: TrotConfig | None = None,
+) -> Policy:
     """A behaviour policy as it records data (``rwmu collect``, ``rwmu demo``): :func:`load_policy`, with Gaussian
     action noise of std ``action_noise`` (seeded with ``seed + 1``) on a learned policy; the scripted controller
     takes its noise from ``scripted_config``."""
@@ -201,8 +216,9 @@ def load_behaviour_policy(spec: str | Path, num_envs: int, task: Task, seed: int
     return policy
 
 
-def load_policy(spec: str | Path, num_envs: int, task: Task, seed: int = 0,
-                scripted_config: TrotConfig | None = None) -> Policy:  # fmt: skip
+def load_policy(
+    spec: str | Path, num_envs: int, task: Task, seed: int = 0, scripted_config: TrotConfig | None = None
+) -> Policy:
     """The policy ``spec`` names, ready to drive ``num_envs`` environments of ``task``.
 
     Args:
@@ -219,8 +235,10 @@ def load_policy(spec: str | Path, num_envs: int, task: Task, seed: int = 0,
     """
     if str(spec) == "scripted":
         if task.name != GO2_FLAT.name:
-            raise RwmuError(f"--policy scripted: the scripted trotting controller drives the Go2 (task "
-                            f"{GO2_FLAT.name}), not {task.name}")  # fmt: skip
+            raise RwmuError(
+                f"--policy scripted: the scripted trotting controller drives the Go2 (task "
+                f"{GO2_FLAT.name}), not {task.name}"
+            )
         config = scripted_config or TrotConfig(diversity=TrotDiversity(enabled=False), seed=seed)
         return TrotController(num_envs, config, dt=task.dt)
     if str(spec) == "zero":
@@ -228,8 +246,10 @@ def load_policy(spec: str | Path, num_envs: int, task: Task, seed: int = 0,
     if str(spec) in SHIPPED_POLICIES:
         path = SHIPPED_POLICIES[str(spec)]
         if not (path / EXPORT_FILES["meta"]).is_file():
-            raise RwmuError(f"--policy {spec}: this rwmu version ships no {spec} policy; train one with rwmu "
-                            f"train-online and pass its run folder")  # fmt: skip
+            raise RwmuError(
+                f"--policy {spec}: this rwmu version ships no {spec} policy; train one with rwmu "
+                f"train-online and pass its run folder"
+            )
         spec = path
     path = Path(spec)
     if not path.exists():
@@ -244,8 +264,10 @@ def load_policy(spec: str | Path, num_envs: int, task: Task, seed: int = 0,
         else:
             checkpoints = saved_checkpoints(path)
             if not checkpoints:
-                raise RwmuError(f"{path}: holds neither model_<iteration>.pt checkpoints (a policy run folder) nor "
-                                f"policy.json (an export folder); give {ACCEPTED}")  # fmt: skip
+                raise RwmuError(
+                    f"{path}: holds neither model_<iteration>.pt checkpoints (a policy run folder) nor "
+                    f"policy.json (an export folder); give {ACCEPTED}"
+                )
             path = checkpoints[-1][1]
     policy = _load_file(path, task)
     _check_shapes(policy, path, task)

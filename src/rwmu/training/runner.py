@@ -14,8 +14,9 @@ import importlib.util
 import io
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,24 +42,33 @@ def _non_finite_in_message(message: str) -> str | None:
     """rsl_rl's NaN check names the observation group, rewards or dones that held NaN: what it says, or None."""
     if "NaN" not in message and "nan" not in message:
         return None
-    return (f"the imagined or simulated {message.split(' returned by')[0].removeprefix('The ')} held NaN "
-            "(the policy's actions drove the environment out of range)")  # fmt: skip
+    return (
+        f"the imagined or simulated {message.split(' returned by')[0].removeprefix('The ')} held NaN "
+        "(the policy's actions drove the environment out of range)"
+    )
 
 
 def rsl_rl_train_cfg(config: Any) -> dict:
     """The rsl_rl (5.x) ``train_cfg`` dict for ``OnPolicyRunner``."""
     ppo, pol = config.ppo, config.policy
     if config.logger == "wandb":
-        logger: Any = {"class_name": "rsl_rl.utils.wandb_log_writer:WandbLogWriter",
-                       "project_name": config.wandb_project}  # fmt: skip
+        logger: Any = {
+            "class_name": "rsl_rl.utils.wandb_log_writer:WandbLogWriter",
+            "project_name": config.wandb_project,
+        }
     else:
         logger = "tensorboard"
-    algorithm: dict[str, Any] = {"class_name": "rsl_rl.algorithms:PPO",
-                                 **{f.name: getattr(ppo, f.name) for f in dataclasses.fields(ppo)}}  # fmt: skip
+    algorithm: dict[str, Any] = {
+        "class_name": "rsl_rl.algorithms:PPO",
+        **{f.name: getattr(ppo, f.name) for f in dataclasses.fields(ppo)},
+    }
     behavior = getattr(config, "behavior", None)
     if behavior is not None and (behavior.regularizer_steps > 0 or behavior.critic_warmup > 0):
-        algorithm = {**algorithm, "class_name": "rwmu.training.behavior_cloning:BehaviorRegularizedPPO",
-                     **behavior.algorithm_kwargs()}  # fmt: skip
+        algorithm = {
+            **algorithm,
+            "class_name": "rwmu.training.behavior_cloning:BehaviorRegularizedPPO",
+            **behavior.algorithm_kwargs(),
+        }
     return {
         "num_steps_per_env": int(config.steps_per_env),
         "save_interval": int(config.save_interval),
@@ -113,19 +123,25 @@ class QuietLogger(Logger):
       environment into the run folder; only with ``log_code_state``.
     """
 
-    def __init__(self, *args: Any, verbose: bool = False, log_code_state: bool = False,
-                 on_iteration: Callable[[int, float, float], None] | None = None, **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *args: Any,
+        verbose: bool = False,
+        log_code_state: bool = False,
+        on_iteration: Callable[[int, float, float], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.verbose = verbose
         self.log_code_state = log_code_state
         self.on_iteration = on_iteration
 
-    def log(self, it: int, start_it: int, total_it: int, collect_time: float, learn_time: float,
-            **kwargs: Any) -> None:  # fmt: skip
+    def log(self, it: int, start_it: int, total_it: int, collect_time: float, learn_time: float, **kwargs: Any) -> None:
         quiet = contextlib.nullcontext() if self.verbose else contextlib.redirect_stdout(io.StringIO())
         with quiet:
-            super().log(it=it, start_it=start_it, total_it=total_it, collect_time=collect_time,
-                        learn_time=learn_time, **kwargs)  # fmt: skip
+            super().log(
+                it=it, start_it=start_it, total_it=total_it, collect_time=collect_time, learn_time=learn_time, **kwargs
+            )
         if self.on_iteration is not None:
             self.on_iteration(it, collect_time, learn_time)
 
@@ -159,18 +175,34 @@ class RwmuRunner(OnPolicyRunner):
     """paths of the environment's unchanging parts (:func:`~rwmu.utils.snapshot.capture_state`); None: the
     environment's state is not saved (a simulator whose physics cannot be captured)"""
 
-    def __init__(self, env, train_cfg: dict, log_dir: str | None, device: str, rwmu_info: dict,
-                 verbose: bool = False, progress: bool = True, log_code_state: bool = False,
-                 print_networks: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        env,
+        train_cfg: dict,
+        log_dir: str | None,
+        device: str,
+        rwmu_info: dict,
+        verbose: bool = False,
+        progress: bool = True,
+        log_code_state: bool = False,
+        print_networks: bool = False,
+    ) -> None:
         quiet = contextlib.nullcontext() if print_networks else contextlib.redirect_stdout(io.StringIO())
         with quiet:
             super().__init__(env, train_cfg, log_dir=log_dir, device=device)
         self.logger = QuietLogger(
-            log_dir=log_dir, cfg=self.cfg, env_cfg=self.env.cfg, num_envs=self.env.num_envs,
-            is_distributed=self.is_distributed, gpu_world_size=self.gpu_world_size,
-            gpu_global_rank=self.gpu_global_rank, device=self.device,
-            verbose=verbose, log_code_state=log_code_state, on_iteration=self._after_iteration,
-        )  # fmt: skip
+            log_dir=log_dir,
+            cfg=self.cfg,
+            env_cfg=self.env.cfg,
+            num_envs=self.env.num_envs,
+            is_distributed=self.is_distributed,
+            gpu_world_size=self.gpu_world_size,
+            gpu_global_rank=self.gpu_global_rank,
+            device=self.device,
+            verbose=verbose,
+            log_code_state=log_code_state,
+            on_iteration=self._after_iteration,
+        )
         self.rwmu_info = rwmu_info
         self.iteration_stats: list[dict[str, float]] = []
         self._bar = None
@@ -182,8 +214,10 @@ class RwmuRunner(OnPolicyRunner):
         """Figures of the iteration just done: by default rsl_rl's mean return and length of the last <= 100
         finished episodes (NaN before the first)."""
         returns, lengths = list(self.logger.rewbuffer), list(self.logger.lenbuffer)
-        return {"episode_return": float(np.mean(returns)) if returns else float("nan"),
-                "episode_length": float(np.mean(lengths)) if lengths else float("nan")}  # fmt: skip
+        return {
+            "episode_return": float(np.mean(returns)) if returns else float("nan"),
+            "episode_length": float(np.mean(lengths)) if lengths else float("nan"),
+        }
 
     def progress_postfix(self, stats: dict[str, float]) -> dict[str, str]:
         return {"return": f"{stats['episode_return']:.3f}", "length": f"{stats['episode_length']:.0f}"}
@@ -230,10 +264,12 @@ class RwmuRunner(OnPolicyRunner):
     def divergence(self, problem: str, iteration: int) -> RwmuError:
         """The one-line error of a run that diverged at ``iteration``."""
         algorithm = self.cfg["algorithm"]
-        return RwmuError(f"PPO diverged at iteration {iteration}: {problem}; lower --ppo.learning-rate (now "
-                         f"{algorithm['learning_rate']:g}) or --ppo.max-grad-norm (now "
-                         f"{algorithm['max_grad_norm']:g}) and re-run; no checkpoint of a diverged policy was "
-                         f"written")  # fmt: skip
+        return RwmuError(
+            f"PPO diverged at iteration {iteration}: {problem}; lower --ppo.learning-rate (now "
+            f"{algorithm['learning_rate']:g}) or --ppo.max-grad-norm (now "
+            f"{algorithm['max_grad_norm']:g}) and re-run; no checkpoint of a diverged policy was "
+            f"written"
+        )
 
     def save(self, path: str, infos: dict | None = None) -> None:
         problem = self.non_finite_quantity()
@@ -255,8 +291,9 @@ class RwmuRunner(OnPolicyRunner):
         """The settings the saved environment state depends on (it is restored only into an environment built with
         the same): the ``env`` settings and ``seed`` of the run config."""
         config = self.rwmu_info.get("config") or {}
-        return json.dumps({"env": config.get("env"), "seed": config.get("seed"),
-                           "num_envs": int(self.env.num_envs)}, sort_keys=True)  # fmt: skip
+        return json.dumps(
+            {"env": config.get("env"), "seed": config.get("seed"), "num_envs": int(self.env.num_envs)}, sort_keys=True
+        )
 
     def resume_state(self) -> dict[str, Any]:
         """What continues the run exactly beyond rsl_rl's checkpoint (class docstring)."""
@@ -276,8 +313,9 @@ class RwmuRunner(OnPolicyRunner):
         path = resume_state_path(checkpoint, iteration)
         if not path.is_file():
             return False
-        state = read_torch_checkpoint(path, "the resume state resume_<iteration>.pt written by rwmu with a checkpoint",
-                                      map_location=self.device)  # fmt: skip
+        state = read_torch_checkpoint(
+            path, "the resume state resume_<iteration>.pt written by rwmu with a checkpoint", map_location=self.device
+        )
         if state.get("format") != RESUME_STATE_FORMAT or state.get("iteration") != iteration:
             return False
         if state.get("signature") != self.resume_signature():
@@ -287,8 +325,9 @@ class RwmuRunner(OnPolicyRunner):
                 restore_state(self.env, state["env"])
             restore_state(self.logger, state["logger"])
         except ValueError as err:
-            raise RwmuError(f"{path}: does not fit this run ({err}); delete it to resume from {checkpoint} with "
-                            f"fresh episodes") from None  # fmt: skip
+            raise RwmuError(
+                f"{path}: does not fit this run ({err}); delete it to resume from {checkpoint} with fresh episodes"
+            ) from None
         torch.set_rng_state(state["torch_rng"].cpu())
         return self.env_state_skip is not None  # a simulator's physics was not saved: not exact
 
@@ -305,8 +344,9 @@ class RwmuRunner(OnPolicyRunner):
             raise RwmuError(f"{resume_path} already has {done} iterations; raise --iterations above that to continue")
         return done, remaining
 
-    def load(self, path: str, load_cfg: dict | None = None, strict: bool = True,
-             map_location: str | None = None) -> dict:  # fmt: skip
+    def load(
+        self, path: str, load_cfg: dict | None = None, strict: bool = True, map_location: str | None = None
+    ) -> dict:
         loaded = read_policy_checkpoint(path, map_location=map_location or self.device)
         self.check_resumable(path, loaded)
         if self.alg.load(loaded, load_cfg, strict):
@@ -327,11 +367,15 @@ def check_run_start(out_dir: Path, config: Any, resume: str | Path | bool | None
     if config.iterations < 1 or config.steps_per_env < 1:
         raise RwmuError("--iterations and --steps-per-env must be >= 1")
     if not config.policy.init_noise_std > 0:
-        raise RwmuError(f"--policy.init-noise-std {config.policy.init_noise_std:g}: the initial action noise std must "
-                        f"be > 0 (the paper's is 1.0)")  # fmt: skip
+        raise RwmuError(
+            f"--policy.init-noise-std {config.policy.init_noise_std:g}: the initial action noise std must "
+            f"be > 0 (the paper's is 1.0)"
+        )
     if config.logger == "wandb" and importlib.util.find_spec("wandb") is None:  # an optional dependency
-        raise RwmuError("--logger wandb needs the wandb package: pip install 'rwmu[wandb]' (or pip install "
-                        "wandb), or use the default --logger tensorboard")  # fmt: skip
+        raise RwmuError(
+            "--logger wandb needs the wandb package: pip install 'rwmu[wandb]' (or pip install "
+            "wandb), or use the default --logger tensorboard"
+        )
     if resume:
         return latest_checkpoint(out_dir) if resume is True else Path(resume)
     if out_dir.is_dir() and any(out_dir.glob("model_*.pt")):
@@ -352,8 +396,9 @@ def earlier_summary(out_dir: Path, done_iterations: int) -> dict[str, Any]:
 def read_policy_checkpoint(path: str | Path, map_location: str | torch.device | None = "cpu") -> dict:
     """An rsl_rl policy checkpoint dict (:func:`rwmu.utils.checkpoints.read_torch_checkpoint`, ``weights_only``),
     refusing files without ``actor_state_dict`` (a world model among them) with one line."""
-    ckpt = read_torch_checkpoint(path, "a policy checkpoint model_<iteration>.pt written by rwmu train-policy",
-                                 map_location=map_location)  # fmt: skip
+    ckpt = read_torch_checkpoint(
+        path, "a policy checkpoint model_<iteration>.pt written by rwmu train-policy", map_location=map_location
+    )
     if "actor_state_dict" not in ckpt:
         if WORLD_MODEL_WEIGHTS_KEY in ckpt:
             raise RwmuError(f"{path}: not a policy checkpoint, it looks like a world model: pass it as --world-model")
@@ -366,7 +411,7 @@ def saved_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     """``(k, path)`` of every ``model_<k>.pt`` in ``run_dir``, by ``k``."""
     found = []
     for p in Path(run_dir).glob("model_*.pt"):
-        suffix = p.stem[len("model_"):]
+        suffix = p.stem[len("model_") :]
         if suffix.isdigit():
             found.append((int(suffix), p))
     return sorted(found)
@@ -378,7 +423,7 @@ def exported_checkpoints(folder: str | Path) -> list[tuple[int, Path]]:
     ``docs/results/policies/behavior``."""
     found = []
     for p in Path(folder).glob("model_*"):
-        suffix = p.name[len("model_"):]
+        suffix = p.name[len("model_") :]
         if p.is_dir() and suffix.isdigit() and any((p / f).is_file() for f in ("policy.onnx", "policy.pt")):
             found.append((int(suffix), p))
     return sorted(found)
@@ -394,8 +439,10 @@ def select_checkpoints(run_dir: str | Path, spec: str) -> list[tuple[int, Path]]
     """
     saved = saved_checkpoints(run_dir) or exported_checkpoints(run_dir)
     if not saved:
-        raise RwmuError(f"{run_dir}: holds no model_<iteration>.pt checkpoints or model_<iteration>/ export folders; "
-                        f"give the run folder of rwmu train-online or rwmu train-policy")  # fmt: skip
+        raise RwmuError(
+            f"{run_dir}: holds no model_<iteration>.pt checkpoints or model_<iteration>/ export folders; "
+            f"give the run folder of rwmu train-online or rwmu train-policy"
+        )
     available = dict(saved)
     text = spec.strip()
     try:
@@ -418,11 +465,13 @@ def select_checkpoints(run_dir: str | Path, spec: str) -> list[tuple[int, Path]]
                 raise RwmuError(f"--checkpoints {spec}: {run_dir} has no model_{missing[0]} (saved: {have})")
             chosen = [(k, available[k]) for k in wanted]
     except ValueError:
-        raise RwmuError(f"--checkpoints {spec!r}: give 'all', iterations like '0,50,100' or a range "
-                        f"'START:STOP:STEP'") from None  # fmt: skip
+        raise RwmuError(
+            f"--checkpoints {spec!r}: give 'all', iterations like '0,50,100' or a range 'START:STOP:STEP'"
+        ) from None
     if not chosen:
-        raise RwmuError(f"--checkpoints {spec}: selects none of the saved iterations of {run_dir} "
-                        f"({saved[0][0]} .. {saved[-1][0]})")  # fmt: skip
+        raise RwmuError(
+            f"--checkpoints {spec}: selects none of the saved iterations of {run_dir} ({saved[0][0]} .. {saved[-1][0]})"
+        )
     return chosen
 
 
@@ -445,8 +494,10 @@ def resolve_policy_checkpoint(path: str | Path) -> Path:
     if p.is_dir():
         found = saved_checkpoints(p)
         if not found:
-            raise RwmuError(f"{p}: a folder without model_<iteration>.pt policy checkpoints; give a run folder of "
-                            f"rwmu train-policy or a checkpoint file")  # fmt: skip
+            raise RwmuError(
+                f"{p}: a folder without model_<iteration>.pt policy checkpoints; give a run folder of "
+                f"rwmu train-policy or a checkpoint file"
+            )
         return found[-1][1]
     if not p.exists():
         raise RwmuError(f"{p}: no such file or folder; give a policy run folder or its model_<iteration>.pt")

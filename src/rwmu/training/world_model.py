@@ -30,6 +30,7 @@ from rwmu.training.world_model_config import TrainModelConfig
 from rwmu.training.world_model_loss import event_pos_weights, split_columns, world_model_loss
 from rwmu.utils.io import write_json_atomic, write_run_config
 
+
 def normalized_tensor(data: np.ndarray, dims, norm, device) -> torch.Tensor:
     """A normalised copy of the whole dataset (state, action and extension columns). ``(rows, cols)``; ``data`` is
     untouched."""
@@ -43,9 +44,11 @@ def check_same_data(path: Path, ckpt: dict, dataset) -> None:
     before = (trained_on.get("rows"), trained_on.get("trajectories"))
     now = (int(dataset.num_rows), int(dataset.num_trajectories))
     if None not in before and before != now:
-        raise RwmuError(f"--resume: {path} was trained on {before[0]} rows in {before[1]} trajectories "
-                        f"({trained_on.get('path')}), --data has {now[0]} rows in {now[1]}; resume with the same "
-                        f"--data or start a new --out")  # fmt: skip
+        raise RwmuError(
+            f"--resume: {path} was trained on {before[0]} rows in {before[1]} trajectories "
+            f"({trained_on.get('path')}), --data has {now[0]} rows in {now[1]}; resume with the same "
+            f"--data or start a new --out"
+        )
 
 
 class _Logger:
@@ -82,8 +85,16 @@ class _Logger:
 class WorldModelTrainer:
     """Trains a :class:`~rwmu.models.WorldModelEnsemble` on a dataset; see the module docstring."""
 
-    def __init__(self, dataset, task, out_dir: str | Path, config: TrainModelConfig, resume: bool = False,
-                 data_path: str | None = None, command: Any = None):  # fmt: skip
+    def __init__(
+        self,
+        dataset,
+        task,
+        out_dir: str | Path,
+        config: TrainModelConfig,
+        resume: bool = False,
+        data_path: str | None = None,
+        command: Any = None,
+    ):
 
         self.cfg = config
         self.dataset = dataset
@@ -129,21 +140,28 @@ class WorldModelTrainer:
 
         self.data = normalized_tensor(dataset.data, dims, self.norm, self.device)
         # Positive-class weights of the rare events (--optim.event-weighting), from the whole dataset's rows.
-        self.contact_pos_weight = event_pos_weights(self.data[:, dims.contact_slice], opt.event_weighting,
-                                                    opt.max_event_weight)  # fmt: skip
-        self.termination_pos_weight = event_pos_weights(self.data[:, dims.termination_slice], opt.event_weighting,
-                                                        opt.max_event_weight)  # fmt: skip
-        train_starts, val_starts = split_windows(dataset, self.window, val.val_fraction, seed=config.seed,
-                                                 block_length=val.block_length)  # fmt: skip
+        self.contact_pos_weight = event_pos_weights(
+            self.data[:, dims.contact_slice], opt.event_weighting, opt.max_event_weight
+        )
+        self.termination_pos_weight = event_pos_weights(
+            self.data[:, dims.termination_slice], opt.event_weighting, opt.max_event_weight
+        )
+        train_starts, val_starts = split_windows(
+            dataset, self.window, val.val_fraction, seed=config.seed, block_length=val.block_length
+        )
         if len(train_starts) == 0:
             raise RwmuError(f"no training windows of {self.window} rows in the data; record longer trajectories")
         self.train_starts = torch.as_tensor(train_starts, device=self.device)
         self.val_sets = self._validation_sets(val_starts)
         # Windows the uncertainty reference is measured on (rwmu.models.calibration): held out where there are any.
-        pool, self.calibration_source = (val_starts, "held-out windows") if len(val_starts) else (
-            train_starts, "training windows (nothing held out)")  # fmt: skip
-        pick = np.random.default_rng(config.seed + 2).choice(len(pool), size=min(CALIBRATION_WINDOWS, len(pool)),
-                                                             replace=False)  # fmt: skip
+        pool, self.calibration_source = (
+            (val_starts, "held-out windows")
+            if len(val_starts)
+            else (train_starts, "training windows (nothing held out)")
+        )
+        pick = np.random.default_rng(config.seed + 2).choice(
+            len(pool), size=min(CALIBRATION_WINDOWS, len(pool)), replace=False
+        )
         self.calibration_starts = torch.as_tensor(np.sort(pool[pick]), device=self.device)
         self.data_path = data_path
         self.command = command  # the whole command config, recorded in config.json (rwmu train-model)
@@ -162,8 +180,9 @@ class WorldModelTrainer:
                 starts = val_starts
             else:
                 try:
-                    _, starts = split_windows(self.dataset, M + h, cfg.val_fraction, seed=self.cfg.seed,
-                                              block_length=cfg.block_length)  # fmt: skip
+                    _, starts = split_windows(
+                        self.dataset, M + h, cfg.val_fraction, seed=self.cfg.seed, block_length=cfg.block_length
+                    )
                 except RwmuError:  # held-out segments too short for this horizon: report it not
                     continue
             if len(starts) == 0:
@@ -191,10 +210,16 @@ class WorldModelTrainer:
                     metrics[f"val/rel_error_step_{k + 1}"] = float(err[k])
                 metrics["val/rel_error_forecast_mean"] = float(err.mean())
                 metrics["val/no_change_rel_error_forecast_mean"] = float(hold.mean())
-                loss = world_model_loss(self.model, w, loss_type=self.cfg.optim.state_loss, bootstrap=False,
-                                        bound_weight=self.cfg.optim.bound_loss_weight, generator=self.generator,
-                                        contact_pos_weight=self.contact_pos_weight,
-                                        termination_pos_weight=self.termination_pos_weight)  # fmt: skip
+                loss = world_model_loss(
+                    self.model,
+                    w,
+                    loss_type=self.cfg.optim.state_loss,
+                    bootstrap=False,
+                    bound_weight=self.cfg.optim.bound_loss_weight,
+                    generator=self.generator,
+                    contact_pos_weight=self.contact_pos_weight,
+                    termination_pos_weight=self.termination_pos_weight,
+                )
                 metrics.update({f"val/loss_{k}": v for k, v in loss.as_floats().items()})
             if h in self.cfg.validation.horizons:
                 metrics[f"val/rel_error_at_{h}"] = float(err[-1])
@@ -213,10 +238,12 @@ class WorldModelTrainer:
     def _divergence(self, problem: str) -> RwmuError:
         """One line naming the iteration, what diverged and the flags to change."""
         opt = self.cfg.optim
-        return RwmuError(f"world-model training diverged at iteration {self.iteration}: {problem}; lower "
-                         f"--optim.learning-rate (now {opt.learning_rate:g}) or --optim.max-grad-norm (now "
-                         f"{opt.max_grad_norm:g}), or check the data with rwmu data info; checkpoints saved before "
-                         f"it are kept, nothing diverged was written")  # fmt: skip
+        return RwmuError(
+            f"world-model training diverged at iteration {self.iteration}: {problem}; lower "
+            f"--optim.learning-rate (now {opt.learning_rate:g}) or --optim.max-grad-norm (now "
+            f"{opt.max_grad_norm:g}), or check the data with rwmu data info; checkpoints saved before "
+            f"it are kept, nothing diverged was written"
+        )
 
     # ------------------------------------------------------------------ checkpoints
     def _save(self, name: str, metrics: dict | None = None) -> None:
@@ -225,9 +252,12 @@ class WorldModelTrainer:
 
         extra = {
             "task": self.task.name if self.task is not None else None,
-            "data": {"path": self.data_path, "rows": int(self.dataset.num_rows),
-                     "trajectories": int(self.dataset.num_trajectories),
-                     "train_windows": int(len(self.train_starts))},  # fmt: skip
+            "data": {
+                "path": self.data_path,
+                "rows": int(self.dataset.num_rows),
+                "trajectories": int(self.dataset.num_trajectories),
+                "train_windows": int(len(self.train_starts)),
+            },
             "train": json.loads(json.dumps(dataclasses.asdict(self.cfg))),
             "best_val": float(self.best_val),
             "validation": metrics,
@@ -235,37 +265,58 @@ class WorldModelTrainer:
         }
         was_training = self.model.training
         self.model.eval()
-        self.model.uncertainty_reference = uncertainty_reference(self.model, self.data, self.calibration_starts,
-                                                                 source=self.calibration_source)  # fmt: skip
+        self.model.uncertainty_reference = uncertainty_reference(
+            self.model, self.data, self.calibration_starts, source=self.calibration_source
+        )
         self.model.train(was_training)
-        save_world_model(self.out_dir / name, self.model, iteration=self.iteration, optimizer=self.optimizer,
-                         extra=extra)  # fmt: skip
+        save_world_model(
+            self.out_dir / name, self.model, iteration=self.iteration, optimizer=self.optimizer, extra=extra
+        )
 
     # ------------------------------------------------------------------ loop
     def train(self) -> dict:
 
-
         cfg, opt = self.cfg, self.cfg.optim
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        write_run_config(self.out_dir, {"command": self.command, "train_model": cfg, "data": self.data_path,
-                                        "task": self.task.name if self.task else None,
-                                        "world_model": self.model.config.to_dict()})  # fmt: skip
+        write_run_config(
+            self.out_dir,
+            {
+                "command": self.command,
+                "train_model": cfg,
+                "data": self.data_path,
+                "task": self.task.name if self.task else None,
+                "world_model": self.model.config.to_dict(),
+            },
+        )
         self.logger = _Logger(cfg.logger, self.out_dir / "tensorboard", dataclasses.asdict(cfg))
         self.model.train()
         metrics: dict[str, float] = {}
         start_iter = self.iteration
         t0 = time.perf_counter()
-        bar = tqdm(total=opt.iterations, initial=start_iter, desc="train-model", unit="it",
-                   disable=not cfg.progress, dynamic_ncols=True)  # fmt: skip
+        bar = tqdm(
+            total=opt.iterations,
+            initial=start_iter,
+            desc="train-model",
+            unit="it",
+            disable=not cfg.progress,
+            dynamic_ncols=True,
+        )
         try:
             while self.iteration < opt.iterations:
-                pick = torch.randint(0, len(self.train_starts), (opt.batch_size,), generator=self.generator,
-                                     device=self.device)  # fmt: skip
+                pick = torch.randint(
+                    0, len(self.train_starts), (opt.batch_size,), generator=self.generator, device=self.device
+                )
                 batch = gather_windows(self.data, self.train_starts[pick], self.window)
-                loss = world_model_loss(self.model, batch, loss_type=opt.state_loss, bootstrap=opt.bootstrap,
-                                        bound_weight=opt.bound_loss_weight, generator=self.generator,
-                                        contact_pos_weight=self.contact_pos_weight,
-                                        termination_pos_weight=self.termination_pos_weight)  # fmt: skip
+                loss = world_model_loss(
+                    self.model,
+                    batch,
+                    loss_type=opt.state_loss,
+                    bootstrap=opt.bootstrap,
+                    bound_weight=opt.bound_loss_weight,
+                    generator=self.generator,
+                    contact_pos_weight=self.contact_pos_weight,
+                    termination_pos_weight=self.termination_pos_weight,
+                )
                 self._check_finite(loss.as_floats(), "loss")
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.total.backward()
@@ -302,7 +353,10 @@ class WorldModelTrainer:
             "seconds": elapsed,
             "best_val_rel_error_forecast_mean": self.best_val,
             "final_validation": metrics,
-            "checkpoints": {"latest": str(self.out_dir / "model_latest.pt"), "best": str(self.out_dir / "model_best.pt")},
+            "checkpoints": {
+                "latest": str(self.out_dir / "model_latest.pt"),
+                "best": str(self.out_dir / "model_best.pt"),
+            },
         }
         write_json_atomic(self.out_dir / "summary.json", summary)
         return summary

@@ -46,7 +46,9 @@ class TrainModelConfig:
     architecture: ArchitectureConfig = field(default_factory=ArchitectureConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
-    normalization: Literal["task", "data"] = "task"  # task constants (docs/method.md section 3) or computed from the data
+    normalization: Literal["task", "data"] = (
+        "task"  # task constants (docs/method.md section 3) or computed from the data
+    )
     checkpoint_interval: int = 500
     seed: int = 0
     device: str = "cpu"

@@ -157,10 +157,16 @@ def auxiliary_losses(
 
     zero = states.new_zeros(())
     ext_loss = F.mse_loss(ext, target(extensions)) if ext is not None else zero
-    con_loss = (F.binary_cross_entropy_with_logits(con, target(contacts), pos_weight=contact_pos_weight)
-                if con is not None else zero)  # fmt: skip
-    term_loss = (F.binary_cross_entropy_with_logits(term, target(terminations), pos_weight=termination_pos_weight)
-                 if term is not None else zero)  # fmt: skip
+    con_loss = (
+        F.binary_cross_entropy_with_logits(con, target(contacts), pos_weight=contact_pos_weight)
+        if con is not None
+        else zero
+    )
+    term_loss = (
+        F.binary_cross_entropy_with_logits(term, target(terminations), pos_weight=termination_pos_weight)
+        if term is not None
+        else zero
+    )
     return ext_loss, con_loss, term_loss
 
 

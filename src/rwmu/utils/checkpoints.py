@@ -38,11 +38,15 @@ def refusal(path: Path, torch_error: str, what: str) -> str:
     unsafely: it pickles Python objects (code could run), it is a bare pickle, or it is no checkpoint at all."""
     unsafe = re.search(r"GLOBAL ([\w.]+)", torch_error)  # the pickle names a callable/class torch refused
     if unsafe:
-        return (f"{path}: refused, not a plain-tensor checkpoint: it holds the Python object {unsafe.group(1)}, and "
-                f"loading it could run code; give {what} (only tensors, numbers, strings, lists and dicts)")
+        return (
+            f"{path}: refused, not a plain-tensor checkpoint: it holds the Python object {unsafe.group(1)}, and "
+            f"loading it could run code; give {what} (only tensors, numbers, strings, lists and dicts)"
+        )
     if _starts_with(path, PICKLE_MAGIC):
-        return (f"{path}: refused, not a torch checkpoint file but a bare Python pickle, and loading it could run "
-                f"code; give {what}")  # fmt: skip
+        return (
+            f"{path}: refused, not a torch checkpoint file but a bare Python pickle, and loading it could run "
+            f"code; give {what}"
+        )
     return f"{path}: not a torch checkpoint file (nor any checkpoint: not written by torch.save); give {what}"
 
 

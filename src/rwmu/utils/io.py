@@ -16,8 +16,9 @@ import os
 import platform
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -81,8 +82,10 @@ def _locked(folder: Path, what: str) -> Iterator[None]:
         except BlockingIOError:
             handle.seek(0)
             owner = handle.read().strip() or "another process"
-            raise RwmuError(f"{folder}: {owner} is working in this folder; wait for it to finish or stop it, "
-                            "then re-run (finished work is kept)") from None  # fmt: skip
+            raise RwmuError(
+                f"{folder}: {owner} is working in this folder; wait for it to finish or stop it, "
+                "then re-run (finished work is kept)"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"{what} (pid {os.getpid()})")
@@ -115,8 +118,9 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
-def write_csv_atomic(path: str | os.PathLike, columns: Sequence[str],
-                     rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> None:  # fmt: skip
+def write_csv_atomic(
+    path: str | os.PathLike, columns: Sequence[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]]
+) -> None:
     """Write a CSV with a header row of ``columns`` to ``path`` atomically.
 
     A row is a mapping (its values under ``columns``; a missing key is an empty cell) or a sequence in column order.

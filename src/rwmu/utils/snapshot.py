@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
 import numpy as np
 import torch
@@ -136,8 +137,10 @@ def restore_state(root: Any, state: dict[str, dict[str, Any]]) -> None:
                 if section in ("generators", "numpy_generators") and current is None:
                     raise ValueError(f"{path}: the object to restore has no random generator there")
                 if section == "tensors":
-                    same = isinstance(current, torch.Tensor) and (current.shape, current.dtype) == (value.shape,
-                                                                                                   value.dtype)
+                    same = isinstance(current, torch.Tensor) and (current.shape, current.dtype) == (
+                        value.shape,
+                        value.dtype,
+                    )
                     if same:
                         current.copy_(value)
                     else:
@@ -166,9 +169,14 @@ def _restore_sequence(parent: Any, key: str, current: Any, value: list) -> None:
         current.extend(value)
     elif isinstance(current, list):
         current[:] = value
-    elif (isinstance(current, tuple) and len(current) == len(value)
-          and all(isinstance(c, torch.Tensor) and isinstance(v, torch.Tensor) and c.shape == v.shape
-                  for c, v in zip(current, value))):  # fmt: skip
+    elif (
+        isinstance(current, tuple)
+        and len(current) == len(value)
+        and all(
+            isinstance(c, torch.Tensor) and isinstance(v, torch.Tensor) and c.shape == v.shape
+            for c, v in zip(current, value)
+        )
+    ):
         for c, v in zip(current, value):
             c.copy_(v)
     else:

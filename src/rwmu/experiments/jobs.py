@@ -1,0 +1,155 @@
+"""Jobs of ``rwmu experiment run`` and ``rwmu sweep``: typed settings in a ``job.json``, run by a worker process.
+
+A :class:`Job` is one unit of work (a world model, a policy run with its MuJoCo score and model check, or one
+evaluation), described by serialised dataclass configs, never by flag strings. :func:`claim` writes its ``job.json``
+or checks it against the one there (one run owns its folder); :func:`run_jobs` runs the unfinished ones a few at a
+time, each as ``python -m rwmu.experiments.worker JOB.json`` with its output in a log file and the CPU threads split
+between the jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from rwmu.errors import RwmuError
+from rwmu.evaluation.model_check import ModelCheckConfig
+from rwmu.evaluation.simulator import EvaluationConfig
+from rwmu.experiments.paths import EVALUATION_JSON, MODEL_CHECK_JSON, SUMMARY_JSON
+from rwmu.training.policy_config import PolicyTrainingConfig
+from rwmu.utils.io import to_jsonable, write_json_atomic
+from rwmu.utils.threads import usable_cpus
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: its kind (a :data:`rwmu.experiments.worker.JOBS` key), its output (a folder, or the JSON
+    file of an evaluation), its typed settings and a label for messages."""
+
+    kind: str
+    out: Path
+    body: dict[str, Any]
+    label: str
+
+    @property
+    def file(self) -> Path:
+        return self.out / "job.json" if self.kind != "evaluate" else self.out.with_suffix(".job.json")
+
+    @property
+    def log(self) -> Path:
+        return self.file.parent / ("log.txt" if self.kind != "evaluate" else f"{self.out.stem}.log.txt")
+
+    def document(self) -> dict[str, Any]:
+        return json.loads(json.dumps({"kind": self.kind, "out": str(self.out), **self.body}))
+
+
+def policy_job(
+    out: Path,
+    task: str,
+    world_model: str | Path,
+    data: str | Path,
+    config: PolicyTrainingConfig,
+    evaluation: EvaluationConfig,
+    check: ModelCheckConfig | None,
+    label: str,
+    **extra: Any,
+) -> Job:
+    """Train ``config`` into ``out``, score its latest checkpoint with ``evaluation`` and check the world model on its
+    states with ``check`` (None: no check); ``extra`` (e.g. the recipe, the task's reward weights) is recorded."""
+    body = {
+        "task": task,
+        "world_model": str(world_model),
+        "data": str(data),
+        **extra,
+        "config": to_jsonable(config),
+        "evaluation": to_jsonable(evaluation),
+        "model_check": to_jsonable(check) if check else None,
+    }
+    return Job("policy", out, body, label)
+
+
+def evaluate_job(out: Path, task: str, policy: str, config: EvaluationConfig, label: str) -> Job:
+    """Score ``policy`` in MuJoCo with ``config`` into the JSON file ``out``."""
+    return Job("evaluate", out, {"task": task, "policy": policy, "config": to_jsonable(config)}, label)
+
+
+def trained_iterations(run_dir: Path) -> int | None:
+    path = run_dir / SUMMARY_JSON
+    return json.loads(path.read_text()).get("iterations") if path.is_file() else None
+
+
+def job_done(job: Job) -> bool:
+    if job.kind == "world_model":
+        return (job.out / SUMMARY_JSON).is_file()
+    if job.kind == "evaluate":
+        return job.out.is_file()
+    if trained_iterations(job.out) != job.body["config"]["iterations"] or not (job.out / EVALUATION_JSON).is_file():
+        return False
+    return job.body["model_check"] is None or (job.out / MODEL_CHECK_JSON).is_file()
+
+
+def _without_iterations(document: dict[str, Any]) -> dict[str, Any]:
+    config = dict(document.get("config") or {})
+    config.pop("iterations", None)
+    return {**document, "config": config}
+
+
+def claim(job: Job) -> None:
+    """Write ``job.json`` (the run's declared settings), or check the one already there: the same job, or a policy
+    run continued to more iterations (its job.json is then updated). Anything else is refused."""
+    document = job.document()
+    if job.file.is_file():
+        before = json.loads(job.file.read_text())
+        if before == document:
+            return
+        longer = job.kind == "policy" and document["config"]["iterations"] >= before.get("config", {}).get(
+            "iterations", 0
+        )
+        if not (longer and _without_iterations(before) == _without_iterations(document)):
+            raise RwmuError(
+                f"{job.file}: this run was started with other settings than are asked for now; one run owns its "
+                "folder: give a new --out, or ask for the run's own settings"
+            )
+    job.file.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(job.file, document)
+
+
+def run_job(job: Job, threads: int) -> None:
+    """Run ``job`` in a worker process, its output appended to its log; a failure is a one-line error."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    command = [sys.executable, "-m", "rwmu.experiments.worker", str(job.file)]
+    with open(job.log, "a") as log:
+        proc = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0:
+        tail = (job.log.read_text().strip().splitlines() or [""])[-1]
+        raise RwmuError(f"{job.label} failed (exit {proc.returncode}): {tail[:200]}; see {job.log}")
+
+
+def run_jobs(jobs: list[Job], workers: int, desc: str, log: Callable[[str], None]) -> list[str]:
+    """Claim every job, then run the unfinished ones, ``workers`` at a time; return one line per failure."""
+    for job in jobs:
+        claim(job)
+    todo = [j for j in jobs if not job_done(j)]
+    log(f"[{desc}] {len(jobs)} job(s), {len(jobs) - len(todo)} done already, {len(todo)} to run")
+    if not todo:
+        return []
+    threads = max(1, usable_cpus() // workers)
+    failures = []
+    with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(total=len(todo), desc=desc, unit="job") as bar:
+        for future in [pool.submit(run_job, j, threads) for j in todo]:
+            try:
+                future.result()
+            except RwmuError as err:
+                failures.append(str(err))
+                log(f"[{desc}] {err}")
+            bar.update(1)
+    return failures
