@@ -250,7 +250,7 @@ def main() -> None:
         type=Path,
         default=[],
         help="rwmu experiment run folders on the same datasets (e.g. results/mixed): their behaviour "
-        "and MOPO-PPO rows beside the baselines",
+        "and MOPO-PPO rows beside the baselines; without it the published table's rows of other methods stay",
     )
     parser.add_argument("--publish", type=Path, default=Path("docs/results/baselines"))
     parser.add_argument("--policies", type=Path, default=Path("docs/results/policies"))
@@ -276,8 +276,16 @@ def main() -> None:
 
     rows, manifest = [], []
     refs = runs[0]["score_references"]
+    published = args.publish / "table.json"
+    ours = tuple(f"{METHOD_NAMES[m]} (d3rlpy" for m in args.methods)
     for d in args.names:
         span = refs["expert"] - refs["zero"]
+        if not args.experiments and published.is_file():  # the published rows of other methods stay beside
+            rows += [
+                r
+                for r in json.loads(published.read_text())["rows"]
+                if r["dataset"] == d and not r["method"].startswith(ours)
+            ]
         for folder in args.experiments:
             rows += experiment_rows(folder / "table.json", d, span)
         for m in args.methods:

@@ -10,7 +10,7 @@ import pytest
 from rwmu.cli.main import main
 from rwmu.errors import RwmuError
 from rwmu.experiments.experiment_file import read_experiment
-from rwmu.experiments.manifest import check_manifest, read_manifest
+from rwmu.experiments.manifest import check_manifest, publish, read_manifest
 from rwmu.recipes import RECIPES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ recipes = ["demo"]
 lambdas = {lambdas}
 seeds = [0]
 world_model = {{ architecture = {{ ensemble_size = 2, history_horizon = 8, rnn_hidden_size = 16 }}, optim = {{ iterations = 4, batch_size = 32, forecast_horizon = 4 }}, validation = {{ interval = 2, windows = 64, horizons = [4] }}, checkpoint_interval = 4 }}
-policy = {{ iterations = {iterations}, steps_per_env = 8, save_interval = 2, env = {{ num_envs = 16 }}, behavior = {{ init_steps = 20, batch_size = 256, regularizer_steps = 2, critic_warmup = 1 }} }}
+policy = {{ iterations = {iterations}, steps_per_env = 8, save_interval = 2, env = {{ num_envs = {envs} }}, behavior = {{ init_steps = 20, batch_size = 256, regularizer_steps = 2, critic_warmup = 1 }} }}
 
 [evaluation]
 episodes = 2
@@ -89,7 +89,7 @@ def test_published_experiments_regenerate_every_recipe_result():
 
 
 def test_tiny_experiment_end_to_end_resumes_and_refuses_a_changed_run(tmp_path, capsys):
-    file = write(tmp_path, TINY.format(lambdas="[0, 1]", iterations=2))
+    file = write(tmp_path, TINY.format(lambdas="[0, 1]", iterations=2, envs=16))
     out = tmp_path / "out"
     assert main(["experiment", "run", str(file), "--out", str(out), "--jobs", "1"]) == 0
     table = json.loads((out / "table.json").read_text())["rows"]
@@ -103,12 +103,25 @@ def test_tiny_experiment_end_to_end_resumes_and_refuses_a_changed_run(tmp_path, 
     assert {e["recipe"] for e in manifest["policies"]} == {"demo"} and len(manifest["policies"]) == 2
     assert all(e["experiment"] == str(file) for e in manifest["policies"])
     assert check_manifest(manifest, out) == []
+    repo = tmp_path / "repo"  # --publish: the ONNX files copied under docs/results, the entries merged
+    published = publish(out, manifest["policies"], repo, repo / "docs/results/policies.json")
+    merged = read_manifest(repo / "docs/results/policies.json")
+    assert merged["policies"] == published and check_manifest(merged, repo) == []
+    assert all(e["file"].startswith("docs/results/policies/tiny/demo_lam") for e in published)
     assert (out / "tiny/demo/sweep.md").is_file() and "| demo" not in (out / "table.md").read_text()
     # a re-run finds everything done
     capsys.readouterr()
     assert main(["experiment", "run", str(file), "--out", str(out), "--jobs", "1"]) == 0
     assert "0 to run" in capsys.readouterr().out
     # the same folder with other settings for a run that exists: refused before any work
-    write(tmp_path, TINY.format(lambdas="[0, 1]", iterations=3))
+    write(tmp_path, TINY.format(lambdas="[0, 1]", iterations=2, envs=8))
     assert main(["experiment", "run", str(file), "--out", str(out)]) == 2
     assert "one run owns its folder" in capsys.readouterr().err
+    # more iterations continue the runs from their checkpoints
+    write(tmp_path, TINY.format(lambdas="[0, 1]", iterations=3, envs=16))
+    assert main(["experiment", "run", str(file), "--out", str(out), "--jobs", "1"]) == 0
+    summary = json.loads((out / "tiny/demo/runs/lam1_seed0/summary.json").read_text())
+    assert (
+        summary["iterations"] == 3
+        and json.loads((out / "tiny/demo/runs/lam1_seed0/job.json").read_text())["config"]["iterations"] == 3
+    )

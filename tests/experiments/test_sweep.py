@@ -379,3 +379,30 @@ def test_report_only_writes_results_and_runs_nothing(tmp_path, monkeypatch):
     data = sw.run_sweep(out, config, POLICY, log=lambda s: None)
     assert [row["true_return_mean"] for row in data["aggregated"]] == [1.5] and data["pending"] == ["lam2_seed0"]
     assert "lam2_seed0" in (out / "sweep.md").read_text()
+
+
+def test_an_interrupt_stops_the_running_workers_and_the_queue(tmp_path, monkeypatch):
+    """Ctrl-C (SIGINT, a KeyboardInterrupt in the main thread) while jobs run: the queued ones never start, the
+    running workers are terminated, and the interrupt reaches the caller."""
+    import os
+    import signal
+    import sys
+    import threading
+
+    started = []
+    monkeypatch.setattr(jobs, "worker_command", lambda job: [sys.executable, "-c", "import time; time.sleep(60)"])
+    real_popen = jobs.subprocess.Popen
+
+    def popen(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        started.append(proc)
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()  # once a worker runs
+        return proc
+
+    monkeypatch.setattr(jobs.subprocess, "Popen", popen)
+    config = sw.SweepConfig(world_model="wm.pt", data="d.rwmu", lambdas=(0.0,), seeds=(0, 1, 2, 3, 4, 5))
+    queue = sw.run_jobs_of(config, POLICY, sw.plan_runs(tmp_path, config.lambdas, config.seeds))
+    with pytest.raises(KeyboardInterrupt):
+        jobs.run_jobs(queue, 2, "test", log=lambda s: None)
+    assert 1 <= len(started) <= 2  # the other four were cancelled
+    assert all(proc.poll() is not None for proc in started)  # and the running ones stopped

@@ -19,9 +19,9 @@ import tyro
 from rwmu.cli import collect
 from rwmu.cli.common import check_device, check_output_folder
 from rwmu.errors import RwmuError
-from rwmu.experiments.experiment import export_policies, run_experiment
+from rwmu.experiments.experiment import run_experiment
 from rwmu.experiments.experiment_file import DatasetSpec, read_experiment
-from rwmu.experiments.manifest import publish
+from rwmu.experiments.manifest import publish, read_manifest
 from rwmu.utils.io import folder_lock
 
 SUMMARY = "run a declared experiment file: datasets x recipes x lambda x seeds, scored in MuJoCo, tables, ONNX"
@@ -86,6 +86,11 @@ def dataset_files(spec, out: Path) -> dict[str, str]:
     return files
 
 
+def interrupted(cmd: Run) -> str:
+    """After Ctrl-C or SIGTERM: the running workers were stopped, every run kept its last checkpoint."""
+    return f"every run in {cmd.out} keeps its last checkpoint; run the same command again to continue"
+
+
 def run(cmd: Run) -> int:
     spec = read_experiment(cmd.file)  # every key, recipe and dataset checked before any work
     for dataset in spec.datasets.values():
@@ -99,7 +104,7 @@ def run(cmd: Run) -> int:
         data = dataset_files(spec, cmd.out)
         run_experiment(spec, cmd.out, data, cmd.jobs, cmd.device)
         if cmd.publish:
-            entries = publish(cmd.out, export_policies(spec, cmd.out), Path("."), MANIFEST)
+            entries = publish(cmd.out, read_manifest(cmd.out / "policies.json")["policies"], Path("."), MANIFEST)
             print(f"published {len(entries)} policies into docs/results/policies/ and {MANIFEST}")
     print(f"results: {cmd.out / 'table.md'}")
     return 0

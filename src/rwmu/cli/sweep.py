@@ -87,6 +87,11 @@ def policy_command(cmd: Command) -> train_policy.Command:
         raise RwmuError(f"--train-args / the run flags are not rwmu train-policy flags: {reason}") from None
 
 
+def interrupted(cmd: Command) -> str:
+    """After Ctrl-C or SIGTERM: the running workers were stopped, every run kept its last checkpoint."""
+    return f"the runs in {cmd.out / 'runs'} keep their last checkpoints; run the same command again to continue"
+
+
 def run(cmd: Command) -> int:
     check_output_folder(cmd.out, "--out")
     policy = policy_command(cmd)

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -123,19 +124,57 @@ def claim(job: Job) -> None:
     write_json_atomic(job.file, document)
 
 
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
+_STOPPING = threading.Event()  # set by stop_workers: no new worker starts
+STOP_GRACE_S = 5.0
+"""Seconds a worker gets to end after SIGTERM (an interrupt) before it is killed."""
+
+
+def worker_command(job: Job) -> list[str]:
+    return [sys.executable, "-m", "rwmu.experiments.worker", str(job.file)]
+
+
 def run_job(job: Job, threads: int) -> None:
     """Run ``job`` in a worker process, its output appended to its log; a failure is a one-line error."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    command = [sys.executable, "-m", "rwmu.experiments.worker", str(job.file)]
-    with open(job.log, "a") as log:
-        proc = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    if proc.returncode != 0:
+    with _RUNNING_LOCK:  # no worker starts once stop_workers has begun
+        if _STOPPING.is_set():
+            raise RwmuError(f"{job.label}: not started (interrupted)")
+        with open(job.log, "a") as log:
+            proc = subprocess.Popen(worker_command(job), stdout=log, stderr=subprocess.STDOUT, env=env)
+        _RUNNING.add(proc)
+    try:
+        returncode = proc.wait()
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
+    if returncode != 0:
         tail = (job.log.read_text().strip().splitlines() or [""])[-1]
-        raise RwmuError(f"{job.label} failed (exit {proc.returncode}): {tail[:200]}; see {job.log}")
+        raise RwmuError(f"{job.label} failed (exit {returncode}): {tail[:200]}; see {job.log}")
+
+
+def stop_workers() -> None:
+    """SIGTERM every running worker, then SIGKILL those still alive after :data:`STOP_GRACE_S` seconds. Their runs
+    keep their last checkpoint and resume on the next run of the same command."""
+    with _RUNNING_LOCK:
+        _STOPPING.set()
+        running = list(_RUNNING)
+    for proc in running:
+        proc.terminate()
+    for proc in running:
+        try:
+            proc.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def run_jobs(jobs: list[Job], workers: int, desc: str, log: Callable[[str], None]) -> list[str]:
-    """Claim every job, then run the unfinished ones, ``workers`` at a time; return one line per failure."""
+    """Claim every job, then run the unfinished ones, ``workers`` at a time; return one line per failure.
+
+    Ctrl-C or SIGTERM (a ``KeyboardInterrupt`` in the main thread) cancels the queued jobs, stops the running
+    workers and is raised again: the command ends promptly and the same command resumes every run."""
     for job in jobs:
         claim(job)
     todo = [j for j in jobs if not job_done(j)]
@@ -144,12 +183,21 @@ def run_jobs(jobs: list[Job], workers: int, desc: str, log: Callable[[str], None
         return []
     threads = max(1, usable_cpus() // workers)
     failures = []
-    with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(total=len(todo), desc=desc, unit="job") as bar:
-        for future in [pool.submit(run_job, j, threads) for j in todo]:
-            try:
-                future.result()
-            except RwmuError as err:
-                failures.append(str(err))
-                log(f"[{desc}] {err}")
-            bar.update(1)
+    _STOPPING.clear()
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        with tqdm(total=len(todo), desc=desc, unit="job") as bar:
+            for future in [pool.submit(run_job, j, threads) for j in todo]:
+                try:
+                    future.result()
+                except RwmuError as err:
+                    failures.append(str(err))
+                    log(f"[{desc}] {err}")
+                bar.update(1)
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_workers()
+        raise
+    finally:
+        pool.shutdown(wait=True)
     return failures

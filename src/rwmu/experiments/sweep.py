@@ -73,8 +73,8 @@ class SweepConfig:
 
     world_model: str
     data: str
-    lambdas: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 5.0)  # issue 5 grid
-    seeds: tuple[int, ...] = (0, 1, 2)  # issue 5: 3 seeds
+    lambdas: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 5.0)  # the grid of the paper's Figure 4
+    seeds: tuple[int, ...] = (0, 1, 2)  # 3 training seeds per lambda
     jobs: int = 1  # runs side by side (each gets cpu_count // jobs torch threads)
     task: str = "go2_flat"
     episodes: int = 16  # MuJoCo episodes per policy (rwmu evaluate default)

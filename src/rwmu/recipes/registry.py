@@ -285,7 +285,7 @@ _RECIPES = [
         1,
         "mopo_bc_dc256_300it_bf16 without the BC regulariser",
         "The cloned actor is only the start: does the uncertainty penalty keep PPO on the data when nothing else "
-        "does? (It does not: the policies fall in 43-46 % of episodes.)",
+        "does? It does not: the policies fall in 43-46 % of episodes.",
         "one policy's data (study)",
         "cpu",
         merge(PPO_CPU, BC_CORE, DATA_COMMANDS, LONG, _iterations(300), BF16, NO_REGULARIZER),
@@ -295,7 +295,8 @@ _RECIPES = [
         "mopo_bc_dc256_1000it_reg300_bf16",
         1,
         "mopo_bc_dc256_1000it_bf16 with the regulariser in the first 300 only",
-        "Once the BC regulariser is released, does the penalty keep the policy on the data?",
+        "The BC regulariser released after 300 of 1000 iterations: does the penalty then keep the policy on the data? "
+        "Better than lambda = 0, but both lose the walk they had at iteration 300.",
         "one policy's data (study)",
         "cpu",
         merge(
@@ -325,7 +326,7 @@ _RECIPES = [
         1,
         "the halting recipe for 1000 PPO iterations",
         "mopo_bc_dc256_300it_noreg_halt_bf16 for 1000 iterations: does the penalty keep its lead when PPO has longer "
-        "to exploit the model?",
+        "to exploit the model? Both lambdas lose the walk.",
         "one policy's data (study)",
         "cpu",
         merge(PPO_CPU, BC_CORE, DATA_COMMANDS, LONG, _iterations(1000), BF16, NO_REGULARIZER, HALT),
