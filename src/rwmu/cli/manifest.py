@@ -168,7 +168,14 @@ def _rescore(cmd: Rescore, data: dict) -> int:
         if compared
         else "No entry was recorded under this protocol: nothing to compare."
     )
-    lines += [f"- {r['file']}: recorded {r['true_return']}, now {r['rescored_return']}" for r in differing]
+    if differing:
+        worst = max(abs(r["rescored_return"] - r["true_return"]) for r in differing)
+        lines.append(f"Largest difference: {worst:.4f}.")
+    lines += [
+        f"- {r['file']}: recorded {r['true_return']:.6f}, now {r['rescored_return']:.6f} "
+        f"({r['rescored_return'] - r['true_return']:+.6f})"
+        for r in sorted(differing, key=lambda r: -abs(r["rescored_return"] - r["true_return"]))
+    ]
     write_text_atomic(cmd.out / "rescore.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
