@@ -42,6 +42,7 @@ def test_json_and_csv_give_the_same_schedules(tmp_path):
         ("a.csv", "name,steps,vx,vy,wz\nx,5,0.1,0,0\n", "header"),
         ("a.csv", "schedule,steps,vx,vy,wz\nx,5,abc,0,0\n", "not all numbers"),
         ("a.txt", "", ".json or .csv"),
+        ("a.json", '{"fast": [[5, 1000000, 0, 0]]}', "exceed 5 .m/s, rad/s. in magnitude"),
     ],
 )
 def test_bad_files_are_one_line_errors(tmp_path, name, content, message):
@@ -49,6 +50,16 @@ def test_bad_files_are_one_line_errors(tmp_path, name, content, message):
     with pytest.raises(RwmuError, match=message) as err:
         read_schedule_file(tmp_path / name)
     assert "\n" not in str(err.value)
+
+
+def test_non_utf8_and_huge_segments(tmp_path):
+    (tmp_path / "latin.csv").write_bytes("schedule,steps,vx,vy,wz\nr\xe9,5,0.1,0,0\n".encode("latin-1"))
+    with pytest.raises(RwmuError, match="not UTF-8 text"):
+        read_schedule_file(tmp_path / "latin.csv")
+    (tmp_path / "big.json").write_text('{"big": [[1000000000, 0.5, 0, 0]]}')
+    (segment,) = read_schedule_file(tmp_path / "big.json")["big"]
+    assert segment[0] <= 100_000  # capped while reading; the tensor holds the episode only
+    assert schedule_tensor([segment], 256).shape == (256, 3)
 
 
 def test_user_schedules_run_beside_the_built_in_ones(tmp_path):

@@ -95,5 +95,6 @@ def interrupted(cmd: Command) -> str:
 def run(cmd: Command) -> int:
     check_output_folder(cmd.out, "--out")
     policy = policy_command(cmd)
+    policy.train.check()
     run_sweep(cmd.out, cmd.sweep, policy.train, recipe=policy.recipe, rewards=to_jsonable(policy.rewards))
     return 0

@@ -85,6 +85,7 @@ def interrupted(cmd: Command) -> str:
 
 
 def run(cmd: Command) -> int:
+    cmd.train.check()
     task, dims = resolve_task_and_dims(cmd.task, cmd.dims)
     check_device(cmd.train.device)
     check_output_folder(cmd.out, "--out")

@@ -93,6 +93,7 @@ def interrupted(cmd: Command) -> str:
 
 
 def run(cmd: Command) -> int:
+    cmd.train.check()
     check_device(cmd.train.device)
     check_output_folder(cmd.out, "--out")
     with folder_lock(cmd.out, "rwmu train-policy"):

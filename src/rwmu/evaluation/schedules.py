@@ -21,6 +21,10 @@ import torch
 from rwmu.errors import RwmuError
 
 Segment = tuple[int, float, float, float]
+MAX_COMMAND = 5.0
+"""Largest |velocity| a schedule may command (m/s, rad/s): 5x the Go2 task's command ranges."""
+MAX_SEGMENT_STEPS = 100_000
+"""Steps of one segment are capped here (an episode is 256 steps; a longer segment only holds to the end)."""
 CSV_HEADER = ("schedule", "steps", "vx", "vy", "wz")
 
 COMMAND_SCHEDULES: dict[str, list[tuple[int, float, float, float]]] = {
@@ -37,10 +41,12 @@ COMMAND_SCHEDULES: dict[str, list[tuple[int, float, float, float]]] = {
 
 def schedule_tensor(segments: list[tuple[int, float, float, float]], length: int) -> torch.Tensor:
     """(length, 3) per-step commands of a schedule."""
-    rows = []
+    rows: list[tuple[float, float, float]] = []
     for steps, vx, vy, wz in segments:
-        rows.extend([(vx, vy, wz)] * int(steps))
-    rows = rows[:length] + [rows[-1]] * max(0, length - len(rows))
+        rows.extend([(vx, vy, wz)] * min(int(steps), length - len(rows)))  # never more rows than the episode holds
+        if len(rows) >= length:
+            break
+    rows = rows + [rows[-1]] * (length - len(rows))
     return torch.tensor(rows, dtype=torch.float32)
 
 
@@ -56,7 +62,9 @@ def _segment(values: list, where: str) -> Segment:
         raise RwmuError(f"{where}: {values} holds NaN or Inf")
     if steps != int(steps) or steps < 1:
         raise RwmuError(f"{where}: steps must be a whole number >= 1, got {values[0]}")
-    return int(steps), vx, vy, wz
+    if max(abs(vx), abs(vy), abs(wz)) > MAX_COMMAND:
+        raise RwmuError(f"{where}: velocities {vx:g}, {vy:g}, {wz:g} exceed {MAX_COMMAND:g} (m/s, rad/s) in magnitude")
+    return int(min(steps, MAX_SEGMENT_STEPS)), vx, vy, wz
 
 
 def read_schedule_file(path: str | Path) -> dict[str, list[Segment]]:
@@ -69,7 +77,10 @@ def read_schedule_file(path: str | Path) -> dict[str, list[Segment]]:
     p = Path(path)
     if not p.is_file():
         raise RwmuError(f"--commands {p}: no such file; give a JSON or CSV file of command schedules")
-    text = p.read_text()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise RwmuError(f"{p}: not UTF-8 text (byte {err.start}); save the schedules as UTF-8 JSON or CSV") from None
     schedules: dict[str, list[Segment]] = {}
     if p.suffix.lower() == ".json":
         try:

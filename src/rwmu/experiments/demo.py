@@ -166,6 +166,11 @@ class DemoConfig:
             self.uncertainty.check()
         except RwmuError as err:  # its messages name the `rwmu eval-uncertainty` flags
             raise RwmuError(str(err).replace("--", "--uncertainty.", 1)) from None
+        for stage, config in (("world-model", self.world_model), ("policy", self.policy)):
+            try:
+                config.check()
+            except RwmuError as err:  # its messages name the `rwmu train-model` / `train-policy` flags
+                raise RwmuError(str(err).replace("--", f"--{stage}.", 1)) from None
         if not self.lambdas:
             raise RwmuError("--lambdas: give at least one value, e.g. --lambdas 1 0")
         if any(not lam >= 0 for lam in self.lambdas):

@@ -180,10 +180,14 @@ def read_experiment(path: str | Path) -> ExperimentSpec:
                 raise RwmuError(f"{where}.recipes: unknown recipe {r!r} (rwmu recipes lists them)")
         if any(not (math.isfinite(lam) and lam >= 0) for lam in grid.lambdas):
             raise RwmuError(f"{where}.lambdas: every lambda must be a finite number >= 0")
-        for r in grid.recipes:  # an override naming an unknown setting fails here, before any work
+        for r in grid.recipes:  # an override naming an unknown setting or a bad value fails here, before any work
             recipe = RECIPES[r]
-            world_model_config(merge(WORLD_MODELS[recipe.world_model], grid.world_model), where=f"{where}.world_model")
-            apply_delta(recipe.policy_config(), grid.policy, f"{where}.policy")
+            delta = merge(WORLD_MODELS[recipe.world_model], grid.world_model)
+            try:
+                world_model_config(delta, where=f"{where}.world_model").check()
+                apply_delta(recipe.policy_config(), grid.policy, f"{where}.policy").check()
+            except RwmuError as err:
+                raise RwmuError(f"{where} ({r}): {err}") from None
         grids.append(grid)
     if not grids:
         raise RwmuError(f"{path}: declare at least one [[grid]]")

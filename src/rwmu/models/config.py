@@ -11,15 +11,15 @@ Reduction = Literal["std_sum", "var_sum"]
 
 @dataclass(frozen=True)
 class ArchitectureConfig:
-    """The user-settable part of :class:`WorldModelConfig` (dimensions come from the data): the one place where the
-    architecture's defaults are declared."""
+    """The world model's architecture (its dimensions come from the data); the one place where the architecture's
+    defaults are declared."""
 
     ensemble_size: int = 5  # paper Table S7 (RWM-U)
     history_horizon: int = 32  # M, paper Table S10
     base_type: BaseType = "gru"  # paper Table S7: GRU
     rnn_hidden_size: int = 256  # paper Table S7
     rnn_num_layers: int = 2  # paper Table S7
-    mlp_base_shape: tuple[int, ...] = (256, 256)
+    mlp_base_shape: tuple[int, ...] = (256, 256)  # hidden widths of the MLP base (base_type mlp)
     head_shape: tuple[int, ...] = (128,)  # paper Table S7: heads MLP 128
     reduction: Reduction = "std_sum"  # reference code; var_sum is paper Eq. 4
 

@@ -5,10 +5,12 @@ ImaginationConfig`), with their defaults and sources: paper Table S11 (docs/meth
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 from rwmu.envs.imagination import ImaginationConfig
+from rwmu.errors import RwmuError
 from rwmu.training.behavior_cloning import BehaviorCloningConfig
 
 
@@ -79,3 +81,43 @@ class PolicyTrainingConfig:
     ppo: PPOConfig = field(default_factory=PPOConfig)
     policy: ActorCriticConfig = field(default_factory=ActorCriticConfig)
     behavior: BehaviorCloningConfig = field(default_factory=BehaviorCloningConfig)
+
+    def check(self) -> None:
+        """Refuse, before any work, a setting no run can use: one line naming the flag."""
+        for flag, value in (
+            ("--iterations", self.iterations),
+            ("--steps-per-env", self.steps_per_env),
+            ("--save-interval", self.save_interval),
+            ("--env.num-envs", self.env.num_envs),
+            ("--ppo.num-learning-epochs", self.ppo.num_learning_epochs),
+            ("--ppo.num-mini-batches", self.ppo.num_mini_batches),
+        ):
+            if value < 1:
+                raise RwmuError(f"{flag} must be >= 1, got {value}")
+        for flag, value in (
+            ("--ppo.learning-rate", self.ppo.learning_rate),
+            ("--ppo.clip-param", self.ppo.clip_param),
+            ("--ppo.desired-kl", self.ppo.desired_kl),
+            ("--ppo.max-grad-norm", self.ppo.max_grad_norm),
+            ("--policy.init-noise-std", self.policy.init_noise_std),
+        ):
+            if not (math.isfinite(value) and value > 0):
+                raise RwmuError(f"{flag} must be a finite number > 0, got {value}")
+        for flag, value in (("--ppo.gamma", self.ppo.gamma), ("--ppo.lam", self.ppo.lam)):
+            if not 0.0 < value <= 1.0:
+                raise RwmuError(f"{flag} must be in (0, 1], got {value}")
+        for flag, value in (
+            ("--ppo.entropy-coef", self.ppo.entropy_coef),
+            ("--ppo.value-loss-coef", self.ppo.value_loss_coef),
+        ):
+            if not (math.isfinite(value) and value >= 0):
+                raise RwmuError(f"{flag} must be a finite number >= 0, got {value}")
+        if not (math.isfinite(self.env.uncertainty_penalty) and self.env.uncertainty_penalty >= 0):
+            raise RwmuError(
+                f"--env.uncertainty-penalty must be a finite lambda >= 0 (r~ = r - lambda*u*dt), got "
+                f"{self.env.uncertainty_penalty}"
+            )
+        if any(width < 1 for width in (*self.policy.actor_hidden_dims, *self.policy.critic_hidden_dims)):
+            raise RwmuError("--policy.actor-hidden-dims and --policy.critic-hidden-dims need widths >= 1")
+        self.env.validate()
+        self.behavior.validate()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from rwmu.errors import RwmuError
 from rwmu.models.config import ArchitectureConfig
 
 
@@ -46,11 +48,59 @@ class TrainModelConfig:
     architecture: ArchitectureConfig = field(default_factory=ArchitectureConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
-    normalization: Literal["task", "data"] = (
-        "task"  # task constants (docs/method.md section 3) or computed from the data
-    )
+    normalization: Literal["task", "data"] = "task"
+    """task constants (docs/method.md section 3) or computed from the data"""
     checkpoint_interval: int = 500
+    """iterations between checkpoints/model_<it>.pt (model_latest.pt is kept current)"""
     seed: int = 0
+    """seed of the split, the initial weights and the batches (a run is repeatable on CPU)"""
     device: str = "cpu"
+    """torch device: cpu, cuda or cuda:<index>"""
     logger: Literal["tensorboard", "wandb", "none"] = "tensorboard"
+    """where the training curves go"""
     progress: bool = True
+    """show a progress bar"""
+
+    def check(self) -> None:
+        """Refuse, before any work, a setting no run can use: one line naming the flag."""
+        a, o, v = self.architecture, self.optim, self.validation
+        for flag, value in (
+            ("--architecture.ensemble-size", a.ensemble_size),
+            ("--architecture.history-horizon", a.history_horizon),
+            ("--architecture.rnn-hidden-size", a.rnn_hidden_size),
+            ("--architecture.rnn-num-layers", a.rnn_num_layers),
+            ("--optim.iterations", o.iterations),
+            ("--optim.batch-size", o.batch_size),
+            ("--optim.forecast-horizon", o.forecast_horizon),
+            ("--validation.interval", v.interval),
+            ("--validation.windows", v.windows),
+            ("--validation.block-length", v.block_length),
+            ("--checkpoint-interval", self.checkpoint_interval),
+        ):
+            if value < 1:
+                raise RwmuError(f"{flag} must be >= 1, got {value}")
+        for flag, shape in (
+            ("--architecture.mlp-base-shape", a.mlp_base_shape),
+            ("--architecture.head-shape", a.head_shape),
+        ):
+            if not shape or any(width < 1 for width in shape):
+                raise RwmuError(
+                    f"{flag} needs one or more layer widths >= 1, got {' '.join(map(str, shape)) or 'none'}"
+                )
+        if any(h < 1 for h in v.horizons):
+            raise RwmuError(f"--validation.horizons must all be >= 1, got {' '.join(map(str, v.horizons))}")
+        for flag, value in (
+            ("--optim.learning-rate", o.learning_rate),
+            ("--optim.max-grad-norm", o.max_grad_norm),
+            ("--optim.max-event-weight", o.max_event_weight),
+        ):
+            if not (math.isfinite(value) and value > 0):
+                raise RwmuError(f"{flag} must be a finite number > 0, got {value}")
+        for flag, value in (
+            ("--optim.weight-decay", o.weight_decay),
+            ("--optim.bound-loss-weight", o.bound_loss_weight),
+        ):
+            if not (math.isfinite(value) and value >= 0):
+                raise RwmuError(f"{flag} must be a finite number >= 0, got {value}")
+        if not 0.0 < v.val_fraction < 1.0:
+            raise RwmuError(f"--validation.val-fraction must be in (0, 1), got {v.val_fraction}")
