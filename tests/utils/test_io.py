@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
+from collections import namedtuple
 from pathlib import Path
 
 import pytest
+import torch
 
 import rwmu
-from rwmu.errors import RwmuError
+from rwmu.errors import RwmuError, os_error_message
+from rwmu.utils import io
 from rwmu.utils.io import atomic_path, folder_lock, remove_stale_temp_files
 
 HOLD_LOCK = """
@@ -89,3 +94,20 @@ def test_a_folder_created_for_a_refused_run_is_removed_again(tmp_path):
     with folder_lock(tmp_path / "existing", "rwmu collect"):
         pass
     assert (tmp_path / "existing").is_dir()  # a folder the user made stays
+
+
+def test_a_full_disk_during_a_checkpoint_save_is_an_os_error_naming_the_file(tmp_path, monkeypatch):
+    """torch reports a failed write as a RuntimeError from its zip writer; it reaches the user as a full disk."""
+
+    def failing_save(obj, path):
+        raise RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 4480 vs 4368")
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9, 0))
+    target = tmp_path / "model_5.pt"
+    with pytest.raises(OSError) as err:
+        io.torch_save_atomic({"x": 1}, target)
+    assert err.value.errno == errno.ENOSPC and err.value.filename == str(target)
+    assert os_error_message(err.value).startswith(f"{target}: No space left on device; free some space")
+    assert not target.exists() and list(tmp_path.iterdir()) == []  # nothing half-written left behind

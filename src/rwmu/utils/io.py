@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import errno
 import fcntl
 import hashlib
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -145,11 +147,25 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     write_text_atomic(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
 
 
-def torch_save_atomic(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` through a temporary file and a rename."""
+LOW_DISK_BYTES = 64 * 2**20
+"""Free space below which a failed write is reported as a full disk."""
 
+
+def torch_save_atomic(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` through a temporary file and a rename.
+
+    torch reports a write that failed (a full disk, a quota) as a ``RuntimeError`` from its zip writer ("unexpected
+    pos"); it is raised here as the ``OSError`` it is, naming ``path``, so the command ends with one line."""
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as err:
+            if "inline_container" not in str(err) and "unexpected pos" not in str(err):
+                raise
+            full = shutil.disk_usage(Path(path).parent).free < LOW_DISK_BYTES
+            code = errno.ENOSPC if full else errno.EIO
+            reason = os.strerror(code) if full else "the checkpoint could not be written"
+            raise OSError(code, reason, str(path)) from None
 
 
 def to_jsonable(obj: Any) -> Any:
