@@ -127,7 +127,7 @@ def normalized_score(return_mean: float, reference: str | None, config: Evaluati
     """``(R - R_zero) / (R_reference - R_zero)`` on the episodes of ``config``: 0 is standing still (zero actions),
     1 the reference policy (the shipped expert by default); ``normalized_score`` is None without a reference."""
     if reference is None:
-        return {"normalized_score": None, "score_references": None}
+        return {"normalized_score": None, "score_references": None, "score_reference_asked": config.score_reference}
     plain = dataclasses.replace(config, score_reference=None, action_noise=0.0)
     zero = evaluate_policy("zero", plain, task, progress=False)["return_mean"]
     top = evaluate_policy(reference, plain, task, progress=False)["return_mean"]

@@ -30,6 +30,8 @@ def score_line(result: dict[str, Any]) -> str:
     """The normalised score, with the two returns it is measured between."""
     references = result.get("score_references")
     if not references:
+        if result.get("score_reference_asked", "expert") is None:
+            return "normalised score not computed (--score-reference None)"
         return "normalised score n/a (no reference policy: this rwmu version ships no expert)"
     (zero_name, zero_return), (top_name, top_return) = references.items()
     score = result["normalized_score"]
