@@ -90,6 +90,7 @@ def test_csv_context_files_must_be_complete_and_consistent(tmp_path, dataset):
     (folder / "context_1.csv").unlink()
     with pytest.raises(RwmuError, match="context_1.csv: missing"):
         load_dataset(folder, dims=dataset.dims)
+    folder = tmp_path / "csv2"
     write_csv_dataset(dataset, folder)
     lines = (folder / "context_2.csv").read_text().splitlines()
     (folder / "context_2.csv").write_text("\n".join(lines[:-1]) + "\n")

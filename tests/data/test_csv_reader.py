@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import subprocess
 import sys
 from pathlib import Path
@@ -9,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rwmu.data.csv_format import find_csv_files
+from rwmu.data.csv_format import find_csv_files, write_csv_dataset
 from rwmu.data.layout import DataDims
 from rwmu.data.loading import load_dataset
+from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
 
 DIMS = DataDims(state=3, action=2, extension=0, contact=2, termination=1)  # 8 columns
@@ -207,3 +209,25 @@ def test_cli_missing_folder_and_no_dims_exit_2(tmp_path):
     write(tmp_path / "state_action_data_0.csv", ROW + "\n")
     result = run_cli("data", "validate", str(tmp_path))
     assert result.returncode == 2 and "--dims" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_csv_writing_is_all_or_nothing_and_refuses_a_folder_with_data(tmp_path, monkeypatch):
+    ds = make_synthetic_dataset(4, 30, dims=DataDims(3, 2, 0, 1, 1), seed=0)
+    out = tmp_path / "out"
+    calls = []
+    real_savetxt = np.savetxt
+
+    def full_disk(*args, **kwargs):  # the third file finds the disk full
+        calls.append(args[0])
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(args[0]))
+        return real_savetxt(*args, **kwargs)
+
+    monkeypatch.setattr(np, "savetxt", full_disk)
+    with pytest.raises(OSError):
+        write_csv_dataset(ds, out)
+    assert list(out.iterdir()) == []  # no partial dataset, no staging folder
+    monkeypatch.setattr(np, "savetxt", real_savetxt)
+    assert len(write_csv_dataset(ds, out)) == 4
+    with pytest.raises(RwmuError, match="already holds dataset files"):
+        write_csv_dataset(ds, out)

@@ -15,6 +15,7 @@ import tyro
 
 from rwmu.cli.common import Dims, check_output_file, check_output_folder, resolve_task_and_dims
 from rwmu.data import NATIVE_SUFFIX, load_dataset, save_dataset, write_csv_dataset
+from rwmu.data.csv_format import check_csv_target
 from rwmu.data.statistics import column_statistics, format_speed_coverage, speed_coverage
 from rwmu.data.synthetic import DEFAULT_DIMS, make_synthetic_dataset
 from rwmu.errors import RwmuError
@@ -153,6 +154,8 @@ def convert(cmd: Convert) -> int:
     task, dims = resolve_task_and_dims(cmd.task, cmd.dims)
     sources, dst = cmd.src[:-1], cmd.src[-1]
     (check_output_file if dst.suffix == NATIVE_SUFFIX else check_output_folder)(dst, "DST")
+    if dst.suffix != NATIVE_SUFFIX:
+        check_csv_target(dst)  # before the data is read
     ds = load_dataset(_source(sources), task=task, dims=dims)
     if dst.suffix == NATIVE_SUFFIX:
         save_dataset(ds, dst)

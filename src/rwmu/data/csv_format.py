@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,7 +35,6 @@ from rwmu.data.dataset import (
 )
 from rwmu.data.layout import DataDims
 from rwmu.errors import RwmuError
-from rwmu.utils.io import atomic_path
 from rwmu.version import __version__
 
 CSV_NAME_PATTERN = re.compile(r"^state_action_data_(\d+)\.csv$")
@@ -219,23 +220,47 @@ def _diagnose_csv(path: Path, raw: bytes, ncols: int) -> None:
                 ) from None
 
 
-def write_csv_dataset(ds: TrajectoryDataset, folder: str | os.PathLike) -> list[Path]:
-    """Write trajectory ``k`` of ``ds`` to ``folder/state_action_data_<k>.csv`` (each file atomically).
+def check_csv_target(folder: Path) -> None:
+    """Refuse a folder that already holds dataset files: old and new files would read back as one dataset."""
+    existing = (
+        sorted([*folder.glob("state_action_data_*.csv"), *folder.glob("context_*.csv")]) if folder.is_dir() else []
+    )
+    if existing:
+        raise RwmuError(
+            f"{folder}: already holds dataset files ({existing[0].name}, ...); write into an empty folder, or "
+            "remove them first"
+        )
 
-    Values are written with 9 significant digits, so reading the folder back gives the same float32 values.
-    Returns the written paths in order.
+
+def write_csv_dataset(ds: TrajectoryDataset, folder: str | os.PathLike) -> list[Path]:
+    """Write trajectory ``k`` of ``ds`` to ``folder/state_action_data_<k>.csv`` (and its ``context_<k>.csv``), all or
+    nothing.
+
+    A folder that already holds dataset files is refused (a mix of old and new files would read as one dataset).
+    The files are written into a temporary folder inside ``folder`` and moved into place only when all are
+    written, so a full disk or an interrupt leaves no partial dataset behind. Values are written with 9 significant
+    digits, so reading the folder back gives the same float32 values. Returns the written paths in order.
     """
     folder = Path(folder)
+    check_csv_target(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
+    staging = Path(tempfile.mkdtemp(prefix=".csv_dataset.", suffix=".tmp", dir=folder))
     header = ",".join(ds.context_names)
-    for k in range(ds.num_trajectories):
-        path = folder / f"state_action_data_{k}.csv"
-        with atomic_path(path) as tmp:
-            np.savetxt(tmp, ds.trajectory(k), fmt=CSV_FLOAT_FORMAT, delimiter=",")
-        if ds.context is not None:
-            start, stop = ds.trajectory_offsets[k], ds.trajectory_offsets[k + 1]
-            with atomic_path(context_file(path)) as tmp:
-                np.savetxt(tmp, ds.context[start:stop], fmt=CSV_FLOAT_FORMAT, delimiter=",", header=header, comments="")
-        paths.append(path)
-    return paths
+    try:
+        names = []
+        for k in range(ds.num_trajectories):
+            name = f"state_action_data_{k}.csv"
+            np.savetxt(staging / name, ds.trajectory(k), fmt=CSV_FLOAT_FORMAT, delimiter=",")
+            names.append(name)
+            if ds.context is not None:
+                start, stop = ds.trajectory_offsets[k], ds.trajectory_offsets[k + 1]
+                context = context_file(staging / name)
+                np.savetxt(
+                    context, ds.context[start:stop], fmt=CSV_FLOAT_FORMAT, delimiter=",", header=header, comments=""
+                )
+                names.append(context.name)
+        for name in names:  # every file is written: move them in (renames within one file system)
+            os.replace(staging / name, folder / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [folder / f"state_action_data_{k}.csv" for k in range(ds.num_trajectories)]
