@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from rwmu.cli.main import COMMANDS, main
+from rwmu.cli.main import COMMANDS, command_module, main
 
 
 def test_usage_lists_every_command(capsys):
@@ -31,7 +34,8 @@ def test_user_errors_are_one_line_with_exit_code_2(capsys, argv, message):
 
 
 def test_every_command_has_help(capsys):
-    for name, module in COMMANDS.items():
+    for name in COMMANDS:
+        module = command_module(name)
         argv = [name, next(iter(module.SUBCOMMANDS)), "--help"] if hasattr(module, "SUBCOMMANDS") else [name, "--help"]
         assert main(argv) == 0, name
         assert "usage: rwmu " + name in capsys.readouterr().out
@@ -51,7 +55,7 @@ def _interrupt(command):
 )
 def test_ctrl_c_says_what_was_saved_and_how_to_continue(tmp_path, monkeypatch, capsys, name, argv):
     out = tmp_path / "run"
-    monkeypatch.setattr(COMMANDS[name], "run", _interrupt)
+    monkeypatch.setattr(command_module(name), "run", _interrupt)
     assert main([name, *argv, "--out", str(out)]) == 130
     assert capsys.readouterr().err.strip() == (
         f"rwmu {name}: interrupted; no checkpoint was saved yet in {out}; start again with the same command"
@@ -67,14 +71,14 @@ def test_ctrl_c_says_what_was_saved_and_how_to_continue(tmp_path, monkeypatch, c
 
 
 def test_ctrl_c_in_other_commands_is_one_line_and_130(monkeypatch, capsys):
-    monkeypatch.setattr(COMMANDS["evaluate"], "run", _interrupt)
+    monkeypatch.setattr(command_module("evaluate"), "run", _interrupt)
     assert main(["evaluate", "--policy", "zero"]) == 130
     assert capsys.readouterr().err.strip() == "rwmu evaluate: interrupted"
 
 
 def test_ctrl_c_in_collect_says_which_chunks_were_kept_and_how_to_continue(tmp_path, monkeypatch, capsys):
     out = tmp_path / "data"
-    monkeypatch.setattr(COMMANDS["collect"], "run", _interrupt)
+    monkeypatch.setattr(command_module("collect"), "run", _interrupt)
     argv = ["collect", "--out", str(out), "--chunk-rows", "100"]
     assert main(argv) == 130
     assert capsys.readouterr().err.strip() == (
@@ -90,3 +94,13 @@ def test_ctrl_c_in_collect_says_which_chunks_were_kept_and_how_to_continue(tmp_p
             f"{'chunk' if k == 0 else 'chunks'} of 100 rows in {out}/.collect; "
             f"continue with: rwmu collect --out {out} --resume"
         )
+
+
+def test_help_imports_no_subcommand_nor_torch():
+    """``rwmu --help`` and ``--version`` start fast: the subcommands (and torch, rsl_rl) are imported only to run."""
+    code = (
+        "import sys; from rwmu.cli.main import main; main(['--help']); "
+        "print(sorted(m for m in ('torch', 'rsl_rl', 'rwmu.cli.train_policy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -21,8 +21,6 @@ from rwmu.evaluation.model_check import ModelCheckConfig, check_model, format_mo
 from rwmu.models.checkpoint import load_world_model
 from rwmu.utils.io import write_json_atomic
 
-SUMMARY = "does imagination hold on a policy's own states? (world model replayed on MuJoCo rollouts)"
-
 
 @dataclass(frozen=True)
 class Command:

@@ -35,8 +35,6 @@ from rwmu.training.policy_loader import SHIPPED_POLICIES, load_behaviour_policy,
 from rwmu.training.runner import select_checkpoints
 from rwmu.utils.io import file_sha256, folder_lock, to_jsonable, write_json_atomic, write_run_config
 
-SUMMARY = "record an offline dataset with a behaviour policy in the MuJoCo Go2 simulator"
-
 
 @dataclass(frozen=True)
 class Command:

@@ -151,17 +151,3 @@ def resume_note(program: str, out: Path, saved: Path | None = None) -> str:
     if saved is not None and saved.is_file():
         return f"saved {saved}; continue with: {program} --out {out} --resume"
     return f"no checkpoint was saved yet in {out}; start again with the same command"
-
-
-BOX_CHARACTERS = " │╭╮╰╯─┃━┏┓┗┛•"
-
-
-def one_line(tyro_message: str) -> str:
-    """tyro's boxed parse error as one line (the project's error convention): its text without the box, the title,
-    the flag's help text or the list of alternatives tried."""
-    lines = [line for line in tyro_message.splitlines() if not line.lstrip().startswith(("╭", "+"))]
-    body = [line.strip(BOX_CHARACTERS + "|") for line in lines if line.strip(BOX_CHARACTERS + "|-+")]
-    text = " ".join(" ".join(body).split())
-    for tail in (" Argument helptext:", " Got errors:", " For full helptext"):
-        text = text.split(tail)[0]
-    return text.rstrip(" .;:")

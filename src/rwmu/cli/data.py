@@ -21,8 +21,6 @@ from rwmu.data.synthetic import DEFAULT_DIMS, make_synthetic_dataset
 from rwmu.errors import RwmuError
 from rwmu.utils.io import write_run_config
 
-SUMMARY = "convert, inspect, validate and generate trajectory datasets (rwmu data info|validate|convert|example)"
-
 
 def _source(paths: tuple[Path, ...]) -> str | list[str]:
     return str(paths[0]) if len(paths) == 1 else [str(p) for p in paths]

@@ -21,8 +21,6 @@ import tyro
 from rwmu.cli.common import check_output_folder
 from rwmu.experiments.demo import PRESETS, DemoConfig, run_demo
 
-SUMMARY = "end-to-end demo: Go2 data, world model, uncertainty check, MOPO-PPO at lambda 1 and 0, MuJoCo scores"
-
 
 @dataclass(frozen=True)
 class Command:

@@ -22,8 +22,6 @@ from rwmu.evaluation.uncertainty import UncertaintyEvalConfig, evaluate_uncertai
 from rwmu.models.checkpoint import load_world_model
 from rwmu.utils.io import write_run_config
 
-SUMMARY = "does the world model's uncertainty track its rollout error? (held-out data)"
-
 
 @dataclass(frozen=True)
 class Command:

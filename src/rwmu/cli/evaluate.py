@@ -19,8 +19,6 @@ from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
 from rwmu.evaluation.tables import format_evaluation_table
 from rwmu.utils.io import run_metadata, to_jsonable, write_json_atomic
 
-SUMMARY = "score a policy in the MuJoCo Go2 simulator (true, unpenalised reward)"
-
 
 @dataclass(frozen=True)
 class Command:

@@ -24,7 +24,6 @@ from rwmu.experiments.experiment_file import DatasetSpec, read_experiment
 from rwmu.experiments.manifest import publish, read_manifest
 from rwmu.utils.io import folder_lock
 
-SUMMARY = "run a declared experiment file: datasets x recipes x lambda x seeds, scored in MuJoCo, tables, ONNX"
 MANIFEST = Path("docs/results/policies.json")
 
 

@@ -15,8 +15,6 @@ import tyro
 from rwmu.cli.common import check_output_folder
 from rwmu.training.export import export_policy
 
-SUMMARY = "export a trained policy's actor to TorchScript and ONNX for deployment"
-
 
 @dataclass(frozen=True)
 class Command:

@@ -1,6 +1,6 @@
 """The ``rwmu`` command: one subcommand per job, each with one typed config tree parsed by tyro.
 
-Every subcommand module defines ``SUMMARY`` (one line), ``Command`` (a frozen dataclass; a group such as
+Every subcommand has its one-line summary in :data:`COMMANDS`; its module defines ``Command`` (a frozen dataclass; a group such as
 ``rwmu data`` has ``SUBCOMMANDS``, name -> dataclass, instead), ``run(command) -> int``; where a preset or a
 resumed run changes the defaults, ``defaults(argv) -> Command | None``; and where a run can be continued,
 ``interrupted(command) -> str`` (what was saved and how to continue, printed after Ctrl-C with exit code 130).
@@ -13,6 +13,7 @@ worker processes closed, its folder lock released, no half-written file), with e
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import os
 import signal
@@ -21,49 +22,34 @@ from types import ModuleType
 
 import tyro
 
-from rwmu.cli import (
-    check_model,
-    collect,
-    data,
-    demo,
-    eval_uncertainty,
-    evaluate,
-    experiment,
-    export,
-    manifest,
-    model,
-    play_imagination,
-    recipes,
-    sweep,
-    train_baseline,
-    train_model,
-    train_online,
-    train_policy,
-)
-from rwmu.cli.common import one_line
+from rwmu.cli.tyro_errors import one_line
 from rwmu.errors import RwmuError, os_error_message
-from rwmu.utils.threads import configure_threads
 from rwmu.version import __version__
 
-COMMANDS: dict[str, ModuleType] = {
-    "data": data,
-    "model": model,
-    "train-model": train_model,
-    "eval-uncertainty": eval_uncertainty,
-    "check-model": check_model,
-    "train-policy": train_policy,
-    "play-imagination": play_imagination,
-    "train-online": train_online,
-    "train-baseline": train_baseline,
-    "export": export,
-    "collect": collect,
-    "evaluate": evaluate,
-    "demo": demo,
-    "sweep": sweep,
-    "recipes": recipes,
-    "experiment": experiment,
-    "manifest": manifest,
+COMMANDS: dict[str, str] = {  # subcommand -> its one-line summary; rwmu.cli.<name with _> is imported only to run it
+    "data": "convert, inspect, validate and generate trajectory datasets (rwmu data info|validate|convert|example)",
+    "model": "inspect world-model checkpoints (rwmu model info PATH)",
+    "train-model": "train a world model (ensemble with epistemic uncertainty) on a dataset",
+    "eval-uncertainty": "does the world model's uncertainty track its rollout error? (held-out data)",
+    "check-model": "does imagination hold on a policy's own states? (world model replayed on MuJoCo rollouts)",
+    "train-policy": "train a policy with MOPO-PPO in the world model (uncertainty-penalised imagination)",
+    "play-imagination": "roll a policy in the world model and print per-term imagined returns",
+    "train-online": "train a policy with PPO online in the MuJoCo Go2 simulator (an expert, data source, upper bound)",
+    "train-baseline": "train a model-free offline RL baseline (BC, TD3+BC, IQL, CQL from d3rlpy) on a dataset",
+    "export": "export a trained policy's actor to TorchScript and ONNX for deployment",
+    "collect": "record an offline dataset with a behaviour policy in the MuJoCo Go2 simulator",
+    "evaluate": "score a policy in the MuJoCo Go2 simulator (true, unpenalised reward)",
+    "demo": "end-to-end demo: Go2 data, world model, uncertainty check, MOPO-PPO at lambda 1 and 0, MuJoCo scores",
+    "sweep": "MOPO-PPO over a grid of lambda and seeds; true (MuJoCo) return against lambda",
+    "recipes": "list the named recipes --recipe takes, with their published results",
+    "experiment": "run a declared experiment file: datasets x recipes x lambda x seeds, scored in MuJoCo, tables, ONNX",
+    "manifest": "check the manifest of published policies, or re-score its policies in MuJoCo",
 }
+
+
+def command_module(name: str) -> ModuleType:
+    """The module of subcommand ``name`` (imported now: ``rwmu --help`` imports none of them)."""
+    return importlib.import_module(f"rwmu.cli.{name.replace('-', '_')}")
 
 
 def listing(entries: dict[str, str]) -> str:
@@ -79,7 +65,7 @@ def usage() -> str:
             "Offline model-based RL for legged robots: world models, MOPO-PPO in imagination, MuJoCo evaluation.",
             "",
             "commands:",
-            listing({name: module.SUMMARY for name, module in COMMANDS.items()}),
+            listing(COMMANDS),
             "",
             "`rwmu COMMAND --help` lists every flag of a command with its default.",
         ]
@@ -88,14 +74,14 @@ def usage() -> str:
 
 def parse(name: str, argv: list[str]):
     """The command config of subcommand ``name`` from its flags ``argv`` (tyro exits with code 2 on a bad flag)."""
-    module = COMMANDS[name]
+    module = command_module(name)
     if hasattr(module, "SUBCOMMANDS"):  # a group: rwmu data info ...
         if not argv or argv[0] not in module.SUBCOMMANDS:
             choices = ", ".join(module.SUBCOMMANDS)
             if not argv or argv[0] not in ("-h", "--help"):
                 raise RwmuError(f"give one of {choices} (rwmu {name} ACTION [FLAGS]); see rwmu {name} --help")
             print(
-                f"usage: rwmu {name} {{{choices}}} [--help] [FLAGS]\n\n{module.SUMMARY}\n\n"
+                f"usage: rwmu {name} {{{choices}}} [--help] [FLAGS]\n\n{COMMANDS[name]}\n\n"
                 + listing({sub: (cls.__doc__ or "").strip().splitlines()[0] for sub, cls in module.SUBCOMMANDS.items()})
             )
             raise SystemExit(0)
@@ -167,9 +153,11 @@ def run_command(argv: list[str]) -> int:
             if exit_.code:
                 print(f"rwmu {name}: error: {one_line(captured.getvalue())}; see --help", file=sys.stderr)
             return int(exit_.code or 0)
-        configure_threads()  # the CPUs this process may use, unless OMP_NUM_THREADS says (rwmu.utils.threads)
+        # torch's threads: the CPUs this process may use, unless OMP_NUM_THREADS says; imported by name, as the
+        # subcommands are, so that `rwmu --help` imports no torch (docs/architecture.md, Layers)
+        importlib.import_module("rwmu.utils.threads").configure_threads()
         with terminate_as_interrupt():
-            return int(COMMANDS[name].run(command) or 0)
+            return int(command_module(name).run(command) or 0)
     except RwmuError as err:
         print(f"rwmu {name}: error: {err}", file=sys.stderr)
         return err.exit_code
@@ -179,10 +167,10 @@ def run_command(argv: list[str]) -> int:
         print(f"rwmu {name}: error: {os_error_message(err)}", file=sys.stderr)
         return RwmuError.exit_code
     except Terminated:
-        print(f"rwmu {name}: terminated (SIGTERM){interruption_note(COMMANDS[name], command)}", file=sys.stderr)
+        print(f"rwmu {name}: terminated (SIGTERM){interruption_note(command_module(name), command)}", file=sys.stderr)
         return 128 + signal.SIGTERM
     except KeyboardInterrupt:
-        print(f"rwmu {name}: interrupted{interruption_note(COMMANDS[name], command)}", file=sys.stderr)
+        print(f"rwmu {name}: interrupted{interruption_note(command_module(name), command)}", file=sys.stderr)
         return 130
 
 

@@ -22,8 +22,6 @@ from rwmu.experiments.headline import headline_table, with_table
 from rwmu.experiments.manifest import check_manifest, read_manifest, rescore, rescore_config
 from rwmu.utils.io import write_json_atomic, write_text_atomic
 
-SUMMARY = "check the manifest of published policies, or re-score its policies in MuJoCo"
-
 
 @dataclass(frozen=True)
 class Check:

@@ -10,8 +10,6 @@ import tyro
 
 from rwmu.models.checkpoint import describe_checkpoint
 
-SUMMARY = "inspect world-model checkpoints (rwmu model info PATH)"
-
 
 @dataclass(frozen=True)
 class Info:

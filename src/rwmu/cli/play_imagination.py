@@ -26,8 +26,6 @@ from rwmu.training.policy_play import format_play_report, play_policy
 from rwmu.utils.config import config_from_dict
 from rwmu.utils.io import write_json_atomic
 
-SUMMARY = "roll a policy in the world model and print per-term imagined returns"
-
 
 @dataclass(frozen=True)
 class Command:

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from rwmu.recipes import DEFAULT_RECIPE, RECIPES, WORLD_MODELS
 from rwmu.recipes.recipe import Recipe
 
-SUMMARY = "list the named recipes --recipe takes, with their published results"
-
 
 @dataclass(frozen=True)
 class Command:

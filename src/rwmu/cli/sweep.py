@@ -21,13 +21,12 @@ from typing import Annotated
 import tyro
 
 from rwmu.cli import train_policy
-from rwmu.cli.common import check_output_folder, one_line
+from rwmu.cli.common import check_output_folder
+from rwmu.cli.tyro_errors import one_line
 from rwmu.errors import RwmuError
 from rwmu.experiments.sweep import SweepConfig, run_sweep
 from rwmu.recipes import RecipeName
 from rwmu.utils.io import to_jsonable
-
-SUMMARY = "MOPO-PPO over a grid of lambda and seeds; true (MuJoCo) return against lambda"
 
 
 @dataclass(frozen=True)

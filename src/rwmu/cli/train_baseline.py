@@ -27,8 +27,6 @@ from rwmu.tasks import get_task
 from rwmu.training.offline_config import OfflineBaselineConfig
 from rwmu.utils.io import file_sha256, folder_lock, write_json_atomic, write_run_config
 
-SUMMARY = "train a model-free offline RL baseline (BC, TD3+BC, IQL, CQL from d3rlpy) on a dataset"
-
 
 @dataclass(frozen=True)
 class Command:

@@ -46,8 +46,6 @@ from rwmu.training.world_model import WorldModelTrainer
 from rwmu.training.world_model_config import TrainModelConfig
 from rwmu.utils.io import folder_lock
 
-SUMMARY = "train a world model (ensemble with epistemic uncertainty) on a dataset"
-
 
 @dataclass(frozen=True)
 class Command:

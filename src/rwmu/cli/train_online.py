@@ -20,8 +20,6 @@ from rwmu.cli.common import check_output_folder, resume_note, resumed_command, s
 from rwmu.training.online import OnlineTrainingConfig, train_online
 from rwmu.utils.io import folder_lock
 
-SUMMARY = "train a policy with PPO online in the MuJoCo Go2 simulator (an expert, data source, upper bound)"
-
 
 @dataclass(frozen=True)
 class Command:

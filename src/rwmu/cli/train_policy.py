@@ -38,8 +38,6 @@ from rwmu.training.policy import train_policy
 from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.utils.io import folder_lock
 
-SUMMARY = "train a policy with MOPO-PPO in the world model (uncertainty-penalised imagination)"
-
 
 @dataclass(frozen=True)
 class Command:
