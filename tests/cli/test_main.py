@@ -25,6 +25,11 @@ def test_usage_lists_every_command(capsys):
         (["train-model", "--data", "x"], "--out"),
         (["evaluate", "--policy", "scripted", "--bogus", "1"], "--bogus"),
         (["data"], "give one of info, validate, convert, example"),
+        (["train-model", "--data", "x", "--out", "y", "--device", "foo"], "--device foo: not a torch device"),
+        (["collect", "--out", "y", "--action-noise", "nan"], "--action-noise must be a finite std >= 0, got nan"),
+        (["collect", "--out", "y", "--randomization.friction", "1.2", "0.5"], "give a finite range, low <= high"),
+        (["collect", "--out", "y", "--randomization.added-base-mass", "-9", "0"], "the trunk weighs 6.921 kg"),
+        (["collect", "--out", "y", "--randomization.motor-strength", "-1", "1"], "must be > 0"),
     ],
 )
 def test_user_errors_are_one_line_with_exit_code_2(capsys, argv, message):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,9 @@ def completed_chunks(count: int) -> str:
 def run(cmd: Command) -> int:
     task = simulated_task(cmd.task)
     config = cmd.collect
+    if cmd.action_noise is not None and not (math.isfinite(cmd.action_noise) and cmd.action_noise >= 0):
+        raise RwmuError(f"--action-noise must be a finite std >= 0, got {cmd.action_noise}")
+    config.randomization.check()
     if config.steps < 1 or config.num_envs < 1 or config.num_workers < 1:
         raise RwmuError("--steps, --num-envs and --num-workers must be >= 1")
     if config.chunk_rows < 0:

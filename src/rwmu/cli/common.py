@@ -91,7 +91,11 @@ def _check_writable_location(path: Path, folder: Path, flag: str) -> None:
 
 
 def check_device(device: str) -> None:
-    """Refuse a CUDA device where none is available (before any work starts)."""
+    """Refuse a device torch does not know, and a CUDA device where none is available (before any work starts)."""
+    try:
+        torch.device(device)
+    except (RuntimeError, ValueError):
+        raise RwmuError(f"--device {device}: not a torch device; give cpu, cuda or cuda:<index>") from None
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RwmuError(f"--device {device}: no CUDA device is available here; use --device cpu")
 
@@ -115,10 +119,10 @@ def stored_config(out: Path, cls: type[T]) -> T | None:
     if not path.is_file():
         return None
     try:
-        stored: Any = json.loads(path.read_text())["config"]["command"]
-    except (json.JSONDecodeError, KeyError, TypeError):
+        stored: Any = json.loads(path.read_text(encoding="utf-8"))["config"]["command"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
         raise RwmuError(
-            f"{path}: not a config.json written by rwmu (key config.command is missing); "
+            f"{path}: not a config.json written by rwmu (unreadable, or without the key config.command); "
             f"resume only a run rwmu started, or choose a new --out"
         ) from None
     return config_from_dict(cls, stored)

