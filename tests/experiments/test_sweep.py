@@ -396,7 +396,8 @@ def test_an_interrupt_stops_the_running_workers_and_the_queue(tmp_path, monkeypa
     def popen(*args, **kwargs):
         proc = real_popen(*args, **kwargs)
         started.append(proc)
-        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()  # once a worker runs
+        if len(started) == 1:  # one Ctrl-C, once the first worker runs
+            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
         return proc
 
     monkeypatch.setattr(jobs.subprocess, "Popen", popen)
