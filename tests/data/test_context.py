@@ -37,7 +37,7 @@ def test_native_round_trip_keeps_the_context_bit_exact(tmp_path, dataset):
         assert back.context.tobytes() == dataset.context.tobytes()
         assert back.context_names == list(COMMAND_CONTEXT_NAMES)
         np.testing.assert_array_equal(back.commands, dataset.commands)
-    assert read_native_header(path)["version"] == 2
+    assert read_native_header(path)["version"] == 3
 
 
 def test_native_context_damage_is_detected(tmp_path, dataset):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -128,3 +129,61 @@ def test_header_is_json_with_metadata(tmp_path, dataset):
     assert header["num_rows"] == dataset.num_rows
     assert header["trajectory_offsets"] == dataset.trajectory_offsets.tolist()
     json.dumps({k: v for k, v in header.items() if not k.startswith("_")})
+
+
+def _rewrite_header(path, edit, version: int, checksum: bool) -> None:
+    """Rewrite ``path``'s JSON header through ``edit`` (same length budget), as format ``version``."""
+    raw = path.read_bytes()
+    magic, _, _, length = struct.unpack("<8sIIQ", raw[:24])
+    header = json.loads(raw[24 : 24 + length])
+    edit(header)
+    body = json.dumps(header, separators=(",", ":")).encode()
+    pad = header["data_offset"] - 24 - len(body)
+    assert pad >= 0
+    crc = zlib.crc32(body) if checksum else 0
+    path.write_bytes(
+        struct.pack("<8sIIQ", magic, version, crc, len(body)) + body + b"\0" * pad + raw[header["data_offset"] :]
+    )
+
+
+def test_a_flipped_header_bit_is_caught_and_version_2_files_still_read(tmp_path, dataset):
+    path = save_dataset(dataset, tmp_path / "d.rwmu")
+    blob = path.read_bytes()
+    _, version, crc, length = struct.unpack("<8sIIQ", blob[:24])
+    assert version == 3 and crc == zlib.crc32(blob[24 : 24 + length])
+    first_offset = blob.index(b'"trajectory_offsets":[0,') + len(b'"trajectory_offsets":[0,')
+    flipped = bytearray(blob)
+    flipped[first_offset] ^= 0x01  # one digit of a trajectory boundary: still valid JSON, still consistent sizes
+    path.write_bytes(bytes(flipped))
+    with pytest.raises(RwmuError, match="header .checksum mismatch."):
+        load_dataset(path)
+    path.write_bytes(blob)
+    _rewrite_header(path, lambda h: None, version=2, checksum=False)  # a version-2 file: no header checksum
+    assert load_dataset(path).data.tobytes() == dataset.data.tobytes()
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda h: h.update(trajectory_offsets=[float(o) for o in h["trajectory_offsets"]]), "not whole numbers"),
+        (lambda h: h.update(column_names="abc"), "column_names are not a list of names"),
+        (lambda h: h.update(dt=-0.02), "not a control period"),
+        (lambda h: h.update(num_rows=0), "holds no rows"),
+    ],
+)
+def test_header_fields_of_the_wrong_type_or_range_are_refused(tmp_path, dataset, edit, message):
+    path = save_dataset(dataset, tmp_path / "d.rwmu")
+    _rewrite_header(path, edit, version=3, checksum=True)  # a consistent checksum: the field checks catch it
+    with pytest.raises(RwmuError, match=message):
+        load_dataset(path)
+
+
+def test_a_dt_other_than_the_tasks_is_refused(tmp_path):
+    from rwmu.tasks import get_task
+
+    task = get_task("anymal_d_flat")
+    ds = make_synthetic_dataset(2, 40, seed=2, task=task)
+    path = save_dataset(ds, tmp_path / "d.rwmu")
+    _rewrite_header(path, lambda h: h.update(dt=0.5), version=3, checksum=True)
+    with pytest.raises(RwmuError, match="recorded at dt = 0.5 s, but task anymal_d_flat steps at"):
+        load_dataset(path, task=task)

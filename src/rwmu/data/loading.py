@@ -140,3 +140,9 @@ def _check_native_against(ds: TrajectoryDataset, path: Path, task: DatasetSchema
         )
     if dims is not None and dims != ds.dims:
         raise RwmuError(f"{path}: file holds {ds.dims.describe()}, but --dims give {dims.describe()}")
+    dt, task_dt = ds.meta.get("dt"), getattr(task, "dt", None)
+    if task is not None and dt is not None and task_dt is not None and abs(dt - task_dt) > 1e-9:
+        raise RwmuError(
+            f"{path}: recorded at dt = {dt} s, but task {task.name} steps at {task_dt} s; use the matching task or "
+            "re-record the data"
+        )

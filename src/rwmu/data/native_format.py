@@ -1,10 +1,10 @@
 """The native ``.rwmu`` dataset file: :func:`save_dataset`, :func:`read_native_dataset`, :func:`read_native_header`.
 
-Native format (version 2), all integers little-endian::
+Native format (version 3), all integers little-endian::
 
     bytes 0-7    magic  b"RWMUDATA"
-    bytes 8-11   uint32 format version (2)
-    bytes 12-15  uint32 reserved (0)
+    bytes 8-11   uint32 format version (3)
+    bytes 12-15  uint32 CRC-32 of the H header bytes (version 3; 0 in versions 1 and 2)
     bytes 16-23  uint64 length H of the JSON header
     bytes 24-    H bytes of UTF-8 JSON: dims, num_rows, num_columns, dtype "<f4", trajectory_offsets,
                  column_names, dt, task, provenance, data_offset, crc32 of the data bytes, and (version 2)
@@ -14,8 +14,9 @@ Native format (version 2), all integers little-endian::
     ...          zero padding up to ``context_offset`` (a multiple of 64)
     context_offset  num_rows * K little-endian float32, row-major: the K context columns (K = 0: nothing)
 
-so the data loads with one ``np.fromfile`` (or ``np.memmap``) call. Version 1 files (no context block) still read.
-Truncation, a bad magic, an unreadable header and altered data (CRC-32 mismatch) are reported as clear errors.
+so the data loads with one ``np.fromfile`` (or ``np.memmap``) call. Version 1 (no context block) and 2 (no header
+checksum) files still read. Truncation, a bad magic, an altered header (its CRC-32, and every field's type and range)
+and altered data (CRC-32 mismatch) are reported as clear errors.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ from rwmu.utils.io import atomic_path
 from rwmu.version import __version__
 
 NATIVE_MAGIC = b"RWMUDATA"
-NATIVE_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
+NATIVE_VERSION = 3
+_READABLE_VERSIONS = (1, 2, 3)
 NATIVE_SUFFIX = ".rwmu"
-_PREAMBLE = struct.Struct("<8sIIQ")  # magic, version, reserved, header length
+_PREAMBLE = struct.Struct("<8sIIQ")  # magic, version, header CRC-32 (version 3), header length
 _DATA_ALIGNMENT = 64
 
 
@@ -84,7 +85,7 @@ def save_dataset(ds: TrajectoryDataset, path: str | os.PathLike) -> Path:
         header["data_offset"], header["context_offset"] = offset, context_offset
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            f.write(_PREAMBLE.pack(NATIVE_MAGIC, NATIVE_VERSION, 0, len(body)))
+            f.write(_PREAMBLE.pack(NATIVE_MAGIC, NATIVE_VERSION, zlib.crc32(body), len(body)))
             f.write(body)
             f.write(b"\0" * (offset - end))
             f.write(memoryview(data).cast("B"))
@@ -119,7 +120,7 @@ def read_native_header(path: str | os.PathLike) -> dict[str, Any]:
             preamble = f.read(_PREAMBLE.size)
             if len(preamble) < _PREAMBLE.size:
                 raise RwmuError(f"{path}: truncated native dataset ({size} bytes, too short for the header)")
-            magic, version, _reserved, header_len = _PREAMBLE.unpack(preamble)
+            magic, version, header_crc32, header_len = _PREAMBLE.unpack(preamble)
             if magic != NATIVE_MAGIC:
                 raise RwmuError(f"{path}: not an rwmu dataset (bad magic bytes); convert CSVs with `rwmu data convert`")
             if version not in _READABLE_VERSIONS:
@@ -132,6 +133,8 @@ def read_native_header(path: str | os.PathLike) -> dict[str, Any]:
             body = f.read(header_len)
     except OSError as err:
         raise RwmuError(f"{path}: cannot read ({err.strerror})") from None
+    if version >= 3 and zlib.crc32(body) != header_crc32:
+        raise RwmuError(f"{path}: corrupt native dataset header (checksum mismatch); re-create the file")
     try:
         header = json.loads(body.decode("utf-8"))
         dims = DataDims(**header["dims"])
@@ -146,6 +149,7 @@ def read_native_header(path: str | os.PathLike) -> dict[str, Any]:
         raise RwmuError(f"{path}: corrupt native dataset header ({type(err).__name__}: {err})") from None
     if cols != dims.num_columns or header.get("dtype") != "<f4":
         raise RwmuError(f"{path}: corrupt native dataset header (columns/dtype inconsistent with dims)")
+    _check_fields(path, header, rows)
     if num_context and context_offset < offset + rows * cols * 4:
         raise RwmuError(f"{path}: corrupt native dataset header (context block overlaps the data)")
     expected = context_offset + rows * num_context * 4 if num_context else offset + rows * cols * 4
@@ -157,6 +161,29 @@ def read_native_header(path: str | os.PathLike) -> dict[str, Any]:
         )
     header["_dims"] = dims
     return header
+
+
+def _check_fields(path: Path, header: dict[str, Any], rows: int) -> None:
+    """Every header field of the type and range a writer gives it (one line naming the field otherwise)."""
+
+    def bad(field: str, why: str) -> RwmuError:
+        return RwmuError(f"{path}: corrupt native dataset header ({field} {why}); re-create the file")
+
+    if rows < 1:
+        raise bad("num_rows", f"is {rows}: the file holds no rows")
+    offsets = header["trajectory_offsets"]
+    if not isinstance(offsets, list) or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets):
+        raise bad("trajectory_offsets", "are not whole numbers")
+    for field in ("column_names", "context_names"):
+        names = header.get(field)
+        if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+            raise bad(field, "are not a list of names")
+    dt = header.get("dt")
+    if dt is not None and (isinstance(dt, bool) or not isinstance(dt, (int, float)) or not 0 < dt < 1):
+        raise bad("dt", f"{dt!r} is not a control period in seconds (0 < dt < 1)")
+    task = header.get("task")
+    if task is not None and not isinstance(task, str):
+        raise bad("task", "is not a name")
 
 
 def _read_block(path: Path, offset: int, shape: tuple[int, int], crc32: int, what: str, mmap: bool) -> np.ndarray:
