@@ -517,3 +517,10 @@ def test_cli_refuses_data_recorded_for_another_task_naming_both(tmp_path, capsys
             f"give --task anymal_d_flat, or data recorded for go2_flat"
         )
         assert not run.exists()  # refused before anything was written
+
+
+def test_an_absurd_outlier_in_the_data_is_named_before_training(tmp_path):
+    ds = make_synthetic_dataset(3, 60, seed=0)
+    ds.data[10, 2] = 1e30  # finite, so it reads; training on it would diverge and blame the learning rate
+    with pytest.raises(RwmuError, match=r"data row 10, state/2: 1e\+30 is an outlier no robot records"):
+        WorldModelTrainer(ds, None, tmp_path / "run", TrainModelConfig())

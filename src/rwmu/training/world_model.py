@@ -37,6 +37,25 @@ def normalized_tensor(data: np.ndarray, dims, norm, device) -> torch.Tensor:
     return norm.normalize_rows(torch.tensor(np.asarray(data, dtype=np.float32), device=device), dims)
 
 
+MAX_DATA_MAGNITUDE = 1e6
+"""A recorded value this large (in the data's physical units) is an outlier no robot records."""
+
+
+def check_data_magnitude(dataset) -> None:
+    """Refuse data holding a value of magnitude :data:`MAX_DATA_MAGNITUDE` or more, naming its row and column:
+    training on it diverges, and the cause is the data, not the learning rate."""
+    magnitude = np.abs(np.asarray(dataset.data))
+    worst = int(magnitude.argmax())
+    row, column = divmod(worst, magnitude.shape[1])
+    if magnitude[row, column] >= MAX_DATA_MAGNITUDE:
+        names = dataset.meta.get("column_names")
+        name = names[column] if names else f"column {column}"
+        raise RwmuError(
+            f"data row {row}, {name}: {float(dataset.data[row, column]):g} is an outlier no robot records "
+            f"(|value| >= {MAX_DATA_MAGNITUDE:g}); find it with rwmu data info and remove that trajectory"
+        )
+
+
 def check_same_data(path: Path, ckpt: dict, dataset) -> None:
     """Refuse to resume the checkpoint ``ckpt`` (``path``) on another dataset than it was trained on (told by its
     row and trajectory counts)."""
@@ -138,6 +157,7 @@ class WorldModelTrainer:
             if "generator_state" in ckpt:
                 self.generator.set_state(ckpt["generator_state"].cpu())
 
+        check_data_magnitude(dataset)
         self.data = normalized_tensor(dataset.data, dims, self.norm, self.device)
         # Positive-class weights of the rare events (--optim.event-weighting), from the whole dataset's rows.
         self.contact_pos_weight = event_pos_weights(
