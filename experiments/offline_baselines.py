@@ -102,7 +102,7 @@ def run_one(dataset: str, data: Path, method: str, seed: int, folder: Path, step
             "--task",
             "go2_flat",
             "--policy",
-            str(folder / "export"),
+            str(folder / "export" / EXPORT_FILES["onnx"]),  # the file that is published is the file scored
             "--episodes",
             "32",
             "--seed",

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from rwmu.errors import RwmuError
+from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
 from rwmu.experiments import report as rep
 from rwmu.experiments.demo import PRESETS, DemoConfig, run_demo
 from rwmu.experiments.demo_report import compare_returns, comparison_lines
@@ -202,6 +203,9 @@ def test_sweep_cli_end_to_end_on_the_tiny_demo(tiny_demo, tmp_path):
     with open(tmp_path / "sweep" / "sweep_curve.csv") as f:
         rows = list(csv.DictReader(f))
     assert sorted({int(r["iterations"]) for r in rows}) == [1, 2, 3] and len(rows) == 6
-    final = json.loads((tmp_path / "sweep" / "runs" / "lam1_seed0" / "evaluation.json").read_text())
+    run = tmp_path / "sweep" / "runs" / "lam1_seed0"
+    final = json.loads((run / "evaluation.json").read_text())
+    assert final["policy"] == str(run / "export" / "policy.onnx")  # the run's score is its published ONNX file's
     at3 = next(r for r in rows if float(r["lambda"]) == 1.0 and r["iterations"] == "3")
-    assert float(at3["true_return_mean"]) == pytest.approx(final["return_mean"])  # same episodes, same policy
+    checkpoint = evaluate_policy(str(run / "model_2.pt"), EvaluationConfig(episodes=2, seed=0), progress=False)
+    assert float(at3["true_return_mean"]) == pytest.approx(checkpoint["return_mean"])  # the curve: the checkpoint

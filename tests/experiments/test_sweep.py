@@ -15,9 +15,11 @@ from rwmu.utils.io import write_csv_atomic, write_json_atomic
 
 
 def _finish(run, true_return, imagined, imagined_task, episodes=4, falls=1, std=0.5):
-    """Write the files a finished run leaves behind (as rwmu train-policy / rwmu evaluate --json do)."""
+    """Write the files a finished run leaves behind (as the policy job does: checkpoint, ONNX, scores)."""
     run.run_dir.mkdir(parents=True, exist_ok=True)
     (run.run_dir / "model_4.pt").write_bytes(b"x")
+    (run.run_dir / "export").mkdir(exist_ok=True)
+    (run.run_dir / "export" / "policy.onnx").write_bytes(b"x")
     write_json_atomic(
         run.run_dir / sw.SUMMARY_JSON,
         {
@@ -183,12 +185,14 @@ def test_the_worker_does_only_the_missing_steps(tmp_path, monkeypatch):
     monkeypatch.setattr(worker, "load_world_model", lambda *a, **k: None)
     monkeypatch.setattr(worker, "load_dataset", lambda *a, **k: None)
     monkeypatch.setattr(worker, "check_model", lambda *a: {"u_ratio": 1.0})
+    monkeypatch.setattr(worker, "export_onnx", lambda ckpt, folder: calls.append(("export", ckpt)))
     (job,) = sw.run_jobs_of(config, POLICY, [run])
     worker.policy_job(job.document())
     assert calls == [] and json.loads((run.run_dir / sw.MODEL_CHECK_JSON).read_text())["u_ratio"] == 1.0
     (longer,) = sw.run_jobs_of(config, PolicyTrainingConfig(iterations=12), [run])  # more iterations asked for
     worker.policy_job(longer.document())
-    assert calls == [("train", True), ("evaluate", str(run.run_dir / "model_4.pt"))]
+    onnx = str(run.run_dir / "export" / "policy.onnx")  # the exported file is the one scored
+    assert calls == [("train", True), ("export", run.run_dir / "model_4.pt"), ("evaluate", onnx)]
 
 
 def test_csv_writer_takes_records_or_rows(tmp_path):

@@ -36,10 +36,10 @@ from rwmu.experiments import report as rep
 from rwmu.experiments import sweep
 from rwmu.experiments.experiment_file import ExperimentSpec, GridSpec
 from rwmu.experiments.jobs import Job, claim, evaluate_job, policy_job, run_jobs
-from rwmu.experiments.manifest import export_onnx, manifest_entry, write_manifest
-from rwmu.experiments.paths import lambda_label, run_name
+from rwmu.experiments.manifest import manifest_entry, write_manifest
+from rwmu.experiments.paths import EXPORT_DIR, lambda_label, run_name
 from rwmu.recipes import apply_delta, get_recipe, merge, world_model_config, world_model_delta
-from rwmu.training.runner import latest_checkpoint
+from rwmu.training.export import EXPORT_FILES
 from rwmu.utils.io import to_jsonable, write_csv_atomic, write_json_atomic, write_run_config, write_text_atomic
 from rwmu.version import __version__
 
@@ -245,7 +245,10 @@ def export_policies(spec: ExperimentSpec, out: Path) -> list[dict[str, Any]]:
         if record is None:
             continue
         target = out / "policies" / dataset / f"{recipe_name}_lam{lambda_label(lam)}_seed{seed}"
-        onnx = export_onnx(latest_checkpoint(folder), target)
+        target.mkdir(parents=True, exist_ok=True)
+        for kind in ("onnx", "meta"):  # the scored file itself (rwmu.experiments.worker)
+            shutil.copyfile(folder / EXPORT_DIR / EXPORT_FILES[kind], target / EXPORT_FILES[kind])
+        onnx = target / EXPORT_FILES["onnx"]
         recipe = get_recipe(recipe_name)
         entries.append(
             manifest_entry(

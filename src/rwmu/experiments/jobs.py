@@ -25,7 +25,8 @@ from tqdm import tqdm
 from rwmu.errors import RwmuError
 from rwmu.evaluation.model_check import ModelCheckConfig
 from rwmu.evaluation.simulator import EvaluationConfig
-from rwmu.experiments.paths import EVALUATION_JSON, MODEL_CHECK_JSON, SUMMARY_JSON
+from rwmu.experiments.paths import EVALUATION_JSON, EXPORT_DIR, MODEL_CHECK_JSON, SUMMARY_JSON
+from rwmu.training.export import EXPORT_FILES
 from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.utils.io import to_jsonable, write_json_atomic
 from rwmu.utils.threads import usable_cpus
@@ -93,7 +94,8 @@ def job_done(job: Job) -> bool:
         return (job.out / SUMMARY_JSON).is_file()
     if job.kind == "evaluate":
         return job.out.is_file()
-    if trained_iterations(job.out) != job.body["config"]["iterations"] or not (job.out / EVALUATION_JSON).is_file():
+    scored = (job.out / EVALUATION_JSON).is_file() and (job.out / EXPORT_DIR / EXPORT_FILES["onnx"]).is_file()
+    if trained_iterations(job.out) != job.body["config"]["iterations"] or not scored:
         return False
     return job.body["model_check"] is None or (job.out / MODEL_CHECK_JSON).is_file()
 

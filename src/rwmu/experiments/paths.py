@@ -13,6 +13,7 @@ STAGES_JSON = "stages.json"
 SUMMARY_JSON = "summary.json"
 EVALUATION_JSON = "evaluation.json"  # a policy run's MuJoCo score (rwmu evaluate --json)
 MODEL_CHECK_JSON = "model_check.json"  # a policy run's rwmu check-model report
+EXPORT_DIR = "export"  # a policy run's ONNX actor (policy.onnx, policy.json): the file scored and published
 
 
 def run_name(lam: float, seed: int) -> str:

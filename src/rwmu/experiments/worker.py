@@ -4,9 +4,10 @@ A job file holds typed, serialised configs (:func:`rwmu.utils.io.to_jsonable` of
 strings. Kinds:
 
 - ``world_model``: train (or continue) a world model with a :class:`TrainModelConfig`;
-- ``policy``: train (or continue) MOPO-PPO with a :class:`PolicyTrainingConfig`, then score the latest checkpoint
-  in MuJoCo (:class:`EvaluationConfig`, ``evaluation.json``) and, with a :class:`ModelCheckConfig`, check the
-  world model on its states (``model_check.json``);
+- ``policy``: train (or continue) MOPO-PPO with a :class:`PolicyTrainingConfig`, export the latest checkpoint's
+  actor to ONNX (``export/policy.onnx``, the file that is published), score that file in MuJoCo
+  (:class:`EvaluationConfig`, ``evaluation.json``) and, with a :class:`ModelCheckConfig`, check the world model on
+  its states (``model_check.json``);
 - ``evaluate``: score one policy (the data's behaviour policy) into ``out``.
 
 Each step is skipped when its output is there and up to date, so a killed job resumes where it stopped.
@@ -24,10 +25,13 @@ from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
 from rwmu.evaluation.model_check import ModelCheckConfig, check_model
 from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
-from rwmu.experiments.paths import EVALUATION_JSON, MODEL_CHECK_JSON, SUMMARY_JSON
+from rwmu.experiments.jobs import trained_iterations
+from rwmu.experiments.manifest import export_onnx
+from rwmu.experiments.paths import EVALUATION_JSON, EXPORT_DIR, MODEL_CHECK_JSON, SUMMARY_JSON
 from rwmu.models.checkpoint import load_world_model
 from rwmu.tasks import get_task
 from rwmu.tasks.base import RewardWeights
+from rwmu.training.export import EXPORT_FILES
 from rwmu.training.policy import train_policy
 from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.training.runner import latest_checkpoint, saved_checkpoints
@@ -49,26 +53,25 @@ def world_model_job(job: dict[str, Any]) -> None:
     WorldModelTrainer(dataset, task, out, config, resume=resume, data_path=job["data"]).train()
 
 
-def _trained_iterations(run_dir: Path) -> int | None:
-    path = run_dir / SUMMARY_JSON
-    return json.loads(path.read_text()).get("iterations") if path.is_file() else None
-
-
 def policy_job(job: dict[str, Any]) -> None:
     run_dir = Path(job["out"])
     config = config_from_dict(PolicyTrainingConfig, job["config"])
     task = get_task(job["task"])
     if job.get("rewards") is not None:  # reward weights other than the task's (rwmu sweep --train-args)
         task = dataclasses.replace(task, rewards=config_from_dict(RewardWeights, job["rewards"]))
-    done = _trained_iterations(run_dir)
+    done = trained_iterations(run_dir)
     trained_now = done is None or done < config.iterations
     if trained_now:
         resume = run_dir.is_dir() and bool(saved_checkpoints(run_dir))
         train_policy(
             task, job["world_model"], job["data"], run_dir, config, resume=True if resume else None, progress=False
         )
-    policy = str(latest_checkpoint(run_dir))
-    if trained_now or not (run_dir / EVALUATION_JSON).is_file():
+    onnx = run_dir / EXPORT_DIR / EXPORT_FILES["onnx"]
+    exported_now = trained_now or not onnx.is_file()
+    if exported_now:
+        export_onnx(latest_checkpoint(run_dir), run_dir / EXPORT_DIR)
+    policy = str(onnx)  # the file that is published is the file that is scored
+    if exported_now or not (run_dir / EVALUATION_JSON).is_file():
         evaluate_job(
             {"task": job["task"], "policy": policy, "out": str(run_dir / EVALUATION_JSON), "config": job["evaluation"]}
         )
