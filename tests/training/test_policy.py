@@ -284,7 +284,7 @@ def test_cli_rejects_negative_lambda(untrained_world_model, tmp_path, capsys):
     )
     assert code == 2
     err = capsys.readouterr().err
-    assert "lambda" in err and "weight -1.0 -> lambda 1.0" in err and len(err.strip().splitlines()) == 1
+    assert "lambda" in err and "weight -1 is lambda 1 here" in err and len(err.strip().splitlines()) == 1
 
 
 def test_runner_and_logger_subclass_rsl_rl():

@@ -113,9 +113,10 @@ class PolicyTrainingConfig:
             if not (math.isfinite(value) and value >= 0):
                 raise RwmuError(f"{flag} must be a finite number >= 0, got {value}")
         if not (math.isfinite(self.env.uncertainty_penalty) and self.env.uncertainty_penalty >= 0):
+            lam = self.env.uncertainty_penalty
+            hint = f"; the reference's weight {lam:g} is lambda {-lam:g} here" if lam < 0 else ""
             raise RwmuError(
-                f"--env.uncertainty-penalty must be a finite lambda >= 0 (r~ = r - lambda*u*dt), got "
-                f"{self.env.uncertainty_penalty}"
+                f"--env.uncertainty-penalty must be a finite lambda >= 0 (r~ = r - lambda*u*dt), got {lam}{hint}"
             )
         if any(width < 1 for width in (*self.policy.actor_hidden_dims, *self.policy.critic_hidden_dims)):
             raise RwmuError("--policy.actor-hidden-dims and --policy.critic-hidden-dims need widths >= 1")
