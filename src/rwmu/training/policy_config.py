@@ -99,8 +99,7 @@ class PolicyTrainingConfig:
             ("--ppo.clip-param", self.ppo.clip_param),
             ("--ppo.desired-kl", self.ppo.desired_kl),
             ("--ppo.max-grad-norm", self.ppo.max_grad_norm),
-            ("--policy.init-noise-std", self.policy.init_noise_std),
-        ):
+        ):  # --policy.init-noise-std: checked by the runner, for train-online too
             if not (math.isfinite(value) and value > 0):
                 raise RwmuError(f"{flag} must be a finite number > 0, got {value}")
         for flag, value in (("--ppo.gamma", self.ppo.gamma), ("--ppo.lam", self.ppo.lam)):
