@@ -4,6 +4,10 @@ import csv
 import dataclasses
 import json
 import math
+import os
+import signal
+import sys
+import threading
 
 import pytest
 
@@ -385,14 +389,9 @@ def test_report_only_writes_results_and_runs_nothing(tmp_path, monkeypatch):
     assert "lam2_seed0" in (out / "sweep.md").read_text()
 
 
-def test_an_interrupt_stops_the_running_workers_and_the_queue(tmp_path, monkeypatch):
+def test_an_interrupt_stops_the_running_workers_and_the_queue(tmp_path, monkeypatch, request):
     """Ctrl-C (SIGINT, a KeyboardInterrupt in the main thread) while jobs run: the queued ones never start, the
     running workers are terminated, and the interrupt reaches the caller."""
-    import os
-    import signal
-    import sys
-    import threading
-
     started = []
     monkeypatch.setattr(jobs, "worker_command", lambda job: [sys.executable, "-c", "import time; time.sleep(60)"])
     real_popen = jobs.subprocess.Popen
@@ -405,6 +404,9 @@ def test_an_interrupt_stops_the_running_workers_and_the_queue(tmp_path, monkeypa
         return proc
 
     monkeypatch.setattr(jobs.subprocess, "Popen", popen)
+    # Python's own Ctrl-C handler, also where the test process was started with SIGINT ignored (a background job)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     config = sw.SweepConfig(world_model="wm.pt", data="d.rwmu", lambdas=(0.0,), seeds=(0, 1, 2, 3, 4, 5))
     queue = sw.run_jobs_of(config, POLICY, sw.plan_runs(tmp_path, config.lambdas, config.seeds))
     with pytest.raises(KeyboardInterrupt):
