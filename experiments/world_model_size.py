@@ -10,7 +10,7 @@ same data, seed, history (M = 16), batch, learning rate and number of iterations
      environments on this machine.
 Writes OUT/table.md and OUT/table.json; resumes (a finished stage is skipped).
 
-    python experiments/world_model_size.py --data results/datasets/medium/dataset.rwmu --out results/wm_size
+    python experiments/world_model_size.py --data results/medium/medium/data/dataset.rwmu --out results/wm_size
 """
 
 from __future__ import annotations
