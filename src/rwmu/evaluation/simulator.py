@@ -36,10 +36,15 @@ class EvaluationConfig:
     """Settings of ``rwmu evaluate``."""
 
     episodes: int = 16
+    """MuJoCo episodes, each up to the task's episode length; episode e runs schedule e mod the schedule count"""
     seed: int = 0
-    max_envs: int = 16  # environments run in parallel per wave
+    """seed of the start states (the same seed gives the same episodes for every policy)"""
+    max_envs: int = 16
+    """environments run in parallel per wave"""
     num_workers: int = 1
-    pushes: bool = False  # evaluation without pushes by default (a clean tracking test)
+    """processes stepping MuJoCo"""
+    pushes: bool = False
+    """random velocity pushes during evaluation (off: a clean tracking test)"""
     schedules: tuple[str, ...] = tuple(COMMAND_SCHEDULES)
     """built-in command schedules, cycled over the episodes"""
     commands: Path | None = None
