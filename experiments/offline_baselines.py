@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from rwmu.experiments import report as rep  # noqa: E402
-from rwmu.experiments.manifest import merge_entries, read_manifest, write_manifest  # noqa: E402
+from rwmu.experiments.manifest import copy_published_files, merge_entries, read_manifest, write_manifest  # noqa: E402
 from rwmu.recipes import RECIPES  # noqa: E402
 from rwmu.training.export import EXPORT_FILES  # noqa: E402
 from rwmu.training.offline_config import METHOD_NAMES  # noqa: E402
@@ -302,12 +301,10 @@ def main() -> None:
             )
             for r in mine:
                 target = args.policies / d / f"{m}_seed{r['seed']}"
-                target.mkdir(parents=True, exist_ok=True)
-                for kind in ("onnx", "meta"):
-                    shutil.copyfile(Path(r["folder"]) / "export" / EXPORT_FILES[kind], target / EXPORT_FILES[kind])
+                onnx = copy_published_files(Path(r["folder"]) / "export", target)
                 manifest.append(
                     {
-                        "file": str(target / EXPORT_FILES["onnx"]),
+                        "file": str(onnx),
                         "dataset": d,
                         "method": f"{METHOD_NAMES[m]} (d3rlpy offline RL, {steps[m]} gradient steps)",
                         "lambda": None,

@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from rwmu.errors import RwmuError
-from rwmu.experiments import jobs
+from rwmu.experiments import jobs, steps, worker
 from rwmu.experiments import sweep as sw
 from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.utils.io import write_csv_atomic, write_json_atomic
@@ -177,18 +177,18 @@ def test_run_state_and_jobs_run_only_what_is_missing(tmp_path, monkeypatch):
 
 
 def test_the_worker_does_only_the_missing_steps(tmp_path, monkeypatch):
-    from rwmu.experiments import worker
-
     config = sw.SweepConfig(world_model="wm.pt", data="d.rwmu", lambdas=(0.0,), seeds=(0,))
     (run,) = sw.plan_runs(tmp_path, config.lambdas, config.seeds)
     _finish(run, 1.0, 0.1, 0.2)
     (run.run_dir / sw.MODEL_CHECK_JSON).unlink()
     calls = []
-    monkeypatch.setattr(worker, "train_policy", lambda *a, **k: calls.append(("train", k.get("resume"))))
-    monkeypatch.setattr(worker, "evaluate_job", lambda job: calls.append(("evaluate", job["policy"])))
-    monkeypatch.setattr(worker, "load_world_model", lambda *a, **k: None)
-    monkeypatch.setattr(worker, "load_dataset", lambda *a, **k: None)
-    monkeypatch.setattr(worker, "check_model", lambda *a: {"u_ratio": 1.0})
+    monkeypatch.setattr(steps, "train_policy", lambda *a, **k: calls.append(("train", k.get("resume"))))
+    monkeypatch.setattr(
+        worker, "score_policy", lambda config, task, policy, *a, **k: calls.append(("evaluate", policy))
+    )
+    monkeypatch.setattr(steps, "load_world_model", lambda *a, **k: None)
+    monkeypatch.setattr(steps, "load_dataset", lambda *a, **k: None)
+    monkeypatch.setattr(steps, "check_model", lambda *a: {"u_ratio": 1.0})
     monkeypatch.setattr(worker, "export_onnx", lambda ckpt, folder: calls.append(("export", ckpt)))
     (job,) = sw.run_jobs_of(config, POLICY, [run])
     worker.policy_job(job.document())

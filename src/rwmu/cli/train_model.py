@@ -37,8 +37,7 @@ from rwmu.recipes import (
     RecipeName,
     get_recipe,
     recipe_help,
-    world_model_config,
-    world_model_delta,
+    world_model_for,
 )
 from rwmu.tasks import get_task, task_names
 from rwmu.tasks.base import Task
@@ -73,7 +72,7 @@ def defaults(argv: list[str]) -> Command:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--recipe", default=DEFAULT_RECIPE)
     name = parser.parse_known_args(argv)[0].recipe
-    train = world_model_config(world_model_delta(get_recipe(name))) if name in RECIPES else TrainModelConfig()
+    train = world_model_for(get_recipe(name)) if name in RECIPES else TrainModelConfig()
     return Command(data=tyro.MISSING, out=tyro.MISSING, recipe=name, train=train)
 
 

@@ -36,26 +36,25 @@ from rwmu.data.loading import load_dataset
 from rwmu.data.native_format import save_dataset
 from rwmu.errors import RwmuError
 from rwmu.evaluation import uncertainty as unc
-from rwmu.evaluation.model_check import ModelCheckConfig, check_model, format_model_check
-from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
+from rwmu.evaluation.model_check import ModelCheckConfig, format_model_check
+from rwmu.evaluation.simulator import EvaluationConfig
 from rwmu.evaluation.tables import format_evaluation_table
 from rwmu.evaluation.uncertainty import UncertaintyEvalConfig
 from rwmu.experiments.demo_report import build_demo_report, describe_world_model
 from rwmu.experiments.paths import DemoPaths, evaluation_key, lambda_label
+from rwmu.experiments.steps import check_policy, score_policy, train_policy_continuing, train_world_model
 from rwmu.models.checkpoint import load_world_model
 from rwmu.models.config import ArchitectureConfig
-from rwmu.recipes import get_recipe, world_model_config, world_model_delta
+from rwmu.recipes import get_recipe, world_model_for
 from rwmu.sim.collect import CollectConfig, collect_dataset
 from rwmu.tasks import get_task
 from rwmu.tasks.base import Task
 from rwmu.training.behavior_cloning import BehaviorCloningConfig
-from rwmu.training.policy import train_policy
 from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.training.policy_loader import load_behaviour_policy, load_policy
-from rwmu.training.runner import latest_checkpoint, saved_checkpoints
-from rwmu.training.world_model import WorldModelTrainer
+from rwmu.training.runner import latest_checkpoint
 from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
-from rwmu.utils.io import folder_lock, run_metadata, to_jsonable, write_json_atomic, write_run_config
+from rwmu.utils.io import folder_lock, to_jsonable, write_json_atomic, write_run_config
 
 # ------------------------------------------------------------------------------------------------------------------
 # Settings
@@ -65,7 +64,7 @@ DEMO_RECIPE = "demo"
 
 def recipe_world_model(name: str) -> TrainModelConfig:
     """The world-model config of recipe ``name``."""
-    return world_model_config(world_model_delta(get_recipe(name)))
+    return world_model_for(get_recipe(name))
 
 
 @dataclass(frozen=True)
@@ -352,10 +351,7 @@ def stage_collect(
 
 def stage_world_model(config: TrainModelConfig, paths: DemoPaths, task: Task) -> None:
     """Train the world model; continues from ``model_latest.pt`` if an earlier run stopped midway."""
-    dataset = load_dataset(paths.data, task=task)
-    resume = (paths.world_model_dir / "model_latest.pt").exists()
-    trainer = WorldModelTrainer(dataset, task, paths.world_model_dir, config, resume=resume, data_path=str(paths.data))
-    trainer.train()
+    train_world_model(config, paths.data, paths.world_model_dir, task)
 
 
 def stage_uncertainty(config: UncertaintyEvalConfig, paths: DemoPaths, task: Task) -> None:
@@ -383,18 +379,13 @@ def stage_policy(
     config: PolicyTrainingConfig, run_dir: Path, paths: DemoPaths, task: Task, progress: bool = True
 ) -> None:
     """MOPO-PPO with ``config``; continues from the latest checkpoint if an earlier run stopped midway."""
-    resume = run_dir.is_dir() and bool(saved_checkpoints(run_dir))
-    train_policy(
-        task, paths.world_model, paths.data, run_dir, config, resume=True if resume else None, progress=progress
-    )
+    train_policy_continuing(config, task, paths.world_model, paths.data, run_dir, progress)
 
 
 def stage_model_check(config: ModelCheckConfig, paths: DemoPaths, task: Task, name: str, policy_spec: str) -> None:
     """``rwmu check-model`` of one policy against the demo's world model and data."""
-    model = load_world_model(paths.world_model, task=task)
-    report = check_model(model, policy_spec, load_dataset(paths.data, task=task), task, config)
+    report = check_policy(config, task, paths.world_model, paths.data, policy_spec, paths.model_check(name))
     print(format_model_check(report)[-1])
-    write_json_atomic(paths.model_check(name), {"policy": policy_spec, **report, "config": to_jsonable(config)})
 
 
 def stage_evaluate(
@@ -402,10 +393,8 @@ def stage_evaluate(
 ) -> None:
     """Score one policy in MuJoCo on the unpenalised reward (as ``rwmu evaluate --json``, ``--action-noise`` from
     ``config``)."""
-    result = evaluate_policy(policy_spec, config, task, progress=progress)
-    result["policy"] = policy_spec
+    result = score_policy(config, task, policy_spec, paths.evaluation(name), progress)
     print(format_evaluation_table(result).splitlines()[0])
-    write_json_atomic(paths.evaluation(name), {**result, "config": to_jsonable(config), "meta": run_metadata()})
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -36,10 +36,9 @@ from rwmu.experiments import report as rep
 from rwmu.experiments import sweep
 from rwmu.experiments.experiment_file import ExperimentSpec, GridSpec
 from rwmu.experiments.jobs import Job, claim, evaluate_job, policy_job, run_jobs
-from rwmu.experiments.manifest import manifest_entry, write_manifest
+from rwmu.experiments.manifest import copy_published_files, manifest_entry, write_manifest
 from rwmu.experiments.paths import EXPORT_DIR, lambda_label, run_name
-from rwmu.recipes import apply_delta, get_recipe, merge, world_model_config, world_model_delta
-from rwmu.training.export import EXPORT_FILES
+from rwmu.recipes import get_recipe
 from rwmu.utils.io import to_jsonable, write_csv_atomic, write_json_atomic, write_run_config, write_text_atomic
 from rwmu.version import __version__
 
@@ -72,8 +71,7 @@ def plan_world_models(spec: ExperimentSpec, out: Path, data: dict[str, str]) -> 
     for dataset, recipe_name, _, _, grid in spec.cells():
         folder = world_model_folder(out, dataset, recipe_name, grid)
         if folder not in jobs:
-            delta = merge(world_model_delta(get_recipe(recipe_name)), grid.world_model)
-            config = dataclasses.replace(world_model_config(delta), progress=False)
+            config = dataclasses.replace(grid.world_model_config(recipe_name), progress=False)
             jobs[folder] = Job(
                 "world_model",
                 folder,
@@ -94,7 +92,7 @@ def plan_policies(spec: ExperimentSpec, out: Path, data: dict[str, str], device:
     jobs = []
     for dataset, recipe_name, lam, seed, grid in spec.cells():
         recipe = get_recipe(recipe_name)
-        config = apply_delta(recipe.policy_config(), grid.policy, "grid policy")
+        config = grid.policy_config(recipe_name)
         config = dataclasses.replace(
             config, seed=seed, device=device, env=dataclasses.replace(config.env, uncertainty_penalty=lam)
         )
@@ -135,16 +133,26 @@ def plan_behavior(spec: ExperimentSpec, out: Path) -> list[Job]:
 
 # ------------------------------------------------------------------------------------------------------------------
 # Results
-def recipe_records(out: Path, dataset: str, recipe: str, cells: list[tuple[float, int]]) -> list[dict[str, Any]]:
-    runs = [sweep.SweepRun(lam, seed, run_dir(out, dataset, recipe, lam, seed)) for lam, seed in cells]
-    return [r for r in (sweep.read_run_record(run) for run in runs) if r is not None]
+Cell = tuple[str, str, float, int]
+"""(dataset, recipe, lambda, seed)"""
 
 
-def write_tables(spec: ExperimentSpec, out: Path) -> list[dict[str, Any]]:
-    """Per (dataset, recipe): ``sweep.*``; for the experiment: ``table.*``; returns the table's rows."""
-    grouped: dict[tuple[str, str], list[tuple[float, int]]] = {}
+def finished_records(spec: ExperimentSpec, out: Path) -> dict[Cell, dict[str, Any]]:
+    """The run record (:func:`rwmu.experiments.sweep.read_run_record`) of every finished cell, read once for the
+    tables and the exports."""
+    records = {}
     for dataset, recipe, lam, seed, _ in spec.cells():
-        grouped.setdefault((dataset, recipe), []).append((lam, seed))
+        record = sweep.read_run_record(sweep.SweepRun(lam, seed, run_dir(out, dataset, recipe, lam, seed)))
+        if record is not None:
+            records[(dataset, recipe, lam, seed)] = record
+    return records
+
+
+def write_tables(spec: ExperimentSpec, out: Path, records: dict[Cell, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (dataset, recipe): ``sweep.*``; for the experiment: ``table.*``; returns the table's rows."""
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for (dataset, recipe, _, _), record in records.items():
+        grouped.setdefault((dataset, recipe), []).append(record)
     rows: list[dict[str, Any]] = []
     for name in spec.datasets:
         behavior_path = out / name / "behavior.json"
@@ -163,13 +171,10 @@ def write_tables(spec: ExperimentSpec, out: Path) -> list[dict[str, Any]]:
                     "episodes": behavior["episodes"],
                 }
             )
-        for (dataset, recipe), cells in grouped.items():
+        for (dataset, recipe), recipe_records in grouped.items():
             if dataset != name:
                 continue
-            records = recipe_records(out, dataset, recipe, cells)
-            if not records:
-                continue
-            data = sweep.write_results(out / dataset / recipe, records, behavior)
+            data = sweep.write_results(out / dataset / recipe, recipe_records, behavior)
             paired = {p["lambda"]: p for p in data["paired"] if p["baseline_lambda"] == 0.0}
             for agg in data["aggregated"]:
                 p = paired.get(agg["lambda"])
@@ -236,19 +241,13 @@ def markdown_table(spec: ExperimentSpec, rows: list[dict[str, Any]]) -> str:
     )
 
 
-def export_policies(spec: ExperimentSpec, out: Path) -> list[dict[str, Any]]:
+def export_policies(spec: ExperimentSpec, out: Path, records: dict[Cell, dict[str, Any]]) -> list[dict[str, Any]]:
     """Every finished policy as ONNX under ``out/policies``, and its manifest entry (paths relative to ``out``)."""
     entries = []
-    for dataset, recipe_name, lam, seed, _ in spec.cells():
+    for (dataset, recipe_name, lam, seed), record in records.items():
         folder = run_dir(out, dataset, recipe_name, lam, seed)
-        record = sweep.read_run_record(sweep.SweepRun(lam, seed, folder))
-        if record is None:
-            continue
         target = out / "policies" / dataset / f"{recipe_name}_lam{lambda_label(lam)}_seed{seed}"
-        target.mkdir(parents=True, exist_ok=True)
-        for kind in ("onnx", "meta"):  # the scored file itself (rwmu.experiments.worker)
-            shutil.copyfile(folder / EXPORT_DIR / EXPORT_FILES[kind], target / EXPORT_FILES[kind])
-        onnx = target / EXPORT_FILES["onnx"]
+        onnx = copy_published_files(folder / EXPORT_DIR, target)  # the scored file itself (rwmu.experiments.worker)
         recipe = get_recipe(recipe_name)
         entries.append(
             manifest_entry(
@@ -296,8 +295,9 @@ def run_experiment(
     if failures:
         raise RwmuError(f"{len(failures)} job(s) failed (first: {failures[0]}); re-run the same command to retry")
     failures = run_jobs(policies, jobs, "policies", log)
-    rows = write_tables(spec, out)
-    export_policies(spec, out)
+    records = finished_records(spec, out)
+    rows = write_tables(spec, out, records)
+    export_policies(spec, out, records)
     log(f"[experiment] wrote {out / 'table.md'}, {out / 'policies.json'} and per-recipe sweep.md")
     if failures:
         raise RwmuError(f"{len(failures)} job(s) failed (first: {failures[0]}); re-run the same command to retry")

@@ -36,7 +36,9 @@ from typing import Any
 
 from rwmu.errors import RwmuError
 from rwmu.experiments.paths import lambda_label
-from rwmu.recipes import RECIPES, WORLD_MODELS, apply_delta, merge, world_model_config
+from rwmu.recipes import RECIPES, apply_delta, world_model_for
+from rwmu.training.policy_config import PolicyTrainingConfig
+from rwmu.training.world_model_config import TrainModelConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -73,6 +75,14 @@ class GridSpec:
     seeds: tuple[int, ...]
     policy: dict[str, Any] = field(default_factory=dict)
     world_model: dict[str, Any] = field(default_factory=dict)
+
+    def world_model_config(self, recipe: str, where: str = "grid world_model") -> TrainModelConfig:
+        """The world model of ``recipe`` with this block's override."""
+        return world_model_for(RECIPES[recipe], self.world_model, where)
+
+    def policy_config(self, recipe: str, where: str = "grid policy") -> PolicyTrainingConfig:
+        """The policy training of ``recipe`` with this block's override (lambda and seed are the cell's)."""
+        return apply_delta(RECIPES[recipe].policy_config(), self.policy, where)
 
 
 @dataclass(frozen=True)
@@ -181,11 +191,9 @@ def read_experiment(path: str | Path) -> ExperimentSpec:
         if any(not (math.isfinite(lam) and lam >= 0) for lam in grid.lambdas):
             raise RwmuError(f"{where}.lambdas: every lambda must be a finite number >= 0")
         for r in grid.recipes:  # an override naming an unknown setting or a bad value fails here, before any work
-            recipe = RECIPES[r]
-            delta = merge(WORLD_MODELS[recipe.world_model], grid.world_model)
             try:
-                world_model_config(delta, where=f"{where}.world_model").check()
-                apply_delta(recipe.policy_config(), grid.policy, f"{where}.policy").check()
+                grid.world_model_config(r, f"{where}.world_model").check()
+                grid.policy_config(r, f"{where}.policy").check()
             except RwmuError as err:
                 raise RwmuError(f"{where} ({r}): {err}") from None
         grids.append(grid)

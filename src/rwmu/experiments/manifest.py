@@ -33,14 +33,20 @@ RETURN_TOLERANCE = 1e-4
 policy file and evaluation seed; ONNX export and float formatting move the 6th digit at most)"""
 
 
+def copy_published_files(source: Path, target: Path) -> Path:
+    """The published part of the export folder ``source`` (policy.onnx and policy.json) into ``target``; returns
+    the ONNX file's path there."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("onnx", "meta"):
+        shutil.copyfile(source / EXPORT_FILES[name], target / EXPORT_FILES[name])
+    return target / EXPORT_FILES["onnx"]
+
+
 def export_onnx(checkpoint: Path, out_dir: Path) -> Path:
     """``rwmu export`` of ``checkpoint`` into ``out_dir``, keeping policy.onnx and policy.json only."""
     with tempfile.TemporaryDirectory() as tmp:
         export_policy(checkpoint, tmp)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for name in ("onnx", "meta"):
-            shutil.copyfile(Path(tmp) / EXPORT_FILES[name], out_dir / EXPORT_FILES[name])
-    return out_dir / EXPORT_FILES["onnx"]
+        return copy_published_files(Path(tmp), out_dir)
 
 
 def manifest_entry(
@@ -123,11 +129,7 @@ def publish(out: Path, entries: list[dict[str, Any]], root: Path, manifest: Path
     published = []
     for entry in entries:
         target = Path("docs/results") / entry["file"]
-        (root / target).parent.mkdir(parents=True, exist_ok=True)
-        for name in ("onnx", "meta"):
-            shutil.copyfile(
-                out / Path(entry["file"]).parent / EXPORT_FILES[name], root / target.parent / EXPORT_FILES[name]
-            )
+        copy_published_files(out / Path(entry["file"]).parent, root / target.parent)
         published.append({**entry, "file": str(target)})
     data = read_manifest(manifest) if manifest.is_file() else {"policies": []}
     extra = {k: v for k, v in data.items() if k not in ("policies", "rescore")}

@@ -12,7 +12,7 @@ from rwmu.recipes.registry import (
     RecipeName,
     get_recipe,
     recipe_help,
-    world_model_delta,
+    world_model_for,
 )
 
 __all__ = [
@@ -27,5 +27,5 @@ __all__ = [
     "merge",
     "recipe_help",
     "world_model_config",
-    "world_model_delta",
+    "world_model_for",
 ]

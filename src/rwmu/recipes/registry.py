@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Literal
 
 from rwmu.errors import RwmuError
-from rwmu.recipes.recipe import Delta, PublishedResult, Recipe, merge
+from rwmu.recipes.recipe import Delta, PublishedResult, Recipe, merge, world_model_config
+from rwmu.training.world_model_config import TrainModelConfig
 
 # ------------------------------------------------------------------------------------------------------------------
 # World models
@@ -347,9 +348,10 @@ def get_recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
-def world_model_delta(recipe: Recipe) -> Delta:
-    """The world-model delta a recipe names."""
-    return WORLD_MODELS[recipe.world_model]
+def world_model_for(recipe: Recipe, extra: Delta | None = None, where: str = "world model") -> TrainModelConfig:
+    """The world-model config of ``recipe`` (the paper's Table S10 settings with the delta it names), with ``extra``
+    applied on top (an experiment block's override)."""
+    return world_model_config(merge(WORLD_MODELS[recipe.world_model], extra or {}), where=where)
 
 
 RecipeName = Literal[tuple(RECIPES)]  # type: ignore[valid-type]

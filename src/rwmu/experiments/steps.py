@@ -1,0 +1,62 @@
+"""The steps every pipeline runs the same way (``rwmu demo``'s stages, the workers of ``rwmu experiment`` and
+``rwmu sweep``): train or continue a world model, train or continue a policy, score a policy in MuJoCo, check the
+world model on a policy's states. Each writes where it is told; the callers decide the layout and what to print.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rwmu.data.loading import load_dataset
+from rwmu.evaluation.model_check import ModelCheckConfig, check_model
+from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
+from rwmu.models.checkpoint import load_world_model
+from rwmu.tasks.base import Task
+from rwmu.training.policy import train_policy
+from rwmu.training.policy_config import PolicyTrainingConfig
+from rwmu.training.runner import saved_checkpoints
+from rwmu.training.world_model import WorldModelTrainer
+from rwmu.training.world_model_config import TrainModelConfig
+from rwmu.utils.io import run_metadata, to_jsonable, write_json_atomic
+
+
+def train_world_model(config: TrainModelConfig, data: str | Path, out: Path, task: Task) -> None:
+    """Train a world model on ``data`` into ``out``; continues from ``model_latest.pt`` if an earlier run stopped."""
+    window = config.architecture.history_horizon + config.optim.forecast_horizon
+    dataset = load_dataset(data, task=task, min_rows=window)
+    resume = (Path(out) / "model_latest.pt").is_file()
+    WorldModelTrainer(dataset, task, out, config, resume=resume, data_path=str(data)).train()
+
+
+def train_policy_continuing(
+    config: PolicyTrainingConfig,
+    task: Task,
+    world_model: str | Path,
+    data: str | Path,
+    run_dir: Path,
+    progress: bool = True,
+) -> None:
+    """MOPO-PPO with ``config`` into ``run_dir``; continues from its latest checkpoint if an earlier run stopped."""
+    resume = run_dir.is_dir() and bool(saved_checkpoints(run_dir))
+    train_policy(task, world_model, data, run_dir, config, resume=True if resume else None, progress=progress)
+
+
+def score_policy(
+    config: EvaluationConfig, task: Task, policy: str, out_json: Path, progress: bool = True
+) -> dict[str, Any]:
+    """Score ``policy`` in MuJoCo on the unpenalised reward (as ``rwmu evaluate --json``) into ``out_json``."""
+    result = evaluate_policy(policy, config, task, progress=progress)
+    result["policy"] = policy
+    write_json_atomic(out_json, {**result, "config": to_jsonable(config), "meta": run_metadata()})
+    return result
+
+
+def check_policy(
+    config: ModelCheckConfig, task: Task, world_model: str | Path, data: str | Path, policy: str, out_json: Path
+) -> dict[str, Any]:
+    """``rwmu check-model`` of ``policy`` against ``world_model`` and its ``data``, into ``out_json``."""
+    model = load_world_model(world_model, task=task)
+    report = check_model(model, policy, load_dataset(data, task=task), task, config)
+    write_json_atomic(out_json, {"policy": policy, **report, "config": to_jsonable(config)})
+    return report
