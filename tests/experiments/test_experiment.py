@@ -66,6 +66,26 @@ def write(tmp_path: Path, text: str, name: str = "exp.toml") -> Path:
             r"grid 1.policy.env: ImaginationConfig has no setting 'num_env'",
         ),
         ('[datasets.a]\ncollect = {}\npath = "x"\n', r"give either path .* or collect"),
+        ('[datasets.a]\npath = "x"\n', r"declare at least one \[\[grid\]\] or \[\[study\]\]"),
+        (
+            '[datasets.a]\npath = "x"\n[[study]]\ndatasets = ["a"]\nrecipes = ["bc"]\nlambdas = [0]\nseeds = [0]\n',
+            r"study 1: a bc lambda 0 seed 0 is no \[\[grid\]\] cell",
+        ),
+        (
+            '[datasets.a]\npath = "x"\n[[study]]\ndatasets = ["a"]\nrecipes = ["bc"]\nlambdas = [0]\nseeds = [0]\n'
+            'policies = "p/{data}"\n',
+            r"study 1.policies: bad pattern",
+        ),
+        (
+            '[datasets.a]\npath = "x"\n[[study]]\ndatasets = ["a"]\nrecipes = ["bc"]\nlambdas = [0]\nseeds = [0]\n'
+            'policies = "nowhere/{dataset}_{seed}"\n',
+            r"study 1.policies: nowhere/a_0 does not exist",
+        ),
+        (
+            '[datasets.a]\npath = "x"\n[[grid]]\ndatasets = ["a"]\nrecipes = ["bc"]\nlambdas = [0]\nseeds = [0]\n'
+            "[signals]\nepisode = 3\n",
+            r"signals: unknown key\(s\) episode",
+        ),
         ("[datasets.a\n", r"not valid TOML"),
     ],
 )
@@ -125,3 +145,41 @@ def test_tiny_experiment_end_to_end_resumes_and_refuses_a_changed_run(tmp_path, 
         summary["iterations"] == 3
         and json.loads((out / "tiny/demo/runs/lam1_seed0/job.json").read_text())["config"]["iterations"] == 3
     )
+
+
+def test_a_study_of_the_experiments_own_runs_pools_its_signal_table(tmp_path):
+    text = TINY.format(lambdas="[0]", iterations=1, envs=16).replace('behavior = { policy = "scripted" }\n', "")
+    world_model = text.split("world_model = ", 1)[1].split("\n", 1)[0]
+    text = text.replace(
+        "[evaluation]",
+        f"""[[study]]
+datasets = ["tiny"]
+recipes = ["demo"]
+lambdas = [0]
+seeds = [0]
+world_model = {world_model}
+
+[signals]
+episodes = 1
+num_envs = 2
+max_points = 64
+data_points = 32
+neighbours = 200
+batch = 32
+path_horizon = 4
+disagreement_horizons = [2, 4]
+error_horizons = [1, 4]
+
+[evaluation]""",
+    )
+    out = tmp_path / "out"
+    assert main(["experiment", "run", str(write(tmp_path, text)), "--out", str(out), "--jobs", "1"]) == 0
+    world_models = [p.name for p in (out / "tiny").iterdir() if p.name.startswith("wm_")]
+    assert len(world_models) == 1  # the study read the grid's world model
+    study = json.loads((out / "tiny/demo/signals/lam0_seed0/signals.json").read_text())
+    assert study["policy"].endswith("runs/lam0_seed0/export/policy.onnx")
+    rows = json.loads((out / "signals/table.json").read_text())["rows"]
+    assert {r["signal"] for r in rows} >= {"std_sum", "multistep_h4", "value_std_h4", "nearest_data"}
+    assert all(r["policies"] == 1 and r["dataset"] == "tiny" for r in rows)
+    assert "### tiny, `demo`, lambda 0" in (out / "signals/table.md").read_text()
+    assert (out / "signals/roc_tiny_demo_lam0.png").is_file()

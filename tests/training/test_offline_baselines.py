@@ -161,3 +161,26 @@ def test_command_trains_exports_and_refuses_misuse(dataset, tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert "no command columns" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_iql_refuses_data_whose_episode_returns_do_not_spread(tmp_path, capsys):
+    one = with_commands(make_synthetic_dataset(1, 40, task=GO2, seed=2))  # one trajectory: one episode, one return
+    transitions = offline_transitions(one, GO2)
+    assert transitions.d3rlpy_returns().size == 1
+    with pytest.raises(RwmuError, match="--method iql scales rewards by 1000"):
+        baselines.check_transitions_fit(transitions, OfflineBaselineConfig(method="iql", **TINY))
+    baselines.check_transitions_fit(transitions, OfflineBaselineConfig(method="bc", **TINY))  # BC needs no return
+    save_dataset(one, tmp_path / "one.rwmu")
+    out = tmp_path / "iql"
+    args = ["train-baseline", "--data", str(tmp_path / "one.rwmu"), "--out", str(out), "--method", "iql"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--method iql scales" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (out / "config.json").exists()  # refused before any work
+
+
+def test_d3rlpy_returns_split_after_terminals_and_timeouts(dataset):
+    t = offline_transitions(dataset, GO2)
+    returns = t.d3rlpy_returns()
+    assert returns.size == int(t.terminals.sum() + t.timeouts.sum())
+    assert returns.sum() == pytest.approx(float(t.rewards.sum()))

@@ -102,8 +102,10 @@ def run(cmd: Run) -> int:
     with folder_lock(cmd.out, "rwmu experiment"):
         data = dataset_files(spec, cmd.out)
         run_experiment(spec, cmd.out, data, cmd.jobs, cmd.device)
-        if cmd.publish:
+        if cmd.publish and spec.grids:
             entries = publish(cmd.out, read_manifest(cmd.out / "policies.json")["policies"], Path("."), MANIFEST)
             print(f"published {len(entries)} policies into docs/results/policies/ and {MANIFEST}")
-    print(f"results: {cmd.out / 'table.md'}")
+    tables = [cmd.out / "table.md"] if spec.grids else []
+    tables += [cmd.out / "signals" / "table.md"] if spec.studies else []
+    print(f"results: {', '.join(map(str, tables))}")
     return 0

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {  # subcommand -> its one-line summary; rwmu.cli.<na
     "train-model": "train a world model (ensemble with epistemic uncertainty) on a dataset",
     "eval-uncertainty": "does the world model's uncertainty track its rollout error? (held-out data)",
     "check-model": "does imagination hold on a policy's own states? (world model replayed on MuJoCo rollouts)",
+    "signals": "which uncertainty signal sees a policy's failures? (fall AUROC, error correlation, level; MuJoCo)",
     "train-policy": "train a policy with MOPO-PPO in the world model (uncertainty-penalised imagination)",
     "play-imagination": "roll a policy in the world model and print per-term imagined returns",
     "train-online": "train a policy with PPO online in the MuJoCo Go2 simulator (an expert, data source, upper bound)",

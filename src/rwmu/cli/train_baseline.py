@@ -85,6 +85,7 @@ def _train(cmd: Command, task) -> int:
     baselines = importlib.import_module("rwmu.training.offline_baselines")  # d3rlpy: this command only (docstring)
     dataset = load_dataset(cmd.data, task=task)
     transitions = baselines.offline_transitions(dataset, task, f"--data {cmd.data}")
+    baselines.check_transitions_fit(transitions, cmd.baseline)
     cmd.out.mkdir(parents=True, exist_ok=True)
     write_run_config(cmd.out, {"command": cmd, "task": task})
     start = time.perf_counter()

@@ -91,6 +91,8 @@ __all__ = [
     "ImaginationEnv",
     "StartPool",
     "WarmStarts",
+    "imagined_outcome",
+    "task_rule",
 ]
 
 PENALTY_NAMES = ("uncertainty_penalty",)
@@ -405,6 +407,57 @@ class StartPool:
         return out
 
 
+def task_rule(model, task: Task, rule, mode: str, flag: str):
+    """``rule`` (the task's termination or contact rule) if ``mode`` (``rule``, ``head`` or ``auto``) asks for it or
+    allows it and the model predicts the extension columns it reads, else None (the learned head)."""
+    usable = rule is not None and (not rule.reads_extension or model.dims.extension == task.dims.extension)
+    if mode == "rule" and not usable:
+        why = (
+            f"defines no {flag} rule"
+            if rule is None
+            else (
+                f"needs the {task.dims.extension} extension columns {', '.join(task.extension_names)}, which the "
+                f"world model does not predict ({model.dims.extension} extension columns)"
+            )
+        )
+        raise RwmuError(f"--env.{flag} rule: task {task.name} {why}; use --env.{flag} head")
+    if mode == "head" or not usable:
+        return None
+    return rule
+
+
+def imagined_outcome(
+    out, normalization: Normalization, task: Task, contact_rule, termination_rule
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What one world-model prediction means for the task, as imagination reads it (module docstring, "Episode end").
+
+    Args:
+        out: a prediction with ``state`` ``(n, S)`` and ``extension``, ``contact``, ``termination`` (or None),
+            normalised (:class:`~rwmu.models.WorldModelOutput`, or one member's slice of
+            :class:`~rwmu.models.MemberPredictions`).
+        contact_rule, termination_rule: the task's rules in use (:func:`task_rule`), None for the learned heads.
+
+    Returns:
+        ``(next_physical (n, S), contacts (n, C) 0/1, terminated (n,) bool)``.
+    """
+    n = out.state.shape[0]
+    next_physical = normalization.denormalize_state(out.state)
+    extension = normalization.denormalize_extension(out.extension) if out.extension is not None else None
+    if out.contact is not None:
+        contacts = (out.contact > 0).float()  # round(sigmoid(logit))
+    else:
+        contacts = torch.zeros(n, task.dims.contact, device=out.state.device)
+    if contact_rule is not None:
+        contacts = contact_rule(contacts, extension)
+    if termination_rule is not None:
+        terminated = termination_rule(next_physical, extension, task.layout)
+    elif out.termination is not None:
+        terminated = out.termination[:, 0] > 0
+    else:
+        terminated = torch.zeros(n, dtype=torch.bool, device=out.state.device)
+    return next_physical, contacts, terminated
+
+
 class ImaginationEnv(LocomotionVecEnv):
     """rsl_rl vectorised environment rolled out by a world model.
 
@@ -450,8 +503,8 @@ class ImaginationEnv(LocomotionVecEnv):
         self.ensemble_size = int(model.ensemble_size)
         self.use_members = config.dynamics == "member" and self.ensemble_size > 1
         self.reduction = config.reduction
-        self.termination_rule = self._task_rule(model, task, task.termination_rule, config.termination, "termination")
-        self.contact_rule = self._task_rule(model, task, task.contact_rule, config.contacts, "contacts")
+        self.termination_rule = task_rule(model, task, task.termination_rule, config.termination, "termination")
+        self.contact_rule = task_rule(model, task, task.contact_rule, config.contacts, "contacts")
         self.uncertainty_reference = self._uncertainty_reference(model, dataset)
         reduction = self.reduction or model.config.reduction
         self.uncertainty_floor = (
@@ -570,25 +623,6 @@ class ImaginationEnv(LocomotionVecEnv):
         model.reset()
         return reference
 
-    @staticmethod
-    def _task_rule(model, task: Task, rule, mode: str, flag: str):
-        """``rule`` (the task's termination or contact rule) if ``mode`` asks for it (or allows it) and the model
-        predicts the extension columns it reads, else None (the learned head)."""
-        usable = rule is not None and (not rule.reads_extension or model.dims.extension == task.dims.extension)
-        if mode == "rule" and not usable:
-            why = (
-                f"defines no {flag} rule"
-                if rule is None
-                else (
-                    f"needs the {task.dims.extension} extension columns {', '.join(task.extension_names)}, which the "
-                    f"world model does not predict ({model.dims.extension} extension columns)"
-                )
-            )
-            raise RwmuError(f"--env.{flag} rule: task {task.name} {why}; use --env.{flag} head")
-        if mode == "head" or not usable:
-            return None
-        return rule
-
     # ------------------------------------------------------------------ VecEnv interface
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
         """Advance every environment one control step.
@@ -626,20 +660,9 @@ class ImaginationEnv(LocomotionVecEnv):
             out = self._predict(self.normalization.normalize_action(actions))
         with record_function("imagination/task"):
             next_state = out.state
-            next_physical = self.normalization.denormalize_state(next_state)
-            extension = self.normalization.denormalize_extension(out.extension) if out.extension is not None else None
-            if out.contact is not None:
-                contacts = (out.contact > 0).float()  # round(sigmoid(logit))
-            else:
-                contacts = torch.zeros(self.num_envs, self.task.dims.contact, device=self.device)
-            if self.contact_rule is not None:
-                contacts = self.contact_rule(contacts, extension)
-            if self.termination_rule is not None:
-                terminated = self.termination_rule(next_physical, extension, self.task.layout)
-            elif out.termination is not None:
-                terminated = out.termination[:, 0] > 0
-            else:
-                terminated = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+            next_physical, contacts, terminated = imagined_outcome(
+                out, self.normalization, self.task, self.contact_rule, self.termination_rule
+            )
             epistemic = out.epistemic
             penalty = -self.penalty_scale * (epistemic - self.uncertainty_floor).clamp(min=0.0)
             halted = epistemic > self.halt_threshold

@@ -12,6 +12,8 @@ Layout of ``OUT`` (one experiment owns its folder)::
     policies/<dataset>/<recipe>_lam<l>_seed<s>/  every policy as ONNX (policy.onnx, policy.json)
     policies.json                           their manifest entries (rwmu manifest)
     table.{md,csv,json}                     dataset x recipe x lambda: return, interval, normalised score, falls
+    <dataset>/<recipe>/signals/lam<l>_seed<s>/   ``[[study]]``: rwmu signals of one policy (signals.json, .npz, roc.png)
+    signals/table.{md,csv,json}, roc_*.png  the studies pooled per dataset, recipe and lambda (docs/signals.md)
 
 Jobs (world models, then policy runs) run ``jobs`` at a time, each in a ``python -m rwmu.experiments.worker``
 process reading its typed ``job.json``; CPU threads are split between them. A finished job is skipped, an
@@ -34,11 +36,13 @@ from rwmu.evaluation.model_check import ModelCheckConfig
 from rwmu.evaluation.simulator import EvaluationConfig
 from rwmu.experiments import report as rep
 from rwmu.experiments import sweep
-from rwmu.experiments.experiment_file import ExperimentSpec, GridSpec
-from rwmu.experiments.jobs import Job, claim, evaluate_job, policy_job, run_jobs
+from rwmu.experiments.experiment_file import ExperimentSpec, GridSpec, StudySpec
+from rwmu.experiments.jobs import Job, claim, evaluate_job, policy_job, run_jobs, signals_job
 from rwmu.experiments.manifest import copy_published_files, manifest_entry, write_manifest
 from rwmu.experiments.paths import EXPORT_DIR, lambda_label, run_name
+from rwmu.experiments.signal_table import write_signal_table
 from rwmu.recipes import get_recipe
+from rwmu.training.export import EXPORT_FILES
 from rwmu.utils.io import to_jsonable, write_csv_atomic, write_json_atomic, write_run_config, write_text_atomic
 from rwmu.version import __version__
 
@@ -66,9 +70,10 @@ def world_model_folder(out: Path, dataset: str, recipe_name: str, grid: GridSpec
 
 
 def plan_world_models(spec: ExperimentSpec, out: Path, data: dict[str, str]) -> dict[Path, Job]:
-    """One world-model job per (dataset, recipe world model and block override) the grid needs."""
+    """One world-model job per (dataset, recipe world model and block override) the grid and the studies need."""
     jobs = {}
-    for dataset, recipe_name, _, _, grid in spec.cells():
+    study_cells = [(d, r, lam, s, study_grid(study)) for study in spec.studies for d, r, lam, s in study.cells()]
+    for dataset, recipe_name, _, _, grid in [*spec.cells(), *study_cells]:
         folder = world_model_folder(out, dataset, recipe_name, grid)
         if folder not in jobs:
             config = dataclasses.replace(grid.world_model_config(recipe_name), progress=False)
@@ -115,6 +120,50 @@ def plan_policies(spec: ExperimentSpec, out: Path, data: dict[str, str], device:
             )
         )
     return jobs
+
+
+def study_grid(study: StudySpec) -> GridSpec:
+    """The grid block a study's world models are planned as: the same recipe world model and override as a grid
+    block gives the same folder, so a study of the experiment's own runs reads their world model."""
+    return GridSpec(study.datasets, study.recipes, study.lambdas, study.seeds, world_model=study.world_model)
+
+
+def study_dir(out: Path, dataset: str, recipe: str, lam: float, seed: int) -> Path:
+    return out / dataset / recipe / "signals" / run_name(lam, seed)
+
+
+def plan_studies(spec: ExperimentSpec, out: Path, data: dict[str, str]) -> list[Job]:
+    """One ``rwmu signals`` job per study cell."""
+    jobs = []
+    for study in spec.studies:
+        for dataset, recipe, lam, seed in study.cells():
+            # the pattern's policy (checked to exist by read_experiment), or this experiment's run of the cell
+            policy = study.policy(dataset, recipe, lam, seed) or str(
+                run_dir(out, dataset, recipe, lam, seed) / EXPORT_DIR / EXPORT_FILES["onnx"]
+            )
+            world_model = world_model_folder(out, dataset, recipe, study_grid(study)) / "model_best.pt"
+            label = f"signals {dataset} {recipe} lambda {lam:g} seed {seed}"
+            jobs.append(
+                signals_job(
+                    study_dir(out, dataset, recipe, lam, seed),
+                    spec.task,
+                    world_model,
+                    data[dataset],
+                    policy,
+                    spec.signals,
+                    label,
+                )
+            )
+    return jobs
+
+
+def study_groups(spec: ExperimentSpec, out: Path) -> dict[tuple[str, str, float], list[Path]]:
+    """(dataset, recipe, lambda) -> the study folders of its seeds."""
+    groups: dict[tuple[str, str, float], list[Path]] = {}
+    for study in spec.studies:
+        for dataset, recipe, lam, seed in study.cells():
+            groups.setdefault((dataset, recipe, lam), []).append(study_dir(out, dataset, recipe, lam, seed))
+    return groups
 
 
 def plan_behavior(spec: ExperimentSpec, out: Path) -> list[Job]:
@@ -281,24 +330,31 @@ def run_experiment(
     world_models = plan_world_models(spec, out, data)
     policies = plan_policies(spec, out, data, device)
     behaviour = plan_behavior(spec, out)
+    studies = plan_studies(spec, out, data)
     write_run_config(
         out,
         {
             "experiment": str(spec.file),
             "rwmu": __version__,
-            "jobs": {str(j.out): j.document() for j in [*world_models.values(), *policies, *behaviour]},
+            "jobs": {str(j.out): j.document() for j in [*world_models.values(), *policies, *behaviour, *studies]},
         },
     )
-    for job in [*world_models.values(), *policies, *behaviour]:  # every run's folder checked before any work
+    for job in [*world_models.values(), *policies, *behaviour, *studies]:  # every folder checked before any work
         claim(job)
     failures = run_jobs(list(world_models.values()) + behaviour, jobs, "world models", log)
     if failures:
         raise RwmuError(f"{len(failures)} job(s) failed (first: {failures[0]}); re-run the same command to retry")
-    failures = run_jobs(policies, jobs, "policies", log)
-    records = finished_records(spec, out)
-    rows = write_tables(spec, out, records)
-    export_policies(spec, out, records)
-    log(f"[experiment] wrote {out / 'table.md'}, {out / 'policies.json'} and per-recipe sweep.md")
+    failures = run_jobs(policies, jobs, "policies", log) if policies else []
+    rows = []
+    if spec.grids:
+        records = finished_records(spec, out)
+        rows = write_tables(spec, out, records)
+        export_policies(spec, out, records)
+        log(f"[experiment] wrote {out / 'table.md'}, {out / 'policies.json'} and per-recipe sweep.md")
+    if studies:
+        failures += run_jobs(studies, jobs, "signal studies", log)
+        write_signal_table(study_groups(spec, out), spec.signals, out / "signals")
+        log(f"[experiment] wrote {out / 'signals' / 'table.md'} and its ROC plots")
     if failures:
         raise RwmuError(f"{len(failures)} job(s) failed (first: {failures[0]}); re-run the same command to retry")
     return rows

@@ -22,12 +22,26 @@ choice, and ``tomllib`` reads it with the standard library (docs/architecture.md
     seed = 0
     check_model = true
 
+A signal study (``rwmu signals`` on every policy of a block, pooled per dataset, recipe and lambda; docs/signals.md)
+is declared with ``[[study]]`` blocks, which may stand without any ``[[grid]]``::
+
+    [[study]]
+    datasets = ["medium_noise"]
+    recipes = ["mopo_bc_dc256_1000it_noreg_halt_bf16"]   # its world model is trained here; its policies studied
+    lambdas = [0, 1]
+    seeds = [0, 1, 2]
+    policies = "docs/results/policies/{dataset}/{recipe}_lam{lambda}_seed{seed}"   # default: this experiment's runs
+
+    [signals]                               # optional: rwmu signals settings (SignalStudyConfig)
+    episodes = 32
+
 ``collect`` takes the settings of ``rwmu collect`` (``policy``, ``checkpoints``, ``action_noise``, ``steps``,
 ``num_envs``, ``num_workers``, ``seed``, ...): the dataset is recorded into the experiment's folder.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from dataclasses import dataclass, field
@@ -35,10 +49,12 @@ from pathlib import Path
 from typing import Any
 
 from rwmu.errors import RwmuError
+from rwmu.evaluation.signals import SignalStudyConfig
 from rwmu.experiments.paths import lambda_label
 from rwmu.recipes import RECIPES, apply_delta, world_model_for
 from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.training.world_model_config import TrainModelConfig
+from rwmu.utils.config import config_from_dict
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -86,6 +102,28 @@ class GridSpec:
 
 
 @dataclass(frozen=True)
+class StudySpec:
+    """A signal study: every (dataset, recipe, lambda, seed) policy, found by the ``policies`` pattern (fields
+    ``{dataset}``, ``{recipe}``, ``{lambda}``, ``{seed}``) or, without one, this experiment's own run of that cell."""
+
+    datasets: tuple[str, ...]
+    recipes: tuple[str, ...]
+    lambdas: tuple[float, ...]
+    seeds: tuple[int, ...]
+    policies: str | None = None
+    world_model: dict[str, Any] = field(default_factory=dict)
+
+    def cells(self) -> list[tuple[str, str, float, int]]:
+        return [(d, r, lam, s) for d in self.datasets for r in self.recipes for lam in self.lambdas for s in self.seeds]
+
+    def policy(self, dataset: str, recipe: str, lam: float, seed: int) -> str | None:
+        """The policy of a cell by the pattern (None: the experiment's own run)."""
+        if self.policies is None:
+            return None
+        return self.policies.format(dataset=dataset, recipe=recipe, seed=seed, **{"lambda": lambda_label(lam)})
+
+
+@dataclass(frozen=True)
 class EvaluationSpec:
     """How every policy is scored: ``rwmu evaluate`` (the 8 built-in schedules, unpenalised reward) and
     ``rwmu check-model`` on as many episodes."""
@@ -103,6 +141,8 @@ class ExperimentSpec:
     datasets: dict[str, DatasetSpec]
     grids: tuple[GridSpec, ...]
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
+    studies: tuple[StudySpec, ...] = ()
+    signals: SignalStudyConfig = field(default_factory=SignalStudyConfig)
 
     @property
     def name(self) -> str:
@@ -122,6 +162,10 @@ class ExperimentSpec:
                                 seen.add(key)
                                 cells.append((d, r, float(lam), int(s), grid))
         return cells
+
+
+def _grid_cells(grid: GridSpec):
+    return [(d, r, lam, s) for d in grid.datasets for r in grid.recipes for lam in grid.lambdas for s in grid.seeds]
 
 
 def _keys(table: dict, allowed: set[str], where: str) -> None:
@@ -151,7 +195,7 @@ def read_experiment(path: str | Path) -> ExperimentSpec:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as err:
         raise RwmuError(f"{path}: not valid TOML ({err})") from None
-    _keys(raw, {"description", "task", "datasets", "grid", "evaluation"}, str(path))
+    _keys(raw, {"description", "task", "datasets", "grid", "evaluation", "study", "signals"}, str(path))
     datasets: dict[str, DatasetSpec] = {}
     for name, table in (raw.get("datasets") or {}).items():
         where = f"{path}: datasets.{name}"
@@ -197,13 +241,69 @@ def read_experiment(path: str | Path) -> ExperimentSpec:
             except RwmuError as err:
                 raise RwmuError(f"{where} ({r}): {err}") from None
         grids.append(grid)
-    if not grids:
-        raise RwmuError(f"{path}: declare at least one [[grid]]")
+    studies = []
+    for i, table in enumerate(raw.get("study") or []):
+        where = f"{path}: study {i + 1}"
+        _keys(table, {"datasets", "recipes", "lambdas", "seeds", "policies", "world_model"}, where)
+        missing = [k for k in ("datasets", "recipes", "lambdas", "seeds") if k not in table]
+        if missing:
+            raise RwmuError(f"{where}: missing {', '.join(missing)}")
+        study = StudySpec(
+            _list(table["datasets"], str, f"{where}.datasets"),
+            _list(table["recipes"], str, f"{where}.recipes"),
+            _list(table["lambdas"], float, f"{where}.lambdas"),
+            _list(table["seeds"], int, f"{where}.seeds"),
+            table.get("policies"),
+            dict(table.get("world_model", {})),
+        )
+        for d in study.datasets:
+            if d not in datasets:
+                raise RwmuError(f"{where}.datasets: {d!r} is not declared (declared: {', '.join(datasets) or 'none'})")
+        for r in study.recipes:
+            if r not in RECIPES:
+                raise RwmuError(f"{where}.recipes: unknown recipe {r!r} (rwmu recipes lists them)")
+        for r in study.recipes:
+            try:
+                world_model_for(RECIPES[r], study.world_model, f"{where}.world_model").check()
+            except RwmuError as err:
+                raise RwmuError(f"{where} ({r}): {err}") from None
+        grid_cells = {(d, r, lambda_label(lam), s) for grid in grids for d, r, lam, s in _grid_cells(grid)}
+        for d, r, lam, s in study.cells():
+            try:
+                policy = study.policy(d, r, lam, s)
+            except (KeyError, IndexError, ValueError) as err:
+                raise RwmuError(
+                    f"{where}.policies: bad pattern ({err}); its fields are {{dataset}}, {{recipe}}, {{lambda}}, {{seed}}"
+                ) from None
+            if policy is None and (d, r, lambda_label(lam), s) not in grid_cells:
+                raise RwmuError(
+                    f"{where}: {d} {r} lambda {lam:g} seed {s} is no [[grid]] cell of this file; add it to a grid "
+                    "or give the study a policies pattern"
+                )
+            if policy is not None and not Path(policy).exists():
+                raise RwmuError(f"{where}.policies: {policy} does not exist")
+        studies.append(study)
+    if not grids and not studies:
+        raise RwmuError(f"{path}: declare at least one [[grid]] or [[study]]")
+    signals = raw.get("signals") or {}
+    _keys(signals, {f.name for f in dataclasses.fields(SignalStudyConfig)}, f"{path}: signals")
+    try:
+        signal_config = config_from_dict(SignalStudyConfig, signals)
+    except (TypeError, ValueError) as err:
+        raise RwmuError(f"{path}: signals: {err}") from None
+    signal_config.check()
     evaluation = raw.get("evaluation") or {}
     _keys(evaluation, {"episodes", "seed", "check_model"}, f"{path}: evaluation")
     spec = EvaluationSpec(**evaluation)
     if spec.episodes < 1:
         raise RwmuError(f"{path}: evaluation.episodes must be >= 1")
     return ExperimentSpec(
-        path, str(raw.get("description", "")), str(raw.get("task", "go2_flat")), datasets, tuple(grids), spec
+        path,
+        str(raw.get("description", "")),
+        str(raw.get("task", "go2_flat")),
+        datasets,
+        tuple(grids),
+        spec,
+        tuple(studies),
+        signal_config,
     )

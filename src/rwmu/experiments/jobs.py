@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from rwmu.errors import RwmuError
 from rwmu.evaluation.model_check import ModelCheckConfig
+from rwmu.evaluation.signals import SIGNALS_JSON, SignalStudyConfig
 from rwmu.evaluation.simulator import EvaluationConfig
 from rwmu.experiments.paths import EVALUATION_JSON, EXPORT_DIR, MODEL_CHECK_JSON, SUMMARY_JSON
 from rwmu.training.export import EXPORT_FILES
@@ -84,6 +85,14 @@ def evaluate_job(out: Path, task: str, policy: str, config: EvaluationConfig, la
     return Job("evaluate", out, {"task": task, "policy": policy, "config": to_jsonable(config)}, label)
 
 
+def signals_job(
+    out: Path, task: str, world_model: str | Path, data: str | Path, policy: str, config: SignalStudyConfig, label: str
+) -> Job:
+    """Study every uncertainty signal of ``world_model`` on ``policy``'s MuJoCo states into the folder ``out``."""
+    body = {"task": task, "world_model": str(world_model), "data": str(data), "policy": policy}
+    return Job("signals", out, {**body, "config": to_jsonable(config)}, label)
+
+
 def trained_iterations(run_dir: Path) -> int | None:
     path = run_dir / SUMMARY_JSON
     return json.loads(path.read_text()).get("iterations") if path.is_file() else None
@@ -94,6 +103,8 @@ def job_done(job: Job) -> bool:
         return (job.out / SUMMARY_JSON).is_file()
     if job.kind == "evaluate":
         return job.out.is_file()
+    if job.kind == "signals":
+        return (job.out / SIGNALS_JSON).is_file()
     scored = (job.out / EVALUATION_JSON).is_file() and (job.out / EXPORT_DIR / EXPORT_FILES["onnx"]).is_file()
     if trained_iterations(job.out) != job.body["config"]["iterations"] or not scored:
         return False

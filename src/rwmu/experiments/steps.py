@@ -1,6 +1,6 @@
 """The steps every pipeline runs the same way (``rwmu demo``'s stages, the workers of ``rwmu experiment`` and
 ``rwmu sweep``): train or continue a world model, train or continue a policy, score a policy in MuJoCo, check the
-world model on a policy's states. Each writes where it is told; the callers decide the layout and what to print.
+world model on a policy's states, study its uncertainty signals there. Each writes where it is told; the callers decide the layout and what to print.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 
 from rwmu.data.loading import load_dataset
 from rwmu.evaluation.model_check import ModelCheckConfig, check_model
+from rwmu.evaluation.signals import SignalStudyConfig, study_signals, write_study
 from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
 from rwmu.models.checkpoint import load_world_model
 from rwmu.tasks.base import Task
@@ -60,3 +61,20 @@ def check_policy(
     report = check_model(model, policy, load_dataset(data, task=task), task, config)
     write_json_atomic(out_json, {"policy": policy, **report, "config": to_jsonable(config)})
     return report
+
+
+def study_policy_signals(
+    config: SignalStudyConfig,
+    task: Task,
+    world_model: str | Path,
+    data: str | Path,
+    policy: str,
+    out: Path,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """``rwmu signals``: every uncertainty signal of ``world_model`` scored on ``policy``'s MuJoCo states, into
+    ``out`` (``signals.json``, ``signals.npz``, ``roc.png``)."""
+    model = load_world_model(world_model, task=task)
+    on_policy, on_data = study_signals(model, policy, load_dataset(data, task=task), task, config, progress=progress)
+    extra = {"world_model": str(world_model), "data": str(data), "policy": policy, "meta": run_metadata()}
+    return write_study(out, on_policy, on_data, config, f"{Path(policy).name}", extra)

@@ -8,7 +8,9 @@ strings. Kinds:
   actor to ONNX (``export/policy.onnx``, the file that is published), score that file in MuJoCo
   (:class:`EvaluationConfig`, ``evaluation.json``) and, with a :class:`ModelCheckConfig`, check the world model on
   its states (``model_check.json``);
-- ``evaluate``: score one policy (the data's behaviour policy) into ``out``.
+- ``evaluate``: score one policy (the data's behaviour policy) into ``out``;
+- ``signals``: study every uncertainty signal of a world model on one policy's MuJoCo states
+  (:class:`SignalStudyConfig`, ``signals.json``).
 
 Each step is skipped when its output is there and up to date, so a killed job resumes where it stopped.
 """
@@ -23,11 +25,18 @@ from typing import Any
 
 from rwmu.errors import RwmuError
 from rwmu.evaluation.model_check import ModelCheckConfig
+from rwmu.evaluation.signals import SignalStudyConfig
 from rwmu.evaluation.simulator import EvaluationConfig
 from rwmu.experiments.jobs import trained_iterations
 from rwmu.experiments.manifest import export_onnx
 from rwmu.experiments.paths import EVALUATION_JSON, EXPORT_DIR, MODEL_CHECK_JSON, SUMMARY_JSON
-from rwmu.experiments.steps import check_policy, score_policy, train_policy_continuing, train_world_model
+from rwmu.experiments.steps import (
+    check_policy,
+    score_policy,
+    study_policy_signals,
+    train_policy_continuing,
+    train_world_model,
+)
 from rwmu.tasks import get_task
 from rwmu.tasks.base import RewardWeights
 from rwmu.training.export import EXPORT_FILES
@@ -77,7 +86,13 @@ def evaluate_job(job: dict[str, Any]) -> None:
     score_policy(config, get_task(job["task"]), job["policy"], Path(job["out"]), progress=False)
 
 
-JOBS = {"world_model": world_model_job, "policy": policy_job, "evaluate": evaluate_job}
+def signals_job(job: dict[str, Any]) -> None:
+    config = config_from_dict(SignalStudyConfig, job["config"])
+    task = get_task(job["task"])
+    study_policy_signals(config, task, job["world_model"], job["data"], job["policy"], Path(job["out"]))
+
+
+JOBS = {"world_model": world_model_job, "policy": policy_job, "evaluate": evaluate_job, "signals": signals_job}
 
 
 def main(argv: list[str]) -> int:

@@ -1,6 +1,6 @@
 """World models: :class:`WorldModelEnsemble` and its checkpoints."""
 
 from rwmu.models.config import WorldModelConfig
-from rwmu.models.ensemble import WorldModelEnsemble, WorldModelOutput, epistemic_uncertainty
+from rwmu.models.ensemble import MemberPredictions, WorldModelEnsemble, WorldModelOutput, epistemic_uncertainty
 
-__all__ = ["WorldModelConfig", "WorldModelEnsemble", "WorldModelOutput", "epistemic_uncertainty"]
+__all__ = ["MemberPredictions", "WorldModelConfig", "WorldModelEnsemble", "WorldModelOutput", "epistemic_uncertainty"]

@@ -72,6 +72,22 @@ def epistemic_uncertainty(means: torch.Tensor, reduction: str = "std_sum") -> to
     raise ValueError(f"unknown epistemic reduction {reduction!r}; use std_sum or var_sum")
 
 
+@dataclass
+class MemberPredictions:
+    """Every member's one-step prediction for ``n`` histories (normalised units).
+
+    Attributes:
+        state: ``(B, n, S)`` each member's next-state mean.
+        extension: ``(B, n, E)`` or None; contact: ``(B, n, C)`` logits or None; termination: ``(B, n, 1)`` logits or
+            None.
+    """
+
+    state: torch.Tensor
+    extension: torch.Tensor | None
+    contact: torch.Tensor | None
+    termination: torch.Tensor | None
+
+
 def _pick(values: torch.Tensor | None, member_ids: torch.Tensor | None) -> torch.Tensor | None:
     """``(B, n, d)`` -> ``(n, d)``: mean over members, or each row's member."""
     if values is None:
@@ -243,6 +259,26 @@ class WorldModelEnsemble(nn.Module):
             contact=_pick(con, member_ids),
             termination=_pick(term, member_ids),
         )
+
+    @torch.no_grad()
+    def member_predictions(self, states: torch.Tensor, actions: torch.Tensor) -> MemberPredictions:
+        """Each member's prediction of the state after whole histories, read from a zero recurrent state; the
+        environments' recurrent state is left alone (a study of the members, e.g. ``rwmu signals``).
+
+        Args:
+            states: ``(n, M, S)``; actions ``(n, M, A)``: normalised (state, applied action) pairs, oldest first.
+
+        Returns:
+            :class:`MemberPredictions` with a leading member dimension ``B``.
+        """
+        if not self.is_recurrent and states.shape[1] != self.history_horizon:
+            raise ValueError(f"an MLP world model takes exactly M={self.history_horizon} steps, got {states.shape[1]}")
+        s_out, _ = self.encode(self.state_base, states, actions)
+        a_out, _ = self.encode(self.auxiliary_base, states, actions)
+        s_feat, a_feat = (s_out[:, -1], a_out[:, -1]) if self.is_recurrent else (s_out, a_out)
+        means, _ = self.state_heads(s_feat, states[:, -1], with_std=False)
+        ext, con, term = self.auxiliary_heads(a_feat)
+        return MemberPredictions(means, ext, con, term)
 
     @torch.no_grad()
     def warm_up(self, states: torch.Tensor, actions: torch.Tensor) -> Hidden:

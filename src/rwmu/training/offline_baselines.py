@@ -63,6 +63,7 @@ __all__ = [
     "OfflineBaselineConfig",
     "OfflineTransitions",
     "export_baseline",
+    "check_transitions_fit",
     "offline_transitions",
     "train_baseline",
 ]
@@ -92,6 +93,13 @@ class OfflineTransitions:
     @property
     def num_transitions(self) -> int:
         return int(len(self.rewards) - self.timeouts.sum())
+
+    def d3rlpy_returns(self) -> np.ndarray:
+        """(E,) float64 return of each episode as d3rlpy splits them (after every terminal or timeout row)."""
+        ends = np.flatnonzero((self.terminals > 0) | (self.timeouts > 0))
+        sums = np.cumsum(self.rewards, dtype=np.float64)
+        at_end = sums[ends] if ends.size else np.zeros(0)
+        return np.diff(np.concatenate([[0.0], at_end]))
 
     def mdp_dataset(self) -> d3rlpy.dataset.MDPDataset:
         return d3rlpy.dataset.MDPDataset(
@@ -211,6 +219,19 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(ast.literal_eval(state["python"]))  # a tuple of ints: a literal
 
 
+def check_transitions_fit(transitions: OfflineTransitions, config: OfflineBaselineConfig) -> None:
+    """Refuse data the method cannot learn from: IQL scales rewards by ``1000 / (max - min)`` of the episode returns
+    (module docstring), which one episode, or episodes of equal return, make a division by zero."""
+    if config.method == "iql":
+        returns = transitions.d3rlpy_returns()
+        if returns.size < 2 or np.ptp(returns) <= 1e-9:
+            raise RwmuError(
+                f"--method iql scales rewards by 1000 / (max - min episode return), but the data has "
+                f"{returns.size} episode(s) and one return; use data with episodes of different returns, or "
+                "--method bc, td3bc or cql"
+            )
+
+
 CHECKPOINT = "checkpoint.d3"
 PROGRESS = "progress.pt"
 
@@ -225,6 +246,7 @@ def train_baseline(
         ``{"steps": gradient steps done, "resumed_from": step or 0, "metrics": last epoch's mean losses}``.
     """
     config.validate()
+    check_transitions_fit(transitions, config)
     _quiet_d3rlpy()
     out_dir = Path(out_dir)
     d3rlpy.seed(config.seed)
