@@ -172,7 +172,8 @@ def test_iql_refuses_data_whose_episode_returns_do_not_spread(tmp_path, capsys):
     baselines.check_transitions_fit(transitions, OfflineBaselineConfig(method="bc", **TINY))  # BC needs no return
     save_dataset(one, tmp_path / "one.rwmu")
     out = tmp_path / "iql"
-    args = ["train-baseline", "--data", str(tmp_path / "one.rwmu"), "--out", str(out), "--method", "iql"]
+    args = ["train-baseline", "--task", "go2_flat", "--data", str(tmp_path / "one.rwmu"), "--out", str(out)]
+    args += ["--method", "iql"]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "--method iql scales" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
