@@ -381,7 +381,7 @@ def test_excess_penalty_charges_only_uncertainty_above_the_data_quantile(dataset
     reference = env.uncertainty_reference
     assert reference["windows"] > 0 and "imagination dataset" in reference["source"]  # the model stores none
     u0 = uncertainty_quantile(reference, 0.5, model.config.reduction)
-    assert env.uncertainty_floor == pytest.approx(u0) and u0 > 0
+    assert env.uncertainty.floor == pytest.approx(u0) and u0 > 0
     rec = Recorder(env)
     env.step(torch.zeros(4, 12))
     u = rec.outputs[-1].epistemic
@@ -389,18 +389,18 @@ def test_excess_penalty_charges_only_uncertainty_above_the_data_quantile(dataset
     # A model that stores a reference uses it as is.
     model.uncertainty_reference = {**reference, "std_sum": [2 * v for v in reference["std_sum"]], "source": "x"}
     again = make_env(dataset, model=model, penalty="excess", penalty_quantile=0.5)
-    assert again.uncertainty_floor == pytest.approx(2 * u0)
+    assert again.uncertainty.floor == pytest.approx(2 * u0)
 
 
 def test_halting_ends_episodes_where_the_model_is_unsure(dataset):
     never = make_env(dataset, halt_quantile=None)
-    assert never.halt_threshold == math.inf
+    assert never.uncertainty.halt_level == math.inf
     model = small_model()
     env = make_env(dataset, model=model, halt_quantile=0.5)
     rec = Recorder(env)
     _, _, dones, extras = env.step(torch.full((4, 12), 3.0))  # far from the data's actions
     u = rec.outputs[-1].epistemic
-    halted = u > env.halt_threshold
+    halted = u > env.uncertainty.halt_level
     assert bool(halted.any())
     assert bool(dones.bool()[halted].all())
     assert float(extras["log"]["Imagination/halted"]) == pytest.approx(float(halted.float().mean()))

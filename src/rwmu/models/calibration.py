@@ -21,7 +21,8 @@ from rwmu.errors import RwmuError
 
 UNCERTAINTY_LEVELS = tuple(i / 100 for i in range(100)) + (0.995, 0.999, 1.0)
 """Quantile levels stored in a reference, increasing: every percent, 99.5 %, 99.9 % and the maximum."""
-REDUCTIONS = ("std_sum", "var_sum")
+REDUCTIONS = ("std_sum", "var_sum", "pairwise_max", "std_max")
+"""The one-step signals (:func:`rwmu.models.epistemic_uncertainty`) a reference holds quantiles of."""
 CALIBRATION_WINDOWS = 2048  # most windows a reference is measured on
 
 
@@ -29,7 +30,7 @@ CALIBRATION_WINDOWS = 2048  # most windows a reference is measured on
 def uncertainty_reference(
     model, data: torch.Tensor, starts: torch.Tensor | np.ndarray, *, source: str, batch_size: int = 1024
 ) -> dict[str, Any]:
-    """Quantiles of the one-step epistemic uncertainty on dataset windows, for both reductions.
+    """Quantiles of the one-step epistemic uncertainty on dataset windows, for every reduction.
 
     Args:
         model: a :class:`~rwmu.models.WorldModelEnsemble` (eval mode); its recurrent state is reset.
@@ -40,8 +41,8 @@ def uncertainty_reference(
         batch_size: windows per forward pass.
 
     Returns:
-        ``{"levels": [...], "std_sum": [...], "var_sum": [...], "windows": k, "source": source}``: the quantile of
-        each level, per reduction.
+        ``{"levels": [...], "std_sum": [...], "var_sum": [...], ..., "windows": k, "source": source}``: the quantile
+        of each level, per reduction of :data:`REDUCTIONS`.
     """
     starts = torch.as_tensor(starts, dtype=torch.long, device=data.device)
     if starts.numel() == 0:
@@ -70,5 +71,6 @@ def uncertainty_quantile(reference: dict[str, Any], level: float, reduction: str
     if not 0.0 <= level <= 1.0:
         raise RwmuError(f"uncertainty quantile level must be in [0, 1], got {level}")
     if reduction not in REDUCTIONS or reduction not in reference:
-        raise RwmuError(f"the uncertainty reference has no {reduction!r} values (has {', '.join(REDUCTIONS)})")
+        has = ", ".join(r for r in REDUCTIONS if r in reference)
+        raise RwmuError(f"the uncertainty reference has no {reduction!r} values (has {has})")
     return float(np.interp(level, reference["levels"], reference[reduction]))

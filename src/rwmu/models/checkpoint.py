@@ -18,6 +18,7 @@ import torch
 
 from rwmu.data.normalization import Normalization
 from rwmu.errors import RwmuError
+from rwmu.models.calibration import REDUCTIONS
 from rwmu.models.config import WorldModelConfig
 from rwmu.models.ensemble import WorldModelEnsemble
 from rwmu.utils.checkpoints import read_torch_checkpoint
@@ -234,9 +235,5 @@ def _reference_summary(reference: dict | None) -> dict | None:
     return {
         "source": reference.get("source"),
         "windows": reference.get("windows"),
-        **{
-            r: {name: reference[r][levels.index(q)] for name, q in picks.items()}
-            for r in ("std_sum", "var_sum")
-            if r in reference
-        },
+        **{r: {name: reference[r][levels.index(q)] for name, q in picks.items()} for r in REDUCTIONS if r in reference},
     }

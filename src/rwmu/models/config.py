@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import typing
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 BaseType = Literal["gru", "lstm", "mlp"]
-Reduction = Literal["std_sum", "var_sum"]
+Reduction = Literal["std_sum", "var_sum", "pairwise_max", "std_max"]
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,10 @@ class WorldModelConfig:
     def __post_init__(self) -> None:
         if self.base_type not in ("gru", "lstm", "mlp"):
             raise ValueError(f"base_type must be gru, lstm or mlp, got {self.base_type!r}")
-        if self.reduction not in ("std_sum", "var_sum"):
-            raise ValueError(f"reduction must be std_sum or var_sum, got {self.reduction!r}")
+        if self.reduction not in typing.get_args(Reduction):
+            raise ValueError(
+                f"reduction must be one of {', '.join(typing.get_args(Reduction))}, got {self.reduction!r}"
+            )
         if self.ensemble_size < 1 or self.history_horizon < 1:
             raise ValueError("ensemble_size and history_horizon must be >= 1")
         for name in ("state_mean_shape", "state_logstd_shape", "contact_shape", "termination_shape"):

@@ -25,6 +25,7 @@ from rwmu.models.bases import (
     zero_hidden_rows,
 )
 from rwmu.models.config import WorldModelConfig
+from rwmu.models.disagreement import epistemic_uncertainty
 from rwmu.models.fused_step import FusedGRUStep
 from rwmu.models.heads import AuxiliaryHeads, StateHeads
 
@@ -49,27 +50,6 @@ class WorldModelOutput:
     extension: torch.Tensor | None
     contact: torch.Tensor | None
     termination: torch.Tensor | None
-
-
-def epistemic_uncertainty(means: torch.Tensor, reduction: str = "std_sum") -> torch.Tensor:
-    """Disagreement of the members' predicted means.
-
-    Args:
-        means: ``(B, n, S)``.
-        reduction: ``"std_sum"``, the reference code's standard deviation across members (unbiased) summed over
-            dimensions, or ``"var_sum"``, the paper's Eq. 4 variance across members summed over dimensions.
-
-    Returns:
-        ``(n,)``; zeros when B = 1.
-    """
-    if means.shape[0] < 2:
-        return torch.zeros(means.shape[1], device=means.device, dtype=means.dtype)
-    var = means.var(dim=0)  # unbiased, as torch.std's default in the reference
-    if reduction == "std_sum":
-        return var.sqrt().sum(dim=-1)
-    if reduction == "var_sum":
-        return var.sum(dim=-1)
-    raise ValueError(f"unknown epistemic reduction {reduction!r}; use std_sum or var_sum")
 
 
 @dataclass

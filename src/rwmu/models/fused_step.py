@@ -34,6 +34,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from rwmu.models.disagreement import epistemic_uncertainty
 from rwmu.models.stacked import StackedMLP
 
 
@@ -220,7 +221,7 @@ class FusedGRUStep:
             state: ``(n, T, S)``; action: ``(n, T, A)`` (normalised); the heads read the last step.
             hidden: ``(L, 2, n, H)``, advanced in place.
             member_ids: ``(n,)`` or None (ensemble mean).
-            reduction: ``std_sum`` or ``var_sum``.
+            reduction: a :func:`~rwmu.models.ensemble.epistemic_uncertainty` reduction.
             aleatoric: also evaluate the log-std heads (else the output's ``aleatoric`` is None).
 
         Returns:
@@ -249,9 +250,11 @@ class FusedGRUStep:
 
         # Epistemic: the members' disagreement (rwmu.models.ensemble.epistemic_uncertainty), written out.
         mean_of_means = means.mean(dim=0)
-        if B > 1:
+        if B > 1 and reduction in ("std_sum", "var_sum"):
             var = (means - mean_of_means).square_().sum(dim=0).div_(B - 1)
             epistemic = (var.sqrt_() if reduction == "std_sum" else var).sum(dim=-1)
+        elif B > 1:
+            epistemic = epistemic_uncertainty(means.float(), reduction).to(state.dtype)
         else:
             epistemic = torch.zeros(n, device=state.device, dtype=state.dtype)
         rows = torch.arange(n, device=state.device)
