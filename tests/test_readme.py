@@ -61,6 +61,21 @@ TINY: dict[str, list[str]] = {
     "play-imagination": ["--steps", "8", "--num-envs", "8"],
     "evaluate": ["--episodes", "1", "--max-envs", "1", "--schedules", "forward_0.5", "--no-progress"],
     "check-model": ["--episodes", "1", "--num-envs", "1", "--windows", "16", "--horizon", "4", "--no-progress"],
+    "signals": [
+        "--episodes",
+        "1",
+        "--num-envs",
+        "1",
+        "--max-points",
+        "32",
+        "--data-points",
+        "16",
+        "--neighbours",
+        "100",
+        "--batch",
+        "16",
+        "--no-progress",
+    ],
     "sweep": [
         "--lambdas",
         "0",
@@ -116,6 +131,7 @@ def test_the_readme_loop_runs_as_written(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "runs/pi/check.json").read_text())["policy"]["windows"] > 0
     assert {p.name for p in (tmp_path / "runs/pi/export").iterdir()} >= {"policy.pt", "policy.onnx", "policy.json"}
     assert (tmp_path / "runs/sweep/sweep.csv").is_file()
+    assert "std_sum" in json.loads((tmp_path / "runs/pi/signals/signals.json").read_text())["signals"]
     stored = json.loads((tmp_path / "runs/pi/config.json").read_text())["config"]["command"]
     assert stored["train"]["iterations"] == 2 and stored["train"]["env"]["uncertainty_penalty"] == 1.0
     # the default recipe, flags winning: filtered BC from the data, 256-step episodes, 16 envs
