@@ -10,6 +10,7 @@ import torch
 from rwmu import load_world_model
 from rwmu.data.loading import load_dataset
 from rwmu.data.synthetic import make_synthetic_dataset
+from rwmu.data.windows import trajectory_segments
 from rwmu.errors import RwmuError
 from rwmu.models import WorldModelConfig, WorldModelEnsemble
 from rwmu.models.calibration import uncertainty_reference
@@ -18,7 +19,7 @@ from rwmu.models.config import ArchitectureConfig
 from rwmu.tasks import get_task
 from rwmu.training.world_model import WorldModelTrainer
 from rwmu.training.world_model_config import OptimConfig, TrainModelConfig, ValidationConfig
-from rwmu.training.world_model_loss import event_pos_weights, state_loss, world_model_loss
+from rwmu.training.world_model_loss import _member_rows, event_pos_weights, state_loss, world_model_loss
 
 
 def tiny_config(iterations=20, base="gru", **optim):
@@ -524,3 +525,25 @@ def test_an_absurd_outlier_in_the_data_is_named_before_training(tmp_path):
     ds.data[10, 2] = 1e30  # finite, so it reads; training on it would diverge and blame the learning rate
     with pytest.raises(RwmuError, match=r"data row 10, state/2: 1e\+30 is an outlier no robot records"):
         WorldModelTrainer(ds, None, tmp_path / "run", TrainModelConfig())
+
+
+def test_trajectory_bootstrap_members_see_only_the_segments_they_drew(dataset, tmp_path):
+    weights = torch.tensor([[0.0, 2.0, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    rows = _member_rows(4, 3, True, torch.Generator().manual_seed(0), "cpu", weights)
+    assert set(rows[0].tolist()) <= {1, 3} and set(rows[1].tolist()) == {0}
+    assert rows.shape == (3, 4)  # a member with no segment in the batch resamples it uniformly
+    cfg = tiny_config(iterations=4, bootstrap_unit="trajectory")
+    cfg = dataclasses.replace(cfg, validation=dataclasses.replace(cfg.validation, block_length=100))
+    trainer = WorldModelTrainer(dataset, None, tmp_path, cfg)
+    units = trajectory_segments(dataset, trainer.train_starts.numpy(), 100)
+    assert units.max() < 16 and units.min() >= 0  # 4 trajectories x 400 rows in 100-row segments
+    counts = trainer.member_weights
+    assert counts.shape == (2, len(trainer.train_starts))
+    for member in counts:  # a segment's windows share the member's count, and some segments are left out
+        for u in set(units.tolist()):
+            assert len(set(member[torch.as_tensor(units == u)].tolist())) == 1
+        assert (member == 0).any()
+    assert not torch.equal(counts[0], counts[1])
+    trainer.train()  # and it trains
+    again = WorldModelTrainer(dataset, None, tmp_path / "again", cfg)
+    assert torch.equal(again.member_weights, counts)  # drawn from the seed: a resumed run draws the same

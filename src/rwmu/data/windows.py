@@ -160,6 +160,18 @@ def split_windows(
     return train_starts, val_starts
 
 
+def trajectory_segments(ds: TrajectoryDataset, starts: np.ndarray, block_length: int) -> np.ndarray:
+    """int64 ``(n,)`` the trajectory segment each window start lies in: trajectories cut into ``block_length``-row
+    segments, numbered along the data (the units of the trajectory bootstrap of ``rwmu train-model``)."""
+    if block_length < 1:
+        raise RwmuError(f"block length must be at least 1, got {block_length}")
+    offsets = ds.trajectory_offsets
+    per_traj = -(-np.diff(offsets) // block_length)  # segments of each trajectory
+    first = np.concatenate([[0], np.cumsum(per_traj)[:-1]])
+    traj = np.searchsorted(offsets, starts, side="right") - 1
+    return (first[traj] + (starts - offsets[traj]) // block_length).astype(np.int64)
+
+
 def gather_windows(data, starts, length: int):
     """Gather windows from a torch tensor by index arithmetic.
 

@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from rwmu.data.normalization import Normalization
-from rwmu.data.windows import gather_windows, split_windows
+from rwmu.data.windows import gather_windows, split_windows, trajectory_segments
 from rwmu.errors import RwmuError
 from rwmu.models.calibration import CALIBRATION_WINDOWS, uncertainty_reference
 from rwmu.models.checkpoint import load_world_model, save_world_model
@@ -172,6 +172,7 @@ class WorldModelTrainer:
         if len(train_starts) == 0:
             raise RwmuError(f"no training windows of {self.window} rows in the data; record longer trajectories")
         self.train_starts = torch.as_tensor(train_starts, device=self.device)
+        self.member_weights = self._trajectory_bootstrap(train_starts) if opt.bootstrap_unit == "trajectory" else None
         self.val_sets = self._validation_sets(val_starts)
         # Windows the uncertainty reference is measured on (rwmu.models.calibration): held out where there are any.
         pool, self.calibration_source = (
@@ -186,6 +187,20 @@ class WorldModelTrainer:
         self.data_path = data_path
         self.command = command  # the whole command config, recorded in config.json (rwmu train-model)
         self.logger = None
+
+    def _trajectory_bootstrap(self, train_starts: np.ndarray) -> torch.Tensor:
+        """``(B, num_train_windows)`` how many times each member drew each window's trajectory segment: one
+        resample with replacement of the training segments per member, drawn from the run's seed (a resumed run
+        draws the same)."""
+        cfg = self.cfg
+        units = trajectory_segments(self.dataset, train_starts, cfg.validation.block_length)
+        present, index = np.unique(units, return_inverse=True)
+        rng = np.random.default_rng(cfg.seed + 3)
+        B = cfg.architecture.ensemble_size
+        counts = np.stack(
+            [np.bincount(rng.integers(0, present.size, present.size), minlength=present.size) for _ in range(B)]
+        )
+        return torch.as_tensor(counts[:, index], dtype=torch.float32, device=self.device)
 
     # ------------------------------------------------------------------ validation
     def _validation_sets(self, val_starts: np.ndarray) -> dict[int, torch.Tensor]:
@@ -336,6 +351,7 @@ class WorldModelTrainer:
                     generator=self.generator,
                     contact_pos_weight=self.contact_pos_weight,
                     termination_pos_weight=self.termination_pos_weight,
+                    member_weights=None if self.member_weights is None else self.member_weights[:, pick],
                 )
                 self._check_finite(loss.as_floats(), "loss")
                 self.optimizer.zero_grad(set_to_none=True)

@@ -22,6 +22,11 @@ class OptimConfig:
     state_loss: Literal["sampled_mse", "gaussian_nll"] = "sampled_mse"  # reference code; NLL is the paper's text
     bound_loss_weight: float = 1.0  # docs/method.md section 5
     bootstrap: bool = True  # each head sees its own resample of the batch
+    bootstrap_unit: Literal["window", "trajectory"] = "window"
+    """what a head's bootstrap resamples: window (the reference: each head resamples the batch's windows at every
+    iteration) or trajectory (each head draws, once for the run, its own resample with replacement of the
+    trajectory segments of validation.block_length rows, and sees their windows as often as it drew them: members
+    that never saw a stretch of data disagree there)"""
     max_grad_norm: float = 10.0  # rwmu choice: clip only outliers
     event_weighting: Literal["none", "sqrt", "balanced"] = "none"
     """weight of the positive class in the contact and termination losses, per column: none (reference: plain

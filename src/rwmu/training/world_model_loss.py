@@ -57,8 +57,22 @@ def split_columns(windows: torch.Tensor, dims: DataDims):
     )
 
 
-def _member_rows(batch: int, members: int, bootstrap: bool, generator: torch.Generator | None, device) -> torch.Tensor:
-    """``(B, batch)`` row indices: a resample with replacement per member, or the identity for every member."""
+def _member_rows(
+    batch: int,
+    members: int,
+    bootstrap: bool,
+    generator: torch.Generator | None,
+    device,
+    member_weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``(B, batch)`` row indices: a resample with replacement per member (with probabilities ``member_weights``
+    ``(B, batch)`` if given: the trajectory bootstrap, rows a member never drew have weight 0), or the identity for
+    every member."""
+    if bootstrap and member_weights is not None:
+        weights = member_weights.to(device=device, dtype=torch.float32)
+        empty = weights.sum(dim=1, keepdim=True) == 0  # a member none of whose segments is in this batch
+        weights = torch.where(empty, torch.ones_like(weights), weights)
+        return torch.multinomial(weights, batch, replacement=True, generator=generator)
     if bootstrap:
         return torch.randint(0, batch, (members, batch), generator=generator, device=device)
     return torch.arange(batch, device=device).expand(members, batch)
@@ -204,10 +218,13 @@ def world_model_loss(
     generator: torch.Generator | None = None,
     contact_pos_weight: torch.Tensor | None = None,
     termination_pos_weight: torch.Tensor | None = None,
+    member_weights: torch.Tensor | None = None,
 ) -> LossTerms:
-    """The full objective on ``(b, M + N, cols)`` normalised windows (event weights: :func:`auxiliary_losses`)."""
+    """The full objective on ``(b, M + N, cols)`` normalised windows (event weights: :func:`auxiliary_losses`;
+    ``member_weights`` ``(B, b)``: how often each member drew each window's trajectory segment, for the trajectory
+    bootstrap)."""
     s, a, e, c, t = split_columns(windows, model.dims)
-    rows = _member_rows(windows.shape[0], model.ensemble_size, bootstrap, generator, windows.device)
+    rows = _member_rows(windows.shape[0], model.ensemble_size, bootstrap, generator, windows.device, member_weights)
     l_state = state_loss(model, s, a, rows, loss_type, generator)
     l_ext, l_con, l_term = auxiliary_losses(model, s, a, e, c, t, rows, contact_pos_weight, termination_pos_weight)
     l_bound = bound_loss(model)
