@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 BaseType = Literal["gru", "lstm", "mlp"]
+BaseSharing = Literal["shared", "independent"]
 Reduction = Literal["std_sum", "var_sum", "pairwise_max", "std_max"]
 
 
@@ -23,6 +24,9 @@ class ArchitectureConfig:
     mlp_base_shape: tuple[int, ...] = (256, 256)  # hidden widths of the MLP base (base_type mlp)
     head_shape: tuple[int, ...] = (128,)  # paper Table S7: heads MLP 128
     reduction: Reduction = "std_sum"  # reference code; var_sum is paper Eq. 4
+    base_sharing: BaseSharing = "shared"
+    """shared: one base for all members (paper Table S7, the reference); independent: one GRU base per member, so
+    that an error of a base is not every member's error (B times the base's cost)"""
 
     def to_model_config(self, dims) -> WorldModelConfig:
         """The full :class:`WorldModelConfig` for data of column widths ``dims`` (a :class:`~rwmu.data.layout.DataDims`)."""
@@ -44,6 +48,7 @@ class ArchitectureConfig:
             contact_shape=tuple(self.head_shape),
             termination_shape=tuple(self.head_shape),
             reduction=self.reduction,
+            base_sharing=self.base_sharing,
         )
 
 
@@ -77,6 +82,7 @@ class WorldModelConfig:
     contact_shape: tuple[int, ...] = _PAPER.head_shape
     termination_shape: tuple[int, ...] = _PAPER.head_shape
     reduction: Reduction = _PAPER.reduction  # epistemic reduction
+    base_sharing: BaseSharing = _PAPER.base_sharing
 
     def __post_init__(self) -> None:
         if self.base_type not in ("gru", "lstm", "mlp"):
@@ -85,6 +91,10 @@ class WorldModelConfig:
             raise ValueError(
                 f"reduction must be one of {', '.join(typing.get_args(Reduction))}, got {self.reduction!r}"
             )
+        if self.base_sharing not in typing.get_args(BaseSharing):
+            raise ValueError(f"base_sharing must be shared or independent, got {self.base_sharing!r}")
+        if self.base_sharing == "independent" and self.base_type != "gru":
+            raise ValueError(f"independent bases are GRUs; base_type {self.base_type!r} needs base_sharing shared")
         if self.ensemble_size < 1 or self.history_horizon < 1:
             raise ValueError("ensemble_size and history_horizon must be >= 1")
         for name in ("state_mean_shape", "state_logstd_shape", "contact_shape", "termination_shape"):
@@ -94,6 +104,10 @@ class WorldModelConfig:
     @property
     def is_recurrent(self) -> bool:
         return self.base_type in ("gru", "lstm")
+
+    @property
+    def independent_bases(self) -> bool:
+        return self.base_sharing == "independent"
 
     @property
     def base_output_dim(self) -> int:

@@ -15,6 +15,7 @@ from torch import nn
 from rwmu.data.layout import DataDims
 from rwmu.models.bases import (
     Hidden,
+    MemberGRUBase,
     MLPBase,
     RecurrentBase,
     assign_hidden,
@@ -111,7 +112,7 @@ class WorldModelEnsemble(nn.Module):
         # Quantiles of u on held-out data (rwmu.models.calibration.uncertainty_reference), attached by the trainer.
         self.uncertainty_reference: dict | None = None
         self._hidden: Hidden | None = None  # (layers, 2, n, H); a (h, c) pair of them for LSTM
-        self._fused_step = FusedGRUStep(self) if c.base_type == "gru" else None
+        self._fused_step = FusedGRUStep(self) if c.base_type == "gru" and not c.independent_bases else None
         # GRU inference through the fused step (rwmu.models.fused_step); False runs nn.GRU and the stacked heads
         # (the same maths); None (default) picks by device: fused on a CPU, where it is 1.5x nn.GRU, and nn.GRU (cuDNN)
         # on a GPU, where the fused step's small kernels are 1.4-1.6x slower (docs/performance.md).
@@ -122,6 +123,8 @@ class WorldModelEnsemble(nn.Module):
 
     def _make_base(self, in_dim: int) -> nn.Module:
         c = self.config
+        if c.independent_bases:
+            return MemberGRUBase(c.ensemble_size, in_dim, c.rnn_hidden_size, c.rnn_num_layers)
         if c.is_recurrent:
             return RecurrentBase(in_dim, c.rnn_hidden_size, c.rnn_num_layers, c.base_type)
         return MLPBase(in_dim, c.history_horizon, c.mlp_base_shape)
@@ -145,6 +148,10 @@ class WorldModelEnsemble(nn.Module):
         return self.config.is_recurrent
 
     @property
+    def independent_bases(self) -> bool:
+        return self.config.independent_bases
+
+    @property
     def device(self) -> torch.device:
         return self.state_heads.min_logstd.device
 
@@ -156,12 +163,14 @@ class WorldModelEnsemble(nn.Module):
 
         Args:
             base: ``self.state_base`` or ``self.auxiliary_base``.
-            states: ``(n, T, S)``; actions ``(n, T, A)`` (leading member dims allowed for MLP bases).
-            hidden: recurrent state ``(layers, n, H)`` or None for zeros.
+            states: ``(n, T, S)``; actions ``(n, T, A)`` (a leading member dimension ``B`` is allowed for MLP bases
+                and for independent bases, one slice per member).
+            hidden: recurrent state ``(layers, n, H)`` (``(layers, B, n, H)`` for independent bases) or None for
+                zeros.
 
         Returns:
-            Recurrent: the top layer's output at every step ``(n, T, H)`` and the new hidden state.
-            MLP: ``(n, H)`` features of the whole window, and None.
+            Recurrent: the top layer's output at every step ``(n, T, H)`` (``(B, n, T, H)`` for independent bases)
+            and the new hidden state. MLP: ``(n, H)`` features of the whole window, and None.
         """
         x = torch.cat([states, actions], dim=-1)
         if self.is_recurrent:
@@ -221,7 +230,7 @@ class WorldModelEnsemble(nn.Module):
             s_out, s_hidden = self.encode(self.state_base, states, actions, state_hidden)
             a_out, a_hidden = self.encode(self.auxiliary_base, states, actions, aux_hidden)
             self._store_hidden(stack_hidden(s_hidden, a_hidden), env_ids)
-            s_feat, a_feat = s_out[:, -1], a_out[:, -1]
+            s_feat, a_feat = s_out[..., -1, :], a_out[..., -1, :]  # (n, H), or (B, n, H) for independent bases
         else:
             if states.shape[1] != self.history_horizon:
                 raise ValueError(
@@ -255,7 +264,7 @@ class WorldModelEnsemble(nn.Module):
             raise ValueError(f"an MLP world model takes exactly M={self.history_horizon} steps, got {states.shape[1]}")
         s_out, _ = self.encode(self.state_base, states, actions)
         a_out, _ = self.encode(self.auxiliary_base, states, actions)
-        s_feat, a_feat = (s_out[:, -1], a_out[:, -1]) if self.is_recurrent else (s_out, a_out)
+        s_feat, a_feat = (s_out[..., -1, :], a_out[..., -1, :]) if self.is_recurrent else (s_out, a_out)
         means, _ = self.state_heads(s_feat, states[:, -1], with_std=False)
         ext, con, term = self.auxiliary_heads(a_feat)
         return MemberPredictions(means, ext, con, term)

@@ -101,7 +101,11 @@ def state_loss(
     S = states.shape[-1]
     flat = rows.reshape(-1)
     feats, hidden = model.encode(model.state_base, states[:, :M], actions[:, 1 : M + 1])
-    if model.is_recurrent:
+    member = torch.arange(B, device=rows.device)[:, None]
+    if model.independent_bases:  # member b reads its own base's features and state on its own rows
+        f = feats[member, rows, -1]  # (B, b, H)
+        hidden = hidden[:, member, rows]  # (layers, B, b, H)
+    elif model.is_recurrent:
         f = feats[:, -1][rows]  # (B, b, H)
         hidden = select_hidden(hidden, flat)  # (layers, B*b, H)
     else:
@@ -124,7 +128,10 @@ def state_loss(
         if i == N - 1:
             break
         next_a = actions[:, M + i + 1][rows]  # (B, b, A)
-        if model.is_recurrent:
+        if model.independent_bases:
+            out, hidden = model.encode(model.state_base, sample.unsqueeze(2), next_a.unsqueeze(2), hidden)
+            f = out[:, :, -1]
+        elif model.is_recurrent:
             out, hidden = model.encode(
                 model.state_base, sample.reshape(B * b, 1, S), next_a.reshape(B * b, 1, -1), hidden
             )
@@ -155,15 +162,18 @@ def auxiliary_losses(
     """
     M = model.history_horizon
     N = states.shape[1] - M
+    B, b = rows.shape
     if model.is_recurrent:
         out, _ = model.encode(model.auxiliary_base, states[:, : M + N - 1], actions[:, 1 : M + N])
-        feats = out[:, M - 1 :]  # (b, N, H): features after the history ending at rows M-1 .. M+N-2
+        feats = out[..., M - 1 :, :]  # (b, N, H): features after the history ending at rows M-1 .. M+N-2
     else:
         win_s = states.unfold(1, M, 1)[:, :N].transpose(-1, -2)  # (b, N, M, S): rows i .. i+M-1
         win_a = actions[:, 1:].unfold(1, M, 1)[:, :N].transpose(-1, -2)  # rows i+1 .. i+M
         feats, _ = model.encode(model.auxiliary_base, win_s, win_a)  # (b, N, H)
-    B, b = rows.shape
-    f = feats[rows].reshape(B, b * N, -1)
+    if model.independent_bases:  # (B, b_all, N, H): member b's own features on its own rows
+        f = feats[torch.arange(B, device=rows.device)[:, None], rows].reshape(B, b * N, -1)
+    else:
+        f = feats[rows].reshape(B, b * N, -1)
     ext, con, term = model.auxiliary_heads(f)
 
     def target(x: torch.Tensor) -> torch.Tensor:
