@@ -176,10 +176,10 @@ error_horizons = [1, 4]
     assert main(["experiment", "run", str(write(tmp_path, text)), "--out", str(out), "--jobs", "1"]) == 0
     world_models = [p.name for p in (out / "tiny").iterdir() if p.name.startswith("wm_")]
     assert len(world_models) == 1  # the study read the grid's world model
-    study = json.loads((out / "tiny/demo/signals/lam0_seed0/signals.json").read_text())
+    study = json.loads((out / f"tiny/demo/signals_{world_models[0]}/lam0_seed0/signals.json").read_text())
     assert study["policy"].endswith("runs/lam0_seed0/export/policy.onnx")
     rows = json.loads((out / "signals/table.json").read_text())["rows"]
     assert {r["signal"] for r in rows} >= {"std_sum", "multistep_h4", "value_std_h4", "nearest_data"}
     assert all(r["policies"] == 1 and r["dataset"] == "tiny" for r in rows)
-    assert "### tiny, `demo`, lambda 0" in (out / "signals/table.md").read_text()
-    assert (out / "signals/roc_tiny_demo_lam0.png").is_file()
+    assert f"### tiny, `demo`, lambda 0, world model `{world_models[0]}`" in (out / "signals/table.md").read_text()
+    assert (out / f"signals/roc_tiny_demo_lam0_{world_models[0]}.png").is_file()

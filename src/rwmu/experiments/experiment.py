@@ -12,8 +12,8 @@ Layout of ``OUT`` (one experiment owns its folder)::
     policies/<dataset>/<recipe>_lam<l>_seed<s>/  every policy as ONNX (policy.onnx, policy.json)
     policies.json                           their manifest entries (rwmu manifest)
     table.{md,csv,json}                     dataset x recipe x lambda: return, interval, normalised score, falls
-    <dataset>/<recipe>/signals/lam<l>_seed<s>/   ``[[study]]``: rwmu signals of one policy (signals.json, .npz, roc.png)
-    signals/table.{md,csv,json}, roc_*.png  the studies pooled per dataset, recipe and lambda (docs/signals.md)
+    <dataset>/<recipe>/signals_<world model>/lam<l>_seed<s>/   ``[[study]]``: rwmu signals of one policy
+    signals/table.{md,csv,json}, roc_*.png  the studies pooled per dataset, recipe, lambda and world model
 
 Jobs (world models, then policy runs) run ``jobs`` at a time, each in a ``python -m rwmu.experiments.worker``
 process reading its typed ``job.json``; CPU threads are split between them. A finished job is skipped, an
@@ -128,8 +128,11 @@ def study_grid(study: StudySpec) -> GridSpec:
     return GridSpec(study.datasets, study.recipes, study.lambdas, study.seeds, world_model=study.world_model)
 
 
-def study_dir(out: Path, dataset: str, recipe: str, lam: float, seed: int) -> Path:
-    return out / dataset / recipe / "signals" / run_name(lam, seed)
+def study_dir(out: Path, study: StudySpec, dataset: str, recipe: str, lam: float, seed: int) -> Path:
+    """``<dataset>/<recipe>/signals_<world model folder>/lam<l>_seed<s>``: a study of the same policy with another
+    world model (e.g. independent bases) has its own folder."""
+    world_model = world_model_folder(out, dataset, recipe, study_grid(study)).name
+    return out / dataset / recipe / f"signals_{world_model}" / run_name(lam, seed)
 
 
 def plan_studies(spec: ExperimentSpec, out: Path, data: dict[str, str]) -> list[Job]:
@@ -145,7 +148,7 @@ def plan_studies(spec: ExperimentSpec, out: Path, data: dict[str, str]) -> list[
             label = f"signals {dataset} {recipe} lambda {lam:g} seed {seed}"
             jobs.append(
                 signals_job(
-                    study_dir(out, dataset, recipe, lam, seed),
+                    study_dir(out, study, dataset, recipe, lam, seed),
                     spec.task,
                     world_model,
                     data[dataset],
@@ -157,12 +160,13 @@ def plan_studies(spec: ExperimentSpec, out: Path, data: dict[str, str]) -> list[
     return jobs
 
 
-def study_groups(spec: ExperimentSpec, out: Path) -> dict[tuple[str, str, float], list[Path]]:
-    """(dataset, recipe, lambda) -> the study folders of its seeds."""
-    groups: dict[tuple[str, str, float], list[Path]] = {}
+def study_groups(spec: ExperimentSpec, out: Path) -> dict[tuple[str, str, float, str], list[Path]]:
+    """(dataset, recipe, lambda, world model folder) -> the study folders of its seeds."""
+    groups: dict[tuple[str, str, float, str], list[Path]] = {}
     for study in spec.studies:
         for dataset, recipe, lam, seed in study.cells():
-            groups.setdefault((dataset, recipe, lam), []).append(study_dir(out, dataset, recipe, lam, seed))
+            folder = study_dir(out, study, dataset, recipe, lam, seed)
+            groups.setdefault((dataset, recipe, lam, folder.parent.name[len("signals_") :]), []).append(folder)
     return groups
 
 

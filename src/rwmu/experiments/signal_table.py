@@ -15,27 +15,29 @@ from rwmu.evaluation.signals import POINTS_NPZ, SignalStudyConfig, label_counts,
 from rwmu.experiments.paths import lambda_label
 from rwmu.utils.io import write_csv_atomic, write_json_atomic, write_text_atomic
 
-Group = tuple[str, str, float]
-"""(dataset, recipe, lambda)"""
+Group = tuple[str, str, float, str]
+"""(dataset, recipe, lambda, world model folder)"""
 
 
 def group_rows(groups: dict[Group, list[Path]], config: SignalStudyConfig, folder: Path) -> list[dict[str, Any]]:
     """One row per group and signal from the finished studies ``groups`` maps to; writes each group's ROC plot."""
     rows = []
-    for (dataset, recipe, lam), studies in groups.items():
+    for (dataset, recipe, lam, world_model), studies in groups.items():
         finished = [s / POINTS_NPZ for s in studies if (s / POINTS_NPZ).is_file()]
         if not finished:
             continue
         on_policy, on_data = load_points(finished)
         counts = label_counts(on_policy, config)
-        name = f"{dataset}_{recipe}_lam{lambda_label(lam)}"
-        plot_roc(folder / f"roc_{name}.png", on_policy, config, f"{dataset}, {recipe}, lambda {lam:g}")
+        name = f"{dataset}_{recipe}_lam{lambda_label(lam)}_{world_model}"
+        title = f"{dataset}, {recipe}, lambda {lam:g}, {world_model}"
+        plot_roc(folder / f"roc_{name}.png", on_policy, config, title)
         for signal, metrics in signal_metrics(on_policy, on_data, config).items():
             rows.append(
                 {
                     "dataset": dataset,
                     "recipe": recipe,
                     "lambda": lam,
+                    "world_model": world_model,
                     "policies": len(finished),
                     "signal": signal,
                     **metrics,
@@ -59,12 +61,12 @@ def markdown(rows: list[dict[str, Any]], config: SignalStudyConfig) -> str:
     lines = []
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault((r["dataset"], r["recipe"], r["lambda"]), []).append(r)
-    for (dataset, recipe, lam), rs in groups.items():
+        groups.setdefault((r["dataset"], r["recipe"], r["lambda"], r["world_model"]), []).append(r)
+    for (dataset, recipe, lam, world_model), rs in groups.items():
         first = rs[0]
         near = ", ".join(f"{first[f'within_k{k}']} within {k} steps" for k in config.fall_windows)
         lines += [
-            f"### {dataset}, `{recipe}`, lambda {lam:g}",
+            f"### {dataset}, `{recipe}`, lambda {lam:g}, world model `{world_model}`",
             "",
             f"{first['policies']} policies, {first['states']} MuJoCo states, {first['falls']} falls ({near}).",
             "",
