@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -185,3 +190,30 @@ def test_d3rlpy_returns_split_after_terminals_and_timeouts(dataset):
     returns = t.d3rlpy_returns()
     assert returns.size == int(t.terminals.sum() + t.timeouts.sum())
     assert returns.sum() == pytest.approx(float(t.rewards.sum()))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_baseline_stops_and_says_how_to_resume(dataset, tmp_path, sig):
+    data, out = tmp_path / "data.rwmu", tmp_path / "run"
+    save_dataset(dataset, data)
+    command = [sys.executable, "-m", "rwmu.cli.main", "train-baseline", "--task", "go2_flat", "--data", str(data)]
+    command += ["--out", str(out), "--method", "bc", "--steps", "10000000", "--steps-per-epoch", "20"]
+    command += ["--batch-size", "16", "--hidden-dims", "16", "--no-progress"]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "progress.pt").is_file() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert (out / "progress.pt").is_file(), proc.stderr.read() if proc.poll() is not None else "no epoch"
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 128 + sig
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert err.strip().endswith(f"continue with: rwmu train-baseline --out {out} --resume")
+        assert not list(out.rglob("*.tmp"))  # nothing half-written
+        assert torch.load(out / "progress.pt", weights_only=True)["step"] >= 20  # resumable from an epoch
+    finally:
+        proc.kill()
+        proc.communicate()
