@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import signal
@@ -17,7 +18,7 @@ import torch
 import rwmu
 from rwmu.errors import RwmuError, os_error_message
 from rwmu.utils import io
-from rwmu.utils.io import atomic_path, folder_lock, remove_stale_temp_files
+from rwmu.utils.io import atomic_path, data_sha256, folder_lock, remove_stale_temp_files, run_metadata
 
 HOLD_LOCK = """
 import sys, time
@@ -111,3 +112,21 @@ def test_a_full_disk_during_a_checkpoint_save_is_an_os_error_naming_the_file(tmp
     assert err.value.errno == errno.ENOSPC and err.value.filename == str(target)
     assert os_error_message(err.value).startswith(f"{target}: No space left on device; free some space")
     assert not target.exists() and list(tmp_path.iterdir()) == []  # nothing half-written left behind
+
+
+def test_run_metadata_records_where_a_run_came_from(tmp_path):
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"rows")
+    meta = run_metadata(data=data, device="cpu")
+    assert meta["data_sha256"] == hashlib.sha256(b"rows").hexdigest() and meta["device"] == "cpu"
+    for name in ("rwmu_version", "torch", "rsl_rl", "mujoco", "numpy", "python", "command"):
+        assert meta[name], name
+    assert meta["ray_address"] is None
+    git = meta["git"]  # a source checkout records its commit; an installed wheel records none
+    assert git is None or (len(git["commit"]) == 40 and git["dirty"] in (True, False))
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    (folder / "0.csv").write_text("a")
+    first = data_sha256(folder)
+    (folder / "0.csv").write_text("b")
+    assert data_sha256(folder) != first and data_sha256([data, None]) == [meta["data_sha256"], None]

@@ -50,7 +50,7 @@ def run(cmd: Command) -> int:
     for path, flag in ((cmd.world_model, "--world-model"), (cmd.data, "--data")):
         if not path.exists():
             raise RwmuError(f"{flag} {path}: no such file or folder")
-    write_run_config(cmd.out, to_jsonable(cmd))
+    write_run_config(cmd.out, to_jsonable(cmd), data=cmd.data)
     document = study_policy_signals(
         cmd.study, task, cmd.world_model, cmd.data, cmd.policy, cmd.out, progress=cmd.progress
     )

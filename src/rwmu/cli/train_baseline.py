@@ -87,7 +87,7 @@ def _train(cmd: Command, task) -> int:
     transitions = baselines.offline_transitions(dataset, task, f"--data {cmd.data}")
     baselines.check_transitions_fit(transitions, cmd.baseline)
     cmd.out.mkdir(parents=True, exist_ok=True)
-    write_run_config(cmd.out, {"command": cmd, "task": task})
+    write_run_config(cmd.out, {"command": cmd, "task": task}, data=cmd.data, device="cpu")
     start = time.perf_counter()
     result = baselines.train_baseline(transitions, cmd.baseline, cmd.out, progress=cmd.progress)
     files = baselines.export_baseline(

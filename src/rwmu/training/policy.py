@@ -156,7 +156,12 @@ def train_policy(
     behavior = clone_behavior(runner, dataset, task, config, fit=resume_path is None)
     done_iterations, remaining = runner.continue_from(resume_path, config.iterations)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_run_config(out_dir, {"command": command, "train_policy": config, "task": task, "rsl_rl": info["rsl_rl_cfg"]})
+    write_run_config(
+        out_dir,
+        {"command": command, "train_policy": config, "task": task, "rsl_rl": info["rsl_rl_cfg"]},
+        data=data_path,
+        device=config.device,
+    )
     write_json_atomic(out_dir / "run_info.json", info)
 
     start = time.perf_counter()

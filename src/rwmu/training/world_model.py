@@ -322,6 +322,8 @@ class WorldModelTrainer:
                 "task": self.task.name if self.task else None,
                 "world_model": self.model.config.to_dict(),
             },
+            data=self.data_path,
+            device=str(self.device),
         )
         self.logger = _Logger(cfg.logger, self.out_dir / "tensorboard", dataclasses.asdict(cfg))
         self.model.train()

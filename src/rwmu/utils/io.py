@@ -11,11 +11,14 @@ import csv
 import dataclasses
 import errno
 import fcntl
+import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -192,20 +195,87 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def run_metadata() -> dict[str, Any]:
-    """Package and platform versions written next to every run's outputs."""
+PROVENANCE_PACKAGES = {"rsl_rl": "rsl-rl-lib", "mujoco": "mujoco", "numpy": "numpy"}
+"""Distributions whose versions every run records (beside rwmu, Python and torch), by the name used in the record."""
 
+
+@functools.cache
+def source_revision() -> dict[str, Any] | None:
+    """The git commit of the rwmu source tree this process runs from and whether it has uncommitted changes (a
+    dirty tree), or None when it is not a git checkout (an installed wheel) or git is not available."""
+    folder = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        if commit.returncode != 0:
+            return None
+        status = subprocess.run(
+            ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None}
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
+    return file_sha256(path)
+
+
+def data_sha256(path: str | os.PathLike | Sequence | None) -> str | list | None:
+    """SHA-256 of a dataset file (of a CSV folder's files, in name order; a list for a list of datasets), or None
+    without one; computed once per file version in a process."""
+    if isinstance(path, (list, tuple)):
+        return [data_sha256(p) for p in path]
+    if path is None or not Path(path).exists():
+        return None
+    files = sorted(p for p in Path(path).rglob("*") if p.is_file()) if Path(path).is_dir() else [Path(path)]
+    digests = [_cached_sha256(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    if Path(path).is_file():
+        return digests[0]
+    return hashlib.sha256("".join(f"{f.relative_to(path)}:{d}" for f, d in zip(files, digests)).encode()).hexdigest()
+
+
+def run_metadata(
+    data: str | os.PathLike | None = None, device: str | None = None, ray_address: str | None = None
+) -> dict[str, Any]:
+    """Where a run's outputs came from, written next to them: the versions of rwmu, Python, torch, rsl_rl, MuJoCo and
+    numpy, the platform, the command line, the git commit of the source (and whether it had uncommitted changes),
+    and, where the run has them, the dataset's SHA-256, the torch device and the Ray cluster address."""
+    versions = {}
+    for name, distribution in PROVENANCE_PACKAGES.items():
+        try:
+            versions[name] = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
     return {
         "rwmu_version": __version__,
         "python": sys.version.split()[0],
         "torch": torch.__version__,
+        **versions,
         "platform": platform.platform(),
         "command": " ".join(sys.argv),
+        "git": source_revision(),
+        "data_sha256": data_sha256(data),
+        "device": None if device is None else str(device),
+        "ray_address": ray_address,
     }
 
 
-def write_run_config(out_dir: str | os.PathLike, config: Any, name: str = "config.json") -> Path:
-    """Write the fully resolved config plus :func:`run_metadata` to ``out_dir/name``."""
+def write_run_config(
+    out_dir: str | os.PathLike,
+    config: Any,
+    name: str = "config.json",
+    *,
+    data: str | os.PathLike | None = None,
+    device: str | None = None,
+) -> Path:
+    """Write the fully resolved config plus :func:`run_metadata` (with the run's dataset and device) to
+    ``out_dir/name``."""
     path = Path(out_dir) / name
-    write_json_atomic(path, {"config": config, "meta": run_metadata()})
+    write_json_atomic(path, {"config": config, "meta": run_metadata(data=data, device=device)})
     return path
