@@ -215,6 +215,24 @@ def test_wandb_logger_without_wandb_is_a_clear_error(untrained_world_model, tmp_
         train_policy(TASK, wm, data, tmp_path / "run", config, progress=False)
 
 
+def test_torchrun_with_several_processes_is_refused_before_any_work(
+    untrained_world_model, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # what torchrun --nproc-per-node 2 sets in each rank
+    monkeypatch.setenv("RANK", "0")
+    wm, data = untrained_world_model
+    with pytest.raises(RwmuError, match="WORLD_SIZE=2"):
+        train_policy(TASK, wm, data, tmp_path / "api", tiny_config(1), progress=False)
+    args = ["train-policy", "--task", TASK.name, "--world-model", str(wm), "--data", str(data)]
+    for command in (args + ["--out", str(tmp_path / "cli")], ["train-online", "--out", str(tmp_path / "online")]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "WORLD_SIZE=2 (torchrun)" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())  # nothing written
+    monkeypatch.setenv("WORLD_SIZE", "1")  # one process under torchrun is one process
+    train_policy(TASK, wm, data, tmp_path / "one", tiny_config(1), progress=False)
+
+
 def test_cli_flags_reach_the_run(untrained_world_model, tmp_path, one_thread, capsys):
     wm, data = untrained_world_model
     out = tmp_path / "run"

@@ -18,6 +18,7 @@ import tyro
 
 from rwmu.cli.common import check_output_folder, resume_note, resumed_command, simulated_task
 from rwmu.training.online import OnlineTrainingConfig, train_online
+from rwmu.training.runner import refuse_distributed
 from rwmu.utils.io import folder_lock
 
 
@@ -45,6 +46,7 @@ def interrupted(cmd: Command) -> str:
 
 
 def run(cmd: Command) -> int:
+    refuse_distributed("rwmu train-online")
     task = simulated_task(cmd.task)
     check_output_folder(cmd.out, "--out")
     with folder_lock(cmd.out, "rwmu train-online"):

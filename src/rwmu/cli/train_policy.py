@@ -36,6 +36,7 @@ from rwmu.tasks import get_task
 from rwmu.tasks.base import RewardWeights
 from rwmu.training.policy import train_policy
 from rwmu.training.policy_config import PolicyTrainingConfig
+from rwmu.training.runner import refuse_distributed
 from rwmu.utils.io import folder_lock
 
 
@@ -91,6 +92,7 @@ def interrupted(cmd: Command) -> str:
 
 
 def run(cmd: Command) -> int:
+    refuse_distributed("rwmu train-policy")
     cmd.train.check()
     check_device(cmd.train.device)
     check_output_folder(cmd.out, "--out")

@@ -40,6 +40,7 @@ from rwmu.training.runner import (
     check_run_start,
     checkpoint_info,
     earlier_summary,
+    refuse_distributed,
     rsl_rl_train_cfg,
     seed_everything,
 )
@@ -198,6 +199,7 @@ def train_online(
         progress: show a progress bar (ignored with ``config.verbose``).
         command: the whole command config (``rwmu train-online``), recorded in config.json.
     """
+    refuse_distributed("rwmu.train_online")
     out_dir = Path(out_dir)
     resume_path = check_run_start(out_dir, config, resume)
     if not 0.0 < config.curriculum.initial_scale <= 1.0 or config.curriculum.step <= 0:

@@ -37,6 +37,7 @@ from rwmu.training.runner import (
     check_run_start,
     checkpoint_info,
     earlier_summary,
+    refuse_distributed,
     rsl_rl_train_cfg,
     seed_everything,
 )
@@ -122,6 +123,7 @@ def train_policy(
         command: the whole command config that started the run (``rwmu train-policy``), recorded in config.json so
             that ``--resume`` continues with the same settings.
     """
+    refuse_distributed("rwmu.train_policy")
     out_dir = Path(out_dir)
     device = str(config.device)
     resume_path = check_run_start(out_dir, config, resume)

@@ -13,6 +13,7 @@ import dataclasses
 import importlib.util
 import io
 import json
+import os
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -147,6 +148,19 @@ class QuietLogger(Logger):
 
     def _store_code_state(self) -> list[str]:
         return super()._store_code_state() if self.log_code_state else []
+
+
+def refuse_distributed(command: str) -> None:
+    """Refuse, before any work, a run started by ``torchrun`` with several processes (``WORLD_SIZE > 1``): rwmu's
+    runners have no rank-specific seeds, devices or rank-0-only writing yet, and rsl_rl would start its multi-GPU
+    PPO on every rank with the same seed and output folder."""
+    world_size = os.environ.get("WORLD_SIZE", "1")
+    if world_size.strip() not in ("", "1"):
+        raise RwmuError(
+            f"{command}: started with WORLD_SIZE={world_size} (torchrun); rwmu trains on one process and one device: "
+            "run it without torchrun (--device cuda uses one GPU), or run independent seeds side by side with "
+            "rwmu sweep or rwmu experiment run"
+        )
 
 
 class RwmuRunner(OnPolicyRunner):
