@@ -333,6 +333,26 @@ _RECIPES = [
         merge(PPO_CPU, BC_CORE, DATA_COMMANDS, LONG, _iterations(1000), BF16, NO_REGULARIZER, HALT),
         _result("medium_noise", 1.0, 5, 3.956, 1.363, 0.229, 50, 160),
     ),
+    Recipe(
+        "mopo_fbc_dc256_bf16",
+        1,
+        "mopo_fbc_dc256 with bfloat16 imagination",
+        "The default recipe with the world model's matrix products in bfloat16, to fit the many seeds of the "
+        "powered lambda experiment on a CPU (experiments/lambda_select.toml).",
+        "data of several policies (study)",
+        "cpu",
+        merge(PPO_CPU, BC_CORE, FILTER, DATA_COMMANDS, LONG, BF16),
+    ),
+    Recipe(
+        "mopo_fbc_dc256_noreg_halt_bf16",
+        1,
+        "mopo_fbc_dc256_bf16 without the BC regulariser, with halting",
+        "The default recipe in bfloat16 with nothing but the penalty and halting (the data's u quantile 0.99) to "
+        "keep PPO on the data after the filtered-BC start: the setting where the penalty has the most to do.",
+        "data of several policies (study)",
+        "cpu",
+        merge(PPO_CPU, BC_CORE, FILTER, DATA_COMMANDS, LONG, BF16, NO_REGULARIZER, HALT),
+    ),
 ]
 
 RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in _RECIPES}
