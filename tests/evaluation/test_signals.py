@@ -153,7 +153,7 @@ def test_identical_members_disagree_nowhere(world):
 
 
 def test_metrics_rank_a_signal_that_knows_the_falls_first(tmp_path):
-    steps = np.array([1, 2, 3, 40, 60, np.inf, np.inf, 5, 80, np.inf], dtype=float)
+    steps = np.array([1, 2, 3, 20, 60, np.inf, np.inf, 5, 80, 30], dtype=float)
     signals = {name: np.zeros(10) for name in TINY.signal_names()}
     signals["std_sum"] = 1.0 / steps  # high just before a fall
     signals["nearest_data"] = -1.0 / steps  # the opposite
@@ -165,6 +165,8 @@ def test_metrics_rank_a_signal_that_knows_the_falls_first(tmp_path):
     metrics = signal_metrics(pooled, pooled_data, TINY)
     assert metrics["std_sum"]["auroc_k5"] == 1.0 and metrics["nearest_data"]["auroc_k5"] == 0.0
     assert metrics["pairwise_max"]["auroc_k5"] == 0.5  # a constant signal sees nothing
+    # early warning: the states 11-35 steps ahead of a fall (20, 30) against those more than 60 from one (80, inf)
+    assert metrics["std_sum"]["auroc_early"] == 1.0 and metrics["nearest_data"]["auroc_early"] == 0.0
 
 
 def test_cli_signals_writes_its_outputs_and_refuses_bad_input(world, tmp_path):

@@ -22,9 +22,11 @@ from rwmu.errors import RwmuError
 from rwmu.experiments.experiment import run_experiment
 from rwmu.experiments.experiment_file import DatasetSpec, read_experiment
 from rwmu.experiments.manifest import publish, read_manifest
+from rwmu.experiments.signal_table import copy_signal_table
 from rwmu.utils.io import folder_lock
 
 MANIFEST = Path("docs/results/policies.json")
+PUBLISHED = Path("docs/results")
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ class Run:
     device: str = "cpu"
     """torch device of the world models and PPO"""
     publish: bool = False
-    """copy the policies into docs/results/policies/ and merge their entries into docs/results/policies.json"""
+    """copy the policies into docs/results/policies/ and merge their entries into docs/results/policies.json; the
+    signal table of [[study]] blocks and its ROC plots into docs/results/<experiment name>/"""
 
 
 SUBCOMMANDS = {"run": Run}
@@ -105,6 +108,10 @@ def run(cmd: Run) -> int:
         if cmd.publish and spec.grids:
             entries = publish(cmd.out, read_manifest(cmd.out / "policies.json")["policies"], Path("."), MANIFEST)
             print(f"published {len(entries)} policies into docs/results/policies/ and {MANIFEST}")
+        if cmd.publish and spec.studies:
+            target = PUBLISHED / spec.name
+            copied = copy_signal_table(cmd.out / "signals", target)
+            print(f"published the signal table and {copied - 3} ROC plots into {target}")
     tables = [cmd.out / "table.md"] if spec.grids else []
     tables += [cmd.out / "signals" / "table.md"] if spec.studies else []
     print(f"results: {', '.join(map(str, tables))}")

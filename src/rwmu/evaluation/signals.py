@@ -9,7 +9,9 @@ MOPO-PPO penalises an uncertainty signal ``u`` (paper Eq. 4-5); the penalty can 
    real history and compute every candidate signal (:data:`SIGNALS`);
 3. score each signal three ways:
 
-   a. AUROC for "the real robot falls within the next ``k`` steps" (``k`` in ``fall_windows``);
+   a. AUROC for "the real robot falls within the next ``k`` steps" (``k`` in ``fall_windows``), and the *early-warning*
+      AUROC: states 10 to 35 steps before a fall against states more than 60 steps from any fall
+      (:data:`LEAD_WINDOW`, :data:`FAR_FROM_FALL`), which leaves out the fall itself, where any signal rises;
    b. Spearman correlation with the real open-loop error: the ensemble mean rolled ``h`` steps from ``s_t`` under the
       recorded actions, L1 against the recorded ``s_{t+h}`` in normalised units (``h`` in ``error_horizons``);
    c. level: the signal's median on the policy's states over its median on the behaviour data's states.
@@ -61,6 +63,12 @@ from rwmu.tasks.observations import build_policy_observation
 from rwmu.tasks.rewards import RewardComputer
 from rwmu.training.policy_loader import load_policy
 from rwmu.utils.io import atomic_path, to_jsonable, write_json_atomic
+
+LEAD_WINDOW = (10, 35)
+"""Steps before a fall (exclusive, inclusive] whose states the early-warning AUROC counts as positives: far enough
+ahead that a penalty could still steer away (0.2-0.7 s at 50 Hz)."""
+FAR_FROM_FALL = 60
+"""States more than this many steps from any fall are the early-warning AUROC's negatives."""
 
 ONE_STEP_SIGNALS = ("std_sum", "std_norm_max", "std_norm_sum", "pairwise_max", "fall_prob_std", "nearest_data")
 """Signals read from the one-step prediction on the real history."""
@@ -414,14 +422,19 @@ def study_signals(
 def signal_metrics(
     on_policy: StudyPoints, on_data: StudyPoints, config: SignalStudyConfig
 ) -> dict[str, dict[str, float | None]]:
-    """name -> ``auroc_k{k}``, ``spearman_h{h}``, ``level`` (policy median / data median), ``policy_median``,
-    ``data_median`` of every signal (module docstring, scores a-c)."""
+    """name -> ``auroc_k{k}``, ``auroc_early`` (:data:`LEAD_WINDOW` against :data:`FAR_FROM_FALL`),
+    ``spearman_h{h}``, ``level`` (policy median / data median), ``policy_median``, ``data_median`` of every signal
+    (module docstring, scores a-c)."""
     out: dict[str, dict[str, float | None]] = {}
     for name in config.signal_names():
         x = on_policy.signals[name]
         row: dict[str, float | None] = {}
+        steps = on_policy.steps_to_fall
         for k in config.fall_windows:
-            row[f"auroc_k{k}"] = auroc(x, on_policy.steps_to_fall <= k)
+            row[f"auroc_k{k}"] = auroc(x, steps <= k)
+        lead = (steps > LEAD_WINDOW[0]) & (steps <= LEAD_WINDOW[1])
+        counted = lead | (steps > FAR_FROM_FALL)
+        row["auroc_early"] = auroc(x[counted], lead[counted])
         for h in config.error_horizons:
             err = on_policy.errors.get(h)
             ok = np.isfinite(x) & np.isfinite(err) if err is not None else np.zeros(x.size, bool)
@@ -435,9 +448,11 @@ def signal_metrics(
 
 def label_counts(on_policy: StudyPoints, config: SignalStudyConfig) -> dict[str, int]:
     """How many states were scored and how many lie within ``k`` steps of a fall."""
-    counts = {"states": int(on_policy.steps_to_fall.size), "falls": int((on_policy.steps_to_fall == 1).sum())}
+    steps = on_policy.steps_to_fall
+    counts = {"states": int(steps.size), "falls": int((steps == 1).sum())}
     for k in config.fall_windows:
-        counts[f"within_k{k}"] = int((on_policy.steps_to_fall <= k).sum())
+        counts[f"within_k{k}"] = int((steps <= k).sum())
+    counts["early"] = int(((steps > LEAD_WINDOW[0]) & (steps <= LEAD_WINDOW[1])).sum())
     return counts
 
 
@@ -474,27 +489,37 @@ def load_points(paths: Sequence) -> tuple[StudyPoints, StudyPoints]:
 
 
 def plot_roc(path, points: StudyPoints, config: SignalStudyConfig, title: str) -> None:
-    """ROC curves of every signal for "falls within k steps" on the policy ``points``, one panel per ``k``; the
-    legend gives each AUROC, the paper's ``std_sum`` drawn thick."""
-    ks = config.fall_windows
-    fig = new_figure(6.0 * len(ks), 5.5)
-    for i, k in enumerate(ks):
-        ax = fig.add_subplot(1, len(ks), i + 1)
-        positive = points.steps_to_fall <= k
+    """ROC curves of every signal on the policy ``points``: one panel per "fall within k steps" and one for the
+    early warning (:data:`LEAD_WINDOW` against :data:`FAR_FROM_FALL`); the legends give each AUROC, the paper's
+    ``std_sum`` drawn thick."""
+    steps = points.steps_to_fall
+    lead = (steps > LEAD_WINDOW[0]) & (steps <= LEAD_WINDOW[1])
+    panels = [(f"a fall within {k} steps", steps <= k, np.ones(steps.size, bool)) for k in config.fall_windows]
+    panels.append(
+        (
+            f"early warning: {LEAD_WINDOW[0] + 1}-{LEAD_WINDOW[1]} steps ahead of a fall",
+            lead,
+            lead | (steps > FAR_FROM_FALL),
+        )
+    )
+    fig = new_figure(5.5 * len(panels), 5.5)
+    for i, (label, positive, counted) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
         for name in config.signal_names():
             x = points.signals[name]
-            ok = np.isfinite(x)
+            ok = np.isfinite(x) & counted
             score = auroc(x[ok], positive[ok])
             if score is None:
                 continue
             fpr, tpr = roc_curve(x[ok], positive[ok])
-            ax.plot(fpr, tpr, lw=2.2 if name == "std_sum" else 1.0, label=f"{name} ({score:.2f})")
+            ax.plot(fpr, tpr, lw=2.4 if name == "std_sum" else 1.0, label=f"{name} ({score:.2f})")
         ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--")
         ax.set_xlabel("false-positive rate")
         ax.set_ylabel("true-positive rate")
-        ax.set_title(f"{title}: fall within {k} steps")
+        ax.set_title(label, fontsize=10)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(title, fontsize=11)
     save_figure(fig, path)
 
 

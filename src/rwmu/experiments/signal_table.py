@@ -8,12 +8,21 @@ the real ``h``-step error and the level on the policies' states over the data's.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
-from rwmu.evaluation.signals import POINTS_NPZ, SignalStudyConfig, label_counts, load_points, plot_roc, signal_metrics
+from rwmu.evaluation.signals import (
+    LEAD_WINDOW,
+    POINTS_NPZ,
+    SignalStudyConfig,
+    label_counts,
+    load_points,
+    plot_roc,
+    signal_metrics,
+)
 from rwmu.experiments.paths import lambda_label
-from rwmu.utils.io import write_csv_atomic, write_json_atomic, write_text_atomic
+from rwmu.utils.io import atomic_path, write_csv_atomic, write_json_atomic, write_text_atomic
 
 Group = tuple[str, str, float, str]
 """(dataset, recipe, lambda, world model folder)"""
@@ -48,13 +57,15 @@ def group_rows(groups: dict[Group, list[Path]], config: SignalStudyConfig, folde
 
 
 def markdown(rows: list[dict[str, Any]], config: SignalStudyConfig) -> str:
-    """One table per group, one row per signal; the best fall AUROC at the first ``k`` in bold."""
+    """One table per group, one row per signal; the best fall AUROC at the first ``k`` and the best early-warning
+    AUROC in bold."""
     k0 = config.fall_windows[0]
-    score_cols = [f"auroc_k{k}" for k in config.fall_windows] + [f"spearman_h{h}" for h in config.error_horizons]
+    score_cols = [f"auroc_k{k}" for k in config.fall_windows] + ["auroc_early"]
+    score_cols += [f"spearman_h{h}" for h in config.error_horizons]
     header = (
         "| signal | "
         + " | ".join(f"fall AUROC k={k}" for k in config.fall_windows)
-        + " | "
+        + f" | early warning ({LEAD_WINDOW[0] + 1}-{LEAD_WINDOW[1]} steps ahead) | "
         + " | ".join(f"Spearman h={h}" for h in config.error_horizons)
         + " | level (policy / data) |"
     )
@@ -68,18 +79,19 @@ def markdown(rows: list[dict[str, Any]], config: SignalStudyConfig) -> str:
         lines += [
             f"### {dataset}, `{recipe}`, lambda {lam:g}, world model `{world_model}`",
             "",
-            f"{first['policies']} policies, {first['states']} MuJoCo states, {first['falls']} falls ({near}).",
+            f"{first['policies']} policies, {first['states']} MuJoCo states, {first['falls']} falls ({near}; "
+            f"{first['early']} {LEAD_WINDOW[0] + 1}-{LEAD_WINDOW[1]} steps ahead of one).",
             "",
             header,
             "|" + "---|" * (2 + len(score_cols)),
         ]
-        best = max((r[f"auroc_k{k0}"] or 0.0) for r in rs)
+        best = {c: max((r[c] or 0.0) for r in rs) for c in (f"auroc_k{k0}", "auroc_early")}
         for r in rs:
             cells = []
             for c in score_cols:
                 v = r[c]
                 text = "-" if v is None else f"{v:.3f}"
-                cells.append(f"**{text}**" if c == f"auroc_k{k0}" and v is not None and v == best else text)
+                cells.append(f"**{text}**" if c in best and v is not None and v == best[c] else text)
             level = "-" if r["level"] is None else f"{r['level']:.2f}"
             lines.append(f"| {r['signal']} | " + " | ".join(cells) + f" | {level} |")
         lines.append("")
@@ -96,3 +108,13 @@ def write_signal_table(groups: dict[Group, list[Path]], config: SignalStudyConfi
     write_csv_atomic(folder / "table.csv", list(rows[0]), [list(r.values()) for r in rows])
     write_text_atomic(folder / "table.md", markdown(rows, config))
     return rows
+
+
+def copy_signal_table(folder: Path, target: Path) -> int:
+    """Copy the table (``table.{md,csv,json}``) and ROC plots of ``folder`` into ``target``, each file atomically;
+    returns how many files were copied."""
+    files = [folder / f"table.{ext}" for ext in ("md", "csv", "json")] + sorted(folder.glob("roc_*.png"))
+    for file in files:
+        with atomic_path(target / file.name) as tmp:
+            shutil.copyfile(file, tmp)
+    return len(files)
