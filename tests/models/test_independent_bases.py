@@ -28,21 +28,21 @@ CONFIG = WorldModelConfig(
 )
 
 
-def test_each_member_gru_is_a_torch_gru():
+def test_each_member_reads_its_own_slice_and_state():
     torch.manual_seed(0)
     base = MemberGRUBase(3, 5, 8, 2)
     x = torch.randn(4, 6, 5)
     out, hidden = base(x)
     assert out.shape == (3, 4, 6, 8) and hidden.shape == (2, 3, 4, 8)
-    for b in range(3):
-        gru = torch.nn.GRU(5, 8, 2, batch_first=True)
-        with torch.no_grad():
-            for layer in range(2):
-                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                    getattr(gru, f"{name}_l{layer}").copy_(getattr(base, f"{name}_l{layer}")[b])
+    for b, gru in enumerate(base.members):
         expected, expected_hidden = gru(x)
-        torch.testing.assert_close(out[b], expected, atol=1e-6, rtol=1e-5)
-        torch.testing.assert_close(hidden[:, b], expected_hidden, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(out[b], expected)
+        torch.testing.assert_close(hidden[:, b], expected_hidden)
+    per_member = torch.randn(3, 4, 2, 5)  # one slice per member, continuing each member's own state
+    out, _ = base(per_member, hidden)
+    for b, gru in enumerate(base.members):
+        torch.testing.assert_close(out[b], gru(per_member[b], hidden[:, b].contiguous())[0])
+    assert not torch.allclose(base.members[0].weight_hh_l0, base.members[1].weight_hh_l0)  # own draws
 
 
 def test_a_members_prediction_depends_on_its_own_base_only():
@@ -51,7 +51,7 @@ def test_a_members_prediction_depends_on_its_own_base_only():
     states, actions = torch.randn(6, 4, 5), torch.randn(6, 4, 2)
     before = model.member_predictions(states, actions).state
     with torch.no_grad():
-        model.state_base.weight_hh_l0[1] += 0.5  # member 1's base only
+        model.state_base.members[1].weight_hh_l0 += 0.5  # member 1's base only
     after = model.member_predictions(states, actions).state
     torch.testing.assert_close(after[0], before[0])
     torch.testing.assert_close(after[2], before[2])

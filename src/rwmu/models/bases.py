@@ -6,8 +6,6 @@ Parameter names follow the reference layout: ``memory.rnn.*`` for recurrent base
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -46,11 +44,10 @@ class RecurrentBase(nn.Module):
 
 
 class MemberGRUBase(nn.Module):
-    """B independent GRUs, one per ensemble member, evaluated together with batched matrix products.
+    """B independent GRUs, one per ensemble member (``members.<b>``, each an ``nn.GRU`` with its own initial draw).
 
-    The gates are PyTorch's GRU's (``r``, ``z``, ``n``; ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``), and
-    every member is initialised as an ``nn.GRU`` is, with its own draw. Layer ``l`` holds ``weight_ih_l<l>``
-    ``(B, 3H, in)``, ``weight_hh_l<l>`` ``(B, 3H, H)`` and the biases ``(B, 3H)``.
+    The members run one after the other: each is PyTorch's fused GRU kernel over the whole history, which on a CPU
+    is about twice as fast as one batched step-by-step recurrence over all members.
     """
 
     is_recurrent = True
@@ -58,49 +55,25 @@ class MemberGRUBase(nn.Module):
 
     def __init__(self, members: int, input_dim: int, hidden_size: int, num_layers: int):
         super().__init__()
-        self.members, self.hidden_size, self.num_layers = members, hidden_size, num_layers
-        bound = 1.0 / math.sqrt(hidden_size)
-        for layer in range(num_layers):
-            fan_in = input_dim if layer == 0 else hidden_size
-            for name, shape in (
-                (f"weight_ih_l{layer}", (members, 3 * hidden_size, fan_in)),
-                (f"weight_hh_l{layer}", (members, 3 * hidden_size, hidden_size)),
-                (f"bias_ih_l{layer}", (members, 3 * hidden_size)),
-                (f"bias_hh_l{layer}", (members, 3 * hidden_size)),
-            ):
-                self.register_parameter(name, nn.Parameter(torch.empty(shape).uniform_(-bound, bound)))
+        self.hidden_size, self.num_layers = hidden_size, num_layers
+        self.members = nn.ModuleList(
+            nn.GRU(input_size=input_dim, hidden_size=hidden_size, num_layers=num_layers, batch_first=True)
+            for _ in range(members)
+        )
 
     def forward(self, x: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Args: x ``(n, T, in)`` read by every member, or ``(B, n, T, in)`` one slice per member; hidden
         ``(layers, B, n, H)`` or None for zeros. Returns: outputs ``(B, n, T, H)`` (the top layer at every step) and
         the new hidden state ``(layers, B, n, H)``."""
-        B = self.members
-        if x.dim() == 3:
-            x = x.expand(B, *x.shape)
-        n, T = x.shape[1], x.shape[2]
-        if hidden is None:
-            hidden = self.zero_hidden(n, x.device, x.dtype)
-        finals = []
-        for layer in range(self.num_layers):
-            w_ih, w_hh = getattr(self, f"weight_ih_l{layer}"), getattr(self, f"weight_hh_l{layer}")
-            b_ih, b_hh = getattr(self, f"bias_ih_l{layer}"), getattr(self, f"bias_hh_l{layer}")
-            gates_in = torch.baddbmm(b_ih[:, None], x.reshape(B, n * T, -1), w_ih.transpose(1, 2))
-            gates_in = gates_in.view(B, n, T, -1)
-            h = hidden[layer]
-            steps = []
-            for t in range(T):
-                gh = torch.baddbmm(b_hh[:, None], h, w_hh.transpose(1, 2))
-                i_r, i_z, i_n = gates_in[:, :, t].chunk(3, dim=-1)
-                h_r, h_z, h_n = gh.chunk(3, dim=-1)
-                r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
-                h = torch.lerp(torch.tanh(i_n + r * h_n), h, z)  # (1 - z) * n + z * h
-                steps.append(h)
-            x = torch.stack(steps, dim=2)
+        outputs, finals = [], []
+        for b, gru in enumerate(self.members):
+            out, h = gru(x if x.dim() == 3 else x[b], None if hidden is None else hidden[:, b].contiguous())
+            outputs.append(out)
             finals.append(h)
-        return x, torch.stack(finals)
+        return torch.stack(outputs), torch.stack(finals, dim=1)
 
     def zero_hidden(self, n: int, device, dtype=torch.float32) -> torch.Tensor:
-        return torch.zeros(self.num_layers, self.members, n, self.hidden_size, device=device, dtype=dtype)
+        return torch.zeros(self.num_layers, len(self.members), n, self.hidden_size, device=device, dtype=dtype)
 
 
 class MLPBase(nn.Module):
