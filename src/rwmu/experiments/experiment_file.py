@@ -164,10 +164,6 @@ class ExperimentSpec:
         return cells
 
 
-def _grid_cells(grid: GridSpec):
-    return [(d, r, lam, s) for d in grid.datasets for r in grid.recipes for lam in grid.lambdas for s in grid.seeds]
-
-
 def _keys(table: dict, allowed: set[str], where: str) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
@@ -183,6 +179,30 @@ def _list(value: Any, kind: type, where: str) -> tuple:
         if not isinstance(v, kind) or isinstance(v, bool):
             raise RwmuError(f"{where}: {v!r} is not a {kind.__name__}")
     return tuple(kind(v) for v in value)
+
+
+def _block(table: dict, extra: set[str], where: str, datasets: dict) -> tuple[tuple, tuple, tuple, tuple]:
+    """The (datasets, recipes, lambdas, seeds) of a ``[[grid]]`` or ``[[study]]`` block, checked: known keys (the
+    four and ``extra``), declared datasets, registered recipes, finite lambdas >= 0."""
+    _keys(table, {"datasets", "recipes", "lambdas", "seeds", *extra}, where)
+    missing = [k for k in ("datasets", "recipes", "lambdas", "seeds") if k not in table]
+    if missing:
+        raise RwmuError(f"{where}: missing {', '.join(missing)}")
+    cells = (
+        _list(table["datasets"], str, f"{where}.datasets"),
+        _list(table["recipes"], str, f"{where}.recipes"),
+        _list(table["lambdas"], float, f"{where}.lambdas"),
+        _list(table["seeds"], int, f"{where}.seeds"),
+    )
+    for d in cells[0]:
+        if d not in datasets:
+            raise RwmuError(f"{where}.datasets: {d!r} is not declared (declared: {', '.join(datasets) or 'none'})")
+    for r in cells[1]:
+        if r not in RECIPES:
+            raise RwmuError(f"{where}.recipes: unknown recipe {r!r} (rwmu recipes lists them)")
+    if any(not (math.isfinite(lam) and lam >= 0) for lam in cells[2]):
+        raise RwmuError(f"{where}.lambdas: every lambda must be a finite number >= 0")
+    return cells
 
 
 def read_experiment(path: str | Path) -> ExperimentSpec:
@@ -214,26 +234,11 @@ def read_experiment(path: str | Path) -> ExperimentSpec:
     grids = []
     for i, table in enumerate(raw.get("grid") or []):
         where = f"{path}: grid {i + 1}"
-        _keys(table, {"datasets", "recipes", "lambdas", "seeds", "policy", "world_model"}, where)
-        missing = [k for k in ("datasets", "recipes", "lambdas", "seeds") if k not in table]
-        if missing:
-            raise RwmuError(f"{where}: missing {', '.join(missing)}")
         grid = GridSpec(
-            _list(table["datasets"], str, f"{where}.datasets"),
-            _list(table["recipes"], str, f"{where}.recipes"),
-            _list(table["lambdas"], float, f"{where}.lambdas"),
-            _list(table["seeds"], int, f"{where}.seeds"),
+            *_block(table, {"policy", "world_model"}, where, datasets),
             dict(table.get("policy", {})),
             dict(table.get("world_model", {})),
         )
-        for d in grid.datasets:
-            if d not in datasets:
-                raise RwmuError(f"{where}.datasets: {d!r} is not declared (declared: {', '.join(datasets) or 'none'})")
-        for r in grid.recipes:
-            if r not in RECIPES:
-                raise RwmuError(f"{where}.recipes: unknown recipe {r!r} (rwmu recipes lists them)")
-        if any(not (math.isfinite(lam) and lam >= 0) for lam in grid.lambdas):
-            raise RwmuError(f"{where}.lambdas: every lambda must be a finite number >= 0")
         for r in grid.recipes:  # an override naming an unknown setting or a bad value fails here, before any work
             try:
                 grid.world_model_config(r, f"{where}.world_model").check()
@@ -241,33 +246,27 @@ def read_experiment(path: str | Path) -> ExperimentSpec:
             except RwmuError as err:
                 raise RwmuError(f"{where} ({r}): {err}") from None
         grids.append(grid)
+    grid_cells = {
+        (d, r, lambda_label(lam), s)
+        for g in grids
+        for d in g.datasets
+        for r in g.recipes
+        for lam in g.lambdas
+        for s in g.seeds
+    }
     studies = []
     for i, table in enumerate(raw.get("study") or []):
         where = f"{path}: study {i + 1}"
-        _keys(table, {"datasets", "recipes", "lambdas", "seeds", "policies", "world_model"}, where)
-        missing = [k for k in ("datasets", "recipes", "lambdas", "seeds") if k not in table]
-        if missing:
-            raise RwmuError(f"{where}: missing {', '.join(missing)}")
         study = StudySpec(
-            _list(table["datasets"], str, f"{where}.datasets"),
-            _list(table["recipes"], str, f"{where}.recipes"),
-            _list(table["lambdas"], float, f"{where}.lambdas"),
-            _list(table["seeds"], int, f"{where}.seeds"),
+            *_block(table, {"policies", "world_model"}, where, datasets),
             table.get("policies"),
             dict(table.get("world_model", {})),
         )
-        for d in study.datasets:
-            if d not in datasets:
-                raise RwmuError(f"{where}.datasets: {d!r} is not declared (declared: {', '.join(datasets) or 'none'})")
-        for r in study.recipes:
-            if r not in RECIPES:
-                raise RwmuError(f"{where}.recipes: unknown recipe {r!r} (rwmu recipes lists them)")
         for r in study.recipes:
             try:
                 world_model_for(RECIPES[r], study.world_model, f"{where}.world_model").check()
             except RwmuError as err:
                 raise RwmuError(f"{where} ({r}): {err}") from None
-        grid_cells = {(d, r, lambda_label(lam), s) for grid in grids for d, r, lam, s in _grid_cells(grid)}
         for d, r, lam, s in study.cells():
             try:
                 policy = study.policy(d, r, lam, s)
