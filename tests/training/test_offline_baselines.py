@@ -200,7 +200,13 @@ def test_an_interrupted_baseline_stops_and_says_how_to_resume(dataset, tmp_path,
     command += ["--out", str(out), "--method", "bc", "--steps", "10000000", "--steps-per-epoch", "20"]
     command += ["--batch-size", "16", "--hidden-dims", "16", "--no-progress"]
     proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        # a terminal's Ctrl-C reaches the command even where the tests run as a background job (SIGINT ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 120
