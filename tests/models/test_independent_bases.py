@@ -9,6 +9,7 @@ import torch
 
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.envs.imagination import ImaginationConfig, ImaginationEnv
+from rwmu.errors import RwmuError
 from rwmu.models import WorldModelConfig, WorldModelEnsemble
 from rwmu.models.bases import MemberGRUBase
 from rwmu.models.checkpoint import load_world_model, save_world_model
@@ -104,3 +105,5 @@ def test_imagination_runs_on_independent_bases():
         _, reward, _, extras = env.step(torch.zeros(4, task.dims.action))
     assert reward.shape == (4,) and bool(torch.isfinite(reward).all())
     assert float(extras["log"]["Imagination/epistemic_uncertainty"]) > 0
+    with pytest.raises(RwmuError, match="independent bases"):  # bfloat16 needs the fused step of a shared base
+        ImaginationEnv(model, dataset, task, ImaginationConfig(num_envs=4, model_precision="bfloat16"), seed=0)

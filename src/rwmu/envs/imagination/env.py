@@ -136,6 +136,11 @@ class ImaginationEnv(LocomotionVecEnv):
                 f"--env.model-precision bfloat16 needs a GRU world model on a CPU (the fused step); this "
                 f"is a {model.config.base_type} model on {device.type}: use float32"
             )
+        if model.config.independent_bases:
+            raise RwmuError(
+                "--env.model-precision bfloat16 runs in the fused step of a shared GRU base; this world model has "
+                "independent bases (one GRU per member): use float32"
+            )
         if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
             raise RwmuError(
                 "--env.model-precision bfloat16: this CPU has no bfloat16 matrix units (AVX512-BF16 or "
