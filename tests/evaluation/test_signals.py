@@ -143,7 +143,8 @@ def test_identical_members_disagree_nowhere(world):
         for heads in (twin.state_heads, twin.auxiliary_heads):
             for p in heads.parameters():
                 p.copy_(p[:1].expand_as(p))
-    on_policy, _ = study_signals(twin, actor, data, GO2, dataclasses.replace(TINY, max_points=32))
+    # a batch above the nearest-data search's 256-row chunks and not a multiple of them
+    on_policy, _ = study_signals(twin, actor, data, GO2, dataclasses.replace(TINY, max_points=32, batch=300))
     for name in TINY.signal_names():
         values = on_policy.signals[name]
         if name == "nearest_data":

@@ -243,7 +243,7 @@ class SignalReader:
         else:
             out["fall_prob_std"] = torch.full((c,), float("nan"))
         pairs = torch.cat([hist_s[:, -1], hist_a[:, -1]], dim=-1)
-        out["nearest_data"] = torch.stack([torch.cdist(p, self.reference).amin(-1) for p in pairs.split(256)]).flatten()
+        out["nearest_data"] = torch.cat([torch.cdist(p, self.reference).amin(-1) for p in pairs.split(256)])
         out.update(self._member_paths(raw, rows, commands))
         return {k: v.double() for k, v in out.items()}
 
