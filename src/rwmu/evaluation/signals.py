@@ -56,6 +56,7 @@ from rwmu.data.windows import gather_windows, pick_windows, window_starts
 from rwmu.envs.imagination import imagined_outcome, task_rule
 from rwmu.errors import RwmuError
 from rwmu.evaluation.plots import new_figure, save_figure
+from rwmu.models.disagreement import epistemic_uncertainty
 from rwmu.models.rollout import l1_error, open_loop_rollout
 from rwmu.sim.collect import CollectConfig, collect_dataset
 from rwmu.tasks.base import Task
@@ -232,12 +233,11 @@ class SignalReader:
         out: dict[str, torch.Tensor] = {}
 
         members = self.model.member_predictions(hist_s, hist_a)
+        out["std_sum"] = epistemic_uncertainty(members.state, "std_sum")
+        out["pairwise_max"] = epistemic_uncertainty(members.state, "pairwise_max")
         std = members.state.std(dim=0)  # (n, S), unbiased as the reference's torch.std
-        out["std_sum"] = std.sum(-1)
         out["std_norm_max"] = (std / self.spread).amax(-1)
         out["std_norm_sum"] = (std / self.spread).sum(-1)
-        by_env = members.state.transpose(0, 1)  # (n, B, S)
-        out["pairwise_max"] = torch.cdist(by_env, by_env).amax(dim=(-2, -1))
         if members.termination is not None:
             out["fall_prob_std"] = torch.sigmoid(members.termination[..., 0]).std(dim=0)
         else:
@@ -280,7 +280,7 @@ class SignalReader:
                 accumulated += torch.where(alive, pred.epistemic, 0.0)
                 alive &= ~fell
             if step in self.config.disagreement_horizons:
-                out[f"multistep_h{step}"] = pred.state.view(B, c, -1).std(dim=0).sum(-1)
+                out[f"multistep_h{step}"] = epistemic_uncertainty(pred.state.view(B, c, -1), "std_sum")
             if step == self.config.path_horizon:
                 out[f"value_std_h{step}"] = ret.view(B, c).std(dim=0)
                 out[f"accumulated_u_h{step}"] = accumulated.view(B, c).mean(dim=0)

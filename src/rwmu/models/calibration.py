@@ -11,6 +11,7 @@ threshold of MOReL-style episode ends.
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import numpy as np
@@ -18,10 +19,11 @@ import torch
 
 from rwmu.data.windows import gather_windows
 from rwmu.errors import RwmuError
+from rwmu.models.config import Reduction
 
 UNCERTAINTY_LEVELS = tuple(i / 100 for i in range(100)) + (0.995, 0.999, 1.0)
 """Quantile levels stored in a reference, increasing: every percent, 99.5 %, 99.9 % and the maximum."""
-REDUCTIONS = ("std_sum", "var_sum", "pairwise_max", "std_max")
+REDUCTIONS: tuple[str, ...] = typing.get_args(Reduction)
 """The one-step signals (:func:`rwmu.models.epistemic_uncertainty`) a reference holds quantiles of."""
 CALIBRATION_WINDOWS = 2048  # most windows a reference is measured on
 

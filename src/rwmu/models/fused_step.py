@@ -221,7 +221,7 @@ class FusedGRUStep:
             state: ``(n, T, S)``; action: ``(n, T, A)`` (normalised); the heads read the last step.
             hidden: ``(L, 2, n, H)``, advanced in place.
             member_ids: ``(n,)`` or None (ensemble mean).
-            reduction: a :func:`~rwmu.models.ensemble.epistemic_uncertainty` reduction.
+            reduction: a :func:`~rwmu.models.disagreement.epistemic_uncertainty` reduction.
             aleatoric: also evaluate the log-std heads (else the output's ``aleatoric`` is None).
 
         Returns:
@@ -248,7 +248,8 @@ class FusedGRUStep:
             logstd = hi - F.softplus(hi - raw)
             std = (lo + F.softplus(logstd - lo)).exp_().mean(dim=0).sum(dim=-1)
 
-        # Epistemic: the members' disagreement (rwmu.models.ensemble.epistemic_uncertainty), written out.
+        # Epistemic: the members' disagreement (rwmu.models.disagreement.epistemic_uncertainty), written out for the
+        # reference's two reductions.
         mean_of_means = means.mean(dim=0)
         if B > 1 and reduction in ("std_sum", "var_sum"):
             var = (means - mean_of_means).square_().sum(dim=0).div_(B - 1)

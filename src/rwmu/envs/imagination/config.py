@@ -9,6 +9,7 @@ from typing import Literal
 
 from rwmu.errors import RwmuError
 from rwmu.models.calibration import REDUCTIONS
+from rwmu.models.config import Reduction
 
 DynamicsMode = Literal["member", "mean"]
 
@@ -32,9 +33,12 @@ class ImaginationConfig:
             "(paper Eq. 4)"
         },
     )
-    reduction: Literal["std_sum", "var_sum", "pairwise_max", "std_max"] | None = dataclasses.field(
+    reduction: Reduction | None = dataclasses.field(
         default=None,  # None: the model's own setting (reference std_sum; paper var_sum), docs/method.md 7.2
-        metadata={"help": "epistemic reduction std_sum (reference) or var_sum (paper); none = model default"},
+        metadata={
+            "help": "the signal u: std_sum (reference), var_sum (paper Eq. 4), pairwise_max (MOReL) or std_max; "
+            "none = the model's"
+        },
     )
     init_data_ratio: float = dataclasses.field(
         default=0.8,  # docs/method.md section 6: 80% dataset / 20% "random" starts (reference init_data_ratio)
