@@ -61,6 +61,10 @@ TABLE_COLUMNS = (
 )
 
 
+Cell = tuple[str, str, float, int]
+"""(dataset, recipe, lambda, seed)"""
+
+
 def world_model_folder(out: Path, dataset: str, recipe_name: str, grid: GridSpec) -> Path:
     """``<dataset>/wm_<recipe world model>``, with a digest of the block's world-model override if it has one."""
     name = get_recipe(recipe_name).world_model
@@ -128,45 +132,39 @@ def study_grid(study: StudySpec) -> GridSpec:
     return GridSpec(study.datasets, study.recipes, study.lambdas, study.seeds, world_model=study.world_model)
 
 
-def study_dir(out: Path, study: StudySpec, dataset: str, recipe: str, lam: float, seed: int) -> Path:
-    """``<dataset>/<recipe>/signals_<world model folder>/lam<l>_seed<s>``: a study of the same policy with another
+def study_cells(spec: ExperimentSpec, out: Path) -> list[tuple[StudySpec, Cell, Path, Path]]:
+    """Every study cell with its world model's folder and its own folder,
+    ``<dataset>/<recipe>/signals_<world model folder>/lam<l>_seed<s>``: a study of the same policy with another
     world model (e.g. independent bases) has its own folder."""
-    world_model = world_model_folder(out, dataset, recipe, study_grid(study)).name
-    return out / dataset / recipe / f"signals_{world_model}" / run_name(lam, seed)
+    cells = []
+    for study in spec.studies:
+        for dataset, recipe, lam, seed in study.cells():
+            world_model = world_model_folder(out, dataset, recipe, study_grid(study))
+            folder = out / dataset / recipe / f"signals_{world_model.name}" / run_name(lam, seed)
+            cells.append((study, (dataset, recipe, lam, seed), world_model, folder))
+    return cells
 
 
 def plan_studies(spec: ExperimentSpec, out: Path, data: dict[str, str]) -> list[Job]:
     """One ``rwmu signals`` job per study cell."""
     jobs = []
-    for study in spec.studies:
-        for dataset, recipe, lam, seed in study.cells():
-            # the pattern's policy (checked to exist by read_experiment), or this experiment's run of the cell
-            policy = study.policy(dataset, recipe, lam, seed) or str(
-                run_dir(out, dataset, recipe, lam, seed) / EXPORT_DIR / EXPORT_FILES["onnx"]
-            )
-            world_model = world_model_folder(out, dataset, recipe, study_grid(study)) / "model_best.pt"
-            label = f"signals {dataset} {recipe} lambda {lam:g} seed {seed}"
-            jobs.append(
-                signals_job(
-                    study_dir(out, study, dataset, recipe, lam, seed),
-                    spec.task,
-                    world_model,
-                    data[dataset],
-                    policy,
-                    spec.signals,
-                    label,
-                )
-            )
+    for study, (dataset, recipe, lam, seed), world_model, folder in study_cells(spec, out):
+        # the pattern's policy (checked to exist by read_experiment), or this experiment's run of the cell
+        policy = study.policy(dataset, recipe, lam, seed) or str(
+            run_dir(out, dataset, recipe, lam, seed) / EXPORT_DIR / EXPORT_FILES["onnx"]
+        )
+        label = f"signals {dataset} {recipe} lambda {lam:g} seed {seed}"
+        jobs.append(
+            signals_job(folder, spec.task, world_model / "model_best.pt", data[dataset], policy, spec.signals, label)
+        )
     return jobs
 
 
 def study_groups(spec: ExperimentSpec, out: Path) -> dict[tuple[str, str, float, str], list[Path]]:
     """(dataset, recipe, lambda, world model folder) -> the study folders of its seeds."""
     groups: dict[tuple[str, str, float, str], list[Path]] = {}
-    for study in spec.studies:
-        for dataset, recipe, lam, seed in study.cells():
-            folder = study_dir(out, study, dataset, recipe, lam, seed)
-            groups.setdefault((dataset, recipe, lam, folder.parent.name[len("signals_") :]), []).append(folder)
+    for _, (dataset, recipe, lam, _), world_model, folder in study_cells(spec, out):
+        groups.setdefault((dataset, recipe, lam, world_model.name), []).append(folder)
     return groups
 
 
@@ -186,8 +184,6 @@ def plan_behavior(spec: ExperimentSpec, out: Path) -> list[Job]:
 
 # ------------------------------------------------------------------------------------------------------------------
 # Results
-Cell = tuple[str, str, float, int]
-"""(dataset, recipe, lambda, seed)"""
 
 
 def finished_records(spec: ExperimentSpec, out: Path) -> dict[Cell, dict[str, Any]]:
