@@ -25,7 +25,7 @@ from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
 from rwmu.tasks import get_task
 from rwmu.training.offline_config import OfflineBaselineConfig
-from rwmu.utils.io import file_sha256, folder_lock, write_json_atomic, write_run_config
+from rwmu.utils.io import data_sha256, folder_lock, write_json_atomic, write_run_config
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def _train(cmd: Command, task) -> int:
         "method": baselines.METHOD_NAMES[cmd.baseline.method],
         "task": task.name,
         "data": str(Path(cmd.data).resolve()),
-        "data_sha256": file_sha256(cmd.data) if Path(cmd.data).is_file() else None,
+        "data_sha256": data_sha256(cmd.data) if Path(cmd.data).is_file() else None,  # cached: config.json has it
         "transitions": transitions.num_transitions,
         "episodes": int(transitions.timeouts.sum() + transitions.terminals.sum()),
         "falls": int(transitions.terminals.sum()),
