@@ -13,7 +13,8 @@ $(BIN)/rwmu: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# The pinned CPU torch first: a bare "torch" requirement would pull several GB of CUDA wheels.
 	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	# The tests cover the optional Ray backend too (tests/experiments/test_ray_backend.py).
+	$(BIN)/python -m pip install --quiet -e ".[test,ray]"
 	@touch $@
 
 setup: $(BIN)/rwmu

@@ -14,15 +14,6 @@ from rwmu.experiments.demo_report import compare_returns, comparison_lines
 from rwmu.experiments.paths import evaluation_key, lambda_label
 
 
-@pytest.fixture(scope="module")
-def tiny_demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    config = dataclasses.replace(PRESETS["tiny"](), progress=False, threads=1)
-    messages = []
-    report = run_demo(out, config, log=messages.append)
-    return out, config, report, messages
-
-
 def test_tiny_demo_writes_the_report(tiny_demo):
     out, config, report, messages = tiny_demo
     assert (out / "report.md").is_file() and (out / "report.json").is_file()

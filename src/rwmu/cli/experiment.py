@@ -3,7 +3,8 @@
 ``rwmu experiment run FILE --out DIR`` collects the datasets the file asks for (rwmu collect), trains one world
 model per dataset and recipe world model, trains every recipe x lambda x seed with MOPO-PPO, scores every policy in
 MuJoCo on the unpenalised reward, runs check-model, exports every policy to ONNX and writes DIR/table.md with the
-per-recipe sweep.md. Re-running the same command continues where it stopped. ``--publish`` then copies the
+per-recipe sweep.md. Re-running the same command continues where it stopped; ``--backend ray`` runs the jobs as
+Ray tasks (docs/scaling.md). ``--publish`` then copies the
 policies into docs/results/policies/ and merges them into docs/results/policies.json. The file's form:
 :mod:`rwmu.experiments.experiment_file`; the experiments rwmu published are in experiments/*.toml.
 """
@@ -13,12 +14,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import tyro
 
 from rwmu.cli import collect
 from rwmu.cli.common import check_device, check_output_folder
 from rwmu.errors import RwmuError
+from rwmu.experiments.backend import BackendConfig
 from rwmu.experiments.experiment import run_experiment
 from rwmu.experiments.experiment_file import DatasetSpec, read_experiment
 from rwmu.experiments.manifest import publish, read_manifest
@@ -41,6 +44,7 @@ class Run:
     """jobs side by side (world models, policy runs); CPU threads are split between them"""
     device: str = "cpu"
     """torch device of the world models and PPO"""
+    backend: Annotated[BackendConfig, tyro.conf.arg(name="")] = BackendConfig()
     publish: bool = False
     """copy the policies into docs/results/policies/ and merge their entries into docs/results/policies.json; the
     signal table of [[study]] blocks and its ROC plots into docs/results/<experiment name>/"""
@@ -102,9 +106,10 @@ def run(cmd: Run) -> int:
         raise RwmuError(f"--jobs must be >= 1, got {cmd.jobs}")
     check_device(cmd.device)
     check_output_folder(cmd.out, "--out")
-    with folder_lock(cmd.out, "rwmu experiment"):
+    cmd.backend.check(cmd.out)
+    with folder_lock(cmd.out, "rwmu experiment"), cmd.backend.session(cmd.out):
         data = dataset_files(spec, cmd.out)
-        run_experiment(spec, cmd.out, data, cmd.jobs, cmd.device)
+        run_experiment(spec, cmd.out, data, cmd.jobs, cmd.device, backend=cmd.backend)
         if cmd.publish and spec.grids:
             entries = publish(cmd.out, read_manifest(cmd.out / "policies.json")["policies"], Path("."), MANIFEST)
             print(f"published {len(entries)} policies into docs/results/policies/ and {MANIFEST}")

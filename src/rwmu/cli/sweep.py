@@ -6,7 +6,8 @@ scored in MuJoCo and checked by a worker process, --jobs side by side, in OUT/ru
 there). Writes OUT/sweep.csv (per run), OUT/sweep.json (per run, and
 mean/std over seeds per lambda; the behaviour controller's return), OUT/sweep.png and OUT/sweep.md. Re-running
 continues: finished runs are skipped, interrupted ones resume from their last checkpoint, and a larger
---iterations continues finished runs to the new total. --curve also scores every saved checkpoint.
+--iterations continues finished runs to the new total. --curve also scores every saved checkpoint. --backend ray
+runs every run as a Ray task, on a local instance or a cluster (--ray-address; docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rwmu.cli import train_policy
 from rwmu.cli.common import check_output_folder
 from rwmu.cli.tyro_errors import one_line
 from rwmu.errors import RwmuError
+from rwmu.experiments.backend import BackendConfig
 from rwmu.experiments.sweep import SweepConfig, run_sweep
 from rwmu.recipes import RecipeName
 from rwmu.utils.io import to_jsonable
@@ -36,6 +38,7 @@ class Command:
     out: Path
     """sweep folder (re-run with the same folder to continue)"""
     sweep: Annotated[SweepConfig, tyro.conf.arg(name="")]
+    backend: Annotated[BackendConfig, tyro.conf.arg(name="")] = BackendConfig()
     recipe: RecipeName | None = None
     """rwmu train-policy --recipe of every run (default: train-policy's, rwmu recipes lists them)"""
     iterations: int | None = None
@@ -95,5 +98,12 @@ def run(cmd: Command) -> int:
     check_output_folder(cmd.out, "--out")
     policy = policy_command(cmd)
     policy.train.check()
-    run_sweep(cmd.out, cmd.sweep, policy.train, recipe=policy.recipe, rewards=to_jsonable(policy.rewards))
+    run_sweep(
+        cmd.out,
+        cmd.sweep,
+        policy.train,
+        backend=cmd.backend,
+        recipe=policy.recipe,
+        rewards=to_jsonable(policy.rewards),
+    )
     return 0

@@ -36,8 +36,9 @@ from rwmu.evaluation.model_check import ModelCheckConfig
 from rwmu.evaluation.simulator import EvaluationConfig
 from rwmu.experiments import report as rep
 from rwmu.experiments import sweep
+from rwmu.experiments.backend import BackendConfig, run_jobs_on
 from rwmu.experiments.experiment_file import ExperimentSpec, GridSpec, StudySpec
-from rwmu.experiments.jobs import Job, claim, evaluate_job, policy_job, run_jobs, signals_job
+from rwmu.experiments.jobs import Job, claim, evaluate_job, policy_job, signals_job
 from rwmu.experiments.manifest import copy_published_files, manifest_entry, write_manifest
 from rwmu.experiments.paths import EXPORT_DIR, lambda_label, run_name
 from rwmu.experiments.signal_table import write_signal_table
@@ -322,9 +323,10 @@ def run_experiment(
     jobs: int = 2,
     device: str = "cpu",
     log: Callable[[str], None] = print,
+    backend: BackendConfig = BackendConfig(),
 ) -> list[dict[str, Any]]:
-    """Run (or continue) everything ``spec`` declares into ``out`` (locked by the caller); ``data`` maps each
-    dataset to its file. Returns the table rows."""
+    """Run (or continue) everything ``spec`` declares into ``out`` (locked by the caller, inside ``backend``'s
+    session); ``data`` maps each dataset to its file. Returns the table rows."""
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(spec.file, out / "experiment.toml")
     world_models = plan_world_models(spec, out, data)
@@ -336,15 +338,16 @@ def run_experiment(
         {
             "experiment": str(spec.file),
             "rwmu": __version__,
+            "backend": to_jsonable(backend),
             "jobs": {str(j.out): j.document() for j in [*world_models.values(), *policies, *behaviour, *studies]},
         },
     )
     for job in [*world_models.values(), *policies, *behaviour, *studies]:  # every folder checked before any work
         claim(job)
-    failures = run_jobs(list(world_models.values()) + behaviour, jobs, "world models", log)
+    failures = run_jobs_on(backend, list(world_models.values()) + behaviour, jobs, "world models", log)
     if failures:
         raise RwmuError(f"{len(failures)} job(s) failed (first: {failures[0]}); re-run the same command to retry")
-    failures = run_jobs(policies, jobs, "policies", log) if policies else []
+    failures = run_jobs_on(backend, policies, jobs, "policies", log) if policies else []
     rows = []
     if spec.grids:
         records = finished_records(spec, out)
@@ -352,7 +355,7 @@ def run_experiment(
         export_policies(spec, out, records)
         log(f"[experiment] wrote {out / 'table.md'}, {out / 'policies.json'} and per-recipe sweep.md")
     if studies:
-        failures += run_jobs(studies, jobs, "signal studies", log)
+        failures += run_jobs_on(backend, studies, jobs, "signal studies", log)
         write_signal_table(study_groups(spec, out), spec.signals, out / "signals")
         log(f"[experiment] wrote {out / 'signals' / 'table.md'} and its ROC plots")
     if failures:

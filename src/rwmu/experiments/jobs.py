@@ -9,8 +9,10 @@ between the jobs.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -148,14 +150,40 @@ def worker_command(job: Job) -> list[str]:
     return [sys.executable, "-m", "rwmu.experiments.worker", str(job.file)]
 
 
-def run_job(job: Job, threads: int) -> None:
-    """Run ``job`` in a worker process, its output appended to its log; a failure is a one-line error."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+class JobFailed(RwmuError):
+    """A worker process that ended with a non-zero exit code (its one-line reason and log are in the message)."""
+
+    def __init__(self, message: str, returncode: int):
+        super().__init__(message)
+        self.returncode = returncode
+
+    def __reduce__(self):  # picklable with its exit code (Ray sends it from a node to the driver)
+        return (JobFailed, (str(self), self.returncode))
+
+
+def _end_with_parent() -> None:
+    """In a worker process before it starts: SIGTERM it when the process that started it dies (Linux), so that a
+    Ray task cancelled with its worker process does not leave the job running."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the parent stops its workers itself (stop_workers)
+        pass
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def run_job(job: Job, threads: int, env: dict[str, str] | None = None) -> None:
+    """Run ``job`` in a worker process with ``threads`` torch threads (and the variables ``env``), its output
+    appended to its log; a non-zero exit raises :class:`JobFailed` with the log's last line."""
+    env = {**os.environ, **(env or {}), "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     with _RUNNING_LOCK:  # no worker starts once stop_workers has begun
         if _STOPPING.is_set():
             raise RwmuError(f"{job.label}: not started (interrupted)")
         with open(job.log, "a") as log:
-            proc = subprocess.Popen(worker_command(job), stdout=log, stderr=subprocess.STDOUT, env=env)
+            proc = subprocess.Popen(
+                worker_command(job), stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_end_with_parent
+            )
         _RUNNING.add(proc)
     try:
         returncode = proc.wait()
@@ -164,7 +192,7 @@ def run_job(job: Job, threads: int) -> None:
             _RUNNING.discard(proc)
     if returncode != 0:
         tail = (job.log.read_text().strip().splitlines() or [""])[-1]
-        raise RwmuError(f"{job.label} failed (exit {returncode}): {tail[:200]}; see {job.log}")
+        raise JobFailed(f"{job.label} failed (exit {returncode}): {tail[:200]}; see {job.log}", returncode)
 
 
 def stop_workers() -> None:
@@ -183,18 +211,32 @@ def stop_workers() -> None:
             proc.wait()
 
 
-def run_jobs(jobs: list[Job], workers: int, desc: str, log: Callable[[str], None]) -> list[str]:
-    """Claim every job, then run the unfinished ones, ``workers`` at a time; return one line per failure.
-
-    Ctrl-C or SIGTERM (a ``KeyboardInterrupt`` in the main thread) cancels the queued jobs, stops the running
-    workers and is raised again: the command ends promptly and the same command resumes every run."""
+def pending_jobs(jobs: list[Job], desc: str, log: Callable[[str], None]) -> list[Job]:
+    """Claim every job (all folders checked before any work), then return those not finished yet."""
     for job in jobs:
         claim(job)
     todo = [j for j in jobs if not job_done(j)]
     log(f"[{desc}] {len(jobs)} job(s), {len(jobs) - len(todo)} done already, {len(todo)} to run")
+    return todo
+
+
+def threads_per_job(workers: int, cpus_per_job: int | None = None) -> int:
+    """Torch threads of each job: ``cpus_per_job``, or this machine's usable CPUs split between ``workers``."""
+    return cpus_per_job or max(1, usable_cpus() // workers)
+
+
+def run_jobs(
+    jobs: list[Job], workers: int, desc: str, log: Callable[[str], None], cpus_per_job: int | None = None
+) -> list[str]:
+    """Claim every job, then run the unfinished ones in worker processes on this machine, ``workers`` at a time;
+    return one line per failure.
+
+    Ctrl-C or SIGTERM (a ``KeyboardInterrupt`` in the main thread) cancels the queued jobs, stops the running
+    workers and is raised again: the command ends promptly and the same command resumes every run."""
+    todo = pending_jobs(jobs, desc, log)
     if not todo:
         return []
-    threads = max(1, usable_cpus() // workers)
+    threads = threads_per_job(workers, cpus_per_job)
     failures = []
     _STOPPING.clear()
     pool = ThreadPoolExecutor(max_workers=workers)

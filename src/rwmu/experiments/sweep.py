@@ -33,7 +33,8 @@ from rwmu.evaluation.model_check import ModelCheckConfig
 from rwmu.evaluation.simulator import EvaluationConfig
 from rwmu.experiments import report as rep
 from rwmu.experiments import sweep_curve
-from rwmu.experiments.jobs import Job, evaluate_job, policy_job, run_jobs
+from rwmu.experiments.backend import BackendConfig, run_jobs_on
+from rwmu.experiments.jobs import Job, evaluate_job, policy_job
 from rwmu.experiments.paths import EVALUATION_JSON, MODEL_CHECK_JSON, SUMMARY_JSON, lambda_label, run_name
 from rwmu.experiments.report import mean_ci95, mean_std
 from rwmu.training.policy_config import PolicyTrainingConfig
@@ -404,10 +405,12 @@ def run_sweep(
     config: SweepConfig,
     policy: PolicyTrainingConfig,
     log: Callable[[str], None] = print,
+    backend: BackendConfig = BackendConfig(),
     **extra: Any,
 ) -> dict[str, Any]:
-    """Train (``policy`` at each lambda and seed), score and check every unfinished run, ``config.jobs`` at a time,
-    then write the results; ``extra`` is recorded in every run's ``job.json``.
+    """Train (``policy`` at each lambda and seed), score and check every unfinished run, ``config.jobs`` at a time
+    on this machine or as Ray tasks (``backend``), then write the results; ``extra`` is recorded in every run's
+    ``job.json``.
 
     The folder is locked for the duration: a second ``rwmu sweep`` on it fails at once with a clear error.
     """
@@ -420,16 +423,22 @@ def run_sweep(
         data, records = write_sweep_report(Path(out_dir), config, policy.iterations)
         log(f"[sweep] report from {len(records)} finished run(s): {Path(out_dir) / 'sweep.md'}")
         return data
-    with folder_lock(out_dir, "rwmu sweep"):
-        return _run_sweep_locked(Path(out_dir), config, policy, log, extra)
+    backend.check(Path(out_dir))
+    with folder_lock(out_dir, "rwmu sweep"), backend.session(Path(out_dir)):
+        return _run_sweep_locked(Path(out_dir), config, policy, log, backend, extra)
 
 
 def _run_sweep_locked(
-    out: Path, config: SweepConfig, policy: PolicyTrainingConfig, log: Callable[[str], None], extra: dict[str, Any]
+    out: Path,
+    config: SweepConfig,
+    policy: PolicyTrainingConfig,
+    log: Callable[[str], None],
+    backend: BackendConfig,
+    extra: dict[str, Any],
 ) -> dict[str, Any]:
     runs = plan_runs(out, config.lambdas, config.seeds)
     out.mkdir(parents=True, exist_ok=True)
-    write_run_config(out, {"sweep": config, "policy": policy, **extra})
+    write_run_config(out, {"sweep": config, "policy": policy, "backend": backend, **extra})
     jobs = run_jobs_of(config, policy, runs, **extra)
     if config.behavior:
         label = f"behaviour policy {config.behavior_policy}"
@@ -438,14 +447,14 @@ def _run_sweep_locked(
         )
         jobs.append(behavior)
     start = time.perf_counter()
-    failures = run_jobs(jobs, config.jobs, "sweep", log)
+    failures = run_jobs_on(backend, jobs, config.jobs, "sweep", log)
     if config.curve:
         finished = [r.run_dir for r in runs if run_state(r, policy.iterations) == "finished"]
         curve = [
             evaluate_job(json_path, config.task, str(ckpt), config.evaluation(), f"checkpoint {ckpt}")
             for ckpt, json_path in sweep_curve.pending_evaluations(finished)
         ]
-        failures += run_jobs(curve, config.jobs, "checkpoints", log)
+        failures += run_jobs_on(backend, curve, config.jobs, "checkpoints", log)
     data, records = write_sweep_report(out, config, policy.iterations)
     log(
         f"[sweep] {len(records)}/{len(runs)} runs finished in {time.perf_counter() - start:.0f} s; wrote "

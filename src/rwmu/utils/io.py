@@ -240,6 +240,11 @@ def data_sha256(path: str | os.PathLike | Sequence | None) -> str | list | None:
     return hashlib.sha256("".join(f"{f.relative_to(path)}:{d}" for f, d in zip(files, digests)).encode()).hexdigest()
 
 
+RAY_ADDRESS_VARIABLE = "RWMU_RAY_ADDRESS"
+"""Environment variable that tells a job's worker process the Ray cluster it runs on (rwmu experiment / sweep
+--backend ray), recorded in its ``config.json``."""
+
+
 def run_metadata(
     data: str | os.PathLike | None = None, device: str | None = None, ray_address: str | None = None
 ) -> dict[str, Any]:
@@ -262,7 +267,7 @@ def run_metadata(
         "git": source_revision(),
         "data_sha256": data_sha256(data),
         "device": None if device is None else str(device),
-        "ray_address": ray_address,
+        "ray_address": ray_address or os.environ.get(RAY_ADDRESS_VARIABLE),
     }
 
 

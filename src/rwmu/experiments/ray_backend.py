@@ -1,0 +1,197 @@
+"""Jobs as Ray tasks: ``--backend ray`` of ``rwmu sweep`` and ``rwmu experiment run`` (the optional extra
+``pip install 'rwmu[ray]'``).
+
+Each job is one Ray task that declares its resources (``num_cpus`` = its torch threads, ``num_gpus`` = a whole or
+fractional GPU) and runs the job's worker process, exactly as the local backend does (:func:`rwmu.experiments.jobs.run_job`),
+in the driver's working directory. Hence the requirements on a cluster: rwmu installed on every node, and the
+working directory and the output folder on storage every node mounts at the same path (checked before any work by
+:func:`check_shared_storage`). A job that crashes (or whose node dies) is retried once, continuing from its last
+checkpoint; a user error (exit code 2) is reported at once. One progress bar counts the finished jobs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from tqdm import tqdm
+
+from rwmu.errors import RwmuError
+from rwmu.experiments.jobs import Job, JobFailed, pending_jobs, run_job, threads_per_job
+from rwmu.utils.io import RAY_ADDRESS_VARIABLE
+from rwmu.utils.threads import usable_cpus
+
+try:
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+except ImportError:  # the optional extra is not installed: --backend ray says how to install it
+    ray = None
+
+RETRIES = 1
+"""Times a crashed job is run again (from its last checkpoint) before it is reported as failed."""
+OBJECT_STORE_BYTES = 128 << 20
+"""Object store of a local Ray instance: jobs exchange files, not objects, so Ray's minimum-sized store suffices."""
+
+
+INIT_OPTIONS = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+
+
+def start_local(num_cpus: int) -> None:
+    """Start a local Ray instance with ``num_cpus`` CPUs. Its workers run at the normal scheduling priority: Ray's
+    default (niceness 15) starves the jobs of CPU wherever anything else runs (measured 20x slower on 2 busy
+    cores); a cluster's nodes take the same setting from ``ray start``'s environment (docs/scaling.md)."""
+    ray.init(
+        num_cpus=num_cpus,
+        object_store_memory=OBJECT_STORE_BYTES,
+        _system_config={"worker_niceness": 0},
+        **INIT_OPTIONS,
+    )
+
+
+def require_ray() -> None:
+    if ray is None:
+        raise RwmuError(
+            "--backend ray needs Ray: pip install 'rwmu[ray]' (or pip install 'ray>=2.9'), or use --backend local"
+        )
+
+
+class CrashedJob(RuntimeError):
+    """A job's worker process ended other than by success or a user error: Ray retries the task."""
+
+
+def _run_task(job: Job, threads: int, cwd: str, address: str) -> str | None:
+    """Body of one Ray task: the job's worker process in ``cwd``. Returns None, or the one-line error of a user
+    error (exit code 2: running it again would fail the same way); raises :class:`CrashedJob` otherwise."""
+    os.chdir(cwd)  # the job's paths are relative to the driver's working directory
+    try:
+        run_job(job, threads, env={RAY_ADDRESS_VARIABLE: address})
+    except JobFailed as err:
+        if err.returncode == RwmuError.exit_code:
+            return str(err)
+        raise CrashedJob(str(err)) from None
+    return None
+
+
+@contextlib.contextmanager
+def connected(address: str | None, out: Path) -> Iterator[str]:
+    """Ray for the duration of a command: the cluster at ``address`` ('auto', HOST:PORT), or a local instance
+    started now and stopped after. Checks that every node reaches ``out`` and the working directory; yields the
+    cluster's address."""
+    require_ray()
+    started = not ray.is_initialized()
+    if started:
+        try:
+            if address:
+                ray.init(address=address, **INIT_OPTIONS)
+            else:
+                start_local(usable_cpus())
+        except ConnectionError as err:
+            raise RwmuError(
+                f"--ray-address {address}: cannot join a Ray cluster there ({str(err).splitlines()[0][:120]}); "
+                "start one (ray start --head) or drop --ray-address to start a local instance"
+            ) from None
+    try:
+        check_shared_storage(out)
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        if started:
+            ray.shutdown()
+
+
+@contextlib.contextmanager
+def session(backend: str, address: str | None, out: Path) -> Iterator[None]:
+    """:func:`connected` when ``backend`` is ``ray``; nothing for the local backend."""
+    if backend != "ray":
+        yield
+        return
+    with connected(address, out):
+        yield
+
+
+def _paths_exist(paths: list[str]) -> list[bool]:
+    return [os.path.exists(p) for p in paths]
+
+
+def unreachable_nodes(paths: list[Path]) -> list[str]:
+    """The alive Ray nodes (by address) on which one of ``paths`` (existing here) does not exist."""
+    check = ray.remote(num_cpus=0)(_paths_exist)
+    nodes = [node for node in ray.nodes() if node.get("Alive")]
+    refs = [
+        check.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)).remote(
+            [str(p) for p in paths]
+        )
+        for node in nodes
+    ]
+    return [node["NodeManagerAddress"] for node, found in zip(nodes, ray.get(refs)) if not all(found)]
+
+
+def check_shared_storage(out: Path) -> None:
+    """Refuse, before any work, an output folder or working directory that a Ray node does not see: a probe
+    file written here must exist on every node."""
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    probe = out / f".rwmu-storage-probe-{uuid.uuid4().hex}"
+    probe.touch()
+    try:
+        missing = unreachable_nodes([probe, Path.cwd()])
+    finally:
+        probe.unlink(missing_ok=True)
+    if missing:
+        raise RwmuError(
+            f"--out {out}: not on storage every Ray node reaches (not found on {', '.join(missing)}); put the "
+            "output folder and the working directory on a file system every node mounts at the same path"
+        )
+
+
+def run_jobs(
+    jobs: list[Job],
+    workers: int,
+    desc: str,
+    log: Callable[[str], None],
+    cpus_per_job: int | None = None,
+    gpus_per_job: float = 0.0,
+) -> list[str]:
+    """Claim every job, then run the unfinished ones as Ray tasks (inside :func:`connected`); return one line per
+    failure. Ray schedules them by their resources; ``workers`` only sets the default CPUs per job. Ctrl-C or
+    SIGTERM cancels every task (their worker processes end with them) and is raised again."""
+    todo = pending_jobs(jobs, desc, log)
+    if not todo:
+        return []
+    threads = threads_per_job(workers, cpus_per_job)
+    available = ray.cluster_resources()
+    for name, need, flag in (("CPU", threads, "--cpus-per-job"), ("GPU", gpus_per_job, "--gpus-per-job")):
+        if need > available.get(name, 0):
+            raise RwmuError(
+                f"{flag} {need:g}: the Ray cluster has {available.get(name, 0):g} {name}(s) in all, so no job could "
+                f"start; lower {flag} or add nodes"
+            )
+    task = ray.remote(_run_task).options(
+        num_cpus=threads, num_gpus=gpus_per_job, max_retries=RETRIES, retry_exceptions=[CrashedJob]
+    )
+    address = ray.get_runtime_context().gcs_address
+    cwd = os.getcwd()
+    labels = {task.remote(job, threads, cwd, address): job.label for job in todo}
+    pending = list(labels)
+    failures = []
+    try:
+        with tqdm(total=len(todo), desc=desc, unit="job") as bar:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                try:
+                    error = ray.get(done[0])
+                except ray.exceptions.RayError as err:  # crashed twice, or its node died twice
+                    cause = getattr(err, "cause", None)
+                    error = str(cause) if isinstance(cause, CrashedJob) else f"{labels[done[0]]} failed: {err}"
+                    error = " ".join(error.split())[:400]
+                if error:
+                    failures.append(error)
+                    log(f"[{desc}] {error}")
+                bar.update(1)
+    except KeyboardInterrupt:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
+    return failures

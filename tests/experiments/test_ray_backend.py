@@ -1,0 +1,118 @@
+"""``--backend ray``: the same grid gives bitwise the same policies and table as the local backend, a crashed job is
+retried once, a user error is reported at once, and the storage check sees what a node does not.
+
+Skipped only where the optional extra is absent (``pip install 'rwmu[ray]'``); CI installs it."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from rwmu.cli.main import main
+from rwmu.errors import RwmuError
+from rwmu.experiments import ray_backend
+from rwmu.experiments.backend import BackendConfig
+from rwmu.experiments.jobs import Job
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray instance with 2 CPUs for the module (the commands join it instead of starting their own)."""
+    ray_backend.start_local(num_cpus=2)
+    yield
+    ray.shutdown()
+
+
+def sweep_argv(tiny_demo, out, backend):
+    folder = tiny_demo[0]
+    return [
+        "sweep",
+        "--world-model",
+        str(folder / "world_model" / "model_best.pt"),
+        "--data",
+        str(folder / "data" / "dataset.rwmu"),
+        "--out",
+        str(out),
+        "--lambdas",
+        "0",
+        "1",
+        "--seeds",
+        "0",
+        "--jobs",
+        "2",
+        "--iterations",
+        "2",
+        "--num-envs",
+        "16",
+        "--steps-per-env",
+        "8",
+        "--episodes",
+        "2",
+        "--no-behavior",
+        "--backend",
+        backend,
+    ]
+
+
+def table(out):
+    with open(out / "sweep.csv") as f:
+        return [{k: v for k, v in row.items() if k not in ("run_dir", "train_seconds")} for row in csv.DictReader(f)]
+
+
+def test_a_sweep_is_bitwise_the_same_on_ray_and_locally(tiny_demo, tmp_path, local_ray):
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    assert main(sweep_argv(tiny_demo, local, "local")) == 0
+    assert main(sweep_argv(tiny_demo, on_ray, "ray")) == 0
+    assert table(local) == table(on_ray) and len(table(local)) == 2
+    for run in ("lam0_seed0", "lam1_seed0"):
+        final = Path(json.loads((local / "runs" / run / "summary.json").read_text())["final_checkpoint"]).name
+        a = torch.load(local / "runs" / run / final, weights_only=True)
+        b = torch.load(on_ray / "runs" / run / final, weights_only=True)
+        for key in ("actor_state_dict", "critic_state_dict"):
+            assert a[key].keys() == b[key].keys() and all(torch.equal(a[key][k], b[key][k]) for k in a[key])
+        onnx = "export/policy.onnx"
+        assert (local / "runs" / run / onnx).read_bytes() == (on_ray / "runs" / run / onnx).read_bytes()
+        meta = json.loads((on_ray / "runs" / run / "config.json").read_text())["meta"]
+        assert meta["ray_address"] == ray.get_runtime_context().gcs_address  # provenance names the cluster
+        assert json.loads((local / "runs" / run / "config.json").read_text())["meta"]["ray_address"] is None
+    assert json.loads((on_ray / "config.json").read_text())["config"]["backend"]["backend"] == "ray"
+    mtime = (on_ray / "sweep.csv").stat().st_mtime_ns
+    assert main(sweep_argv(tiny_demo, on_ray, "ray")) == 0  # resumed: every run is finished, nothing re-runs
+    assert table(on_ray) == table(local) and (on_ray / "sweep.csv").stat().st_mtime_ns >= mtime
+
+
+def test_a_crashed_job_is_retried_once_and_a_user_error_is_not(tmp_path, local_ray):
+    crash = Job(
+        "crash", tmp_path / "crash", {"config": {"iterations": 1}}, "crashing job"
+    )  # the worker has no such kind
+    user_error = Job("evaluate", tmp_path / "bad.json", {"task": "no_such_task", "policy": "x", "config": {}}, "bad")
+    with ray_backend.connected(None, tmp_path):
+        failures = ray_backend.run_jobs([crash, user_error], 2, "test", log=lambda s: None, cpus_per_job=1)
+    assert len(failures) == 2
+    assert any(f.startswith("crashing job failed (exit 1)") for f in failures)
+    assert any(f.startswith("bad failed (exit 2)") and "no_such_task" in f for f in failures)
+    assert crash.log.read_text().count("KeyError") == 2  # run, then retried once
+    assert user_error.log.read_text().count("no_such_task") == 1  # a user error is not run again
+
+
+def test_the_storage_check_names_a_node_that_does_not_see_a_path(tmp_path, local_ray):
+    assert ray_backend.unreachable_nodes([tmp_path]) == []
+    assert ray_backend.unreachable_nodes([tmp_path / "absent"]) == [ray.util.get_node_ip_address()]
+    ray_backend.check_shared_storage(tmp_path / "out")  # every node (this one) sees it
+    assert not any(p.name.startswith(".rwmu-storage-probe") for p in (tmp_path / "out").iterdir())
+
+
+def test_backend_settings_are_checked_before_any_work(tmp_path, monkeypatch):
+    with pytest.raises(RwmuError, match="--ray-address is a Ray setting; add --backend ray"):
+        BackendConfig(ray_address="auto").check(tmp_path)
+    with pytest.raises(RwmuError, match="--gpus-per-job must be a number >= 0"):
+        BackendConfig(backend="ray", gpus_per_job=-0.5).check(tmp_path)
+    with pytest.raises(RwmuError, match="--cpus-per-job must be >= 1"):
+        BackendConfig(cpus_per_job=0).check(tmp_path)
+    monkeypatch.setattr(ray_backend, "ray", None)  # as without the extra
+    with pytest.raises(RwmuError, match=r"pip install 'rwmu\[ray\]'"):
+        BackendConfig(backend="ray").check(tmp_path)
