@@ -1,7 +1,7 @@
 """The package's layers point one way (docs/architecture.md), with no import cycles and rwmu imports at the top.
 
 Layers, bottom to top: base (errors, version, utils) -> data -> models -> tasks -> envs (imagination, MuJoCo,
-scripted controllers) -> training -> recipes -> evaluation -> experiments -> cli. A module may import its own layer and the
+scripted controllers) -> training -> recipes -> evaluation -> experiments -> api (the Python API) -> cli. A module may import its own layer and the
 ones below it. The graph is read from the source with ``ast``, so imports inside functions count too.
 """
 
@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("recipes",),
     ("evaluation",),
     ("experiments",),
+    ("api",),
     ("cli",),
 )
 LAYER_OF = {part: level for level, parts in enumerate(LAYERS) for part in parts}

@@ -7,7 +7,19 @@ the reward penalised by the model's epistemic uncertainty (MOPO-PPO, as in RWM-U
 from rwmu.errors import RwmuError
 from rwmu.version import __version__
 
-__all__ = ["RwmuError", "__version__", "load_world_model"]
+API = ("collect", "train_model", "train_policy", "evaluate", "run_experiment")
+"""The Python API (:mod:`rwmu.api`), importable as ``rwmu.<name>``; loaded on first use, so that ``import rwmu``
+and ``rwmu --help`` stay fast."""
+
+__all__ = ["RwmuError", "__version__", "load_world_model", *API]
+
+
+def __getattr__(name: str):
+    if name in API:
+        from rwmu import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'rwmu' has no attribute {name!r}")
 
 
 def load_world_model(path, device="cpu", **kwargs):

@@ -1,103 +1,31 @@
-"""What several commands share: the task / column widths of a dataset, devices, stored configs of resumed runs."""
+"""What several commands share: the task / column widths of a dataset, stored configs of resumed runs, and (from
+the layers below, for the commands) the checks of outputs, devices and simulated tasks."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, TypeVar
 
-import torch
-
-from rwmu.data.layout import DataDims
 from rwmu.errors import RwmuError
-from rwmu.tasks import get_task
-from rwmu.tasks.base import Task
+from rwmu.tasks import resolve_task_and_dims, simulated_task
 from rwmu.training.runner import saved_checkpoints
+from rwmu.utils.checks import check_device, check_output_file, check_output_folder
 from rwmu.utils.config import config_from_dict
 
 T = TypeVar("T")
+__all__ = [
+    "check_device",
+    "check_output_file",
+    "check_output_folder",
+    "resolve_task_and_dims",
+    "simulated_task",
+]
 
 Dims = tuple[int, int, int, int, int]
 """Column widths ``state action extension contact termination`` of a dataset row, e.g. ``45 12 0 8 1``."""
-
-
-def resolve_task_and_dims(task_name: str | None, dims: Dims | None) -> tuple[Task | None, DataDims | None]:
-    """``(task or None, DataDims or None)`` from ``--task`` / ``--dims``; they must agree if both are given.
-
-    ``--task none`` (any case) means no task."""
-    task = get_task(task_name) if task_name and task_name.lower() != "none" else None
-    if dims is None:
-        return task, task.dims if task is not None else None
-    widths = DataDims(*dims)
-    if task is not None and task.dims != widths:
-        raise RwmuError(
-            f"--dims {' '.join(map(str, dims))} disagrees with --task {task.name} "
-            f"({task.dims.describe()}); give only one"
-        )
-    return task, widths
-
-
-def simulated_task(name: str) -> Task:
-    """The task ``--task`` names, which must have a MuJoCo simulator (go2_flat)."""
-    task = get_task(name)
-    if task.name != "go2_flat":
-        raise RwmuError(f"--task {task.name}: no simulator for this task; only go2_flat is simulated")
-    return task
-
-
-MIN_FREE_BYTES = 1 << 20
-"""Free space an output location needs to be worth starting a command (1 MiB: a config and a first file)."""
-
-
-def check_output_file(path: Path, flag: str) -> None:
-    """Refuse, before any work, an output file that cannot be written: a folder, or a parent that is not a folder,
-    cannot be created, is not writable or sits on a full disk."""
-    path = Path(path)
-    if path.is_dir():
-        raise RwmuError(f"{flag} {path}: is a folder; give a file name")
-    _check_writable_location(path, path.parent if str(path.parent) else Path("."), flag)
-
-
-def check_output_folder(path: Path, flag: str) -> None:
-    """Refuse, before any work, an output folder that cannot be used: an existing file, or a location that is not
-    a folder, cannot be created, is not writable or sits on a full disk. Creates nothing."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise RwmuError(f"{flag} {path}: exists and is a file, not a folder; give a folder name")
-    _check_writable_location(path, path, flag)
-
-
-def _check_writable_location(path: Path, folder: Path, flag: str) -> None:
-    """Check that ``folder`` (``path``'s folder) exists or can be created, by writing a probe folder into its
-    nearest existing ancestor and removing it again."""
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
-    if not existing.is_dir():
-        raise RwmuError(f"{flag} {path}: {existing} is not a folder; choose another location")
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".rwmu-probe-", dir=existing))
-    except OSError as err:
-        raise RwmuError(
-            f"{flag} {path}: cannot write in {existing} ({err.strerror}); choose another location"
-        ) from None
-    if shutil.disk_usage(existing).free < MIN_FREE_BYTES:
-        raise RwmuError(
-            f"{flag} {path}: the disk holding {existing} is full; free some space or choose another location"
-        )
-
-
-def check_device(device: str) -> None:
-    """Refuse a device torch does not know, and a CUDA device where none is available (before any work starts)."""
-    try:
-        torch.device(device)
-    except (RuntimeError, ValueError):
-        raise RwmuError(f"--device {device}: not a torch device; give cpu, cuda or cuda:<index>") from None
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RwmuError(f"--device {device}: no CUDA device is available here; use --device cpu")
 
 
 def resumed_command(argv: list[str], cls: type[T]) -> T | None:

@@ -13,11 +13,9 @@ from typing import Annotated
 
 import tyro
 
-from rwmu.cli.common import check_output_file, simulated_task
-from rwmu.errors import RwmuError
-from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
+import rwmu.api as api
+from rwmu.evaluation.simulator import EvaluationConfig
 from rwmu.evaluation.tables import format_evaluation_table
-from rwmu.utils.io import run_metadata, to_jsonable, write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -41,23 +39,18 @@ class Command:
 
 
 def run(cmd: Command) -> int:
-    task = simulated_task(cmd.task)
-    config = cmd.eval
-    if config.max_envs < 1 or config.num_workers < 1:
-        raise RwmuError("--max-envs and --num-workers must be >= 1")
-    for flag, path in (("--json", cmd.json), ("--video", cmd.video)):  # checked before the episodes run
-        if path is not None:
-            check_output_file(path, flag)
-    result = evaluate_policy(
-        cmd.policy, config, task, video_path=cmd.video, progress=cmd.progress, video_steps=cmd.video_steps
+    score = api.evaluate(
+        cmd.policy,
+        task=cmd.task,
+        config=cmd.eval,
+        json_path=cmd.json,
+        video=cmd.video,
+        video_steps=cmd.video_steps,
+        progress=cmd.progress,
+        command=cmd,
     )
-    result["policy"] = cmd.policy
-    print(format_evaluation_table(result))
-    if cmd.json:
-        write_json_atomic(
-            cmd.json, {**result, "config": to_jsonable(config), "command": to_jsonable(cmd), "meta": run_metadata()}
-        )
-        print(f"wrote {cmd.json}")
-    if cmd.video:
-        print(f"wrote {cmd.video}")
+    print(format_evaluation_table(score.result))
+    for path in (cmd.json, cmd.video):
+        if path:
+            print(f"wrote {path}")
     return 0

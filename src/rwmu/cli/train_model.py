@@ -18,18 +18,14 @@ from typing import Annotated
 
 import tyro
 
+import rwmu.api as api
 from rwmu.cli.common import (
     Dims,
-    check_device,
-    check_output_folder,
     check_resume_unchanged,
-    resolve_task_and_dims,
     resume_note,
     resumed_command,
     stored_config,
 )
-from rwmu.data.layout import DataDims
-from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
 from rwmu.recipes import (
     DEFAULT_RECIPE,
@@ -39,11 +35,7 @@ from rwmu.recipes import (
     recipe_help,
     world_model_for,
 )
-from rwmu.tasks import get_task, task_names
-from rwmu.tasks.base import Task
-from rwmu.training.world_model import WorldModelTrainer
 from rwmu.training.world_model_config import TrainModelConfig
-from rwmu.utils.io import folder_lock
 
 
 @dataclass(frozen=True)
@@ -82,12 +74,28 @@ def interrupted(cmd: Command) -> str:
 
 
 def run(cmd: Command) -> int:
-    cmd.train.check()
-    task, dims = resolve_task_and_dims(cmd.task, cmd.dims)
-    check_device(cmd.train.device)
-    check_output_folder(cmd.out, "--out")
-    with folder_lock(cmd.out, "rwmu train-model"):
-        return _train(cmd, task, dims)
+    if cmd.resume:
+        check_resumed_command(cmd)
+    result = api.train_model(
+        cmd.data if len(cmd.data) > 1 else cmd.data[0],
+        cmd.out,
+        task=cmd.task,
+        dims=cmd.dims,
+        recipe=cmd.recipe,
+        config=cmd.train,
+        resume=cmd.resume,
+        command=cmd,
+    )
+    print(f"world model: {result.checkpoint} (best on validation), {result.latest}")
+    if result.validation:
+        print(
+            "validation relative error, mean over forecast steps: "
+            f"{result.validation.get('val/rel_error_forecast_mean', float('nan')):.4f} "
+            f"(no-change baseline {result.validation.get('val/no_change_rel_error_forecast_mean', float('nan')):.4f}); "
+            f"{result.windows_per_second:.0f} windows/s"
+        )
+    print(f"results in {cmd.out}")
+    return 0
 
 
 def check_resumed_command(cmd: Command) -> None:
@@ -106,29 +114,3 @@ def check_resumed_command(cmd: Command) -> None:
         ("--dims", stored.dims, cmd.dims),
     ):
         check_resume_unchanged(cmd.out, flag, before, now)
-
-
-def _train(cmd: Command, task: Task | None, dims: DataDims | None) -> int:
-    """Check a resumed run against its stored settings, load the data and train (``--out`` is locked)."""
-    if cmd.resume:
-        check_resumed_command(cmd)
-    window = cmd.train.architecture.history_horizon + cmd.train.optim.forecast_horizon
-    sources = [str(p) for p in cmd.data]
-    dataset = load_dataset(sources[0] if len(sources) == 1 else sources, task=task, dims=dims, min_rows=window)
-    if task is None and dataset.meta.get("task") in task_names():  # a native file names its task
-        task = get_task(dataset.meta["task"])
-    trainer = WorldModelTrainer(
-        dataset, task, cmd.out, cmd.train, resume=cmd.resume, data_path=" ".join(sources), command=cmd
-    )
-    summary = trainer.train()
-    print(f"world model: {summary['checkpoints']['best']} (best on validation), {summary['checkpoints']['latest']}")
-    final = summary["final_validation"]
-    if final:
-        print(
-            "validation relative error, mean over forecast steps: "
-            f"{final.get('val/rel_error_forecast_mean', float('nan')):.4f} "
-            f"(no-change baseline {final.get('val/no_change_rel_error_forecast_mean', float('nan')):.4f}); "
-            f"{summary['windows_per_second']:.0f} windows/s"
-        )
-    print(f"results in {cmd.out}")
-    return 0

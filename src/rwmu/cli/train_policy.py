@@ -23,9 +23,8 @@ from typing import Annotated
 
 import tyro
 
+import rwmu.api as api
 from rwmu.cli.common import (
-    check_device,
-    check_output_folder,
     check_resume_unchanged,
     resume_note,
     resumed_command,
@@ -34,10 +33,7 @@ from rwmu.cli.common import (
 from rwmu.recipes import DEFAULT_RECIPE, RECIPES, RecipeName, get_recipe, recipe_help
 from rwmu.tasks import get_task
 from rwmu.tasks.base import RewardWeights
-from rwmu.training.policy import train_policy
 from rwmu.training.policy_config import PolicyTrainingConfig
-from rwmu.training.runner import refuse_distributed
-from rwmu.utils.io import folder_lock
 
 
 @dataclass(frozen=True)
@@ -92,12 +88,29 @@ def interrupted(cmd: Command) -> str:
 
 
 def run(cmd: Command) -> int:
-    refuse_distributed("rwmu train-policy")
-    cmd.train.check()
-    check_device(cmd.train.device)
-    check_output_folder(cmd.out, "--out")
-    with folder_lock(cmd.out, "rwmu train-policy"):
-        return _train(cmd)
+    if cmd.resume:
+        check_resumed_command(cmd)
+    result = api.train_policy(
+        cmd.world_model,
+        list(cmd.data) if len(cmd.data) > 1 else cmd.data[0],
+        cmd.out,
+        task=replace(get_task(cmd.task), rewards=cmd.rewards),
+        config=cmd.train,
+        resume=cmd.resume,
+        command=cmd,
+    )
+    print(
+        f"imagined reward per step (last iteration): {result.imagined_reward:.5f} penalised, "
+        f"{result.imagined_task_reward:.5f} task only; mean epistemic uncertainty "
+        f"{result.epistemic_uncertainty:.4f}"
+    )
+    if result.resumed_exactly is False:
+        print(
+            "note: resumed without the state of the imagined episodes (no matching resume_<it>.pt, or --env.* or "
+            "--seed changed): the continuation starts fresh episodes and is not bitwise the uninterrupted run"
+        )
+    print(f"policy: {result.checkpoint}; results in {cmd.out}")
+    return 0
 
 
 def check_resumed_command(cmd: Command) -> None:
@@ -114,32 +127,3 @@ def check_resumed_command(cmd: Command) -> None:
     for name in ("actor_hidden_dims", "critic_hidden_dims", "activation", "obs_normalization"):
         flag = "--policy." + name.replace("_", "-")
         check_resume_unchanged(cmd.out, flag, getattr(stored.train.policy, name), getattr(cmd.train.policy, name))
-
-
-def _train(cmd: Command) -> int:
-    """Train (or continue) the policy run in ``--out`` (locked) and print its figures."""
-    if cmd.resume:
-        check_resumed_command(cmd)
-    task = replace(get_task(cmd.task), rewards=cmd.rewards)
-    data = [str(p) for p in cmd.data]
-    summary = train_policy(
-        task,
-        cmd.world_model,
-        data[0] if len(data) == 1 else data,
-        cmd.out,
-        cmd.train,
-        resume=cmd.resume or None,
-        command=cmd,
-    )
-    print(
-        f"imagined reward per step (last iteration): {summary['imagined_reward']:.5f} penalised, "
-        f"{summary['imagined_task_reward']:.5f} task only; mean epistemic uncertainty "
-        f"{summary['epistemic_uncertainty']:.4f}"
-    )
-    if summary["resumed_exactly"] is False:
-        print(
-            "note: resumed without the state of the imagined episodes (no matching resume_<it>.pt, or --env.* or "
-            "--seed changed): the continuation starts fresh episodes and is not bitwise the uninterrupted run"
-        )
-    print(f"policy: {summary['final_checkpoint']}; results in {cmd.out}")
-    return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rwmu.data.layout import DataDims
 from rwmu.errors import RwmuError
 from rwmu.tasks.anymal_d_flat import ANYMAL_D_FLAT
 from rwmu.tasks.base import Task
@@ -22,4 +23,30 @@ def get_task(name: str) -> Task:
         raise RwmuError(f"unknown task {name!r}; known tasks: {', '.join(task_names())}") from None
 
 
-__all__ = ["Task", "get_task", "task_names"]
+def simulated_task(name: str) -> Task:
+    """The task ``--task`` names, which must have a MuJoCo simulator (go2_flat)."""
+    task = get_task(name)
+    if task.name != "go2_flat":
+        raise RwmuError(f"--task {task.name}: no simulator for this task; only go2_flat is simulated")
+    return task
+
+
+def resolve_task_and_dims(
+    task_name: str | None, dims: tuple[int, int, int, int, int] | None
+) -> tuple[Task | None, DataDims | None]:
+    """``(task or None, DataDims or None)`` from ``--task`` / ``--dims``; they must agree if both are given.
+
+    ``--task none`` (any case) means no task."""
+    task = get_task(task_name) if task_name and task_name.lower() != "none" else None
+    if dims is None:
+        return task, task.dims if task is not None else None
+    widths = DataDims(*dims)
+    if task is not None and task.dims != widths:
+        raise RwmuError(
+            f"--dims {' '.join(map(str, dims))} disagrees with --task {task.name} "
+            f"({task.dims.describe()}); give only one"
+        )
+    return task, widths
+
+
+__all__ = ["Task", "get_task", "resolve_task_and_dims", "simulated_task", "task_names"]
