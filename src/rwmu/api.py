@@ -21,18 +21,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from tqdm import tqdm
+
 from rwmu.behavior import TrotConfig, TrotDiversity
 from rwmu.data import save_dataset, write_csv_dataset
+from rwmu.data.dataset import concatenate_datasets
 from rwmu.data.loading import load_dataset
 from rwmu.data.statistics import speed_coverage
 from rwmu.errors import RwmuError
 from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
+from rwmu.experiments import ray_backend
 from rwmu.experiments.backend import BackendConfig
 from rwmu.experiments.experiment import run_experiment as run_declared_experiment
 from rwmu.experiments.experiment_file import DatasetSpec, ExperimentSpec, read_experiment
@@ -40,7 +45,7 @@ from rwmu.experiments.manifest import publish, read_manifest
 from rwmu.experiments.signal_table import copy_signal_table
 from rwmu.recipes import DEFAULT_RECIPE, get_recipe, world_model_for
 from rwmu.sim.chunks import ChunkStore, chunk_sizes
-from rwmu.sim.collect import CollectConfig, CollectSegment, collect_mixture
+from rwmu.sim.collect import CollectConfig, CollectSegment, CollectStats, collect_mixture
 from rwmu.tasks import get_task, resolve_task_and_dims, simulated_task, task_names
 from rwmu.tasks.base import Task
 from rwmu.training.policy import train_policy as train_policy_in_imagination
@@ -147,10 +152,16 @@ def collect(
     format: Literal["csv", "rwmu"] = "rwmu",
     resume: bool = False,
     progress: bool = True,
+    shards: int = 1,
+    backend: BackendConfig = BackendConfig(),
 ) -> CollectResult:
     """Record an offline dataset with ``policy`` in the MuJoCo Go2 simulator (``rwmu collect``; its ``--help``
     describes every argument). ``checkpoints`` collects from several checkpoints of a run folder in turn (a
-    "mixed" dataset); ``resume`` continues an interrupted collection after its last completed chunk."""
+    "mixed" dataset); ``resume`` continues an interrupted collection after its last completed chunk.
+
+    ``shards`` > 1 splits ``config.steps`` into that many collections, shard ``k`` with seed ``config.seed + k``,
+    run one after the other here or side by side as Ray tasks (``backend``), and merges them in shard order into
+    one dataset whose provenance lists each shard; either backend writes the same dataset."""
     out = Path(out)
     sim_task = simulated_task(task)
     if action_noise is not None and not (math.isfinite(action_noise) and action_noise >= 0):
@@ -160,7 +171,12 @@ def collect(
         raise RwmuError("--steps, --num-envs and --num-workers must be >= 1")
     if config.chunk_rows < 0:
         raise RwmuError(f"--chunk-rows {config.chunk_rows}: give a number of rows >= 1, or 0 for one chunk")
+    if not 1 <= shards <= config.steps:
+        raise RwmuError(f"--shards {shards}: give between 1 and --steps ({config.steps}) shards")
+    if backend.backend == "ray" and shards == 1:
+        raise RwmuError("--backend ray collects shards as Ray tasks: add --shards N (N >= 2), or drop --backend ray")
     check_output_folder(out, "--out")
+    backend.check(out)
     command = {
         "out": out,
         "task": task,
@@ -170,10 +186,123 @@ def collect(
         "checkpoints": checkpoints,
         "progress": progress,
         "resume": resume,
+        "shards": shards,
+        "backend": backend,
         "collect": config,
     }
     with folder_lock(out, "rwmu collect"):
-        return _collect(out, sim_task, policy, config, action_noise, checkpoints, format, resume, progress, command)
+        if shards == 1:
+            return _collect(out, sim_task, policy, config, action_noise, checkpoints, format, resume, progress, command)
+        with backend.session(out):
+            return _collect_shards(out, shards, backend, command)
+
+
+SHARDS_DIR = ".shards"
+"""Folder of a sharded collection's shards (``shard_<k>/dataset.rwmu``), kept until the merged dataset is written."""
+
+
+def _collect_shards(out: Path, shards: int, backend: BackendConfig, command: dict[str, Any]) -> CollectResult:
+    """Collect ``shards`` shards (each an ordinary collection, resumable on its own) and merge them into ``out``."""
+    _refuse_written_dataset(out, resume=command["resume"] and (out / SHARDS_DIR).is_dir())
+    config: CollectConfig = command["collect"]
+    steps = [config.steps // shards + (k < config.steps % shards) for k in range(shards)]
+    folders = [out / SHARDS_DIR / f"shard_{k}" for k in range(shards)]
+    calls = [
+        {
+            "out": folder,
+            "policy": command["policy"],
+            "task": command["task"],
+            "config": dataclasses.replace(config, steps=steps[k], seed=config.seed + k),
+            "action_noise": command["action_noise"],
+            "checkpoints": command["checkpoints"],
+            "resume": (folder / ".collect").is_dir(),
+            "progress": False,
+        }
+        for k, folder in enumerate(folders)
+        if not (folder / "dataset.rwmu").is_file()  # a shard finished before an interruption is kept
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    write_run_config(out, {"command": command, "task": command["task"]})
+    start = time.perf_counter()
+    if backend.backend == "ray":
+        ray_backend.map_calls(collect, calls, config.num_workers, "shards")
+    else:
+        for call in tqdm(calls, desc="shards", unit="shard", disable=not command["progress"]):
+            collect(**call)
+    parts = [load_dataset(folder / "dataset.rwmu") for folder in folders]
+    shard_stats = [json.loads((folder / "collect_stats.json").read_text()) for folder in folders]
+    provenance = {
+        "shards": [
+            {
+                "shard": k,
+                "seed": config.seed + k,
+                "steps": steps[k],
+                "dataset_sha256": file_sha256(folder / "dataset.rwmu"),
+                **part.meta.get("provenance", {}),
+            }
+            for k, (folder, part) in enumerate(zip(folders, parts))
+        ]
+    }
+    dataset = concatenate_datasets(parts, meta={**parts[0].meta, "provenance": provenance})
+    stats = CollectStats.combine([_stats_of(s) for s in shard_stats])
+    return _write_collected(
+        out, dataset, stats, command["format"], time.perf_counter() - start, {"shards": shard_stats}
+    )
+
+
+def _stats_of(report: dict[str, Any]) -> CollectStats:
+    """A shard's :class:`CollectStats` back from its ``collect_stats.json``."""
+    fields = {f.name for f in dataclasses.fields(CollectStats)}
+    return CollectStats(**{k: (math.nan if v is None else v) for k, v in report.items() if k in fields})
+
+
+def _refuse_written_dataset(out: Path, resume: bool) -> None:
+    """Refuse an ``out`` that holds a dataset already, unless an interrupted final write of the same collection is
+    being resumed (its files are then written again)."""
+    written = [*out.glob("state_action_data_*.csv"), *out.glob("context_*.csv"), out / "dataset.rwmu"]
+    if any(p.exists() for p in written):
+        if not resume:
+            raise RwmuError(
+                f"--out {out}: already holds a dataset (state_action_data_*.csv or dataset.rwmu); "
+                f"choose an empty folder"
+            )
+        for path in written:
+            path.unlink(missing_ok=True)
+
+
+def _write_collected(
+    out: Path, dataset, stats: CollectStats, format: str, seconds: float, extra: dict[str, Any] | None = None
+) -> CollectResult:
+    """Write the dataset (CSV folder or ``dataset.rwmu``) and ``collect_stats.json``; drop the kept chunks or
+    shards."""
+    out.mkdir(parents=True, exist_ok=True)
+    if format == "csv":
+        write_csv_dataset(dataset, out)
+        written = out
+    else:
+        written = out / "dataset.rwmu"
+        save_dataset(dataset, written)
+    # "falls" counts every simulated fall; "terminations" those in the rows written (the tail beyond steps is cut).
+    report = {
+        **stats.as_dict(),
+        "terminations": dataset.num_terminations,
+        "seconds": seconds,
+        "speed_coverage": speed_coverage(dataset),
+        **(extra or {}),
+    }
+    write_json_atomic(out / "collect_stats.json", report)
+    ChunkStore(out).clear()  # the dataset is whole: the chunks are no longer needed
+    shutil.rmtree(out / SHARDS_DIR, ignore_errors=True)
+    return CollectResult(
+        out=out,
+        dataset=written,
+        rows=dataset.num_rows,
+        trajectories=dataset.num_trajectories,
+        falls=stats.falls,
+        seconds=seconds,
+        stats=report,
+        summary=dataset.summary(),
+    )
 
 
 def completed_chunks(count: int) -> str:
@@ -195,15 +324,7 @@ def _collect(
 ) -> CollectResult:
     """Record the dataset into ``out`` (locked) and write its statistics."""
     store = ChunkStore(out)
-    written_before = [*out.glob("state_action_data_*.csv"), *out.glob("context_*.csv"), out / "dataset.rwmu"]
-    if any(p.exists() for p in written_before):
-        if not (resume and store.manifest() is not None):
-            raise RwmuError(
-                f"--out {out}: already holds a dataset (state_action_data_*.csv or dataset.rwmu); "
-                f"choose an empty folder"
-            )
-        for path in written_before:  # an interrupted final write of this collection: written again from its chunks
-            path.unlink(missing_ok=True)
+    _refuse_written_dataset(out, resume=resume and store.manifest() is not None)
     if not resume and store.completed() > 0:
         raise RwmuError(
             f"--out {out}: holds {completed_chunks(store.completed())} of an interrupted collection; "
@@ -281,35 +402,8 @@ def _collect(
         store=store,
         describe_segments=checkpoints is not None,
     )
-    seconds = time.perf_counter() - start
-    out.mkdir(parents=True, exist_ok=True)
-    if format == "csv":
-        write_csv_dataset(dataset, out)
-        written = out
-    else:
-        written = out / "dataset.rwmu"
-        save_dataset(dataset, written)
-    # "falls" counts every simulated fall; "terminations" those in the rows written (the tail beyond steps is cut).
-    report = {
-        **stats.as_dict(),
-        "terminations": dataset.num_terminations,
-        "seconds": seconds,
-        "speed_coverage": speed_coverage(dataset),
-    }
-    if checkpoints is not None:
-        report["segments"] = dataset.meta["provenance"]["segments"]
-    write_json_atomic(out / "collect_stats.json", report)
-    store.clear()  # the dataset is whole: the chunks are no longer needed
-    return CollectResult(
-        out=out,
-        dataset=written,
-        rows=dataset.num_rows,
-        trajectories=dataset.num_trajectories,
-        falls=stats.falls,
-        seconds=seconds,
-        stats=report,
-        summary=dataset.summary(),
-    )
+    extra = {"segments": dataset.meta["provenance"]["segments"]} if checkpoints is not None else None
+    return _write_collected(out, dataset, stats, format, time.perf_counter() - start, extra)
 
 
 def _policy_provenance(spec: str) -> dict:

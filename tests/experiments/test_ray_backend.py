@@ -7,14 +7,18 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+import rwmu.api as api
 from rwmu.cli.main import main
+from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
 from rwmu.experiments import ray_backend
 from rwmu.experiments.backend import BackendConfig
 from rwmu.experiments.jobs import Job
+from rwmu.sim.collect import CollectConfig
 
 ray = pytest.importorskip("ray")
 
@@ -116,3 +120,17 @@ def test_backend_settings_are_checked_before_any_work(tmp_path, monkeypatch):
     monkeypatch.setattr(ray_backend, "ray", None)  # as without the extra
     with pytest.raises(RwmuError, match=r"pip install 'rwmu\[ray\]'"):
         BackendConfig(backend="ray").check(tmp_path)
+
+
+def test_sharded_collection_on_ray_writes_the_local_dataset(tmp_path, local_ray):
+    config = CollectConfig(steps=301, num_envs=4, seed=5)
+    local = api.collect(tmp_path / "local", "scripted", config=config, shards=2, progress=False)
+    on_ray = api.collect(
+        tmp_path / "ray", "scripted", config=config, shards=2, progress=False, backend=BackendConfig(backend="ray")
+    )
+    a, b = load_dataset(local.dataset), load_dataset(on_ray.dataset)
+    assert np.array_equal(a.data, b.data) and np.array_equal(a.trajectory_offsets, b.trajectory_offsets)
+    assert [s["seed"] for s in b.meta["provenance"]["shards"]] == [5, 6]
+    assert [s["dataset_sha256"] for s in a.meta["provenance"]["shards"]] == [
+        s["dataset_sha256"] for s in b.meta["provenance"]["shards"]
+    ]

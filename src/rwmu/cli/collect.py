@@ -6,7 +6,8 @@ DIR/collect_stats.json (falls, tracking errors, mean reward and episode return, 
 --checkpoints the same per checkpoint). The data is identical for a seed, policy and --num-envs, whatever
 --num-workers. Rows are recorded in chunks of --chunk-rows, each kept in DIR/.collect/ until the dataset is
 written: an interrupted collection continues after its last completed chunk with --resume, and gives the same
-dataset as one never interrupted.
+dataset as one never interrupted. --shards N splits the collection into N seeds collected one after the other, or
+side by side as Ray tasks with --backend ray (docs/scaling.md), and merges them.
 
 Graded datasets (docs/go2.md): ``--policy RUN --checkpoints 0:700:50`` collects a "mixed" dataset from a series of
 checkpoints of one training run (RWM-U Table 1); ``--policy RUN/model_450.pt`` a "medium" one.
@@ -24,6 +25,7 @@ import tyro
 import rwmu.api as api
 from rwmu.cli.common import check_resume_unchanged, resumed_command, stored_config
 from rwmu.data.statistics import format_speed_coverage
+from rwmu.experiments.backend import BackendConfig
 from rwmu.sim.chunks import ChunkStore
 from rwmu.sim.collect import CollectConfig
 
@@ -51,6 +53,10 @@ class Command:
     """show a progress bar"""
     resume: bool = False
     """continue the interrupted collection in --out after its last completed chunk, with its stored settings"""
+    shards: int = 1
+    """split --steps into N collections (shard k with seed --seed + k), run one after the other or as Ray tasks
+    (--backend ray), merged into one dataset whose provenance lists each shard"""
+    backend: Annotated[BackendConfig, tyro.conf.arg(name="")] = BackendConfig()
     collect: Annotated[CollectConfig, tyro.conf.arg(name="")] = field(default_factory=CollectConfig)
 
 
@@ -60,7 +66,12 @@ def defaults(argv: list[str]) -> Command | None:
 
 
 def interrupted(cmd: Command) -> str:
-    """After Ctrl-C: the chunks kept and how to continue."""
+    """After Ctrl-C: the chunks (or shards) kept and how to continue."""
+    if cmd.shards > 1:
+        return (
+            f"the finished shards and the chunks of the others are kept in {cmd.out / api.SHARDS_DIR}; continue "
+            f"with: rwmu collect --out {cmd.out} --resume"
+        )
     done = ChunkStore(cmd.out).completed()
     if done == 0:
         return (
@@ -86,6 +97,8 @@ def run(cmd: Command) -> int:
         format=cmd.format,
         resume=cmd.resume,
         progress=cmd.progress,
+        shards=cmd.shards,
+        backend=cmd.backend,
     )
     stats = result.stats
     print(result.summary)
@@ -113,6 +126,7 @@ def check_resumed_command(cmd: Command) -> None:
         ("--policy", stored.policy, cmd.policy),
         ("--checkpoints", stored.checkpoints, cmd.checkpoints),
         ("--action-noise", stored.action_noise, cmd.action_noise),
+        ("--shards", stored.shards, cmd.shards),
     ):
         check_resume_unchanged(cmd.out, flag, before, now)
     for field_ in dataclasses.fields(CollectConfig):

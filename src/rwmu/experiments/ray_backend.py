@@ -16,6 +16,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -73,6 +74,38 @@ def _run_task(job: Job, threads: int, cwd: str, address: str) -> str | None:
             return str(err)
         raise CrashedJob(str(err)) from None
     return None
+
+
+def _call_in(cwd: str, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    os.chdir(cwd)  # the call's paths are relative to the driver's working directory
+    return fn(**kwargs)
+
+
+def map_calls(fn: Callable[..., Any], calls: list[dict[str, Any]], cpus: int, desc: str) -> list[Any]:
+    """``[fn(**kwargs) for kwargs in calls]`` as Ray tasks of ``cpus`` CPUs each (inside :func:`connected`), in the
+    driver's working directory, with one progress bar; results in the order of ``calls``. ``fn`` must be importable
+    on every node (a module-level function of rwmu). A task whose worker dies is run once more; an error raised by
+    ``fn`` (an :class:`RwmuError`) is raised here."""
+    task = ray.remote(_call_in).options(num_cpus=cpus, max_retries=RETRIES)
+    refs = [task.remote(os.getcwd(), fn, kwargs) for kwargs in calls]
+    results: dict[Any, Any] = {}
+    pending = list(refs)
+    try:
+        with tqdm(total=len(refs), desc=desc, unit="task") as bar:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                try:
+                    results[done[0]] = ray.get(done[0])
+                except ray.exceptions.RayTaskError as err:
+                    if isinstance(err.cause, RwmuError):
+                        raise RwmuError(str(err.cause)) from None
+                    raise
+                bar.update(1)
+    except BaseException:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
+    return [results[ref] for ref in refs]
 
 
 @contextlib.contextmanager
