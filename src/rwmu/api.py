@@ -43,16 +43,16 @@ from rwmu.experiments.experiment import run_experiment as run_declared_experimen
 from rwmu.experiments.experiment_file import DatasetSpec, ExperimentSpec, read_experiment
 from rwmu.experiments.manifest import publish, read_manifest
 from rwmu.experiments.signal_table import copy_signal_table
+from rwmu.experiments.steps import train_world_model
 from rwmu.recipes import DEFAULT_RECIPE, get_recipe, world_model_for
 from rwmu.sim.chunks import ChunkStore, chunk_sizes
 from rwmu.sim.collect import CollectConfig, CollectSegment, CollectStats, collect_mixture
-from rwmu.tasks import get_task, resolve_task_and_dims, simulated_task, task_names
+from rwmu.tasks import get_task, resolve_task_and_dims, simulated_task
 from rwmu.tasks.base import Task
 from rwmu.training.policy import train_policy as train_policy_in_imagination
 from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.training.policy_loader import SHIPPED_POLICIES, load_behaviour_policy, policy_file
 from rwmu.training.runner import refuse_distributed, select_checkpoints
-from rwmu.training.world_model import WorldModelTrainer
 from rwmu.training.world_model_config import TrainModelConfig
 from rwmu.utils.checks import check_device, check_output_file, check_output_folder
 from rwmu.utils.io import file_sha256, folder_lock, run_metadata, to_jsonable, write_json_atomic, write_run_config
@@ -448,19 +448,13 @@ def train_model(
     check_device(config.device)
     out = Path(out)
     check_output_folder(out, "--out")
+    sources = _sources(data)
+    if command is None:
+        command = {"data": sources, "out": out, "task": task, "dims": dims, "recipe": recipe}
     with folder_lock(out, "rwmu train-model"):
-        window = config.architecture.history_horizon + config.optim.forecast_horizon
-        sources = _sources(data)
-        dataset = load_dataset(
-            sources[0] if len(sources) == 1 else sources, task=resolved, dims=widths, min_rows=window
+        summary = train_world_model(
+            config, sources[0] if len(sources) == 1 else sources, out, resolved, widths, resume=resume, command=command
         )
-        if resolved is None and dataset.meta.get("task") in task_names():  # a native file names its task
-            resolved = get_task(dataset.meta["task"])
-        command = command if command is not None else {"data": sources, "out": out, "task": task, "recipe": recipe}
-        trainer = WorldModelTrainer(
-            dataset, resolved, out, config, resume=resume, data_path=" ".join(sources), command=command
-        )
-        summary = trainer.train()
     return WorldModelResult(
         out=out,
         checkpoint=Path(summary["checkpoints"]["best"]),

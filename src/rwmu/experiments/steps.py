@@ -8,11 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rwmu.data.layout import DataDims
 from rwmu.data.loading import load_dataset
 from rwmu.evaluation.model_check import ModelCheckConfig, check_model
 from rwmu.evaluation.signals import SignalStudyConfig, study_signals, write_study
 from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
 from rwmu.models.checkpoint import load_world_model
+from rwmu.tasks import get_task, task_names
 from rwmu.tasks.base import Task
 from rwmu.training.policy import train_policy
 from rwmu.training.policy_config import PolicyTrainingConfig
@@ -22,12 +24,26 @@ from rwmu.training.world_model_config import TrainModelConfig
 from rwmu.utils.io import run_metadata, to_jsonable, write_json_atomic
 
 
-def train_world_model(config: TrainModelConfig, data: str | Path, out: Path, task: Task) -> None:
-    """Train a world model on ``data`` into ``out``; continues from ``model_latest.pt`` if an earlier run stopped."""
+def train_world_model(
+    config: TrainModelConfig,
+    data: str | Path | list[str],
+    out: Path,
+    task: Task | None,
+    dims: DataDims | None = None,
+    resume: bool | None = None,
+    command: Any = None,
+) -> dict[str, Any]:
+    """Train a world model on ``data`` (columns named by ``task`` or ``dims``; a native file may name its own task)
+    into ``out`` and return its summary; ``resume=None`` continues from ``model_latest.pt`` if an earlier run
+    stopped. ``command`` is recorded in ``config.json``."""
     window = config.architecture.history_horizon + config.optim.forecast_horizon
-    dataset = load_dataset(data, task=task, min_rows=window)
-    resume = (Path(out) / "model_latest.pt").is_file()
-    WorldModelTrainer(dataset, task, out, config, resume=resume, data_path=str(data)).train()
+    dataset = load_dataset(data, task=task, dims=dims, min_rows=window)
+    if task is None and dataset.meta.get("task") in task_names():
+        task = get_task(dataset.meta["task"])
+    if resume is None:
+        resume = (Path(out) / "model_latest.pt").is_file()
+    data_path = " ".join(data) if isinstance(data, list) else str(data)
+    return WorldModelTrainer(dataset, task, out, config, resume=resume, data_path=data_path, command=command).train()
 
 
 def train_policy_continuing(
