@@ -5,6 +5,7 @@ Skipped only where the optional extra is absent (``pip install 'rwmu[ray]'``); C
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,8 @@ def test_backend_settings_are_checked_before_any_work(tmp_path, monkeypatch):
         BackendConfig(backend="ray", gpus_per_job=-0.5).check(tmp_path)
     with pytest.raises(RwmuError, match="--cpus-per-job must be >= 1"):
         BackendConfig(cpus_per_job=0).check(tmp_path)
-    monkeypatch.setattr(ray_backend, "ray", None)  # as without the extra
+    monkeypatch.setattr(ray_backend, "ray", None)  # as without the extra: not imported yet, and not importable
+    monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(RwmuError, match=r"pip install 'rwmu\[ray\]'"):
         BackendConfig(backend="ray").check(tmp_path)
 

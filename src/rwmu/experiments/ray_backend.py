@@ -25,11 +25,8 @@ from rwmu.experiments.jobs import Job, JobFailed, pending_jobs, run_job, threads
 from rwmu.utils.io import RAY_ADDRESS_VARIABLE
 from rwmu.utils.threads import usable_cpus
 
-try:
-    import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-except ImportError:  # the optional extra is not installed: --backend ray says how to install it
-    ray = None
+ray: Any = None
+"""The ``ray`` module, imported on first use (:func:`require_ray`): commands that run locally do not pay for it."""
 
 RETRIES = 1
 """Times a crashed job is run again (from its last checkpoint) before it is reported as failed."""
@@ -44,7 +41,7 @@ def start_local(num_cpus: int) -> None:
     """Start a local Ray instance with ``num_cpus`` CPUs. Its workers run at the normal scheduling priority: Ray's
     default (niceness 15) starves the jobs of CPU wherever anything else runs (measured 20x slower on 2 busy
     cores); a cluster's nodes take the same setting from ``ray start``'s environment (docs/scaling.md)."""
-    ray.init(
+    require_ray().init(
         num_cpus=num_cpus,
         object_store_memory=OBJECT_STORE_BYTES,
         _system_config={"worker_niceness": 0},
@@ -52,11 +49,19 @@ def start_local(num_cpus: int) -> None:
     )
 
 
-def require_ray() -> None:
+def require_ray() -> Any:
+    """The ``ray`` module; without the optional extra, a one-line error that says how to install it."""
+    global ray
     if ray is None:
-        raise RwmuError(
-            "--backend ray needs Ray: pip install 'rwmu[ray]' (or pip install 'ray>=2.9'), or use --backend local"
-        )
+        try:
+            import ray as ray_module
+            import ray.util.scheduling_strategies  # noqa: F401  (NodeAffinitySchedulingStrategy)
+        except ImportError:
+            raise RwmuError(
+                "--backend ray needs Ray: pip install 'rwmu[ray]' (or pip install 'ray>=2.9'), or use --backend local"
+            ) from None
+        ray = ray_module
+    return ray
 
 
 class CrashedJob(RuntimeError):
@@ -153,9 +158,11 @@ def unreachable_nodes(paths: list[Path]) -> list[str]:
     check = ray.remote(num_cpus=0)(_paths_exist)
     nodes = [node for node in ray.nodes() if node.get("Alive")]
     refs = [
-        check.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)).remote(
-            [str(p) for p in paths]
-        )
+        check.options(
+            scheduling_strategy=ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(
+                node["NodeID"], soft=False
+            )
+        ).remote([str(p) for p in paths])
         for node in nodes
     ]
     return [node["NodeManagerAddress"] for node, found in zip(nodes, ray.get(refs)) if not all(found)]
