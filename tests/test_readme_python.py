@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 
 from rwmu.api import Evaluation, PolicyResult, WorldModelResult
+from rwmu.cli import train_model, train_policy
+from rwmu.cli.common import stored_config
 from rwmu.experiments.demo import PRESETS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -46,3 +48,7 @@ def test_the_readme_python_loop_runs_as_written(tmp_path, monkeypatch, capsys):
     summary = json.loads((tmp_path / "runs/py/pi/summary.json").read_text())
     assert policy.imagined_reward == summary["imagined_reward"]
     assert f"{score.falls}/{score.episodes} falls" in capsys.readouterr().out
+    # what the API records is the command line's own command: `rwmu train-policy --out runs/py/pi --resume` continues it
+    stored = stored_config(tmp_path / "runs/py/pi", train_policy.Command)
+    assert stored.train == namespace["tiny"].policy and stored.task == "go2_flat"
+    assert stored_config(tmp_path / "runs/py/wm", train_model.Command).train == namespace["tiny"].world_model

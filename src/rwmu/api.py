@@ -449,8 +449,9 @@ def train_model(
     out = Path(out)
     check_output_folder(out, "--out")
     sources = _sources(data)
-    if command is None:
-        command = {"data": sources, "out": out, "task": task, "dims": dims, "recipe": recipe}
+    if command is None:  # recorded as rwmu train-model's own, so that the command line can --resume the run
+        command = {"data": sources, "out": out, "task": task, "dims": dims, "recipe": recipe, "resume": resume}
+        command["train"] = config
     with folder_lock(out, "rwmu train-model"):
         summary = train_world_model(
             config, sources[0] if len(sources) == 1 else sources, out, resolved, widths, resume=resume, command=command
@@ -488,6 +489,9 @@ def train_policy(
     check_output_folder(out, "--out")
     task = get_task(task) if isinstance(task, str) else task
     sources = _sources(data)
+    if command is None:  # recorded as rwmu train-policy's own, so that the command line can --resume the run
+        command = {"task": task.name, "world_model": world_model, "data": sources, "out": out, "recipe": recipe}
+        command.update(resume=resume, train=config, rewards=task.rewards)
     with folder_lock(out, "rwmu train-policy"):
         summary = train_policy_in_imagination(
             task,
