@@ -514,7 +514,10 @@ def resolve_policy_checkpoint(path: str | Path) -> Path:
             )
         return found[-1][1]
     if not p.exists():
-        raise RwmuError(f"{p}: no such file or folder; give a policy run folder or its model_<iteration>.pt")
+        what = "the scripted controller has no network weights" if str(path) == "scripted" else "no such file or folder"
+        raise RwmuError(
+            f"{p}: {what}; this command needs a policy's training weights: give a policy run folder or its model_<iteration>.pt"
+        )
     return p
 
 
