@@ -353,6 +353,8 @@ def test_policy_reader_errors_and_run_folders(untrained_world_model, tmp_path):
     assert resolve_policy_checkpoint(run / "model_2.pt") == run / "model_2.pt"
     with pytest.raises(RwmuError, match="no such file or folder"):
         resolve_policy_checkpoint(tmp_path / "missing")
+    with pytest.raises(RwmuError, match="scripted: the scripted controller has no network weights"):
+        resolve_policy_checkpoint("scripted")
 
 
 @pytest.mark.parametrize("schedule", ["adaptive", "fixed"])
