@@ -142,8 +142,9 @@ def test_mean_ci95_matches_the_t_table():
 def test_plan_runs_names_and_validation(tmp_path):
     runs = sw.plan_runs(tmp_path, (0.0, 0.5), (0, 2))
     assert [r.name for r in runs] == ["lam0_seed0", "lam0_seed2", "lam0.5_seed0", "lam0.5_seed2"]
-    with pytest.raises(RwmuError):
-        sw.plan_runs(tmp_path, (-1.0,), (0,))
+    for bad in (-1.0, float("inf"), float("nan")):  # refused before any run starts
+        with pytest.raises(RwmuError, match="every lambda must be a finite number >= 0"):
+            sw.plan_runs(tmp_path, (0.0, bad), (0,))
     with pytest.raises(RwmuError):
         sw.plan_runs(tmp_path, (1.0, 1.0), (0,))
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,8 +108,8 @@ def plan_runs(out_dir: str | Path, lambdas: tuple[float, ...], seeds: tuple[int,
     """Every (lambda, seed) run, lambda-major, in ``out_dir/runs/lam<lambda>_seed<seed>``."""
     if not lambdas or not seeds:
         raise RwmuError("--lambdas and --seeds need at least one value each")
-    if any(not lam >= 0 for lam in lambdas):
-        raise RwmuError(f"--lambdas {','.join(map(str, lambdas))}: every lambda must be >= 0")
+    if any(not (math.isfinite(lam) and lam >= 0) for lam in lambdas):
+        raise RwmuError(f"--lambdas {' '.join(map(str, lambdas))}: every lambda must be a finite number >= 0")
     if len({lambda_label(lam) for lam in lambdas}) != len(lambdas) or len(set(seeds)) != len(seeds):
         raise RwmuError("--lambdas / --seeds: values repeat")
     runs_dir = Path(out_dir) / "runs"
@@ -416,6 +417,7 @@ def run_sweep(
     """
     if config.jobs < 1 or config.episodes < 1:
         raise RwmuError("--jobs and --episodes must be >= 1")
+    plan_runs(out_dir, config.lambdas, config.seeds)  # the grid checked before the folder is touched
     for name, path in (("--world-model", config.world_model), ("--data", config.data)):
         if not Path(path).exists():
             raise RwmuError(f"{name} {path}: no such file or folder")
