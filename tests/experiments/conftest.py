@@ -15,3 +15,40 @@ def tiny_demo(tmp_path_factory):
     messages = []
     report = run_demo(out, config, log=messages.append)
     return out, config, report, messages
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep_argv(tiny_demo):
+    """``argv(out, *flags)``: ``rwmu sweep`` of lambda 0 and 1, seed 0, on the tiny demo's data and world model, two
+    runs side by side (2 PPO iterations of 16 envs x 8 steps, 2 MuJoCo episodes each), plus ``flags``."""
+    folder = tiny_demo[0]
+
+    def argv(out, *flags: str) -> list[str]:
+        return [
+            "sweep",
+            "--world-model",
+            str(folder / "world_model" / "model_best.pt"),
+            "--data",
+            str(folder / "data" / "dataset.rwmu"),
+            "--out",
+            str(out),
+            "--lambdas",
+            "0",
+            "1",
+            "--seeds",
+            "0",
+            "--jobs",
+            "2",
+            "--iterations",
+            "2",
+            "--num-envs",
+            "16",
+            "--steps-per-env",
+            "8",
+            "--episodes",
+            "2",
+            "--no-behavior",
+            *flags,
+        ]
+
+    return argv

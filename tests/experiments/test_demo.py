@@ -141,36 +141,11 @@ def test_markdown_table_and_numbers():
     assert rep.format_number(float("nan")) == "n/a"
 
 
-def test_sweep_cli_end_to_end_on_the_tiny_demo(tiny_demo, tmp_path):
+def test_sweep_cli_end_to_end_on_the_tiny_demo(tiny_sweep_argv, tmp_path):
     """Two real runs (subprocesses, side by side) on the tiny demo's world model; a re-run skips them."""
     from rwmu.cli.main import main
 
-    out, _, _, _ = tiny_demo
-    argv = [
-        "sweep",
-        "--world-model",
-        str(out / "world_model" / "model_best.pt"),
-        "--data",
-        str(out / "data" / "dataset.rwmu"),
-        "--out",
-        str(tmp_path / "sweep"),
-        "--lambdas",
-        "0",
-        "1",
-        "--seeds",
-        "0",
-        "--jobs",
-        "2",
-        "--iterations",
-        "2",
-        "--num-envs",
-        "16",
-        "--steps-per-env",
-        "8",
-        "--episodes",
-        "2",
-        "--no-behavior",
-    ]
+    argv = tiny_sweep_argv(tmp_path / "sweep")
     assert main(argv) == 0
     data = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     assert [row["lambda"] for row in data["aggregated"]] == [0.0, 1.0]

@@ -32,46 +32,15 @@ def local_ray():
     ray.shutdown()
 
 
-def sweep_argv(tiny_demo, out, backend):
-    folder = tiny_demo[0]
-    return [
-        "sweep",
-        "--world-model",
-        str(folder / "world_model" / "model_best.pt"),
-        "--data",
-        str(folder / "data" / "dataset.rwmu"),
-        "--out",
-        str(out),
-        "--lambdas",
-        "0",
-        "1",
-        "--seeds",
-        "0",
-        "--jobs",
-        "2",
-        "--iterations",
-        "2",
-        "--num-envs",
-        "16",
-        "--steps-per-env",
-        "8",
-        "--episodes",
-        "2",
-        "--no-behavior",
-        "--backend",
-        backend,
-    ]
-
-
 def table(out):
     with open(out / "sweep.csv") as f:
         return [{k: v for k, v in row.items() if k not in ("run_dir", "train_seconds")} for row in csv.DictReader(f)]
 
 
-def test_a_sweep_is_bitwise_the_same_on_ray_and_locally(tiny_demo, tmp_path, local_ray):
+def test_a_sweep_is_bitwise_the_same_on_ray_and_locally(tiny_sweep_argv, tmp_path, local_ray):
     local, on_ray = tmp_path / "local", tmp_path / "ray"
-    assert main(sweep_argv(tiny_demo, local, "local")) == 0
-    assert main(sweep_argv(tiny_demo, on_ray, "ray")) == 0
+    assert main(tiny_sweep_argv(local, "--backend", "local")) == 0
+    assert main(tiny_sweep_argv(on_ray, "--backend", "ray")) == 0
     assert table(local) == table(on_ray) and len(table(local)) == 2
     for run in ("lam0_seed0", "lam1_seed0"):
         final = Path(json.loads((local / "runs" / run / "summary.json").read_text())["final_checkpoint"]).name
@@ -86,7 +55,7 @@ def test_a_sweep_is_bitwise_the_same_on_ray_and_locally(tiny_demo, tmp_path, loc
         assert json.loads((local / "runs" / run / "config.json").read_text())["meta"]["ray_address"] is None
     assert json.loads((on_ray / "config.json").read_text())["config"]["backend"]["backend"] == "ray"
     mtime = (on_ray / "sweep.csv").stat().st_mtime_ns
-    assert main(sweep_argv(tiny_demo, on_ray, "ray")) == 0  # resumed: every run is finished, nothing re-runs
+    assert main(tiny_sweep_argv(on_ray, "--backend", "ray")) == 0  # resumed: every run is finished, nothing re-runs
     assert table(on_ray) == table(local) and (on_ray / "sweep.csv").stat().st_mtime_ns >= mtime
 
 
