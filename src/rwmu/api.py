@@ -19,6 +19,7 @@ a config given explicitly replaces the recipe's. Grids (sweeps, experiment files
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import math
 import shutil
@@ -36,16 +37,16 @@ from rwmu.data.dataset import concatenate_datasets
 from rwmu.data.loading import load_dataset
 from rwmu.data.statistics import speed_coverage
 from rwmu.errors import RwmuError
-from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
+from rwmu.evaluation.simulator import EvaluationConfig
 from rwmu.experiments import ray_backend
 from rwmu.experiments.backend import BackendConfig
 from rwmu.experiments.experiment import run_experiment as run_declared_experiment
 from rwmu.experiments.experiment_file import DatasetSpec, ExperimentSpec, read_experiment
 from rwmu.experiments.manifest import publish, read_manifest
 from rwmu.experiments.signal_table import copy_signal_table
-from rwmu.experiments.steps import train_world_model
+from rwmu.experiments.steps import score_policy, train_world_model
 from rwmu.recipes import DEFAULT_RECIPE, get_recipe, world_model_for
-from rwmu.sim.chunks import ChunkStore, chunk_sizes
+from rwmu.sim.chunks import ChunkStore, chunk_sizes, equal_shares
 from rwmu.sim.collect import CollectConfig, CollectSegment, CollectStats, collect_mixture
 from rwmu.tasks import get_task, resolve_task_and_dims, simulated_task
 from rwmu.tasks.base import Task
@@ -55,7 +56,7 @@ from rwmu.training.policy_loader import SHIPPED_POLICIES, load_behaviour_policy,
 from rwmu.training.runner import refuse_distributed, select_checkpoints
 from rwmu.training.world_model_config import TrainModelConfig
 from rwmu.utils.checks import check_device, check_output_file, check_output_folder
-from rwmu.utils.io import file_sha256, folder_lock, run_metadata, to_jsonable, write_json_atomic, write_run_config
+from rwmu.utils.io import file_sha256, folder_lock, to_jsonable, write_json_atomic, write_run_config
 
 MANIFEST = Path("docs/results/policies.json")
 """The manifest of published policies (``publish=True`` merges an experiment's policies into it)."""
@@ -205,7 +206,7 @@ def _collect_shards(out: Path, shards: int, backend: BackendConfig, command: dic
     """Collect ``shards`` shards (each an ordinary collection, resumable on its own) and merge them into ``out``."""
     _refuse_written_dataset(out, resume=command["resume"] and (out / SHARDS_DIR).is_dir())
     config: CollectConfig = command["collect"]
-    steps = [config.steps // shards + (k < config.steps % shards) for k in range(shards)]
+    steps = equal_shares(config.steps, shards)
     folders = [out / SHARDS_DIR / f"shard_{k}" for k in range(shards)]
     calls = [
         {
@@ -225,7 +226,7 @@ def _collect_shards(out: Path, shards: int, backend: BackendConfig, command: dic
     write_run_config(out, {"command": command, "task": command["task"]})
     start = time.perf_counter()
     if backend.backend == "ray":
-        ray_backend.map_calls(collect, calls, config.num_workers, "shards")
+        ray_backend.map_calls(collect, calls, config.num_workers, "--num-workers", "shards")
     else:
         for call in tqdm(calls, desc="shards", unit="shard", disable=not command["progress"]):
             collect(**call)
@@ -342,7 +343,7 @@ def _collect(
             f"(or model_<iteration>/ export folders), not {policy!r}"
         )
     specs = [policy] if checkpoints is None else [str(path) for _, path in select_checkpoints(policy, checkpoints)]
-    shares = [config.steps // len(specs) + (i < config.steps % len(specs)) for i in range(len(specs))]
+    shares = equal_shares(config.steps, len(specs))
     if min(shares) < 1:
         raise RwmuError(f"--steps {config.steps} is fewer than the {len(specs)} checkpoints selected")
     # Every policy is loaded (and checked against the task) before the simulation starts.
@@ -538,15 +539,8 @@ def evaluate(
     for flag, path in (("--json", json_path), ("--video", video)):  # checked before the episodes run
         if path is not None:
             check_output_file(Path(path), flag)
-    result = evaluate_policy(
-        str(policy), config, sim_task, video_path=video, progress=progress, video_steps=video_steps
-    )
-    result["policy"] = str(policy)
-    if json_path is not None:
-        document = {**result, "config": to_jsonable(config), "meta": run_metadata()}
-        if command is not None:
-            document["command"] = to_jsonable(command)
-        write_json_atomic(Path(json_path), document)
+    json_path = Path(json_path) if json_path is not None else None
+    result = score_policy(config, sim_task, str(policy), json_path, progress, video, video_steps, command)
     return Evaluation(
         policy=str(policy),
         return_mean=float(result["return_mean"]),
@@ -567,7 +561,7 @@ def collect_settings(dataset: DatasetSpec) -> dict[str, Any]:
     """The :func:`collect` arguments of a dataset's ``collect`` table (its keys are ``rwmu collect``'s settings;
     ``steps``, ``num_envs``, ``num_workers``, ``seed`` ... are its ``CollectConfig``), checked key by key."""
     table = dict(dataset.collect or {})
-    known = {"task", "policy", "format", "action_noise", "checkpoints"}
+    known = set(inspect.signature(collect).parameters) - {"out", "config", "resume", "progress", "shards", "backend"}
     nested = {f.name for f in dataclasses.fields(CollectConfig)}
     unknown = sorted(set(table) - known - nested)
     if unknown:

@@ -138,3 +138,11 @@ def test_an_experiment_file_gives_the_same_table_on_ray_and_locally(tiny_demo, t
     for run in ("lam0_seed0", "lam1_seed0"):
         onnx = f"tiny/demo/runs/{run}/export/policy.onnx"
         assert (tmp_path / "local" / onnx).read_bytes() == (tmp_path / "ray" / onnx).read_bytes()
+
+
+def test_a_task_the_cluster_could_never_start_is_refused_naming_its_flag(tmp_path, local_ray):
+    job = Job("evaluate", tmp_path / "e.json", {"task": "go2_flat", "policy": "scripted", "config": {}}, "e")
+    with pytest.raises(RwmuError, match=r"--cpus-per-job 4: the Ray cluster has 2 CPU\(s\) in all"):
+        ray_backend.run_jobs([job], 1, "test", log=lambda s: None, cpus_per_job=4)
+    with pytest.raises(RwmuError, match=r"--num-workers 3: the Ray cluster has 2 CPU\(s\) in all"):
+        ray_backend.map_calls(print, [{}], 3, "--num-workers", "test")

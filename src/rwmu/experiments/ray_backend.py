@@ -68,10 +68,9 @@ class CrashedJob(RuntimeError):
     """A job's worker process ended other than by success or a user error: Ray retries the task."""
 
 
-def _run_task(job: Job, threads: int, cwd: str, address: str) -> str | None:
-    """Body of one Ray task: the job's worker process in ``cwd``. Returns None, or the one-line error of a user
-    error (exit code 2: running it again would fail the same way); raises :class:`CrashedJob` otherwise."""
-    os.chdir(cwd)  # the job's paths are relative to the driver's working directory
+def _run_task(job: Job, threads: int, address: str) -> str | None:
+    """Body of one job's Ray task: the job's worker process. Returns None, or the one-line error of a user error
+    (exit code 2: running it again would fail the same way); raises :class:`CrashedJob` otherwise."""
     try:
         run_job(job, threads, env={RAY_ADDRESS_VARIABLE: address})
     except JobFailed as err:
@@ -82,34 +81,63 @@ def _run_task(job: Job, threads: int, cwd: str, address: str) -> str | None:
 
 
 def _call_in(cwd: str, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """Body of every Ray task: ``fn(**kwargs)`` in ``cwd``."""
     os.chdir(cwd)  # the call's paths are relative to the driver's working directory
     return fn(**kwargs)
 
 
-def map_calls(fn: Callable[..., Any], calls: list[dict[str, Any]], cpus: int, desc: str) -> list[Any]:
-    """``[fn(**kwargs) for kwargs in calls]`` as Ray tasks of ``cpus`` CPUs each (inside :func:`connected`), in the
+def _submit(
+    fn: Callable[..., Any],
+    calls: list[dict[str, Any]],
+    cpus: float,
+    gpus: float = 0.0,
+    cpu_flag: str = "--cpus-per-job",
+    **options: Any,
+) -> list:
+    """``fn(**kwargs)`` for each of ``calls`` as a Ray task of ``cpus`` CPUs and ``gpus`` GPUs, in the driver's
+    working directory, run once more if its worker dies (``options``: further Ray task options). A task that could
+    never start (more CPUs or GPUs than the cluster has) is refused first, naming ``cpu_flag`` or --gpus-per-job."""
+    available = ray.cluster_resources()
+    for name, need, flag in (("CPU", cpus, cpu_flag), ("GPU", gpus, "--gpus-per-job")):
+        if need > available.get(name, 0):
+            raise RwmuError(
+                f"{flag} {need:g}: the Ray cluster has {available.get(name, 0):g} {name}(s) in all, so no task could "
+                f"start; lower {flag} or add nodes"
+            )
+    task = ray.remote(_call_in).options(num_cpus=cpus, num_gpus=gpus, max_retries=RETRIES, **options)
+    return [task.remote(os.getcwd(), fn, kwargs) for kwargs in calls]
+
+
+def _as_completed(refs: list, desc: str, unit: str) -> Iterator[Any]:
+    """Each of ``refs`` as its task ends, counted by one progress bar; leaving early (an error, Ctrl-C or SIGTERM)
+    cancels the tasks still running (their worker processes end with them)."""
+    pending = list(refs)
+    try:
+        with tqdm(total=len(refs), desc=desc, unit=unit) as bar:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                yield done[0]
+                bar.update(1)
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+
+
+def map_calls(fn: Callable[..., Any], calls: list[dict[str, Any]], cpus: int, cpu_flag: str, desc: str) -> list[Any]:
+    """``[fn(**kwargs) for kwargs in calls]`` as Ray tasks of ``cpus`` CPUs each (the flag ``cpu_flag`` sets them;
+    inside :func:`connected`), in the
     driver's working directory, with one progress bar; results in the order of ``calls``. ``fn`` must be importable
     on every node (a module-level function of rwmu). A task whose worker dies is run once more; an error raised by
     ``fn`` (an :class:`RwmuError`) is raised here."""
-    task = ray.remote(_call_in).options(num_cpus=cpus, max_retries=RETRIES)
-    refs = [task.remote(os.getcwd(), fn, kwargs) for kwargs in calls]
+    refs = _submit(fn, calls, cpus, cpu_flag=cpu_flag)
     results: dict[Any, Any] = {}
-    pending = list(refs)
-    try:
-        with tqdm(total=len(refs), desc=desc, unit="task") as bar:
-            while pending:
-                done, pending = ray.wait(pending, num_returns=1)
-                try:
-                    results[done[0]] = ray.get(done[0])
-                except ray.exceptions.RayTaskError as err:
-                    if isinstance(err.cause, RwmuError):
-                        raise RwmuError(str(err.cause)) from None
-                    raise
-                bar.update(1)
-    except BaseException:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        raise
+    for ref in _as_completed(refs, desc, "task"):
+        try:
+            results[ref] = ray.get(ref)
+        except ray.exceptions.RayTaskError as err:
+            if isinstance(err.cause, RwmuError):
+                raise RwmuError(str(err.cause)) from None
+            raise
     return [results[ref] for ref in refs]
 
 
@@ -201,37 +229,19 @@ def run_jobs(
     if not todo:
         return []
     threads = threads_per_job(workers, cpus_per_job)
-    available = ray.cluster_resources()
-    for name, need, flag in (("CPU", threads, "--cpus-per-job"), ("GPU", gpus_per_job, "--gpus-per-job")):
-        if need > available.get(name, 0):
-            raise RwmuError(
-                f"{flag} {need:g}: the Ray cluster has {available.get(name, 0):g} {name}(s) in all, so no job could "
-                f"start; lower {flag} or add nodes"
-            )
-    task = ray.remote(_run_task).options(
-        num_cpus=threads, num_gpus=gpus_per_job, max_retries=RETRIES, retry_exceptions=[CrashedJob]
-    )
     address = ray.get_runtime_context().gcs_address
-    cwd = os.getcwd()
-    labels = {task.remote(job, threads, cwd, address): job.label for job in todo}
-    pending = list(labels)
+    calls = [{"job": job, "threads": threads, "address": address} for job in todo]
+    refs = _submit(_run_task, calls, threads, gpus_per_job, retry_exceptions=[CrashedJob])
+    labels = {ref: job.label for ref, job in zip(refs, todo)}
     failures = []
-    try:
-        with tqdm(total=len(todo), desc=desc, unit="job") as bar:
-            while pending:
-                done, pending = ray.wait(pending, num_returns=1)
-                try:
-                    error = ray.get(done[0])
-                except ray.exceptions.RayError as err:  # crashed twice, or its node died twice
-                    cause = getattr(err, "cause", None)
-                    error = str(cause) if isinstance(cause, CrashedJob) else f"{labels[done[0]]} failed: {err}"
-                    error = " ".join(error.split())[:400]
-                if error:
-                    failures.append(error)
-                    log(f"[{desc}] {error}")
-                bar.update(1)
-    except KeyboardInterrupt:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        raise
+    for ref in _as_completed(refs, desc, "job"):
+        try:
+            error = ray.get(ref)
+        except ray.exceptions.RayError as err:  # crashed twice, or its node died twice
+            cause = getattr(err, "cause", None)
+            error = str(cause) if isinstance(cause, CrashedJob) else f"{labels[ref]} failed: {err}"
+            error = " ".join(error.split())[:400]
+        if error:
+            failures.append(error)
+            log(f"[{desc}] {error}")
     return failures

@@ -60,12 +60,24 @@ def train_policy_continuing(
 
 
 def score_policy(
-    config: EvaluationConfig, task: Task, policy: str, out_json: Path, progress: bool = True
+    config: EvaluationConfig,
+    task: Task,
+    policy: str,
+    out_json: Path | None,
+    progress: bool = True,
+    video: str | Path | None = None,
+    video_steps: int | None = None,
+    command: Any = None,
 ) -> dict[str, Any]:
-    """Score ``policy`` in MuJoCo on the unpenalised reward (as ``rwmu evaluate --json``) into ``out_json``."""
-    result = evaluate_policy(policy, config, task, progress=progress)
+    """Score ``policy`` in MuJoCo on the unpenalised reward (``rwmu evaluate``), into ``out_json`` as ``rwmu evaluate
+    --json`` writes it (None: not written, with ``command`` recorded where given); ``video`` renders environment 0."""
+    result = evaluate_policy(policy, config, task, video_path=video, progress=progress, video_steps=video_steps)
     result["policy"] = policy
-    write_json_atomic(out_json, {**result, "config": to_jsonable(config), "meta": run_metadata()})
+    if out_json is not None:
+        document = {**result, "config": to_jsonable(config), "meta": run_metadata()}
+        if command is not None:
+            document["command"] = to_jsonable(command)
+        write_json_atomic(out_json, document)
     return result
 
 

@@ -61,6 +61,12 @@ class ChunkStore:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def equal_shares(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` shares that differ by at most one, the larger ones first (e.g. 301 in 2:
+    151, 150): the rows of each behaviour checkpoint of a mixed collection, or of each shard."""
+    return [total // parts + (k < total % parts) for k in range(parts)]
+
+
 def chunk_sizes(rows: int, chunk_rows: int) -> list[int]:
     """``rows`` split into chunks of ``chunk_rows`` (the last one takes the remainder; 0: one chunk)."""
     if chunk_rows <= 0 or rows <= chunk_rows:
