@@ -42,7 +42,7 @@ from rwmu.experiments import ray_backend
 from rwmu.experiments.backend import BackendConfig
 from rwmu.experiments.experiment import run_experiment as run_declared_experiment
 from rwmu.experiments.experiment_file import DatasetSpec, ExperimentSpec, read_experiment
-from rwmu.experiments.manifest import publish, read_manifest
+from rwmu.experiments.manifest import MANIFEST, PUBLISHED, publish, read_manifest
 from rwmu.experiments.signal_table import copy_signal_table
 from rwmu.experiments.steps import score_policy, train_world_model
 from rwmu.recipes import DEFAULT_RECIPE, get_recipe, world_model_for
@@ -57,11 +57,6 @@ from rwmu.training.runner import refuse_distributed, select_checkpoints
 from rwmu.training.world_model_config import TrainModelConfig
 from rwmu.utils.checks import check_device, check_output_file, check_output_folder
 from rwmu.utils.io import file_sha256, folder_lock, to_jsonable, write_json_atomic, write_run_config
-
-MANIFEST = Path("docs/results/policies.json")
-"""The manifest of published policies (``publish=True`` merges an experiment's policies into it)."""
-PUBLISHED = Path("docs/results")
-
 
 # ------------------------------------------------------------------------------------------------------------------
 # Results

@@ -19,7 +19,7 @@ from rwmu.errors import RwmuError
 from rwmu.evaluation.schedules import random_schedules
 from rwmu.experiments import report as rep
 from rwmu.experiments.headline import headline_table, with_table
-from rwmu.experiments.manifest import check_manifest, read_manifest, rescore, rescore_config
+from rwmu.experiments.manifest import MANIFEST, check_manifest, read_manifest, rescore, rescore_config
 from rwmu.utils.io import write_json_atomic, write_text_atomic
 
 
@@ -27,7 +27,7 @@ from rwmu.utils.io import write_json_atomic, write_text_atomic
 class Check:
     """List broken entries of a policy manifest (exit code 1 if any)."""
 
-    manifest: Path = Path("docs/results/policies.json")
+    manifest: Path = MANIFEST
     """the manifest; its files are relative to the current folder"""
 
 
@@ -37,7 +37,7 @@ class Rescore:
 
     out: Path
     """folder for rescore.json and rescore.md"""
-    manifest: Path = Path("docs/results/policies.json")
+    manifest: Path = MANIFEST
     """the manifest; its files are relative to the current folder"""
     recipe: tuple[str, ...] = ()
     """only entries of these recipes (default: every entry)"""

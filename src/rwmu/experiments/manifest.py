@@ -28,6 +28,10 @@ from rwmu.training.export import EXPORT_FILES, export_policy
 from rwmu.utils.io import write_json_atomic
 
 RESCORE = "rwmu manifest rescore"
+PUBLISHED = Path("docs/results")
+"""Where published results live, relative to the repository root."""
+MANIFEST = PUBLISHED / "policies.json"
+"""The manifest of published policies (``rwmu experiment run --publish`` merges into it, ``rwmu manifest`` reads it)."""
 RETURN_TOLERANCE = 1e-4
 """|re-scored - recorded| return above which an entry is listed as differing (MuJoCo on CPU is deterministic for a
 policy file and evaluation seed; ONNX export and float formatting move the 6th digit at most)"""
@@ -128,7 +132,7 @@ def publish(out: Path, entries: list[dict[str, Any]], root: Path, manifest: Path
     ``manifest``; returns the published entries."""
     published = []
     for entry in entries:
-        target = Path("docs/results") / entry["file"]
+        target = PUBLISHED / entry["file"]
         copy_published_files(out / Path(entry["file"]).parent, root / target.parent)
         published.append({**entry, "file": str(target)})
     data = read_manifest(manifest) if manifest.is_file() else {"policies": []}
