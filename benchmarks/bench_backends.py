@@ -26,7 +26,8 @@ import ray
 
 from rwmu.cli.main import main
 from rwmu.experiments import ray_backend
-from rwmu.experiments.demo import PRESETS, run_demo
+from rwmu.experiments.demo import run_demo
+from rwmu.experiments.demo_config import PRESETS
 from rwmu.utils.threads import usable_cpus
 
 

@@ -22,7 +22,8 @@ import torch
 
 from rwmu.data.loading import load_dataset
 from rwmu.data.windows import gather_windows, pick_windows, window_starts
-from rwmu.evaluation.model_check import ModelCheckConfig, score_windows
+from rwmu.evaluation.model_check import score_windows
+from rwmu.evaluation.model_check_config import ModelCheckConfig
 from rwmu.models.checkpoint import load_world_model
 from rwmu.models.rollout import open_loop_rollout, relative_error
 from rwmu.tasks import get_task

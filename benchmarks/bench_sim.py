@@ -104,7 +104,8 @@ def bench_parallelism(num_envs: int, steps: int) -> None:
 def bench_env(num_envs: int, workers: int, steps: int) -> tuple[float, float]:
     """(full env steps/s with the scripted controller, physics-only steps/s) for one configuration."""
     from rwmu.behavior import TrotConfig, TrotController
-    from rwmu.sim.env import Go2EnvConfig, Go2VecEnv
+    from rwmu.sim.env import Go2VecEnv
+    from rwmu.sim.env_config import Go2EnvConfig
 
     env = Go2VecEnv(Go2EnvConfig(num_envs=num_envs, num_workers=workers, seed=0))
     policy = TrotController(num_envs, TrotConfig(seed=0))
@@ -131,7 +132,8 @@ def bench_env(num_envs: int, workers: int, steps: int) -> tuple[float, float]:
 
 def bench_collect(rows: int, num_envs: int, workers: int) -> tuple[float, object]:
     from rwmu.behavior import TrotConfig
-    from rwmu.sim.collect import CollectConfig, collect_dataset
+    from rwmu.sim.collect import collect_dataset
+    from rwmu.sim.collect_config import CollectConfig
     from rwmu.tasks.go2_flat import GO2_FLAT
     from rwmu.training.policy_loader import load_policy
 
@@ -187,7 +189,8 @@ def main() -> None:
         seconds, _ = bench_collect(1_000_000, args.num_envs, best_workers)
         print(f"    1,000,000 rows measured: {seconds / 60:.1f} min ({1_000_000 / seconds:.0f} rows/s)")
 
-    from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
+    from rwmu.evaluation.simulator import evaluate_policy
+    from rwmu.evaluation.simulator_config import EvaluationConfig
     from rwmu.evaluation.tables import format_evaluation_table
 
     print(f"\n[4] scripted controller (nominal gains, no noise), {args.eval_episodes} episodes, no pushes  ({_load()})")

@@ -28,7 +28,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from rwmu.behavior import TrotConfig
-    from rwmu.sim.collect import CollectConfig, collect_dataset
+    from rwmu.sim.collect import collect_dataset
+    from rwmu.sim.collect_config import CollectConfig
     from rwmu.tasks.go2_flat import GO2_FLAT, JOINT_NAMES
     from rwmu.training.policy_loader import load_policy
 

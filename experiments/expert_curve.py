@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from rwmu.evaluation.plots import new_figure, save_figure
-from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
+from rwmu.evaluation.simulator import evaluate_policy
+from rwmu.evaluation.simulator_config import EvaluationConfig
 from rwmu.experiments.report import label_true_return_axes, read_tensorboard_scalars
 from rwmu.experiments.sweep_curve import curve_json
 from rwmu.tasks import get_task

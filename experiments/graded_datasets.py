@@ -26,7 +26,8 @@ from pathlib import Path
 
 import torch
 
-from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
+from rwmu.evaluation.simulator import evaluate_policy
+from rwmu.evaluation.simulator_config import EvaluationConfig
 from rwmu.experiments.sweep_curve import curve_json
 from rwmu.tasks import get_task
 from rwmu.training.runner import saved_checkpoints

@@ -24,7 +24,8 @@ import torch
 from rwmu.data.loading import load_dataset
 from rwmu.envs.imagination import ImaginationConfig, ImaginationEnv
 from rwmu.models.checkpoint import load_world_model
-from rwmu.sim.env import Go2EnvConfig, Go2VecEnv
+from rwmu.sim.env import Go2VecEnv
+from rwmu.sim.env_config import Go2EnvConfig
 from rwmu.tasks import get_task
 from rwmu.tasks.locomotion import TASK_REWARD
 from rwmu.training.policy_loader import load_policy

@@ -7,7 +7,7 @@ import pytest
 import rwmu
 from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
-from rwmu.sim.collect import CollectConfig
+from rwmu.sim.collect_config import CollectConfig
 
 SMALL = CollectConfig(steps=301, num_envs=4, seed=3)
 

@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 
 from rwmu.api import Evaluation, PolicyResult, WorldModelResult
-from rwmu.cli import train_model, train_policy
-from rwmu.cli.common import stored_config
-from rwmu.experiments.demo import PRESETS
+from rwmu.cli.commands import train_model, train_policy
+from rwmu.cli.commands.shared import stored_config
+from rwmu.experiments.demo_config import PRESETS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -37,17 +37,20 @@ from rwmu.data.dataset import concatenate_datasets
 from rwmu.data.loading import load_dataset
 from rwmu.data.statistics import speed_coverage
 from rwmu.errors import RwmuError
-from rwmu.evaluation.simulator import EvaluationConfig
+from rwmu.evaluation.simulator_config import EvaluationConfig
 from rwmu.experiments import ray_backend
-from rwmu.experiments.backend import BackendConfig
+from rwmu.experiments.backend import backend_session, check_backend
+from rwmu.experiments.backend_config import BackendConfig
 from rwmu.experiments.experiment import run_experiment as run_declared_experiment
 from rwmu.experiments.experiment_file import DatasetSpec, ExperimentSpec, read_experiment
-from rwmu.experiments.manifest import MANIFEST, PUBLISHED, publish, read_manifest
+from rwmu.experiments.manifest import publish, read_manifest
+from rwmu.experiments.paths import MANIFEST, PUBLISHED
 from rwmu.experiments.signal_table import copy_signal_table
 from rwmu.experiments.steps import score_policy, train_world_model
 from rwmu.recipes import DEFAULT_RECIPE, get_recipe, world_model_for
 from rwmu.sim.chunks import ChunkStore, chunk_sizes, equal_shares
-from rwmu.sim.collect import CollectConfig, CollectSegment, CollectStats, collect_mixture
+from rwmu.sim.collect import CollectSegment, CollectStats, collect_mixture
+from rwmu.sim.collect_config import CollectConfig
 from rwmu.tasks import get_task, resolve_task_and_dims, simulated_task
 from rwmu.tasks.base import Task
 from rwmu.training.policy import train_policy as train_policy_in_imagination
@@ -172,7 +175,7 @@ def collect(
     if backend.backend == "ray" and shards == 1:
         raise RwmuError("--backend ray collects shards as Ray tasks: add --shards N (N >= 2), or drop --backend ray")
     check_output_folder(out, "--out")
-    backend.check(out)
+    check_backend(backend)
     command = {
         "out": out,
         "task": task,
@@ -189,7 +192,7 @@ def collect(
     with folder_lock(out, "rwmu collect"):
         if shards == 1:
             return _collect(out, sim_task, policy, config, action_noise, checkpoints, format, resume, progress, command)
-        with backend.session(out):
+        with backend_session(backend, out):
             return _collect_shards(out, shards, backend, command)
 
 
@@ -611,9 +614,9 @@ def run_experiment(
         raise RwmuError(f"--jobs must be >= 1, got {jobs}")
     check_device(device)
     check_output_folder(out, "--out")
-    backend.check(out)
+    check_backend(backend)
     published = 0
-    with folder_lock(out, "rwmu experiment"), backend.session(out):
+    with folder_lock(out, "rwmu experiment"), backend_session(backend, out):
         data = dataset_files(spec, out, log)
         rows = run_declared_experiment(spec, out, data, jobs, device, log=log, backend=backend)
         if publish_results and spec.grids:

@@ -8,7 +8,8 @@ import torch
 
 from rwmu.behavior import TrotConfig, TrotController, TrotDiversity
 from rwmu.behavior.trot import LEG_SIDE, leg_forward_kinematics, leg_inverse_kinematics, legs_to_task, task_to_legs
-from rwmu.sim.env import Go2EnvConfig, Go2VecEnv
+from rwmu.sim.env import Go2VecEnv
+from rwmu.sim.env_config import Go2EnvConfig
 from rwmu.sim.model import go2_indices, load_go2_model
 from rwmu.tasks.go2_flat import DEFAULT_JOINT_POS
 

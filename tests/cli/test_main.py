@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from rwmu.cli.main import COMMANDS, command_module, main
+from rwmu.cli.main import COMMANDS, declaration_module, main, runner_module
 
 
 def test_usage_lists_every_command(capsys):
@@ -40,7 +40,7 @@ def test_user_errors_are_one_line_with_exit_code_2(capsys, argv, message):
 
 def test_every_command_has_help(capsys):
     for name in COMMANDS:
-        module = command_module(name)
+        module = declaration_module(name)
         argv = [name, next(iter(module.SUBCOMMANDS)), "--help"] if hasattr(module, "SUBCOMMANDS") else [name, "--help"]
         assert main(argv) == 0, name
         assert "usage: rwmu " + name in capsys.readouterr().out
@@ -60,7 +60,7 @@ def _interrupt(command):
 )
 def test_ctrl_c_says_what_was_saved_and_how_to_continue(tmp_path, monkeypatch, capsys, name, argv):
     out = tmp_path / "run"
-    monkeypatch.setattr(command_module(name), "run", _interrupt)
+    monkeypatch.setattr(runner_module(name), "run", _interrupt)
     assert main([name, *argv, "--out", str(out)]) == 130
     assert capsys.readouterr().err.strip() == (
         f"rwmu {name}: interrupted; no checkpoint was saved yet in {out}; start again with the same command"
@@ -76,14 +76,14 @@ def test_ctrl_c_says_what_was_saved_and_how_to_continue(tmp_path, monkeypatch, c
 
 
 def test_ctrl_c_in_other_commands_is_one_line_and_130(monkeypatch, capsys):
-    monkeypatch.setattr(command_module("evaluate"), "run", _interrupt)
+    monkeypatch.setattr(runner_module("evaluate"), "run", _interrupt)
     assert main(["evaluate", "--policy", "zero"]) == 130
     assert capsys.readouterr().err.strip() == "rwmu evaluate: interrupted"
 
 
 def test_ctrl_c_in_collect_says_which_chunks_were_kept_and_how_to_continue(tmp_path, monkeypatch, capsys):
     out = tmp_path / "data"
-    monkeypatch.setattr(command_module("collect"), "run", _interrupt)
+    monkeypatch.setattr(runner_module("collect"), "run", _interrupt)
     argv = ["collect", "--out", str(out), "--chunk-rows", "100"]
     assert main(argv) == 130
     assert capsys.readouterr().err.strip() == (
@@ -107,5 +107,27 @@ def test_help_imports_no_subcommand_nor_torch():
         "import sys; from rwmu.cli.main import main; main(['--help']); "
         "print(sorted(m for m in ('torch', 'rsl_rl', 'rwmu.cli.train_policy') if m in sys.modules))"
     )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_every_command_help_imports_no_torch():
+    """``rwmu COMMAND --help`` (and the help of each action of a group) reads only the torch-free declarations in
+    ``rwmu.cli.commands``: no torch, rsl_rl, MuJoCo nor runner module is imported."""
+    code = """
+import sys
+from rwmu.cli.main import COMMANDS, declaration_module, main
+for name in COMMANDS:
+    module = declaration_module(name)
+    actions = [[action] for action in module.SUBCOMMANDS] if hasattr(module, "SUBCOMMANDS") else [[]]
+    for action in actions:
+        try:
+            main([name, *action, "--help"])
+        except SystemExit:
+            pass
+heavy = ("torch", "rsl_rl", "mujoco", "tensordict", "scipy", "d3rlpy", "ray")
+runners = [f"rwmu.cli.{name.replace('-', '_')}" for name in COMMANDS]
+print(sorted(m for m in (*heavy, *runners) if m in sys.modules))
+"""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"

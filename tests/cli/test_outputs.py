@@ -113,7 +113,7 @@ def test_an_os_error_during_a_command_is_one_line_with_the_path(monkeypatch, cap
     def fail(command):
         raise error
 
-    monkeypatch.setattr(cli_main.command_module("export"), "run", fail)
+    monkeypatch.setattr(cli_main.runner_module("export"), "run", fail)
     err = _one_line_refusal(capsys, ["export", "missing", "--out", "x"], expected)
     assert err.startswith("rwmu export: error: ")
 
@@ -122,6 +122,6 @@ def test_a_broken_pipe_is_not_reported_as_an_error(monkeypatch, capsys):
     def fail(command):
         raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
-    monkeypatch.setattr(cli_main.command_module("export"), "run", fail)
+    monkeypatch.setattr(cli_main.runner_module("export"), "run", fail)
     with pytest.raises(BrokenPipeError):
         cli_main.run_command(["export", "missing", "--out", "x"])

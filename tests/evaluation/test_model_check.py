@@ -12,11 +12,13 @@ import torch
 from rwmu.cli.main import main
 from rwmu.data.native_format import save_dataset
 from rwmu.data.normalization import Normalization
-from rwmu.evaluation.model_check import ModelCheckConfig, _rates, check_model, format_model_check, score_windows
+from rwmu.evaluation.model_check import _rates, check_model, format_model_check, score_windows
+from rwmu.evaluation.model_check_config import ModelCheckConfig
 from rwmu.models import WorldModelEnsemble
 from rwmu.models.checkpoint import save_world_model
 from rwmu.models.config import ArchitectureConfig
-from rwmu.sim.collect import CollectConfig, collect_dataset
+from rwmu.sim.collect import collect_dataset
+from rwmu.sim.collect_config import CollectConfig
 from rwmu.tasks import get_task
 from rwmu.training.policy_loader import load_policy
 

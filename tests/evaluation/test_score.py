@@ -9,7 +9,8 @@ import pytest
 from rwmu.cli.main import main
 from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
-from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
+from rwmu.evaluation.simulator import evaluate_policy
+from rwmu.evaluation.simulator_config import EvaluationConfig
 from rwmu.evaluation.tables import format_evaluation_table
 from rwmu.tasks.go2_flat import GO2_FLAT
 from rwmu.training.policy_loader import SHIPPED_POLICIES

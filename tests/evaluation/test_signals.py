@@ -14,7 +14,6 @@ from rwmu.data.layout import DataDims
 from rwmu.data.native_format import save_dataset
 from rwmu.data.normalization import Normalization
 from rwmu.evaluation.signals import (
-    SignalStudyConfig,
     StudyPoints,
     auroc,
     load_points,
@@ -24,10 +23,12 @@ from rwmu.evaluation.signals import (
     steps_to_fall,
     study_signals,
 )
+from rwmu.evaluation.signals_config import SignalStudyConfig
 from rwmu.models import WorldModelEnsemble
 from rwmu.models.checkpoint import save_world_model
 from rwmu.models.config import ArchitectureConfig
-from rwmu.sim.collect import CollectConfig, collect_dataset
+from rwmu.sim.collect import collect_dataset
+from rwmu.sim.collect_config import CollectConfig
 from rwmu.tasks import get_task
 from rwmu.training.policy_loader import ModulePolicy, load_policy
 

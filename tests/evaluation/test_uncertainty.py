@@ -19,13 +19,13 @@ from rwmu.data.windows import split_windows
 from rwmu.errors import RwmuError
 from rwmu.evaluation.uncertainty import (
     SplitSettings,
-    UncertaintyEvalConfig,
     evaluate_uncertainty,
     heldout_row_mask,
     longest_horizon,
     resolve_split_settings,
     starts_within,
 )
+from rwmu.evaluation.uncertainty_config import UncertaintyEvalConfig
 from rwmu.models import WorldModelConfig, WorldModelEnsemble
 from rwmu.models.config import ArchitectureConfig
 from rwmu.models.rollout import l1_error, open_loop_rollout

@@ -4,7 +4,8 @@ import dataclasses
 
 import pytest
 
-from rwmu.experiments.demo import PRESETS, run_demo
+from rwmu.experiments.demo import run_demo
+from rwmu.experiments.demo_config import PRESETS
 
 
 @pytest.fixture(scope="session")

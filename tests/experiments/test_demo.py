@@ -7,9 +7,11 @@ import json
 import pytest
 
 from rwmu.errors import RwmuError
-from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
+from rwmu.evaluation.simulator import evaluate_policy
+from rwmu.evaluation.simulator_config import EvaluationConfig
 from rwmu.experiments import report as rep
-from rwmu.experiments.demo import PRESETS, DemoConfig, run_demo
+from rwmu.experiments.demo import run_demo
+from rwmu.experiments.demo_config import PRESETS, DemoConfig
 from rwmu.experiments.demo_report import compare_returns, comparison_lines
 from rwmu.experiments.paths import evaluation_key, lambda_label
 

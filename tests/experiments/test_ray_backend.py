@@ -17,9 +17,10 @@ from rwmu.cli.main import main
 from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
 from rwmu.experiments import ray_backend
-from rwmu.experiments.backend import BackendConfig
+from rwmu.experiments.backend import check_backend
+from rwmu.experiments.backend_config import BackendConfig
 from rwmu.experiments.jobs import Job
-from rwmu.sim.collect import CollectConfig
+from rwmu.sim.collect_config import CollectConfig
 
 ray = pytest.importorskip("ray")
 
@@ -80,17 +81,17 @@ def test_the_storage_check_names_a_node_that_does_not_see_a_path(tmp_path, local
     assert not any(p.name.startswith(".rwmu-storage-probe") for p in (tmp_path / "out").iterdir())
 
 
-def test_backend_settings_are_checked_before_any_work(tmp_path, monkeypatch):
+def test_backend_settings_are_checked_before_any_work(monkeypatch):
     with pytest.raises(RwmuError, match="--ray-address is a Ray setting; add --backend ray"):
-        BackendConfig(ray_address="auto").check(tmp_path)
+        check_backend(BackendConfig(ray_address="auto"))
     with pytest.raises(RwmuError, match="--gpus-per-job must be a number >= 0"):
-        BackendConfig(backend="ray", gpus_per_job=-0.5).check(tmp_path)
+        check_backend(BackendConfig(backend="ray", gpus_per_job=-0.5))
     with pytest.raises(RwmuError, match="--cpus-per-job must be >= 1"):
-        BackendConfig(cpus_per_job=0).check(tmp_path)
+        check_backend(BackendConfig(cpus_per_job=0))
     monkeypatch.setattr(ray_backend, "ray", None)  # as without the extra: not imported yet, and not importable
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(RwmuError, match=r"pip install 'rwmu\[ray\]'"):
-        BackendConfig(backend="ray").check(tmp_path)
+        check_backend(BackendConfig(backend="ray"))
 
 
 def test_sharded_collection_on_ray_writes_the_local_dataset(tmp_path, local_ray):

@@ -12,7 +12,8 @@ from rwmu.behavior import TrotConfig, TrotController
 from rwmu.cli.main import main
 from rwmu.data.loading import load_dataset
 from rwmu.sim.chunks import ChunkStore, chunk_sizes
-from rwmu.sim.collect import CollectConfig, CollectSegment, NoisyPolicy, collect_mixture
+from rwmu.sim.collect import CollectSegment, NoisyPolicy, collect_mixture
+from rwmu.sim.collect_config import CollectConfig
 from rwmu.tasks.go2_flat import GO2_FLAT
 
 TASK = dataclasses.replace(GO2_FLAT, episode_length=30)

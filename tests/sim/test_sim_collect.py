@@ -14,7 +14,8 @@ from rwmu.data.csv_format import write_csv_dataset
 from rwmu.data.dataset import COMMAND_CONTEXT_NAMES
 from rwmu.data.loading import load_dataset
 from rwmu.data.native_format import save_dataset
-from rwmu.sim.collect import CollectConfig, collect_dataset
+from rwmu.sim.collect import collect_dataset
+from rwmu.sim.collect_config import CollectConfig
 from rwmu.sim.env import Go2VecEnv
 from rwmu.sim.recorder import TrajectoryRecorder
 from rwmu.tasks.go2_flat import GO2_FLAT

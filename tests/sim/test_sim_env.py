@@ -10,7 +10,8 @@ import torch
 
 from rwmu.behavior import TrotConfig, TrotController
 from rwmu.errors import RwmuError
-from rwmu.sim.env import Go2EnvConfig, Go2VecEnv
+from rwmu.sim.env import Go2VecEnv
+from rwmu.sim.env_config import Go2EnvConfig
 from rwmu.tasks.go2_flat import GO2_FLAT
 from rwmu.tasks.rewards import RewardComputer
 
@@ -126,7 +127,7 @@ def test_env_reward_equals_an_independent_reward_computer_on_the_extracted_state
 
 
 def _trajectory(num_workers: int, seed: int, steps: int = 15, randomize: bool = False) -> torch.Tensor:
-    from rwmu.sim.env import DomainRandomizationConfig
+    from rwmu.sim.env_config import DomainRandomizationConfig
 
     config = Go2EnvConfig(
         num_envs=4, num_workers=num_workers, seed=seed, randomization=DomainRandomizationConfig(enabled=randomize)
@@ -159,7 +160,7 @@ def test_worker_processes_give_the_same_physics():
 
 
 def test_domain_randomization_draws_parameters_in_range():
-    from rwmu.sim.env import DomainRandomizationConfig
+    from rwmu.sim.env_config import DomainRandomizationConfig
 
     r = DomainRandomizationConfig(enabled=True)
     env = Go2VecEnv(Go2EnvConfig(num_envs=6, seed=0, randomization=r))
@@ -178,7 +179,8 @@ def test_rsl_rl_ppo_runs_online_in_the_simulator(tmp_path):
     in MuJoCo, and its bare checkpoint (no rwmu metadata) is refused with the way out."""
     from rsl_rl.runners import OnPolicyRunner
 
-    from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
+    from rwmu.evaluation.simulator import evaluate_policy
+    from rwmu.evaluation.simulator_config import EvaluationConfig
 
     gaussian = {"class_name": "rsl_rl.modules.distribution:GaussianDistribution", "init_std": 1.0, "std_type": "scalar"}
     cfg = {

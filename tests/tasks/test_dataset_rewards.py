@@ -10,7 +10,8 @@ import pytest
 from rwmu.behavior import TrotConfig, TrotController
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
-from rwmu.sim.collect import CollectConfig, NoisyPolicy, collect_dataset
+from rwmu.sim.collect import NoisyPolicy, collect_dataset
+from rwmu.sim.collect_config import CollectConfig
 from rwmu.tasks import get_task
 from rwmu.tasks.dataset_rewards import dataset_rewards
 from rwmu.tasks.go2_flat import GO2_FLAT

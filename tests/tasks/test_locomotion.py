@@ -15,7 +15,8 @@ from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.envs.imagination import REWARD_NAMES, ImaginationConfig, ImaginationEnv
 from rwmu.errors import RwmuError
 from rwmu.models import WorldModelConfig, WorldModelEnsemble
-from rwmu.sim.env import Go2EnvConfig, Go2VecEnv
+from rwmu.sim.env import Go2VecEnv
+from rwmu.sim.env_config import Go2EnvConfig
 from rwmu.sim.shard import Go2Shard
 from rwmu.tasks import get_task
 from rwmu.tasks.go2_flat import GO2_FLAT

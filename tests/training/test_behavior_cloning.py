@@ -15,7 +15,8 @@ from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
 from rwmu.tasks.dataset_rewards import dataset_rewards
 from rwmu.tasks.observations import build_policy_observation
-from rwmu.training.behavior_cloning import BehaviorCloningConfig, behavior_pairs
+from rwmu.training.behavior_cloning import behavior_pairs
+from rwmu.training.behavior_cloning_config import BehaviorCloningConfig
 from rwmu.training.policy import train_policy
 from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.training.runner import read_policy_checkpoint, rsl_rl_train_cfg

@@ -11,15 +11,10 @@ import torch
 from rwmu.cli.main import main
 from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
-from rwmu.sim.env import Go2EnvConfig
+from rwmu.sim.env_config import Go2EnvConfig
 from rwmu.tasks.go2_flat import GO2_FLAT
-from rwmu.training.online import (
-    CommandCurriculumConfig,
-    OnlineGo2Env,
-    OnlineTrainingConfig,
-    TrainingRewardConfig,
-    train_online,
-)
+from rwmu.training.online import OnlineGo2Env, train_online
+from rwmu.training.online_config import CommandCurriculumConfig, OnlineTrainingConfig, TrainingRewardConfig
 
 SHORT_TASK = dataclasses.replace(GO2_FLAT, episode_length=16)
 

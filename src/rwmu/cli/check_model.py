@@ -1,44 +1,14 @@
-"""Closed-loop check of a world model on a policy's own states (docs/method.md section 8.4).
-
-Rolls --policy in the MuJoCo Go2 simulator, replays its trajectories through --world-model under the recorded
-actions, and prints, beside the same figures on the behaviour data: one-step and open-loop error, the uncertainty u
-on the policy's states against the data's, predicted against real falls (precision, recall) and contacts. --json
-writes every figure.
-"""
+"""Runs ``rwmu check-model``; its flags are declared in :mod:`rwmu.cli.commands.check_model` (imported without torch for ``--help``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Annotated
-
-import tyro
-
+from rwmu.cli.commands.check_model import Command
 from rwmu.cli.common import check_output_file, simulated_task
 from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
-from rwmu.evaluation.model_check import ModelCheckConfig, check_model, format_model_check
+from rwmu.evaluation.model_check import check_model, format_model_check
 from rwmu.models.checkpoint import load_world_model
 from rwmu.utils.io import write_json_atomic
-
-
-@dataclass(frozen=True)
-class Command:
-    """Score a world model on the trajectories a policy produces in MuJoCo, beside its behaviour data."""
-
-    world_model: Path
-    """world-model checkpoint"""
-    data: Path
-    """the behaviour dataset the model was trained on (.rwmu file or CSV folder)"""
-    policy: str
-    """a policy run folder, checkpoint, export, expert, scripted or zero"""
-    task: str = "go2_flat"
-    """simulated task"""
-    json: Path | None = None
-    """write the full report to this JSON file"""
-    progress: bool = True
-    """show a progress bar while rolling the policy"""
-    check: Annotated[ModelCheckConfig, tyro.conf.arg(name="")] = field(default_factory=ModelCheckConfig)
 
 
 def run(cmd: Command) -> int:

@@ -1,9 +1,12 @@
 """The ``rwmu`` command: one subcommand per job, each with one typed config tree parsed by tyro.
 
-Every subcommand has its one-line summary in :data:`COMMANDS`; its module defines ``Command`` (a frozen dataclass; a group such as
-``rwmu data`` has ``SUBCOMMANDS``, name -> dataclass, instead), ``run(command) -> int``; where a preset or a
-resumed run changes the defaults, ``defaults(argv) -> Command | None``; and where a run can be continued,
-``interrupted(command) -> str`` (what was saved and how to continue, printed after Ctrl-C with exit code 130).
+Every subcommand has its one-line summary in :data:`COMMANDS` and two modules. Its declaration
+``rwmu.cli.commands.<name>`` defines ``Command`` (a frozen dataclass; a group such as ``rwmu data`` has
+``SUBCOMMANDS``, name -> dataclass, instead) and, where a recipe, preset or resumed run changes the defaults,
+``defaults(argv) -> Command | None``; it imports no torch, so that ``rwmu COMMAND --help`` is quick. Its runner
+``rwmu.cli.<name>``, imported only to run the command, defines ``run(command) -> int`` and, where a run can be
+continued, ``interrupted(command) -> str`` (what was saved and how to continue, printed after Ctrl-C with exit code
+130).
 Flags given on the command line always win over those defaults.
 User errors (:class:`rwmu.errors.RwmuError`) and operating-system errors (an output that cannot be written, a full
 disk) end as one line on stderr and exit code 2, without a traceback. SIGTERM ends a command as Ctrl-C does (its
@@ -26,7 +29,7 @@ from rwmu.cli.tyro_errors import one_line
 from rwmu.errors import RwmuError, os_error_message
 from rwmu.version import __version__
 
-COMMANDS: dict[str, str] = {  # subcommand -> its one-line summary; rwmu.cli.<name with _> is imported only to run it
+COMMANDS: dict[str, str] = {  # subcommand -> its one-line summary; its modules are imported only when it is named
     "data": "convert, inspect, validate and generate trajectory datasets (rwmu data info|validate|convert|example)",
     "model": "inspect world-model checkpoints (rwmu model info PATH)",
     "train-model": "train a world model (ensemble with epistemic uncertainty) on a dataset",
@@ -48,8 +51,14 @@ COMMANDS: dict[str, str] = {  # subcommand -> its one-line summary; rwmu.cli.<na
 }
 
 
-def command_module(name: str) -> ModuleType:
-    """The module of subcommand ``name`` (imported now: ``rwmu --help`` imports none of them)."""
+def declaration_module(name: str) -> ModuleType:
+    """The flags of subcommand ``name``: ``rwmu.cli.commands.<name with _>`` (imported now; ``rwmu --help`` imports
+    none of them)."""
+    return importlib.import_module(f"rwmu.cli.commands.{name.replace('-', '_')}")
+
+
+def runner_module(name: str) -> ModuleType:
+    """The runner of subcommand ``name``: ``rwmu.cli.<name with _>`` (imported now, with torch)."""
     return importlib.import_module(f"rwmu.cli.{name.replace('-', '_')}")
 
 
@@ -75,7 +84,7 @@ def usage() -> str:
 
 def parse(name: str, argv: list[str]):
     """The command config of subcommand ``name`` from its flags ``argv`` (tyro exits with code 2 on a bad flag)."""
-    module = command_module(name)
+    module = declaration_module(name)
     if hasattr(module, "SUBCOMMANDS"):  # a group: rwmu data info ...
         if not argv or argv[0] not in module.SUBCOMMANDS:
             choices = ", ".join(module.SUBCOMMANDS)
@@ -158,7 +167,7 @@ def run_command(argv: list[str]) -> int:
         # subcommands are, so that `rwmu --help` imports no torch (docs/architecture.md, Layers)
         importlib.import_module("rwmu.utils.threads").configure_threads()
         with terminate_as_interrupt():
-            return int(command_module(name).run(command) or 0)
+            return int(runner_module(name).run(command) or 0)
     except RwmuError as err:
         print(f"rwmu {name}: error: {err}", file=sys.stderr)
         return err.exit_code
@@ -168,10 +177,10 @@ def run_command(argv: list[str]) -> int:
         print(f"rwmu {name}: error: {os_error_message(err)}", file=sys.stderr)
         return RwmuError.exit_code
     except Terminated:
-        print(f"rwmu {name}: terminated (SIGTERM){interruption_note(command_module(name), command)}", file=sys.stderr)
+        print(f"rwmu {name}: terminated (SIGTERM){interruption_note(runner_module(name), command)}", file=sys.stderr)
         return 128 + signal.SIGTERM
     except KeyboardInterrupt:
-        print(f"rwmu {name}: interrupted{interruption_note(command_module(name), command)}", file=sys.stderr)
+        print(f"rwmu {name}: interrupted{interruption_note(runner_module(name), command)}", file=sys.stderr)
         return 130
 
 

@@ -1,27 +1,11 @@
-"""Inspect world-model checkpoints: architecture, parameters, iterations, normalisation, data used."""
+"""Runs ``rwmu model``; its flags are declared in :mod:`rwmu.cli.commands.model` (imported without torch for ``--help``)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from pathlib import Path
 
-import tyro
-
+from rwmu.cli.commands.model import Info
 from rwmu.models.checkpoint import describe_checkpoint
-
-
-@dataclass(frozen=True)
-class Info:
-    """Architecture, parameters, iterations, normalisation and data of a world-model checkpoint."""
-
-    path: tyro.conf.Positional[Path]
-    """world-model checkpoint (rwmu or reference format)"""
-    json: bool = False
-    """print JSON instead of a table"""
-
-
-SUBCOMMANDS = {"info": Info}
 
 
 def run(cmd: Info) -> int:

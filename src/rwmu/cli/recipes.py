@@ -1,20 +1,10 @@
-"""List the recipes (rwmu.recipes): name, version, what data it is for, its published result; --markdown writes the
-page docs/recipes.md is generated from (``rwmu recipes --markdown > docs/recipes.md``)."""
+"""Runs ``rwmu recipes``; its flags are declared in :mod:`rwmu.cli.commands.recipes` (imported without torch for ``--help``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from rwmu.cli.commands.recipes import Command
 from rwmu.recipes import DEFAULT_RECIPE, RECIPES, WORLD_MODELS
 from rwmu.recipes.recipe import Recipe
-
-
-@dataclass(frozen=True)
-class Command:
-    """List the recipes of rwmu train-model / train-policy --recipe."""
-
-    markdown: bool = False
-    """print docs/recipes.md (every recipe with its description, settings and result)"""
 
 
 def _flat(delta: dict, prefix: str = "") -> list[str]:

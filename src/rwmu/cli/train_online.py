@@ -1,43 +1,12 @@
-"""Train a locomotion policy with PPO online in the MuJoCo simulator (rsl_rl's OnPolicyRunner, as in Isaac Lab).
-
-The task, commands, observation and reward are those of imagination and evaluation (the shared locomotion core);
-training adds positive reward clipping and a command curriculum (--reward.*, --curriculum.*), the scored reward
-stays the task's. MuJoCo steps in --env.num-workers processes. Writes rsl_rl checkpoints model_<it>.pt every
---save-interval iterations, config.json, run_info.json, TensorBoard logs and summary.json (control steps per second,
-wall time, per-iteration history) to --out; --resume continues the run in --out. Score the result with
-`rwmu evaluate --policy OUT`.
-"""
+"""Runs ``rwmu train-online``; its flags are declared in :mod:`rwmu.cli.commands.train_online` (imported without torch for ``--help``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Annotated
-
-import tyro
-
-from rwmu.cli.common import check_output_folder, resume_note, resumed_command, simulated_task
-from rwmu.training.online import OnlineTrainingConfig, train_online
+from rwmu.cli.commands.train_online import Command
+from rwmu.cli.common import check_output_folder, resume_note, simulated_task
+from rwmu.training.online import train_online
 from rwmu.training.runner import refuse_distributed
 from rwmu.utils.io import folder_lock
-
-
-@dataclass(frozen=True)
-class Command:
-    """Train a policy with PPO online in the MuJoCo simulator."""
-
-    out: Path
-    """run folder"""
-    task: str = "go2_flat"
-    """simulated task (only go2_flat has a simulator)"""
-    resume: bool = False
-    """continue the run in --out from its latest model_<it>.pt, with its stored settings"""
-    train: Annotated[OnlineTrainingConfig, tyro.conf.arg(name="")] = field(default_factory=OnlineTrainingConfig)
-
-
-def defaults(argv: list[str]) -> Command | None:
-    """With ``--resume``: the stored command of the run in ``--out``."""
-    return resumed_command(argv, Command)
 
 
 def interrupted(cmd: Command) -> str:

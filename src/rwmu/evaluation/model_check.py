@@ -20,7 +20,6 @@ policy's states and on the dataset's for comparison:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,25 +28,12 @@ import torch
 from rwmu.data.dataset import TrajectoryDataset
 from rwmu.data.windows import gather_windows, pick_windows, window_starts
 from rwmu.errors import RwmuError
+from rwmu.evaluation.model_check_config import ModelCheckConfig
 from rwmu.models.rollout import open_loop_rollout, relative_error
-from rwmu.sim.collect import CollectConfig, collect_dataset
+from rwmu.sim.collect import collect_dataset
+from rwmu.sim.collect_config import CollectConfig
 from rwmu.tasks.base import Task
 from rwmu.training.policy_loader import load_policy
-
-
-@dataclass(frozen=True)
-class ModelCheckConfig:
-    """Settings of ``rwmu check-model``."""
-
-    episodes: int = 16
-    """policy episodes rolled in MuJoCo (each up to the task's episode length)"""
-    num_envs: int = 16
-    """simulated robots stepped together"""
-    seed: int = 0
-    horizon: int = 16
-    """open-loop horizon [steps] of the reported error"""
-    windows: int = 1024
-    """most windows scored per source (policy, data)"""
 
 
 def _rates(predicted: np.ndarray, real: np.ndarray) -> dict[str, Any]:

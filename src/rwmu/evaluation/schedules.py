@@ -16,8 +16,6 @@ import json
 import math
 from pathlib import Path
 
-import torch
-
 from rwmu.errors import RwmuError
 
 Segment = tuple[int, float, float, float]
@@ -37,17 +35,6 @@ COMMAND_SCHEDULES: dict[str, list[tuple[int, float, float, float]]] = {
     "stand": [(256, 0.0, 0.0, 0.0)],
     "mixed": [(64, 0.7, 0.0, 0.0), (64, 0.0, -0.5, 0.0), (64, 0.0, 0.0, -1.0), (64, -0.4, 0.3, 0.5)],
 }
-
-
-def schedule_tensor(segments: list[tuple[int, float, float, float]], length: int) -> torch.Tensor:
-    """(length, 3) per-step commands of a schedule."""
-    rows: list[tuple[float, float, float]] = []
-    for steps, vx, vy, wz in segments:
-        rows.extend([(vx, vy, wz)] * min(int(steps), length - len(rows)))  # never more rows than the episode holds
-        if len(rows) >= length:
-            break
-    rows = rows + [rows[-1]] * (length - len(rows))
-    return torch.tensor(rows, dtype=torch.float32)
 
 
 def _segment(values: list, where: str) -> Segment:
@@ -118,25 +105,3 @@ def read_schedule_file(path: str | Path) -> dict[str, list[Segment]]:
     if clash:
         raise RwmuError(f"{p}: schedule name(s) {clash} are built-in schedules; rename them")
     return schedules
-
-
-def random_schedules(
-    count: int,
-    seed: int,
-    ranges: tuple[tuple[float, float], ...] = ((-1.0, 1.0),) * 3,
-    segments: int = 2,
-    steps: int = 128,
-) -> dict[str, list[Segment]]:
-    """``count`` schedules of ``segments`` segments of ``steps`` steps, each command drawn uniformly from ``ranges``
-    (vx, vy, wz; default: the Go2 task's command ranges) with ``seed``: schedules no policy was tuned on, for a
-    held-out re-score (``rwmu manifest rescore --heldout-seed``). Named ``heldout<seed>_<k>``."""
-    if count < 1 or segments < 1 or steps < 1:
-        raise RwmuError("random_schedules: count, segments and steps must be >= 1")
-    gen = torch.Generator().manual_seed(int(seed))
-    low = torch.tensor([r[0] for r in ranges])
-    high = torch.tensor([r[1] for r in ranges])
-    out = {}
-    for k in range(count):
-        values = low + (high - low) * torch.rand((segments, 3), generator=gen)
-        out[f"heldout{seed}_{k}"] = [(steps, *(round(float(v), 3) for v in row)) for row in values]
-    return out

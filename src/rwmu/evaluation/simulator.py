@@ -13,7 +13,6 @@ checkpoint, an export) or a ready policy object.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,39 +21,26 @@ import torch
 from tqdm import tqdm
 
 from rwmu.errors import RwmuError
-from rwmu.evaluation.schedules import COMMAND_SCHEDULES, read_schedule_file, schedule_tensor
+from rwmu.evaluation.schedules import COMMAND_SCHEDULES, read_schedule_file
+from rwmu.evaluation.simulator_config import EvaluationConfig
 from rwmu.evaluation.video import VideoRecorder
 from rwmu.sim.collect import NoisyPolicy
-from rwmu.sim.env import Go2EnvConfig, Go2VecEnv
+from rwmu.sim.env import Go2VecEnv
+from rwmu.sim.env_config import Go2EnvConfig
 from rwmu.tasks.base import Task
 from rwmu.tasks.go2_flat import GO2_FLAT
 from rwmu.training.policy_loader import SHIPPED_POLICIES, load_policy
 
 
-@dataclass(frozen=True)
-class EvaluationConfig:
-    """Settings of ``rwmu evaluate``."""
-
-    episodes: int = 16
-    """MuJoCo episodes, each up to the task's episode length; episode e runs schedule e mod the schedule count"""
-    seed: int = 0
-    """seed of the start states (the same seed gives the same episodes for every policy)"""
-    max_envs: int = 16
-    """environments run in parallel per wave"""
-    num_workers: int = 1
-    """processes stepping MuJoCo"""
-    pushes: bool = False
-    """random velocity pushes during evaluation (off: a clean tracking test)"""
-    schedules: tuple[str, ...] = tuple(COMMAND_SCHEDULES)
-    """built-in command schedules, cycled over the episodes"""
-    commands: Path | None = None
-    """a JSON or CSV file of further schedules (steps, vx, vy, wz segments), run beside the built-in ones"""
-    score_reference: str | None = "expert"
-    """the policy scoring 1 of the normalised score (0: zero actions, standing still), on the same episodes; None
-    skips the score"""
-    action_noise: float = 0.0
-    """Gaussian noise std (action units) added to the policy's actions, as `rwmu collect --action-noise` records
-    noisy data (the score references run without it)"""
+def schedule_tensor(segments: list[tuple[int, float, float, float]], length: int) -> torch.Tensor:
+    """(length, 3) per-step commands of a schedule."""
+    rows: list[tuple[float, float, float]] = []
+    for steps, vx, vy, wz in segments:
+        rows.extend([(vx, vy, wz)] * min(int(steps), length - len(rows)))  # never more rows than the episode holds
+        if len(rows) >= length:
+            break
+    rows = rows + [rows[-1]] * (length - len(rows))
+    return torch.tensor(rows, dtype=torch.float32)
 
 
 def evaluate_policy(

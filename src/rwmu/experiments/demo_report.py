@@ -16,7 +16,7 @@ from rwmu.training.world_model_config import TrainModelConfig
 from rwmu.utils.io import to_jsonable
 
 if TYPE_CHECKING:  # annotations only: rwmu.experiments.demo imports this module
-    from rwmu.experiments.demo import DemoConfig
+    from rwmu.experiments.demo_config import DemoConfig
 
 
 def describe_world_model(train: TrainModelConfig) -> str:

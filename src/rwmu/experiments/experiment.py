@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from rwmu.errors import RwmuError
-from rwmu.evaluation.model_check import ModelCheckConfig
-from rwmu.evaluation.simulator import EvaluationConfig
+from rwmu.evaluation.model_check_config import ModelCheckConfig
+from rwmu.evaluation.simulator_config import EvaluationConfig
 from rwmu.experiments import report as rep
 from rwmu.experiments import sweep
-from rwmu.experiments.backend import BackendConfig, run_jobs_on
+from rwmu.experiments.backend import run_jobs_on
+from rwmu.experiments.backend_config import BackendConfig
 from rwmu.experiments.experiment_file import ExperimentSpec, GridSpec, StudySpec
 from rwmu.experiments.jobs import Job, claim, evaluate_job, policy_job, signals_job
 from rwmu.experiments.manifest import copy_published_files, manifest_entry, write_manifest

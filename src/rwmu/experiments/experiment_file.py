@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from rwmu.errors import RwmuError
-from rwmu.evaluation.signals import SignalStudyConfig
+from rwmu.evaluation.signals_config import SignalStudyConfig
 from rwmu.experiments.paths import lambda_label
 from rwmu.recipes import RECIPES, apply_delta, world_model_for
 from rwmu.training.policy_config import PolicyTrainingConfig

@@ -25,9 +25,10 @@ from typing import Any
 from tqdm import tqdm
 
 from rwmu.errors import RwmuError
-from rwmu.evaluation.model_check import ModelCheckConfig
-from rwmu.evaluation.signals import SIGNALS_JSON, SignalStudyConfig
-from rwmu.evaluation.simulator import EvaluationConfig
+from rwmu.evaluation.model_check_config import ModelCheckConfig
+from rwmu.evaluation.signals import SIGNALS_JSON
+from rwmu.evaluation.signals_config import SignalStudyConfig
+from rwmu.evaluation.simulator_config import EvaluationConfig
 from rwmu.experiments.paths import EVALUATION_JSON, EXPORT_DIR, MODEL_CHECK_JSON, SUMMARY_JSON
 from rwmu.training.export import EXPORT_FILES
 from rwmu.training.policy_config import PolicyTrainingConfig

@@ -22,16 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from rwmu.errors import RwmuError
-from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
+from rwmu.evaluation.simulator import evaluate_policy
+from rwmu.evaluation.simulator_config import EvaluationConfig
+from rwmu.experiments.paths import PUBLISHED
 from rwmu.tasks import get_task
 from rwmu.training.export import EXPORT_FILES, export_policy
 from rwmu.utils.io import write_json_atomic
 
 RESCORE = "rwmu manifest rescore"
-PUBLISHED = Path("docs/results")
-"""Where published results live, relative to the repository root."""
-MANIFEST = PUBLISHED / "policies.json"
-"""The manifest of published policies (``rwmu experiment run --publish`` merges into it, ``rwmu manifest`` reads it)."""
 RETURN_TOLERANCE = 1e-4
 """|re-scored - recorded| return above which an entry is listed as differing (MuJoCo on CPU is deterministic for a
 policy file and evaluation seed; ONNX export and float formatting move the 6th digit at most)"""

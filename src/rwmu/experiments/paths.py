@@ -71,3 +71,11 @@ class DemoPaths:
 
     def model_check(self, name: str) -> Path:
         return self.out / "model_check" / f"{name}.json"
+
+
+PUBLISHED = Path("docs/results")
+"""Where published results live, relative to the repository root."""
+
+
+MANIFEST = PUBLISHED / "policies.json"
+"""The manifest of published policies (``rwmu experiment run --publish`` merges into it, ``rwmu manifest`` reads it)."""

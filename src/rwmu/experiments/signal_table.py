@@ -12,15 +12,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from rwmu.evaluation.signals import (
-    LEAD_WINDOW,
-    POINTS_NPZ,
-    SignalStudyConfig,
-    label_counts,
-    load_points,
-    plot_roc,
-    signal_metrics,
-)
+from rwmu.evaluation.signals import LEAD_WINDOW, POINTS_NPZ, label_counts, load_points, plot_roc, signal_metrics
+from rwmu.evaluation.signals_config import SignalStudyConfig
 from rwmu.experiments.paths import lambda_label
 from rwmu.utils.io import atomic_path, write_csv_atomic, write_json_atomic, write_text_atomic
 

@@ -10,9 +10,12 @@ from typing import Any
 
 from rwmu.data.layout import DataDims
 from rwmu.data.loading import load_dataset
-from rwmu.evaluation.model_check import ModelCheckConfig, check_model
-from rwmu.evaluation.signals import SignalStudyConfig, study_signals, write_study
-from rwmu.evaluation.simulator import EvaluationConfig, evaluate_policy
+from rwmu.evaluation.model_check import check_model
+from rwmu.evaluation.model_check_config import ModelCheckConfig
+from rwmu.evaluation.signals import study_signals, write_study
+from rwmu.evaluation.signals_config import SignalStudyConfig
+from rwmu.evaluation.simulator import evaluate_policy
+from rwmu.evaluation.simulator_config import EvaluationConfig
 from rwmu.models.checkpoint import load_world_model
 from rwmu.tasks import get_task, task_names
 from rwmu.tasks.base import Task

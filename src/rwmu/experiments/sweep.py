@@ -30,14 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from rwmu.errors import RwmuError
-from rwmu.evaluation.model_check import ModelCheckConfig
-from rwmu.evaluation.simulator import EvaluationConfig
+from rwmu.evaluation.model_check_config import ModelCheckConfig
 from rwmu.experiments import report as rep
 from rwmu.experiments import sweep_curve
-from rwmu.experiments.backend import BackendConfig, run_jobs_on
+from rwmu.experiments.backend import backend_session, check_backend, run_jobs_on
+from rwmu.experiments.backend_config import BackendConfig
 from rwmu.experiments.jobs import Job, evaluate_job, policy_job
 from rwmu.experiments.paths import EVALUATION_JSON, MODEL_CHECK_JSON, SUMMARY_JSON, lambda_label, run_name
 from rwmu.experiments.report import mean_ci95, mean_std
+from rwmu.experiments.sweep_config import SweepConfig
 from rwmu.training.policy_config import PolicyTrainingConfig
 from rwmu.utils.io import (
     folder_lock,
@@ -67,28 +68,6 @@ CSV_COLUMNS = (
     "train_seconds",
     "run_dir",
 )
-
-
-@dataclass(frozen=True)
-class SweepConfig:
-    """Settings of ``rwmu sweep`` (the policy runs' own config is a :class:`PolicyTrainingConfig`)."""
-
-    world_model: str
-    data: str
-    lambdas: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 5.0)  # the grid of the paper's Figure 4
-    seeds: tuple[int, ...] = (0, 1, 2)  # 3 training seeds per lambda
-    jobs: int = 1  # runs side by side (each gets cpu_count // jobs torch threads)
-    task: str = "go2_flat"
-    episodes: int = 16  # MuJoCo episodes per policy (rwmu evaluate default)
-    eval_seed: int = 0  # same evaluation episodes for every policy
-    behavior: bool = True  # also evaluate the behaviour policy (the data's source)
-    # the behaviour policy as rwmu evaluate --policy takes it: scripted (the demo data's), a checkpoint, an export
-    behavior_policy: str = "scripted"
-    curve: bool = False  # also score every saved checkpoint: true return against PPO iterations (sweep_curve.*)
-    report_only: bool = False  # write sweep.* from the runs finished so far; train and evaluate nothing
-
-    def evaluation(self) -> EvaluationConfig:
-        return EvaluationConfig(episodes=self.episodes, seed=self.eval_seed)
 
 
 @dataclass(frozen=True)
@@ -425,8 +404,8 @@ def run_sweep(
         data, records = write_sweep_report(Path(out_dir), config, policy.iterations)
         log(f"[sweep] report from {len(records)} finished run(s): {Path(out_dir) / 'sweep.md'}")
         return data
-    backend.check(Path(out_dir))
-    with folder_lock(out_dir, "rwmu sweep"), backend.session(Path(out_dir)):
+    check_backend(backend)
+    with folder_lock(out_dir, "rwmu sweep"), backend_session(backend, Path(out_dir)):
         return _run_sweep_locked(Path(out_dir), config, policy, log, backend, extra)
 
 

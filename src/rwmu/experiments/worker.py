@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from rwmu.errors import RwmuError
-from rwmu.evaluation.model_check import ModelCheckConfig
-from rwmu.evaluation.signals import SignalStudyConfig
-from rwmu.evaluation.simulator import EvaluationConfig
+from rwmu.evaluation.model_check_config import ModelCheckConfig
+from rwmu.evaluation.signals_config import SignalStudyConfig
+from rwmu.evaluation.simulator_config import EvaluationConfig
 from rwmu.experiments.jobs import trained_iterations
 from rwmu.experiments.manifest import export_onnx
 from rwmu.experiments.paths import EVALUATION_JSON, EXPORT_DIR, MODEL_CHECK_JSON, SUMMARY_JSON

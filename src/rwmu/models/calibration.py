@@ -11,7 +11,6 @@ threshold of MOReL-style episode ends.
 
 from __future__ import annotations
 
-import typing
 from typing import Any
 
 import numpy as np
@@ -19,12 +18,10 @@ import torch
 
 from rwmu.data.windows import gather_windows
 from rwmu.errors import RwmuError
-from rwmu.models.config import Reduction
+from rwmu.models.config import REDUCTIONS
 
 UNCERTAINTY_LEVELS = tuple(i / 100 for i in range(100)) + (0.995, 0.999, 1.0)
 """Quantile levels stored in a reference, increasing: every percent, 99.5 %, 99.9 % and the maximum."""
-REDUCTIONS: tuple[str, ...] = typing.get_args(Reduction)
-"""The one-step signals (:func:`rwmu.models.epistemic_uncertainty`) a reference holds quantiles of."""
 CALIBRATION_WINDOWS = 2048  # most windows a reference is measured on
 
 

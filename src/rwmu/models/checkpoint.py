@@ -18,8 +18,7 @@ import torch
 
 from rwmu.data.normalization import Normalization
 from rwmu.errors import RwmuError
-from rwmu.models.calibration import REDUCTIONS
-from rwmu.models.config import WorldModelConfig
+from rwmu.models.config import REDUCTIONS, WorldModelConfig
 from rwmu.models.ensemble import WorldModelEnsemble
 from rwmu.utils.checkpoints import read_torch_checkpoint
 from rwmu.utils.io import torch_save_atomic

@@ -9,6 +9,8 @@ from typing import Literal
 BaseType = Literal["gru", "lstm", "mlp"]
 BaseSharing = Literal["shared", "independent"]
 Reduction = Literal["std_sum", "var_sum", "pairwise_max", "std_max"]
+REDUCTIONS: tuple[str, ...] = typing.get_args(Reduction)
+"""The one-step signals (:func:`rwmu.models.epistemic_uncertainty`) a reference holds quantiles of."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -21,7 +21,8 @@ from tqdm import tqdm
 
 from rwmu.data.dataset import COMMAND_CONTEXT_NAMES, TrajectoryDataset, concatenate_datasets
 from rwmu.sim.chunks import ChunkStore, chunk_sizes
-from rwmu.sim.env import DomainRandomizationConfig, Go2EnvConfig, Go2VecEnv, ResetConfig
+from rwmu.sim.collect_config import CollectConfig
+from rwmu.sim.env import Go2VecEnv
 from rwmu.sim.recorder import TrajectoryRecorder
 from rwmu.tasks.base import Task
 from rwmu.tasks.go2_flat import GO2_FLAT
@@ -50,35 +51,6 @@ class NoisyPolicy:
 
     def reset(self, env_ids: torch.Tensor | None = None) -> None:
         self.policy.reset(env_ids)
-
-
-@dataclass(frozen=True)
-class CollectConfig:
-    """Settings of ``rwmu collect`` (defaults: 64 envs, pushes on, no domain randomisation)."""
-
-    steps: int = 100_000  # dataset rows to write (rows = transitions + one reset row per episode)
-    num_envs: int = 64  # environments stepped together (the data depends on it, like on the seed)
-    num_workers: int = 1  # processes stepping MuJoCo (the data does not depend on it)
-    seed: int = 0
-    pushes: bool = True  # velocity kicks every 48-96 steps (docs/method.md section 3) widen the state coverage
-    randomization: DomainRandomizationConfig = field(default_factory=DomainRandomizationConfig)
-    reset: ResetConfig = field(default_factory=ResetConfig)
-    # Trajectories shorter than this are not written (the pieces cut off when collection stops), so every trajectory
-    # holds a training window: 64 > M + N = 40 of the paper (Table S10), and `rwmu train-model` accepts the data.
-    min_trajectory_rows: int = 64
-    # rwmu collect records this many rows at a time, each chunk from fresh episodes, and keeps every completed chunk
-    # so that an interrupted collection resumes after it (--resume). The data depends on it; 0: one chunk.
-    chunk_rows: int = 100_000
-
-    def env_config(self) -> Go2EnvConfig:
-        return Go2EnvConfig(
-            num_envs=self.num_envs,
-            num_workers=self.num_workers,
-            seed=self.seed,
-            pushes=self.pushes,
-            randomization=self.randomization,
-            reset=self.reset,
-        )
 
 
 @dataclass

@@ -8,10 +8,12 @@ its observation, commands and reward terms.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import torch
+from typing import TYPE_CHECKING
 
 from rwmu.data.layout import DataDims
+
+if TYPE_CHECKING:  # tensors only in signatures: a task is declared without torch (quick `rwmu COMMAND --help`)
+    import torch
 
 
 @dataclass(frozen=True)

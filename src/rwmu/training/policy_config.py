@@ -11,7 +11,7 @@ from typing import Literal
 
 from rwmu.envs.imagination import ImaginationConfig
 from rwmu.errors import RwmuError
-from rwmu.training.behavior_cloning import BehaviorCloningConfig
+from rwmu.training.behavior_cloning_config import BehaviorCloningConfig
 
 
 @dataclass(frozen=True)

@@ -61,23 +61,29 @@ Logging (``extras["log"]``, averaged by rsl_rl's logger over an iteration): the 
 per step ``Imagination/reward``, ``Imagination/task_reward`` and ``Imagination/epistemic_uncertainty``.
 """
 
-from rwmu.envs.imagination.config import DynamicsMode, ImaginationConfig
-from rwmu.envs.imagination.env import PENALTY_NAMES, REWARD_NAMES, ImaginationEnv
-from rwmu.envs.imagination.outcome import imagined_outcome, task_rule
-from rwmu.envs.imagination.starts import DatasetHistorySampler, HistoryBatch, StartPool, WarmStarts
-from rwmu.envs.imagination.uncertainty import UncertaintyTerm
+import importlib
 
-__all__ = [
-    "PENALTY_NAMES",
-    "REWARD_NAMES",
-    "DatasetHistorySampler",
-    "DynamicsMode",
-    "HistoryBatch",
-    "ImaginationConfig",
-    "ImaginationEnv",
-    "StartPool",
-    "UncertaintyTerm",
-    "WarmStarts",
-    "imagined_outcome",
-    "task_rule",
-]
+_EXPORTS = {
+    "PENALTY_NAMES": "rwmu.envs.imagination.env",
+    "REWARD_NAMES": "rwmu.envs.imagination.env",
+    "DatasetHistorySampler": "rwmu.envs.imagination.starts",
+    "DynamicsMode": "rwmu.envs.imagination.config",
+    "HistoryBatch": "rwmu.envs.imagination.starts",
+    "ImaginationConfig": "rwmu.envs.imagination.config",
+    "ImaginationEnv": "rwmu.envs.imagination.env",
+    "StartPool": "rwmu.envs.imagination.starts",
+    "UncertaintyTerm": "rwmu.envs.imagination.uncertainty",
+    "WarmStarts": "rwmu.envs.imagination.starts",
+    "imagined_outcome": "rwmu.envs.imagination.outcome",
+    "task_rule": "rwmu.envs.imagination.outcome",
+}
+"""Each re-exported name and its module, imported on first use: the config (``rwmu.envs.imagination.config``)
+imports no torch, so that ``rwmu COMMAND --help`` starts quickly (docs/architecture.md, Layers)."""
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'rwmu.envs.imagination' has no attribute {name!r}")

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rwmu.errors import RwmuError
-from rwmu.models.calibration import REDUCTIONS
-from rwmu.models.config import Reduction
+from rwmu.models.config import REDUCTIONS, Reduction
 
 DynamicsMode = Literal["member", "mean"]
 
