@@ -51,11 +51,11 @@ from rwmu.recipes import DEFAULT_RECIPE, get_recipe, world_model_for
 from rwmu.sim.chunks import ChunkStore, chunk_sizes, equal_shares
 from rwmu.sim.collect import CollectSegment, CollectStats, collect_mixture
 from rwmu.sim.collect_config import CollectConfig
-from rwmu.tasks import get_task, resolve_task_and_dims, simulated_task
+from rwmu.tasks import get_task, resolve_task_and_dims
 from rwmu.tasks.base import Task
 from rwmu.training.policy import train_policy as train_policy_in_imagination
 from rwmu.training.policy_config import PolicyTrainingConfig
-from rwmu.training.policy_loader import SHIPPED_POLICIES, load_behaviour_policy, policy_file
+from rwmu.training.policy_loader import load_behaviour_policy, policy_file, policy_task
 from rwmu.training.runner import refuse_distributed, select_checkpoints
 from rwmu.training.world_model_config import TrainModelConfig
 from rwmu.utils.checks import check_device, check_output_file, check_output_folder
@@ -144,7 +144,7 @@ def collect(
     out: str | Path,
     policy: str = "scripted",
     *,
-    task: str = "go2_flat",
+    task: str | None = None,
     config: CollectConfig = CollectConfig(),
     action_noise: float | None = None,
     checkpoints: str | None = None,
@@ -162,7 +162,7 @@ def collect(
     run one after the other here or side by side as Ray tasks (``backend``), and merges them in shard order into
     one dataset whose provenance lists each shard; either backend writes the same dataset."""
     out = Path(out)
-    sim_task = simulated_task(task)
+    sim_task = policy_task(policy, task)
     if action_noise is not None and not (math.isfinite(action_noise) and action_noise >= 0):
         raise RwmuError(f"--action-noise must be a finite std >= 0, got {action_noise}")
     config.randomization.check()
@@ -356,7 +356,7 @@ def _collect(
         "scripted_config": dataclasses.asdict(scripted) if scripted else None,
         "action_noise": action_noise,
     }
-    described = [_policy_provenance(spec) for spec in specs]
+    described = [_policy_provenance(spec, task) for spec in specs]
     if checkpoints is None:
         provenance.update(described[0])
     else:
@@ -405,10 +405,10 @@ def _collect(
     return _write_collected(out, dataset, stats, format, time.perf_counter() - start, extra)
 
 
-def _policy_provenance(spec: str) -> dict:
+def _policy_provenance(spec: str, task: Task) -> dict:
     """What the dataset header records about one behaviour policy: its name or path, file and SHA-256."""
-    source = policy_file(spec)
-    name = spec if source is None or spec in SHIPPED_POLICIES else str(Path(spec).resolve())
+    source = policy_file(spec, task.name)
+    name = spec if source is None or spec == "expert" else str(Path(spec).resolve())
     iteration = source.stem[len("model_") :] if source is not None and source.stem.startswith("model_") else None
     return {
         "policy": name,
@@ -521,7 +521,7 @@ def train_policy(
 def evaluate(
     policy: str | Path,
     *,
-    task: str = "go2_flat",
+    task: str | None = None,
     config: EvaluationConfig = EvaluationConfig(),
     json_path: str | Path | None = None,
     video: str | Path | None = None,
@@ -530,8 +530,9 @@ def evaluate(
     command: Any = None,
 ) -> Evaluation:
     """Score ``policy`` (``scripted``, a run folder, an rsl_rl checkpoint, an export folder, TorchScript or ONNX)
-    in MuJoCo on the true, unpenalised reward (``rwmu evaluate``); ``json_path`` also writes the result."""
-    sim_task = simulated_task(task)
+    in MuJoCo on the true, unpenalised reward (``rwmu evaluate``); ``json_path`` also writes the result. ``task``
+    None: the task the policy was trained on."""
+    sim_task = policy_task(policy, task)
     if config.max_envs < 1 or config.num_workers < 1:
         raise RwmuError("--max-envs and --num-workers must be >= 1")
     for flag, path in (("--json", json_path), ("--video", video)):  # checked before the episodes run

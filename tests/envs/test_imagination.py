@@ -529,3 +529,12 @@ def test_bfloat16_model_precision_follows_the_float32_rollout(dataset):
 def test_bfloat16_model_precision_needs_a_gru_model(dataset):
     with pytest.raises(RwmuError, match="needs a GRU world model on a CPU"):
         make_env(dataset, model=small_model("mlp"), model_precision="bfloat16")
+
+
+def test_the_deployable_go2_gets_its_critic_group_in_imagination():
+    deploy = get_task("go2_flat_deploy")
+    data = make_synthetic_dataset(3, 60, task=deploy, seed=0)
+    env = ImaginationEnv(go2_model(0.1, -10.0), data, deploy, ImaginationConfig(num_envs=4, pushes=False), seed=0)
+    obs, _, _, _ = env.step(torch.zeros(4, 12))
+    assert obs["policy"].shape == (4, 45) and obs["critic"].shape == (4, 60)
+    torch.testing.assert_close(obs["critic"][:, :3], env.state_physical[:, 0:3])  # base velocity: privileged, exact

@@ -13,7 +13,7 @@ from rwmu.evaluation.simulator import evaluate_policy
 from rwmu.evaluation.simulator_config import EvaluationConfig
 from rwmu.evaluation.tables import format_evaluation_table
 from rwmu.tasks.go2_flat import GO2_FLAT
-from rwmu.training.policy_loader import SHIPPED_POLICIES
+from rwmu.training.policy_loader import shipped_expert
 
 SHORT_TASK = dataclasses.replace(GO2_FLAT, episode_length=24)
 CONFIG = EvaluationConfig(episodes=2, max_envs=2, schedules=("forward_0.5", "stand"))
@@ -43,7 +43,7 @@ def test_a_bad_reference_is_refused_before_the_evaluation(tmp_path):
 
 def test_the_expert_name_loads_the_shipped_policy_or_says_none_is_shipped(capsys, tmp_path):
     code = main(["evaluate", "--policy", "expert", "--episodes", "1", "--schedules", "stand", "--no-progress"])
-    if (SHIPPED_POLICIES["expert"] / "policy.json").is_file():
+    if shipped_expert("go2_flat") is not None:
         assert code == 0 and "normalised score 1.000" in capsys.readouterr().out
         assert (
             main(

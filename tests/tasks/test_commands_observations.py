@@ -7,10 +7,11 @@ import dataclasses
 import pytest
 import torch
 
+from rwmu.errors import RwmuError
 from rwmu.tasks import get_task
 from rwmu.tasks.base import CommandConfig, ObservationNoise, PushConfig
 from rwmu.tasks.commands import CommandSampler, PushScheduler
-from rwmu.tasks.observations import build_policy_observation, observation_names
+from rwmu.tasks.observations import build_critic_observation, build_policy_observation, observation_names
 
 TASK = get_task("anymal_d_flat")
 
@@ -92,3 +93,49 @@ def test_observation_noise_bounds():
     assert half[24] <= 1.5 and half[24] > 1.4  # first joint velocity
     assert float(half[9:12].sum()) == 0.0 and float(half[36:].sum()) == 0.0
     assert half[12] <= 0.01 and half[12] == pytest.approx(0.01, rel=0.05)
+
+
+def test_the_deployable_go2_actor_reads_only_what_the_robot_measures():
+    deploy, reference = get_task("go2_flat_deploy"), get_task("go2_flat")
+    state = torch.arange(45, dtype=torch.float32).unsqueeze(0)
+    command = torch.tensor([[100.0, 101.0, 102.0]])
+    last_action = torch.full((1, 12), -1.0)
+    quiet = dataclasses.replace(deploy, observation_noise=ObservationNoise(enabled=False))
+    actor = build_policy_observation(state, command, last_action, quiet)
+    assert actor.shape == (1, 45) == (1, deploy.observation_dim)
+    torch.testing.assert_close(actor[0, :6], state[0, 3:9])  # angular velocity, projected gravity
+    torch.testing.assert_close(actor[0, 6:9], command[0])
+    torch.testing.assert_close(actor[0, 9:33], state[0, 9:33])  # joint positions and velocities
+    torch.testing.assert_close(actor[0, 33:], last_action[0])
+    names = observation_names(deploy)
+    assert not any("lin_vel" in n and not n.startswith("command") for n in names) and len(names) == 45
+    critic = build_critic_observation(state, command, last_action, deploy)  # privileged and noise-free
+    assert critic.shape == (1, 60) == (1, deploy.critic_observation_dim)
+    torch.testing.assert_close(critic[0, :9], state[0, :9])
+    torch.testing.assert_close(critic[0, 9:12], command[0])
+    torch.testing.assert_close(critic[0, 36:48], state[0, 33:45])  # joint torques
+    torch.testing.assert_close(critic[0, 48:], last_action[0])
+    # the reference task: the 48 numbers of docs/method.md section 3, the critic reads them too
+    assert observation_names(reference)[:3] == ("base_lin_vel_x", "base_lin_vel_y", "base_lin_vel_z")
+    assert reference.critic_observation_dim is None
+    with pytest.raises(RwmuError, match="no critic observation of its own"):
+        build_critic_observation(state, command, last_action, reference)
+
+
+def test_deployable_go2_noise_perturbs_the_measured_terms_only():
+    deploy = get_task("go2_flat_deploy")
+    n = 4000
+    obs = build_policy_observation(
+        torch.zeros(n, 45), torch.zeros(n, 3), torch.zeros(n, 12), deploy, torch.Generator().manual_seed(0)
+    )
+    half = obs.abs().max(0).values
+    assert 0.19 < float(half[0]) <= 0.2 and 0.045 < float(half[3]) <= 0.05  # gyro, gravity (Isaac Lab's Unoise)
+    assert float(half[6:9].sum()) == 0.0 and float(half[33:].sum()) == 0.0  # command and last action are exact
+    assert 1.4 < float(half[21]) <= 1.5  # first joint velocity
+
+
+def test_a_task_refuses_unknown_observation_terms():
+    with pytest.raises(ValueError, match="observation_terms"):
+        dataclasses.replace(TASK, observation_terms=("base_lin_vel", "height_scan"))
+    with pytest.raises(ValueError, match="critic_observation_terms"):
+        dataclasses.replace(TASK, critic_observation_terms=("base_lin_vel", "base_lin_vel"))

@@ -14,6 +14,7 @@ from rwmu.data.native_format import save_dataset
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
 from rwmu.tasks.dataset_rewards import dataset_rewards
+from rwmu.tasks.go2_flat import GO2_FLAT
 from rwmu.tasks.observations import build_policy_observation
 from rwmu.training.behavior_cloning import behavior_pairs
 from rwmu.training.behavior_cloning_config import BehaviorCloningConfig
@@ -57,9 +58,9 @@ def test_config_is_checked():
 
 
 def test_algorithm_is_plain_ppo_unless_the_regulariser_or_warmup_is_on():
-    assert rsl_rl_train_cfg(PolicyTrainingConfig())["algorithm"]["class_name"] == "rsl_rl.algorithms:PPO"
+    assert rsl_rl_train_cfg(PolicyTrainingConfig(), GO2_FLAT)["algorithm"]["class_name"] == "rsl_rl.algorithms:PPO"
     config = dataclasses.replace(PolicyTrainingConfig(), behavior=BehaviorCloningConfig(regularizer_steps=3))
-    algorithm = rsl_rl_train_cfg(config)["algorithm"]
+    algorithm = rsl_rl_train_cfg(config, GO2_FLAT)["algorithm"]
     assert algorithm["class_name"].endswith(":BehaviorRegularizedPPO") and algorithm["regularizer_steps"] == 3
 
 

@@ -11,7 +11,10 @@ import torch
 from rwmu.cli.main import main
 from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
+from rwmu.evaluation.simulator import evaluate_policy
+from rwmu.evaluation.simulator_config import EvaluationConfig
 from rwmu.sim.env_config import Go2EnvConfig
+from rwmu.tasks import get_task
 from rwmu.tasks.go2_flat import GO2_FLAT
 from rwmu.training.online import OnlineGo2Env, train_online
 from rwmu.training.online_config import CommandCurriculumConfig, OnlineTrainingConfig, TrainingRewardConfig
@@ -131,7 +134,7 @@ def test_cli_train_online_then_evaluate_and_collect_from_the_run_folder(tmp_path
         == 0
     )
     stored = json.loads((out / "config.json").read_text())["config"]["command"]
-    assert stored["train"]["env"]["num_envs"] == 8 and stored["task"] == "go2_flat"
+    assert stored["train"]["env"]["num_envs"] == 8 and stored["task"] == "go2_flat_deploy"  # the default
     assert main(["evaluate", "--policy", str(out), "--episodes", "1", "--schedules", "stand", "--no-progress"]) == 0
     data = tmp_path / "data"
     assert (
@@ -195,3 +198,23 @@ def test_cli_train_online_then_evaluate_and_collect_from_the_run_folder(tmp_path
     assert main(["collect", "--policy", str(out), "--checkpoints", "7", "--out", str(tmp_path / "m2")]) == 2
     assert not (tmp_path / "m2").exists()
     assert main(["train-online", "--task", "anymal_d_flat", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_the_deployable_go2_trains_an_asymmetric_actor_critic(tmp_path, one_thread):
+    """go2_flat_deploy: the actor reads 45 measured numbers, the critic 60 privileged ones (rsl_rl obs_groups), and
+    the run evaluates as a go2_flat_deploy policy only."""
+    task = dataclasses.replace(get_task("go2_flat_deploy"), episode_length=16)
+    out = tmp_path / "run"
+    train_online(task, out, tiny_config(1), progress=False)
+    saved = torch.load(out / "model_0.pt", weights_only=True)
+    first = [v for k, v in saved["actor_state_dict"].items() if k.endswith("weight")][0]
+    critic_first = [v for k, v in saved["critic_state_dict"].items() if k.endswith("weight")][0]
+    assert first.shape[1] == 45 and critic_first.shape[1] == 60
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["task"] == "go2_flat_deploy" and info["observation_dim"] == 45
+    assert info["rsl_rl_cfg"]["obs_groups"] == {"actor": ["policy"], "critic": ["critic"]}
+    assert "base_lin_vel_x" not in info["observation_names"]
+    summary = evaluate_policy(str(out), EvaluationConfig(episodes=1, schedules=("stand",), score_reference=None), task)
+    assert summary["episodes"] == 1
+    with pytest.raises(RwmuError, match="go2_flat_deploy"):
+        evaluate_policy(str(out), EvaluationConfig(episodes=1, score_reference=None), GO2_FLAT)

@@ -55,7 +55,7 @@ def test_defaults_follow_table_s11():
 
 def test_rsl_rl_cfg_and_config_round_trip():
     config = tiny_config(3)
-    cfg = rsl_rl_train_cfg(config)
+    cfg = rsl_rl_train_cfg(config, TASK)
     assert cfg["num_steps_per_env"] == 4 and cfg["logger"] == "tensorboard"
     assert cfg["algorithm"]["class_name"].endswith("PPO") and cfg["algorithm"]["desired_kl"] == 0.01
     assert cfg["actor"]["distribution_cfg"]["init_std"] == 1.0 and cfg["actor"]["activation"] == "elu"
@@ -490,10 +490,10 @@ def test_torch_compile_mode_trains_the_same_policy(untrained_world_model, tmp_pa
     config = dataclasses.replace(
         base, policy=dataclasses.replace(base.policy, actor_hidden_dims=(16,), critic_hidden_dims=(16,))
     )
-    assert rsl_rl_train_cfg(config)["torch_compile_mode"] is None
+    assert rsl_rl_train_cfg(config, TASK)["torch_compile_mode"] is None
     eager = train_policy(TASK, wm, data, tmp_path / "eager", config, progress=False)
     compiled_config = dataclasses.replace(config, torch_compile_mode="default")
-    assert rsl_rl_train_cfg(compiled_config)["torch_compile_mode"] == "default"
+    assert rsl_rl_train_cfg(compiled_config, TASK)["torch_compile_mode"] == "default"
     compiled = train_policy(TASK, wm, data, tmp_path / "compiled", compiled_config, progress=False)
     expected, got = _weights(tmp_path / "eager" / "model_1.pt"), _weights(tmp_path / "compiled" / "model_1.pt")
     assert expected.keys() == got.keys()

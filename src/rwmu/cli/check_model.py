@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from rwmu.cli.commands.check_model import Command
-from rwmu.cli.common import check_output_file, simulated_task
+from rwmu.cli.common import check_output_file
 from rwmu.data.loading import load_dataset
 from rwmu.errors import RwmuError
 from rwmu.evaluation.model_check import check_model, format_model_check
 from rwmu.models.checkpoint import load_world_model
+from rwmu.training.policy_loader import policy_task
 from rwmu.utils.io import write_json_atomic
 
 
 def run(cmd: Command) -> int:
-    task = simulated_task(cmd.task)
+    task = policy_task(cmd.policy, cmd.task)
     if cmd.json is not None:
         check_output_file(cmd.json, "--json")
     model = load_world_model(cmd.world_model, task=task)

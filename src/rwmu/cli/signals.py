@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from rwmu.cli.commands.signals import Command
-from rwmu.cli.common import check_output_folder, simulated_task
+from rwmu.cli.common import check_output_folder
 from rwmu.errors import RwmuError
 from rwmu.evaluation.signals import SIGNALS_JSON, format_signals
 from rwmu.experiments.steps import study_policy_signals
+from rwmu.training.policy_loader import policy_task
 from rwmu.utils.io import to_jsonable, write_run_config
 
 
 def run(cmd: Command) -> int:
-    task = simulated_task(cmd.task)
+    task = policy_task(cmd.policy, cmd.task)
     cmd.study.check()
     check_output_folder(cmd.out, "--out")
     if (cmd.out / SIGNALS_JSON).is_file():

@@ -29,7 +29,7 @@ from rwmu.sim.env import Go2VecEnv
 from rwmu.sim.env_config import Go2EnvConfig
 from rwmu.tasks.base import Task
 from rwmu.tasks.go2_flat import GO2_FLAT
-from rwmu.training.policy_loader import SHIPPED_POLICIES, load_policy
+from rwmu.training.policy_loader import load_policy, shipped_expert
 
 
 def schedule_tensor(segments: list[tuple[int, float, float, float]], length: int) -> torch.Tensor:
@@ -107,8 +107,8 @@ def evaluate_policy(
 
 def _score_reference(spec: str | None, task: Task) -> str | None:
     """``spec`` if it names a policy that loads (checked before any work), None when there is no score to give: no
-    reference asked for, or ``expert`` asked for where this version ships none."""
-    if spec is None or (spec in SHIPPED_POLICIES and not (SHIPPED_POLICIES[spec] / "policy.json").is_file()):
+    reference asked for, or ``expert`` asked for where this version ships none for ``task``."""
+    if spec is None or (spec == "expert" and shipped_expert(task.name) is None):
         return None
     load_policy(spec, 1, task)
     return spec

@@ -6,9 +6,9 @@ from rwmu.data.layout import DataDims
 from rwmu.errors import RwmuError
 from rwmu.tasks.anymal_d_flat import ANYMAL_D_FLAT
 from rwmu.tasks.base import Task
-from rwmu.tasks.go2_flat import GO2_FLAT
+from rwmu.tasks.go2_flat import GO2_FLAT, GO2_FLAT_DEPLOY
 
-_REGISTRY: dict[str, Task] = {task.name: task for task in (ANYMAL_D_FLAT, GO2_FLAT)}
+_REGISTRY: dict[str, Task] = {task.name: task for task in (ANYMAL_D_FLAT, GO2_FLAT, GO2_FLAT_DEPLOY)}
 
 
 def task_names() -> list[str]:
@@ -24,10 +24,11 @@ def get_task(name: str) -> Task:
 
 
 def simulated_task(name: str) -> Task:
-    """The task ``--task`` names, which must have a MuJoCo simulator (go2_flat)."""
+    """The task ``--task`` names, which must have a MuJoCo simulator (the Go2 tasks)."""
     task = get_task(name)
-    if task.name != "go2_flat":
-        raise RwmuError(f"--task {task.name}: no simulator for this task; only go2_flat is simulated")
+    if not task.simulated:
+        simulated = ", ".join(n for n in task_names() if _REGISTRY[n].simulated)
+        raise RwmuError(f"--task {task.name}: no simulator for this task; simulated tasks: {simulated}")
     return task
 
 

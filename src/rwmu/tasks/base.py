@@ -56,6 +56,29 @@ class StateLayout:
         return 9 + 3 * self.num_joints
 
 
+OBSERVATION_TERMS = (
+    "base_lin_vel",
+    "base_ang_vel",
+    "projected_gravity",
+    "velocity_commands",
+    "joint_pos_rel",
+    "joint_vel_rel",
+    "joint_effort",
+    "last_action",
+)
+"""Every observation term a task may list (Isaac Lab's ``mdp`` names; what each holds: :mod:`rwmu.tasks.observations`)."""
+REFERENCE_OBSERVATION = (
+    "base_lin_vel",
+    "base_ang_vel",
+    "projected_gravity",
+    "velocity_commands",
+    "joint_pos_rel",
+    "joint_vel_rel",
+    "last_action",
+)
+"""The reference task's policy observation (docs/method.md section 3): 48 numbers for 12 joints."""
+
+
 @dataclass(frozen=True)
 class RewardWeights:
     """Weights of the velocity-tracking reward terms (docs/method.md section 3; Isaac Lab's ANYmal-D flat config).
@@ -195,6 +218,11 @@ class Task:
     observation_noise: ObservationNoise = field(default_factory=ObservationNoise)
     termination_rule: TerminationRule | None = None  # None: only the recorded / learned termination flag
     contact_rule: ContactRule | None = None  # None: only the recorded / learned contact flags
+    # The actor's observation terms (group "policy"), in order; and the critic's own, noise-free terms (group
+    # "critic"), or None: the critic reads the actor's observation (rwmu.tasks.observations).
+    observation_terms: tuple[str, ...] = REFERENCE_OBSERVATION
+    critic_observation_terms: tuple[str, ...] | None = None
+    simulated: bool = False  # rwmu's MuJoCo simulator runs it (rwmu collect, evaluate, train-online)
 
     def __post_init__(self) -> None:
         checks = {
@@ -216,6 +244,14 @@ class Task:
         ):
             if values is not None and len(values) != dim:
                 raise ValueError(f"task {self.name}: {key} has {len(values)} entries, dims say {dim}")
+        for key, terms in (
+            ("observation_terms", self.observation_terms),
+            ("critic_observation_terms", self.critic_observation_terms),
+        ):
+            if terms is not None and (
+                not terms or len(set(terms)) != len(terms) or set(terms) - set(OBSERVATION_TERMS)
+            ):
+                raise ValueError(f"task {self.name}: {key} {terms} must be distinct names among {OBSERVATION_TERMS}")
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -233,10 +269,22 @@ class Task:
     def num_joints(self) -> int:
         return self.layout.num_joints
 
+    def observation_term_size(self, term: str) -> int:
+        """Entries of one observation term: 3 for base quantities and the command, J for joints, A for the action."""
+        if term == "last_action":
+            return self.dims.action
+        return self.num_joints if term.startswith("joint_") else 3
+
     @property
     def observation_dim(self) -> int:
-        """Policy observation: lin vel, ang vel, gravity, command (3), joint pos, joint vel, last action."""
-        return 9 + 3 + 2 * self.num_joints + self.dims.action
+        """Entries of the actor's observation (48 for the reference task's terms and 12 joints)."""
+        return sum(self.observation_term_size(t) for t in self.observation_terms)
+
+    @property
+    def critic_observation_dim(self) -> int | None:
+        """Entries of the critic's own observation, None where the critic reads the actor's."""
+        terms = self.critic_observation_terms
+        return None if terms is None else sum(self.observation_term_size(t) for t in terms)
 
 
 def locomotion_state_names(joint_names: tuple[str, ...]) -> tuple[str, ...]:

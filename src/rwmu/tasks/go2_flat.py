@@ -35,16 +35,29 @@ Choices (all documented in ``docs/go2.md``):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 from rwmu.data.layout import DataDims
-from rwmu.tasks.base import ContactRule, Task, TerminationRule, locomotion_state_names
+from rwmu.tasks.base import (
+    OBSERVATION_TERMS,
+    CommandConfig,
+    ContactRule,
+    ObservationNoise,
+    Task,
+    TerminationRule,
+    locomotion_state_names,
+)
 
 LEGS = ("FL", "FR", "RL", "RR")
 JOINT_TYPES = ("hip", "thigh", "calf")
 # Task joint order (Isaac Lab's Go2 order): all hips, then all thighs, then all calves; legs FL, FR, RL, RR.
 JOINT_NAMES = tuple(f"{leg}_{joint}_joint" for joint in JOINT_TYPES for leg in LEGS)
+
+# The Go2's motor order in Unitree's SDK (index of LowCmd / LowState motor_cmd, motor_state 0-11): leg by leg FR, FL,
+# RR, RL, each hip, thigh, calf (unitree_sdk2 / unitree_legged_sdk Go2 joint indices).
+SDK_JOINT_NAMES = tuple(f"{leg}_{joint}_joint" for leg in ("FR", "FL", "RR", "RL") for joint in JOINT_TYPES)
 
 # Default joint pose [rad] in task order (Isaac Lab UNITREE_GO2_CFG init_state / unitree_rl_gym go2_config).
 DEFAULT_JOINT_POS: tuple[float, ...] = (
@@ -145,4 +158,33 @@ GO2_FLAT = Task(
     undesired_contact_ids=(0, 1, 2, 3),
     foot_contact_ids=(4, 5, 6, 7),
     episode_length=256,  # steps (docs/method.md section 3), 5.12 s
+    simulated=True,
 )
+
+DEPLOY_OBSERVATION = (
+    "base_ang_vel",
+    "projected_gravity",
+    "velocity_commands",
+    "joint_pos_rel",
+    "joint_vel_rel",
+    "last_action",
+)
+"""What a Go2 measures in low-level control (IMU gyro and orientation, joint encoders) plus the command and the last
+action: the policy observation of unitree_rl_lab's Go2 velocity task, the only terms Unitree's deploy stack
+registers (no base linear velocity: sport mode's estimator is off while joint commands are sent)."""
+
+GO2_FLAT_DEPLOY = dataclasses.replace(
+    GO2_FLAT,
+    name="go2_flat_deploy",
+    # The actor reads the robot's own sensors (45 numbers), with Isaac Lab's uniform sensor noise; the critic the
+    # privileged state, noise-free (unitree_rl_lab's Go2 critic group: + base linear velocity and joint torques).
+    observation_terms=DEPLOY_OBSERVATION,
+    critic_observation_terms=OBSERVATION_TERMS,
+    observation_noise=ObservationNoise(enabled=True),
+    # 10 % of commands are zero, so that the policy learns to stand when told to stop (unitree_rl_lab's Go2
+    # rel_standing_envs = 0.1; go2_flat: Isaac Lab's 0.02). Ranges, resampling and reward are go2_flat's.
+    commands=CommandConfig(standing_fraction=0.1),
+)
+"""The deployable Go2 task (docs/go2.md): ``go2_flat`` with the actor on the robot's own sensors and 10 % standing
+commands. Its data, reward, physics and terminations are ``go2_flat``'s; its policies export to Unitree's deploy
+stack (``rwmu export --format unitree``)."""

@@ -46,7 +46,7 @@ from tensordict import TensorDict
 from rwmu.errors import RwmuError
 from rwmu.tasks.base import Task
 from rwmu.tasks.commands import CommandSampler, PushScheduler
-from rwmu.tasks.observations import build_policy_observation
+from rwmu.tasks.observations import build_critic_observation, build_policy_observation
 from rwmu.tasks.rewards import TERM_NAMES, RewardComputer
 
 __all__ = ["LocomotionCore", "LocomotionVecEnv", "StepOutcome", "reward_names"]
@@ -319,6 +319,13 @@ class LocomotionCore:
         """(n, obs_dim) policy observation of the physical ``state`` (n, S), current commands and last actions."""
         return build_policy_observation(state, self.commands, self.last_actions, self.task, self.generator)
 
+    def critic_observation(self, state: torch.Tensor) -> torch.Tensor | None:
+        """(n, critic_obs_dim) the critic's privileged observation of ``state`` (n, S), or None where the task's
+        critic reads the policy observation."""
+        if self.task.critic_observation_terms is None:
+            return None
+        return build_critic_observation(state, self.commands, self.last_actions, self.task)
+
 
 class LocomotionVecEnv(VecEnv):
     """rsl_rl ``VecEnv`` base of the locomotion environments: the attributes rsl_rl reads, kept by :attr:`core`.
@@ -330,6 +337,7 @@ class LocomotionVecEnv(VecEnv):
 
     core: LocomotionCore
     obs_buf: torch.Tensor
+    critic_obs_buf: torch.Tensor | None = None
 
     @property
     def episode_length_buf(self) -> torch.Tensor:  # type: ignore[override]
@@ -360,8 +368,12 @@ class LocomotionVecEnv(VecEnv):
         self._update_observations()
 
     def get_observations(self) -> TensorDict:
-        """Current observations: group ``policy`` (n, obs_dim), used by actor and critic."""
-        return TensorDict({"policy": self.obs_buf}, batch_size=[self.num_envs], device=self.device)
+        """Current observations: group ``policy`` (n, obs_dim), the actor's; and, where the task declares critic
+        terms, group ``critic`` (n, critic_obs_dim), the critic's (:func:`rwmu.training.runner.observation_groups`)."""
+        groups = {"policy": self.obs_buf}
+        if self.critic_obs_buf is not None:
+            groups["critic"] = self.critic_obs_buf
+        return TensorDict(groups, batch_size=[self.num_envs], device=self.device)
 
     def reset(self) -> tuple[TensorDict, dict]:
         """Reset every environment; returns (observations, extras)."""
@@ -378,7 +390,9 @@ class LocomotionVecEnv(VecEnv):
         """(n, S) physical state the policy observes."""
 
     def _update_observations(self) -> None:
-        self.obs_buf = self.core.observation(self._observed_state())
+        state = self._observed_state()
+        self.obs_buf = self.core.observation(state)
+        self.critic_obs_buf = self.core.critic_observation(state)
 
     def _prepare_actions(self, actions: torch.Tensor, clip: float | None) -> torch.Tensor:
         """(n, A) float32 actions on ``device``, detached, clipped to [-clip, clip] unless ``clip`` is None."""

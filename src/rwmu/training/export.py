@@ -8,7 +8,9 @@ modules behind ``OnPolicyRunner.export_policy_to_jit`` / ``export_policy_to_onnx
 - ``policy.onnx``: the same network for ONNX runtimes, input ``obs``, output ``actions``; unlike rsl_rl's runner
   export (batch size 1) the batch size is dynamic;
 - ``policy.json``: task, observation and action names, dimensions, control ``dt``, the source checkpoint and its
-  SHA-256 (:func:`rwmu.training.policy_loader.load_policy` checks the task against it).
+  SHA-256 (:func:`rwmu.training.policy_loader.load_policy` checks the task against it); for a Go2 policy also the
+  deployment facts (joint map to the SDK's motor order, PD gains, default pose, action scale, observation terms:
+  :mod:`rwmu.training.deploy_facts`), which go into the ONNX file's ``metadata_props`` as well.
 
 rsl_rl's exported modules apply the learnt observation normalisation (rsl_rl ``obs_normalization``) themselves, so
 deployed files take raw observations.
@@ -23,6 +25,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import onnx
 import torch
 from rsl_rl.utils import resolve_class
 from tensordict import TensorDict
@@ -31,6 +34,7 @@ from rwmu.errors import RwmuError
 from rwmu.tasks import get_task
 from rwmu.tasks.base import Task
 from rwmu.tasks.observations import observation_names
+from rwmu.training.deploy_facts import deploy_facts, onnx_metadata
 from rwmu.training.runner import read_policy_checkpoint, resolve_policy_checkpoint
 from rwmu.utils.io import atomic_path, file_sha256, write_json_atomic
 
@@ -92,13 +96,17 @@ def export_policy(checkpoint: str | Path, out_dir: str | Path) -> dict[str, str]
     write_onnx(
         onnx_model, onnx_model.get_dummy_inputs(), paths["onnx"], onnx_model.input_names, onnx_model.output_names
     )
+    task = get_task(info["task"]) if info.get("task") else None
+    deploy = deploy_facts(task) if task is not None and task.simulated else None
+    if deploy is not None:  # a Go2 policy: the facts a robot runtime needs (rwmu.training.deploy_facts)
+        set_onnx_metadata(paths["onnx"], onnx_metadata(task, deploy))
 
     write_export_meta(
         paths["meta"],
-        get_task(info["task"]) if info.get("task") else None,
+        task,
         checkpoint,
         observation_normalization_included=bool(getattr(actor, "obs_normalization", False)),
-        extra={"world_model": info.get("world_model")},
+        extra={"world_model": info.get("world_model"), **({"deploy": deploy} if deploy is not None else {})},
         dims=(obs_dim, num_actions),
         names=(info.get("observation_names"), info.get("action_names")),
         dt=info.get("dt"),
@@ -136,6 +144,18 @@ def write_export_meta(
         **(extra or {}),
     }
     write_json_atomic(path, meta)
+
+
+def set_onnx_metadata(path: Path, props: dict[str, str]) -> None:
+    """Write ``props`` into the ``metadata_props`` of the ONNX file at ``path`` (replacing keys it already has)."""
+    model = onnx.load(str(path))
+    kept = [p for p in model.metadata_props if p.key not in props]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    for key, value in props.items():
+        model.metadata_props.add(key=key, value=value)
+    with atomic_path(path) as tmp:
+        onnx.save(model, str(tmp))
 
 
 def write_onnx(

@@ -161,7 +161,7 @@ def train_online(
         info = checkpoint_info(task, config, trained_in="mujoco")
         runner = OnlineRunner(
             env,
-            rsl_rl_train_cfg(config),
+            rsl_rl_train_cfg(config, task),
             log_dir=str(out_dir),
             device="cpu",
             rwmu_info=info,

@@ -142,7 +142,7 @@ def train_policy(
         data=[str(p) for p in data_path] if isinstance(data_path, (list, tuple)) else str(data_path),
         normalization=env.normalization.to_dict(),
     )
-    train_cfg = rsl_rl_train_cfg(config)
+    train_cfg = rsl_rl_train_cfg(config, task)
     runner = ImaginationRunner(
         env,
         train_cfg,

@@ -31,14 +31,27 @@ import torch
 from rwmu.behavior import TrotConfig, TrotController, TrotDiversity
 from rwmu.errors import RwmuError
 from rwmu.sim.collect import NoisyPolicy
+from rwmu.tasks import simulated_task
 from rwmu.tasks.base import Task
 from rwmu.tasks.go2_flat import GO2_FLAT
 from rwmu.training.export import EXPORT_FILES, EXPORT_FORMAT, load_actor
-from rwmu.training.runner import saved_checkpoints
+from rwmu.training.runner import read_policy_checkpoint, saved_checkpoints
 from rwmu.utils.checkpoints import is_torchscript_archive
 
-SHIPPED_POLICIES = {"expert": Path(__file__).resolve().parents[1] / "policies" / "go2_expert"}
-"""Policies that ship with rwmu: name -> export folder (package data)."""
+SHIPPED_EXPERTS = {
+    "go2_flat": Path(__file__).resolve().parents[1] / "policies" / "go2_expert",
+    "go2_flat_deploy": Path(__file__).resolve().parents[1] / "policies" / "go2_flat_deploy_expert",
+}
+"""The Go2 experts rwmu ships (export folders, package data), per task: ``--policy expert``, and the 1 of the
+normalised score, is the expert of the task being run."""
+
+
+def shipped_expert(task_name: str | None) -> Path | None:
+    """The export folder of the expert shipped for ``task_name`` (go2_flat where None), None if this version ships
+    none for it."""
+    folder = SHIPPED_EXPERTS.get(task_name or GO2_FLAT.name)
+    return folder if folder is not None and (folder / EXPORT_FILES["meta"]).is_file() else None
+
 
 ACCEPTED = (
     "'scripted', 'zero', 'expert', a policy run folder, a model_<iteration>.pt checkpoint, an export folder (policy.json), "
@@ -185,11 +198,37 @@ def _check_shapes(policy: Policy, path: Path, task: Task) -> None:
         )
 
 
-def policy_file(spec: str | Path) -> Path | None:
+def trained_task(spec: str | Path) -> str | None:
+    """The task a policy ``spec`` was trained on, as it records it (checkpoint ``infos["rwmu"]``, ``policy.json``);
+    None for ``scripted``, ``zero``, ``expert`` (one per task) and files that record none. Used where ``--task`` is
+    left to the policy."""
+    if str(spec) in ("scripted", "zero", "expert"):
+        return None
+    path = Path(spec)
+    meta = path / EXPORT_FILES["meta"] if path.is_dir() else path.with_name(EXPORT_FILES["meta"])
+    if meta.is_file() and (path.is_dir() or path.name in (EXPORT_FILES["torchscript"], EXPORT_FILES["onnx"])):
+        task = _export_meta(meta).get("task")
+        return task if isinstance(task, str) else None
+    if path.is_dir() and saved_checkpoints(path):
+        path = saved_checkpoints(path)[-1][1]
+    if path.is_file() and path.suffix == ".pt" and not is_torchscript_archive(path):
+        info = (read_policy_checkpoint(path).get("infos") or {}).get("rwmu") or {}
+        task = info.get("task") if isinstance(info, dict) else None
+        return task if isinstance(task, str) else None
+    return None
+
+
+def policy_task(spec: str | Path, task: str | None) -> Task:
+    """The simulated task ``spec`` runs on: ``task`` where given (``--task``), else the task the policy records,
+    else go2_flat (``scripted``, ``zero``)."""
+    return simulated_task(task or trained_task(spec) or GO2_FLAT.name)
+
+
+def policy_file(spec: str | Path, task_name: str | None = None) -> Path | None:
     """The file a policy ``spec`` loads from (for provenance: path and hash), None for ``scripted`` and ``zero``."""
     if str(spec) in ("scripted", "zero"):
         return None
-    path = SHIPPED_POLICIES.get(str(spec), Path(spec))
+    path = (shipped_expert(task_name) or Path("expert")) if str(spec) == "expert" else Path(spec)
     if path.is_dir():
         if (path / EXPORT_FILES["meta"]).is_file():
             found = [path / EXPORT_FILES[k] for k in ("torchscript", "onnx") if (path / EXPORT_FILES[k]).is_file()]
@@ -243,12 +282,12 @@ def load_policy(
         return TrotController(num_envs, config, dt=task.dt)
     if str(spec) == "zero":
         return ZeroPolicy(task.dims.action)
-    if str(spec) in SHIPPED_POLICIES:
-        path = SHIPPED_POLICIES[str(spec)]
-        if not (path / EXPORT_FILES["meta"]).is_file():
+    if str(spec) == "expert":
+        path = shipped_expert(task.name)
+        if path is None:
             raise RwmuError(
-                f"--policy {spec}: this rwmu version ships no {spec} policy; train one with rwmu "
-                f"train-online and pass its run folder"
+                f"--policy expert: this rwmu version ships no expert for task {task.name}; train one with rwmu "
+                f"train-online --task {task.name} and pass its run folder"
             )
         spec = path
     path = Path(spec)

@@ -49,8 +49,14 @@ def _non_finite_in_message(message: str) -> str | None:
     )
 
 
-def rsl_rl_train_cfg(config: Any) -> dict:
-    """The rsl_rl (5.x) ``train_cfg`` dict for ``OnPolicyRunner``."""
+def observation_groups(task: Task) -> dict[str, list[str]]:
+    """rsl_rl's ``obs_groups``: the actor reads group ``policy``; the critic its own privileged group ``critic`` where
+    the task declares one (asymmetric actor-critic, :mod:`rwmu.tasks.observations`), else ``policy`` too."""
+    return {"actor": ["policy"], "critic": ["critic" if task.critic_observation_terms is not None else "policy"]}
+
+
+def rsl_rl_train_cfg(config: Any, task: Task) -> dict:
+    """The rsl_rl (5.x) ``train_cfg`` dict for ``OnPolicyRunner`` training a policy on ``task``."""
     ppo, pol = config.ppo, config.policy
     if config.logger == "wandb":
         logger: Any = {
@@ -73,7 +79,7 @@ def rsl_rl_train_cfg(config: Any) -> dict:
     return {
         "num_steps_per_env": int(config.steps_per_env),
         "save_interval": int(config.save_interval),
-        "obs_groups": {"actor": ["policy"], "critic": ["policy"]},
+        "obs_groups": observation_groups(task),
         "logger": logger,
         "check_for_nan": True,
         "torch_compile_mode": getattr(config, "torch_compile_mode", None),  # rsl_rl compiles actor and critic

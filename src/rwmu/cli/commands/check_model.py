@@ -27,8 +27,8 @@ class Command:
     """the behaviour dataset the model was trained on (.rwmu file or CSV folder)"""
     policy: str
     """a policy run folder, checkpoint, export, expert, scripted or zero"""
-    task: str = "go2_flat"
-    """simulated task"""
+    task: str | None = None
+    """simulated task; default: the one the policy was trained on"""
     json: Path | None = None
     """write the full report to this JSON file"""
     progress: bool = True

@@ -32,8 +32,8 @@ class Command:
 
     out: Path
     """output folder (must not hold a dataset yet)"""
-    task: str = "go2_flat"
-    """simulated task (only go2_flat has a simulator)"""
+    task: str | None = None
+    """simulated task; default: the one the policy was trained on (go2_flat for scripted)"""
     policy: str = "scripted"
     """'scripted' (trotting controller with per-episode gait diversity and action noise), a policy run folder, an
     rsl_rl checkpoint, an export folder, a TorchScript .pt or an .onnx file"""

@@ -23,8 +23,8 @@ class Command:
     policy: str
     """'scripted', a policy run folder (its latest checkpoint), an rsl_rl checkpoint, an export folder, a TorchScript
     .pt or an .onnx file"""
-    task: str = "go2_flat"
-    """simulated task (only go2_flat has a simulator)"""
+    task: str | None = None
+    """simulated task; default: the one the policy was trained on (go2_flat for scripted and zero)"""
     json: Path | None = None
     """also write the results as JSON to this file"""
     video: Path | None = None

@@ -30,8 +30,8 @@ class Command:
     """a policy run folder, checkpoint, export folder, .onnx file, expert or scripted"""
     out: Path
     """output folder (signals.json, signals.npz, roc.png, config.json)"""
-    task: str = "go2_flat"
-    """simulated task"""
+    task: str | None = None
+    """simulated task; default: the one the policy was trained on"""
     progress: bool = True
     """show progress bars"""
     study: Annotated[SignalStudyConfig, tyro.conf.arg(name="")] = field(default_factory=SignalStudyConfig)

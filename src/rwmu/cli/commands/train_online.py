@@ -26,8 +26,9 @@ class Command:
 
     out: Path
     """run folder"""
-    task: str = "go2_flat"
-    """simulated task (only go2_flat has a simulator)"""
+    task: str = "go2_flat_deploy"
+    """simulated task: go2_flat_deploy (the actor reads the robot's own sensors; rwmu export --format unitree), or
+    go2_flat (the reference observation, base velocity included)"""
     resume: bool = False
     """continue the run in --out from its latest model_<it>.pt, with its stored settings"""
     train: Annotated[OnlineTrainingConfig, tyro.conf.arg(name="")] = field(default_factory=OnlineTrainingConfig)
