@@ -9,8 +9,9 @@ import pytest
 
 from rwmu.cli.main import main
 from rwmu.errors import RwmuError
+from rwmu.evaluation.episodes import schedule_tensor
 from rwmu.evaluation.schedules import read_schedule_file
-from rwmu.evaluation.simulator import evaluate_policy, schedule_tensor
+from rwmu.evaluation.simulator import evaluate_policy
 from rwmu.evaluation.simulator_config import EvaluationConfig
 from rwmu.tasks.go2_flat import GO2_FLAT
 

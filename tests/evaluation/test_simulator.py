@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from rwmu.errors import RwmuError
+from rwmu.evaluation.episodes import schedule_tensor, summarize_episodes
 from rwmu.evaluation.schedules import COMMAND_SCHEDULES
-from rwmu.evaluation.simulator import _run_wave, evaluate_policy, schedule_tensor, summarize_episodes
+from rwmu.evaluation.simulator import _run_wave, evaluate_policy
 from rwmu.evaluation.simulator_config import EvaluationConfig
 from rwmu.evaluation.tables import format_evaluation_table
 from rwmu.tasks.go2_flat import GO2_FLAT

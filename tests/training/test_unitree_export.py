@@ -21,25 +21,10 @@ from rwmu.tasks import get_task
 from rwmu.tasks.go2_flat import DEFAULT_JOINT_POS, GO2_ACTUATION, JOINT_NAMES, SDK_JOINT_NAMES
 from rwmu.training.deploy_facts import deploy_facts, joint_ids_map
 from rwmu.training.export import load_actor
-from rwmu.training.online import train_online
-from rwmu.training.online_config import OnlineTrainingConfig
 from rwmu.training.unitree_export import export_unitree
+from tests.training.tiny_world import tiny_online
 
 DEPLOY = dataclasses.replace(get_task("go2_flat_deploy"), episode_length=16)
-
-
-def tiny_online(task, out):
-    base = OnlineTrainingConfig()
-    config = dataclasses.replace(
-        base,
-        iterations=1,
-        steps_per_env=4,
-        save_interval=1,
-        env=dataclasses.replace(base.env, num_envs=4, num_workers=1),
-        policy=dataclasses.replace(base.policy, actor_hidden_dims=(16,), critic_hidden_dims=(16,)),
-    )
-    train_online(task, out, config, progress=False)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,8 @@ from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.models import WorldModelConfig, WorldModelEnsemble
 from rwmu.models.checkpoint import save_world_model
 from rwmu.tasks import get_task
+from rwmu.training.online import train_online
+from rwmu.training.online_config import OnlineTrainingConfig
 from rwmu.training.policy import train_policy
 from rwmu.training.policy_config import PolicyTrainingConfig
 
@@ -74,3 +76,18 @@ def train_tiny_policy(
         return summary, model, dataset
     finally:
         torch.set_num_threads(before)
+
+
+def tiny_online(task, out: Path) -> Path:
+    """One iteration of PPO in MuJoCo on ``task`` (4 envs, 16-unit networks) into ``out``; returns ``out``."""
+    base = OnlineTrainingConfig()
+    config = dataclasses.replace(
+        base,
+        iterations=1,
+        steps_per_env=4,
+        save_interval=1,
+        env=dataclasses.replace(base.env, num_envs=4, num_workers=1),
+        policy=dataclasses.replace(base.policy, actor_hidden_dims=(16,), critic_hidden_dims=(16,)),
+    )
+    train_online(task, out, config, progress=False)
+    return out

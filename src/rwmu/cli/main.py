@@ -43,6 +43,7 @@ COMMANDS: dict[str, str] = {  # subcommand -> its one-line summary; its modules 
     "export": "export a trained policy's actor to TorchScript and ONNX for deployment",
     "collect": "record an offline dataset with a behaviour policy in the MuJoCo Go2 simulator",
     "evaluate": "score a policy in the MuJoCo Go2 simulator (true, unpenalised reward)",
+    "sim2sim": "run a Unitree export (deploy.yaml + policy.onnx) in an independent MuJoCo loop and score it",
     "demo": "end-to-end demo: Go2 data, world model, uncertainty check, MOPO-PPO at lambda 1 and 0, MuJoCo scores",
     "sweep": "MOPO-PPO over a grid of lambda and seeds; true (MuJoCo) return against lambda",
     "recipes": "list the named recipes --recipe takes, with their published results",
