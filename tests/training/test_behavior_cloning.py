@@ -13,6 +13,7 @@ from rwmu.data.dataset import COMMAND_CONTEXT_NAMES, TrajectoryDataset
 from rwmu.data.native_format import save_dataset
 from rwmu.data.synthetic import make_synthetic_dataset
 from rwmu.errors import RwmuError
+from rwmu.tasks import get_task
 from rwmu.tasks.dataset_rewards import dataset_rewards
 from rwmu.tasks.go2_flat import GO2_FLAT
 from rwmu.tasks.observations import build_policy_observation
@@ -176,3 +177,26 @@ def test_regulariser_stops_after_its_iterations(tmp_path, one_thread):
     assert steps == [1, 2]  # update 0 is the critic warm-up, updates 3 and 4 come after the regulariser's three
     with pytest.raises(RwmuError, match="regularizer-iterations"):
         BehaviorCloningConfig(regularizer_iterations=-1).validate()
+
+
+def test_mopo_ppo_trains_the_deployable_go2_with_an_asymmetric_critic(tmp_path, one_thread):
+    """go2_flat_deploy in imagination: the actor (behaviour-cloned from the data's rows, without base velocity) reads
+    45 numbers, the critic 60; the world model still predicts the full state."""
+    deploy = get_task("go2_flat_deploy")
+    wm, _, _, dataset = write_untrained_world(tmp_path, deploy)
+    save_dataset(with_commands(dataset), tmp_path / "data.rwmu")
+    obs, _ = behavior_pairs(with_commands(dataset), deploy)
+    assert obs.shape[1] == 45
+    base = PolicyTrainingConfig(iterations=1, steps_per_env=4, save_interval=1000)
+    config = dataclasses.replace(
+        base,
+        env=dataclasses.replace(base.env, num_envs=8),
+        behavior=dataclasses.replace(base.behavior, init=True, init_steps=2, batch_size=32),
+        policy=dataclasses.replace(base.policy, actor_hidden_dims=(16,), critic_hidden_dims=(16,)),
+    )
+    summary = train_policy(deploy, wm, tmp_path / "data.rwmu", tmp_path / "run", config, progress=False)
+    saved = torch.load(summary["final_checkpoint"], weights_only=True)
+    actor_in = next(v for k, v in saved["actor_state_dict"].items() if k.endswith("weight")).shape[1]
+    critic_in = next(v for k, v in saved["critic_state_dict"].items() if k.endswith("weight")).shape[1]
+    assert (actor_in, critic_in) == (45, 60)
+    assert saved["infos"]["rwmu"]["rsl_rl_cfg"]["obs_groups"]["critic"] == ["critic"]

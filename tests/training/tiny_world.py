@@ -22,8 +22,8 @@ from rwmu.training.policy_config import PolicyTrainingConfig
 TASK = get_task("anymal_d_flat")
 
 
-def write_untrained_world(folder: Path):
-    """Write ``folder/wm.pt`` and ``folder/data.rwmu``; return ``(wm_path, data_path, model, dataset)``."""
+def write_untrained_world(folder: Path, task=TASK):
+    """Write ``folder/wm.pt`` and ``folder/data.rwmu`` for ``task``; return ``(wm_path, data_path, model, dataset)``."""
     torch.manual_seed(0)
     model = WorldModelEnsemble(
         WorldModelConfig(
@@ -35,11 +35,12 @@ def write_untrained_world(folder: Path):
             state_logstd_shape=(16,),
             contact_shape=(16,),
             termination_shape=(16,),
+            extension_dim=task.dims.extension,
         )
     )
-    model.normalization = Normalization.from_task(TASK)
+    model.normalization = Normalization.from_task(task)
     save_world_model(folder / "wm.pt", model)
-    dataset = make_synthetic_dataset(2, 80, task=TASK, seed=1)
+    dataset = make_synthetic_dataset(2, 80, task=task, seed=1)
     save_dataset(dataset, folder / "data.rwmu")
     return folder / "wm.pt", folder / "data.rwmu", model, dataset
 
