@@ -24,7 +24,7 @@ from rwmu.evaluation.simulator import evaluate_policy
 from rwmu.evaluation.simulator_config import EvaluationConfig
 from rwmu.experiments.report import label_true_return_axes, read_tensorboard_scalars
 from rwmu.experiments.sweep_curve import curve_json
-from rwmu.tasks import get_task
+from rwmu.training.policy_loader import policy_task
 from rwmu.training.runner import saved_checkpoints
 from rwmu.utils.io import to_jsonable, write_csv_atomic, write_json_atomic
 
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    task = get_task("go2_flat")
+    task = policy_task(args.run, None)  # the run's own task
     config = EvaluationConfig(episodes=args.episodes, seed=args.seed)
     perf = read_tensorboard_scalars(args.run, ("Perf/collection_time", "Perf/learning_time"))
     (_, collect), (_, learn) = (perf.get(tag, ([], [])) for tag in ("Perf/collection_time", "Perf/learning_time"))

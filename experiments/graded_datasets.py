@@ -2,9 +2,11 @@
 
     python experiments/graded_datasets.py RUN --out results/datasets [--rows 1000000] [--episodes 32]
 
-1. Every saved checkpoint of RUN is scored in MuJoCo on the built-in command schedules (as `rwmu evaluate`,
-   unpenalised reward, no pushes; cached in RUN/checkpoint_eval/model_<k>.json, shared with expert_curve.py), and so
-   are standing still (zero actions) and the shipped expert, to give each checkpoint its normalised score.
+1. Every saved checkpoint of RUN is scored in MuJoCo on the built-in command schedules of the run's own task (as
+   `rwmu evaluate`, unpenalised reward, no pushes; cached in RUN/checkpoint_eval/model_<k>.json, shared with
+   expert_curve.py), and so are standing still (zero actions) and the shipped expert of that task, to give each
+   checkpoint its normalised score. Where rwmu ships no expert for the task yet (go2_flat_deploy), the run's own
+   expert (step 2) is the 1 of the score.
 2. The run's own expert is its best checkpoint without falls. *medium* is the checkpoint before it whose normalised
    score is closest to 0.5 (halfway between standing and the shipped expert); *mixed* takes every checkpoint from 0
    to the run's expert, every --mixed-stride iterations: PPO replay across training stages.
@@ -29,7 +31,7 @@ import torch
 from rwmu.evaluation.simulator import evaluate_policy
 from rwmu.evaluation.simulator_config import EvaluationConfig
 from rwmu.experiments.sweep_curve import curve_json
-from rwmu.tasks import get_task
+from rwmu.training.policy_loader import policy_task, shipped_expert
 from rwmu.training.runner import saved_checkpoints
 from rwmu.utils.io import to_jsonable, write_csv_atomic, write_json_atomic
 
@@ -77,28 +79,31 @@ def main() -> None:
     parser.add_argument("--num-workers", type=int, default=2, help="rwmu collect --num-workers")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    task = get_task("go2_flat")
+    task = policy_task(args.run, None)
     config = EvaluationConfig(episodes=args.episodes, seed=args.seed, score_reference=None)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    # 1. Scores: standing still, the shipped expert, every checkpoint.
+    # 1. Scores: every checkpoint, standing still, the shipped expert of the task (else the run's own expert).
+    evals = {k: scored(str(c), config, curve_json(args.run, k), task) for k, c in saved_checkpoints(args.run)}
+    if not evals:
+        sys.exit(f"{args.run}: no model_<k>.pt checkpoints")
+    safe = [k for k, r in evals.items() if r["fall_rate"] == 0] or list(evals)
+    top = max(safe, key=lambda k: evals[k]["return_mean"])
     zero = scored("zero", config, args.out / "reference_zero.json", task)["return_mean"]
-    expert = scored("expert", config, args.out / "reference_expert.json", task)["return_mean"]
-    evals = {}
-    for k, checkpoint in saved_checkpoints(args.run):
-        result = scored(str(checkpoint), config, curve_json(args.run, k), task)
+    shipped = shipped_expert(task.name) is not None
+    expert = (
+        scored("expert", config, args.out / "reference_expert.json", task)["return_mean"]
+        if shipped
+        else evals[top]["return_mean"]
+    )
+    for k, result in evals.items():
         result["normalized_score"] = (result["return_mean"] - zero) / (expert - zero)
-        evals[k] = result
         print(
             f"model_{k}: return {result['return_mean']:.3f}, normalised {result['normalized_score']:.2f}, "
             f"fall rate {result['fall_rate']:.2f}"
         )
-    if not evals:
-        sys.exit(f"{args.run}: no model_<k>.pt checkpoints")
 
     # 2. The run's expert, medium and mixed.
-    safe = [k for k, r in evals.items() if r["fall_rate"] == 0] or list(evals)
-    top = max(safe, key=lambda k: evals[k]["return_mean"])
     medium = min((k for k in evals if k < top), key=lambda k: abs(evals[k]["normalized_score"] - 0.5))
     mixed = [k for k in evals if k <= top and k % args.mixed_stride == 0]
     print(f"run expert: model_{top}; medium: model_{medium}; mixed: {len(mixed)} checkpoints 0..{mixed[-1]}")
@@ -107,7 +112,7 @@ def main() -> None:
     rwmu = str(Path(sys.executable).parent / "rwmu")
     common = [
         "--task",
-        "go2_flat",
+        task.name,
         "--steps",
         str(args.rows),
         "--num-envs",
@@ -168,7 +173,8 @@ def main() -> None:
         args.out / "datasets.json",
         {
             "run": str(args.run),
-            "references": {"zero": zero, "expert": expert},
+            "task": task.name,
+            "references": {"zero": zero, "expert": expert, "expert_is": "shipped" if shipped else f"model_{top}"},
             "run_expert": top,
             "evaluation": dataclasses.asdict(config) | {"schedules": list(config.schedules)},
             "datasets": rows,
