@@ -67,15 +67,7 @@ OBSERVATION_TERMS = (
     "last_action",
 )
 """Every observation term a task may list (Isaac Lab's ``mdp`` names; what each holds: :mod:`rwmu.tasks.observations`)."""
-REFERENCE_OBSERVATION = (
-    "base_lin_vel",
-    "base_ang_vel",
-    "projected_gravity",
-    "velocity_commands",
-    "joint_pos_rel",
-    "joint_vel_rel",
-    "last_action",
-)
+REFERENCE_OBSERVATION = tuple(term for term in OBSERVATION_TERMS if term != "joint_effort")
 """The reference task's policy observation (docs/method.md section 3): 48 numbers for 12 joints."""
 
 

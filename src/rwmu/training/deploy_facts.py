@@ -26,19 +26,12 @@ from typing import Any
 from rwmu.errors import RwmuError
 from rwmu.sim.env_config import Go2EnvConfig
 from rwmu.tasks.base import Task
-from rwmu.tasks.go2_flat import DEFAULT_JOINT_POS, GO2_ACTUATION, JOINT_NAMES, SDK_JOINT_NAMES
+from rwmu.tasks.go2_flat import DEFAULT_JOINT_POS, DEPLOY_OBSERVATION, GO2_ACTUATION, JOINT_NAMES, SDK_JOINT_NAMES
 from rwmu.tasks.observations import observation_names
 
-UNITREE_OBSERVATION_TERMS = (
-    "base_ang_vel",
-    "projected_gravity",
-    "velocity_commands",
-    "joint_pos_rel",
-    "joint_vel_rel",
-    "last_action",
-)
+UNITREE_OBSERVATION_TERMS = DEPLOY_OBSERVATION
 """The observation terms Unitree's deploy stack computes on the robot (unitree_rl_lab
-``deploy/include/isaaclab/envs/mdp/observations.h``)."""
+``deploy/include/isaaclab/envs/mdp/observations.h``): those of the deployable Go2 task."""
 
 
 def joint_ids_map(joint_names: tuple[str, ...] = JOINT_NAMES) -> list[int]:
