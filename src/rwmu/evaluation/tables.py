@@ -32,7 +32,8 @@ def score_line(result: dict[str, Any]) -> str:
     if not references:
         if result.get("score_reference_asked", "expert") is None:
             return "normalised score not computed (--score-reference None)"
-        return "normalised score n/a (no reference policy: this rwmu version ships no expert)"
+        task = result.get("task")
+        return f"normalised score n/a (no reference policy: this rwmu version ships no expert for task {task})"
     (zero_name, zero_return), (top_name, top_return) = references.items()
     score = result["normalized_score"]
     text = "n/a" if score is None else f"{score:.3f}"
