@@ -48,20 +48,18 @@ from rwmu.errors import RwmuError
 from rwmu.evaluation.episodes import episode_schedules, summarize_episodes
 from rwmu.evaluation.simulator import evaluate_policy
 from rwmu.evaluation.simulator_config import EvaluationConfig
-from rwmu.sim.model import go2_scene_path
+from rwmu.sim.env_config import ResetConfig
+from rwmu.sim.model import SPAWN_CLEARANCE, go2_scene_path
 from rwmu.tasks import get_task
 from rwmu.tasks.base import Task
-from rwmu.tasks.go2_flat import SDK_JOINT_NAMES
+from rwmu.tasks.go2_flat import LEGS, SDK_JOINT_NAMES, TERMINATION_TILT_RAD
 from rwmu.tasks.rewards import RewardComputer
 
 DEPLOY_YAML = Path("params") / "deploy.yaml"
 POLICY_ONNX = Path("exported") / "policy.onnx"
 PHYSICS_STEPS = 4  # per control step: 4 x 5 ms = 20 ms, the training simulator's rate
-JOINT_NOISE, LIN_VEL_NOISE, ANG_VEL_NOISE = 0.1, 0.2, 0.2  # start-state noise (the simulator's reset, docs/go2.md)
-SPAWN_CLEARANCE = 0.002  # [m] lowest foot above the floor at a start
-MAX_TILT = math.radians(60.0)
-FALL_BODIES = ("base", "FL_hip", "FR_hip", "RL_hip", "RR_hip", "FL_thigh", "FR_thigh", "RL_thigh", "RR_thigh")
-LEGS = ("FL", "FR", "RL", "RR")  # order of the task's contact columns
+START = ResetConfig()  # the start-state noise of the simulator's reset (docs/go2.md)
+FALL_BODIES = ("base", *(f"{leg}_{part}" for part in ("hip", "thigh") for leg in LEGS))  # a floor contact is a fall
 
 
 def read_unitree_export(folder: Path) -> tuple[dict[str, Any], Path, str]:
@@ -141,13 +139,13 @@ class DeployedGo2:
         mujoco.mj_resetData(self.model, d)
         yaw = self.rng.uniform(-math.pi, math.pi)
         d.qpos[3:7] = (math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
-        d.qpos[self.qpos] = self.default + self.rng.uniform(-JOINT_NOISE, JOINT_NOISE, self.num)
+        d.qpos[self.qpos] = self.default + self.rng.uniform(-START.joint_pos_noise, START.joint_pos_noise, self.num)
         d.qpos[2] = 0.0
         mujoco.mj_kinematics(self.model, d)
         lowest = min(d.geom_xpos[g, 2] - self.model.geom_size[g, 0] for g in self.feet)
         d.qpos[2] = -lowest + SPAWN_CLEARANCE
-        d.qvel[0:3] = self.rng.uniform(-LIN_VEL_NOISE, LIN_VEL_NOISE, 3)
-        d.qvel[3:6] = self.rng.uniform(-ANG_VEL_NOISE, ANG_VEL_NOISE, 3)
+        d.qvel[0:3] = self.rng.uniform(-START.base_lin_vel_noise, START.base_lin_vel_noise, 3)
+        d.qvel[3:6] = self.rng.uniform(-START.base_ang_vel_noise, START.base_ang_vel_noise, 3)
         mujoco.mj_forward(self.model, d)
         self.last_action = np.zeros(self.num)
         self.torque = np.zeros(self.num)
@@ -222,7 +220,7 @@ class DeployedGo2:
                 other = c.geom2 if c.geom1 == self.floor else c.geom1
                 touching.add(int(self.model.geom_bodyid[other]))
         contacts = np.array([float(bool(bodies & touching)) for bodies in self.contact_bodies])
-        fell = bool(self.fall_bodies & touching) or gravity[2] > -math.cos(MAX_TILT)
+        fell = bool(self.fall_bodies & touching) or gravity[2] > -math.cos(TERMINATION_TILT_RAD)
         return state, contacts, fell
 
 

@@ -209,8 +209,9 @@ def trained_task(spec: str | Path) -> str | None:
     if meta.is_file() and (path.is_dir() or path.name in (EXPORT_FILES["torchscript"], EXPORT_FILES["onnx"])):
         task = _export_meta(meta).get("task")
         return task if isinstance(task, str) else None
-    if path.is_dir() and saved_checkpoints(path):
-        path = saved_checkpoints(path)[-1][1]
+    checkpoints = saved_checkpoints(path) if path.is_dir() else []
+    if checkpoints:
+        path = checkpoints[-1][1]
     if path.is_file() and path.suffix == ".pt" and not is_torchscript_archive(path):
         info = (read_policy_checkpoint(path).get("infos") or {}).get("rwmu") or {}
         task = info.get("task") if isinstance(info, dict) else None
